@@ -1,0 +1,74 @@
+/**
+ * Stable error codes (SPEC §3). Callers `switch` on these; messages may change, codes do not.
+ */
+export const ERROR_STATUS = {
+  SIGNATURE_MISSING: 401,
+  SIGNATURE_MALFORMED: 401,
+  PROFILE_VIOLATION: 401,
+  CLOCK_SKEW: 401,
+  SIGNATURE_EXPIRED: 401,
+  KEY_UNKNOWN: 401,
+  KEY_REVOKED: 401,
+  KEY_EXPIRED: 401,
+  SIGNATURE_INVALID: 401,
+  NONCE_REPLAYED: 401,
+  DIGEST_MISSING: 401,
+  DIGEST_MISMATCH: 401,
+  BODY_TOO_LARGE: 413,
+  SCOPE_DENIED: 403,
+  RATE_LIMITED: 429,
+  QUOTA_EXCEEDED: 429,
+  STORE_UNAVAILABLE: 503,
+  RESPONSE_SIGNATURE_MISSING: 502,
+  RESPONSE_SIGNATURE_INVALID: 502,
+  COMPONENT_UNRESOLVABLE: 400,
+  CONFIGURATION_INVALID: 500,
+  TOKEN_INVALID: 400,
+} as const
+
+/** Every code a Sigil error can carry. */
+export type SigilErrorCode = keyof typeof ERROR_STATUS
+
+/** The HTTP status that goes with a code. */
+export function statusOf(code: SigilErrorCode): number {
+  return ERROR_STATUS[code]
+}
+
+/**
+ * Base class of every error Sigil throws on purpose. Messages never contain secrets, MACs or raw
+ * header values.
+ *
+ * @example
+ * ```ts
+ * try { await verify(request, options) } catch (e) {
+ *   if (e instanceof SigilError && e.code === 'CLOCK_SKEW') { ... }
+ * }
+ * ```
+ */
+export class SigilError extends Error {
+  readonly code: SigilErrorCode
+  readonly status: number
+  constructor(code: SigilErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+    this.status = statusOf(code)
+  }
+}
+
+/** A request (or response) was rejected by verification. */
+export class VerificationError extends SigilError {}
+
+/** The caller configured Sigil wrongly; `cause` carries the validation error. */
+export class ConfigurationError extends SigilError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFIGURATION_INVALID', message, options)
+  }
+}
+
+/** A component named by a signature cannot be derived from the message (RFC 9421 §2.5). */
+export class ComponentError extends SigilError {
+  constructor(message: string) {
+    super('COMPONENT_UNRESOLVABLE', message)
+  }
+}

@@ -1,0 +1,58 @@
+export { type Component, component, DERIVED_COMPONENTS, fromItem } from './components.js'
+export {
+  byteSequence,
+  checkContentDigest,
+  contentDigest,
+  createHasher,
+  DIGEST_ALGORITHMS,
+  type DigestAlgorithm,
+  type DigestStreamOptions,
+  digestBytes,
+  digestStream,
+  formatContentDigest,
+  type Hasher,
+  parseContentDigest,
+  type StreamDigest,
+} from './content-digest.js'
+export { fromBase64, fromBase64Url, fromUtf8, randomBytes, toBase64, toBase64Url, toBytes, utf8 } from './encoding.js'
+export {
+  ComponentError,
+  ConfigurationError,
+  ERROR_STATUS,
+  SigilError,
+  type SigilErrorCode,
+  statusOf,
+  VerificationError,
+} from './errors.js'
+export { type Hmac, hmacSha256, timingSafeEqual, webHmacSha256 } from './hmac.js'
+export {
+  type HeaderSource,
+  isResponse,
+  type Message,
+  normalizeAuthority,
+  type RequestMessage,
+  type ResponseMessage,
+  requestFromFetch,
+  requestFromUrl,
+  splitTarget,
+} from './message.js'
+export { queryParam } from './query-param.js'
+export {
+  createNonce,
+  DEFAULT_COMPONENTS,
+  type SignedHeaders,
+  type SignMessageOptions,
+  signMessage,
+  verifyMessageSignature,
+} from './sign.js'
+export { componentValue, STRUCTURED_FIELD_TYPES, signatureBase } from './signature-base.js'
+export {
+  DEFAULT_LIMITS,
+  parseSignatures,
+  type SignatureEntry,
+  type SignatureLimits,
+  type SignatureParams,
+  serializeSignatureParams,
+} from './signature-input.js'
+export { dictionaryKeys, parseDictionaryLimited } from './structured-fields.js'
+export type { KeyLimits, KeyRecord, KeyResolver, KeyStatus, NonceStore } from './types.js'

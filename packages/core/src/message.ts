@@ -1,0 +1,106 @@
+/**
+ * The minimal read-only view of headers the signature base needs. A Web `Headers` satisfies it;
+ * `getAll` (each field line separately) is used by the `bs` flag when present.
+ */
+export interface HeaderSource {
+  get(name: string): string | null
+  getAll?(name: string): string[]
+}
+
+/**
+ * What a signature can cover of a request, taken exactly as it goes on the wire. Build it with
+ * {@link requestFromUrl} or {@link requestFromFetch}; server adapters build it from the raw target.
+ */
+export interface RequestMessage {
+  /** Method exactly as sent (methods are case-sensitive). */
+  method: string
+  /** Lower-case scheme, `http` or `https`. */
+  scheme: string
+  /** Host and non-default port, lower-cased (RFC 9421 §2.2.3). */
+  authority: string
+  /** Raw path, never decoded; `/` when empty. */
+  path: string
+  /** Raw query including its leading `?`, or `''` when the target has none. */
+  query: string
+  headers: HeaderSource
+}
+
+/** A response as seen by its signer or verifier, with the request that caused it. */
+export interface ResponseMessage {
+  status: number
+  headers: HeaderSource
+  request?: RequestMessage
+}
+
+/** Either kind of message. */
+export type Message = RequestMessage | ResponseMessage
+
+/** True for a response view. */
+export function isResponse(m: Message): m is ResponseMessage {
+  return typeof (m as ResponseMessage).status === 'number'
+}
+
+const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' }
+
+/** Lower-case a host, drop the scheme's default port (RFC 9421 §2.2.3). */
+export function normalizeAuthority(host: string, scheme: string): string {
+  const h = host.trim().toLowerCase()
+  const colon = h.lastIndexOf(':')
+  if (colon > h.lastIndexOf(']') && h.slice(colon + 1) === DEFAULT_PORTS[scheme]) return h.slice(0, colon)
+  return h
+}
+
+/**
+ * Split a raw request target (origin-form `/p?q` or absolute-form `https://h/p?q`) into path and
+ * query without decoding anything. Absolute-form targets are reduced to their path (SPEC §2).
+ */
+export function splitTarget(target: string): { path: string; query: string; authority?: string; scheme?: string } {
+  let rest = target
+  let authority: string | undefined
+  let scheme: string | undefined
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)/.exec(target)
+  if (m) {
+    scheme = (m[1] as string).toLowerCase()
+    authority = m[2] as string
+    rest = target.slice(m[0].length)
+  }
+  const hash = rest.indexOf('#')
+  if (hash >= 0) rest = rest.slice(0, hash)
+  const q = rest.indexOf('?')
+  const path = q >= 0 ? rest.slice(0, q) : rest
+  const query = q >= 0 ? rest.slice(q) : ''
+  return { path: path === '' ? '/' : path, query, ...(authority !== undefined ? { authority, scheme } : {}) }
+}
+
+/**
+ * A request view from a URL string as a WHATWG `URL` serializes it (what `fetch` puts on the
+ * wire) and headers.
+ *
+ * @example
+ * ```ts
+ * const view = requestFromUrl('POST', 'https://api.example.com/v1/orders?b=2&a=1', new Headers())
+ * view.authority // 'api.example.com'
+ * ```
+ */
+export function requestFromUrl(method: string, url: string | URL, headers: HeaderSource): RequestMessage {
+  const u = typeof url === 'string' ? new URL(url) : url
+  const scheme = u.protocol.slice(0, -1).toLowerCase()
+  // URL.search drops a bare trailing '?'; href keeps it, so read the raw query from href.
+  const href = u.href
+  const hash = href.indexOf('#')
+  const noHash = hash >= 0 ? href.slice(0, hash) : href
+  const q = noHash.indexOf('?')
+  return {
+    method,
+    scheme,
+    authority: normalizeAuthority(u.host, scheme),
+    path: u.pathname === '' ? '/' : u.pathname,
+    query: q >= 0 ? noHash.slice(q) : '',
+    headers,
+  }
+}
+
+/** A request view of a Web `Request`. */
+export function requestFromFetch(request: Request): RequestMessage {
+  return requestFromUrl(request.method, request.url, request.headers)
+}

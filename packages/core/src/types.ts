@@ -1,0 +1,45 @@
+/** Lifecycle state of a key. */
+export type KeyStatus = 'active' | 'revoked' | 'expired'
+
+/** Per-key limits, read by the server's rate limiter when present. */
+export interface KeyLimits {
+  /** Requests allowed per `windowSeconds` (rate limit). */
+  rate?: { points: number; windowSeconds: number }
+  /** Requests allowed per `periodSeconds` (quota, e.g. a day). */
+  quota?: { points: number; periodSeconds: number }
+}
+
+/**
+ * A key as the verifier sees it (SPEC §4). `secret` is plaintext in memory only; persistent
+ * stores encrypt it at rest.
+ */
+export interface KeyRecord {
+  keyId: string
+  secret: Uint8Array
+  principal: string
+  scopes: readonly string[]
+  status: KeyStatus
+  createdAt: Date
+  /** The key stops working at this instant. */
+  expiresAt?: Date
+  /** End of a rotation grace period: the key stops working at this instant. */
+  notAfter?: Date
+  /** Always `hmac-sha256` in v1; the verifier takes the algorithm from here, never the header. */
+  algorithm?: 'hmac-sha256'
+  limits?: KeyLimits
+  metadata?: Record<string, unknown>
+}
+
+/** The read side of a key store, all `verify()` needs. */
+export interface KeyResolver {
+  get(keyId: string): Promise<KeyRecord | undefined> | KeyRecord | undefined
+}
+
+/**
+ * Replay protection: remember (keyId, nonce) for `ttlMs`. Returns true when the pair was new
+ * (and is now recorded), false when it was already there. Must be atomic. Throws when the store
+ * cannot answer; the verifier turns that into `STORE_UNAVAILABLE`.
+ */
+export interface NonceStore {
+  checkAndSet(keyId: string, nonce: string, ttlMs: number): Promise<boolean> | boolean
+}

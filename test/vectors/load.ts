@@ -1,0 +1,52 @@
+// Loads the shared known-answer vectors so core, client and server tests run the same cases.
+import rfc9421 from './rfc9421.json' with { type: 'json' }
+import rfc9530 from './rfc9530.json' with { type: 'json' }
+import sigilV1 from './sigil-v1.json' with { type: 'json' }
+
+export interface VectorRequest {
+  method: string
+  url: string
+  headers: [string, string][]
+  body?: string
+}
+
+export const RFC9421 = rfc9421.cases as Array<{
+  name: string
+  source: string
+  message: 'request' | 'response'
+  request?: VectorRequest
+  response?: { status: number; headers: [string, string][]; body: string }
+  signatureInput: string
+  signature?: string
+  secretBase64?: string
+  base: string
+}>
+
+export const RFC9530 = rfc9530.cases as Array<{ name: string; source: string; body: string; algorithm: 'sha-256' | 'sha-512'; digest: string }>
+
+export const SIGIL_V1 = sigilV1.cases as Array<{
+  name: string
+  source: string
+  request: VectorRequest
+  keyId: string
+  secretBase64: string
+  created: number
+  nonce: string
+  expiresIn?: number
+  signatureInput: string
+  signature: string
+  base: string
+}>
+
+/** A Web Request for a vector, without any signature headers. */
+export function vectorRequest(v: VectorRequest): Request {
+  return new Request(v.url, {
+    method: v.method,
+    headers: v.headers.filter(([k]) => k.toLowerCase() !== 'host'),
+    body: v.body,
+  })
+}
+
+export function secretOf(b64: string): Uint8Array {
+  return new Uint8Array(Buffer.from(b64, 'base64'))
+}
