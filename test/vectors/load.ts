@@ -22,7 +22,13 @@ export const RFC9421 = rfc9421.cases as Array<{
   base: string
 }>
 
-export const RFC9530 = rfc9530.cases as Array<{ name: string; source: string; body: string; algorithm: 'sha-256' | 'sha-512'; digest: string }>
+export const RFC9530 = rfc9530.cases as Array<{
+  name: string
+  source: string
+  body: string
+  algorithm: 'sha-256' | 'sha-512'
+  digest: string
+}>
 
 export const SIGIL_V1 = sigilV1.cases as Array<{
   name: string

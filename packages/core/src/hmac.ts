@@ -45,8 +45,7 @@ function createNodeHmac(nc: NonNullable<typeof nodeCrypto>): Hmac {
     }
     return k
   }
-  const sign = (secret: Uint8Array, data: string): Uint8Array =>
-    nc.createHmac('sha256', keyOf(secret)).update(data).digest()
+  const sign = (secret: Uint8Array, data: string): Uint8Array => nc.createHmac('sha256', keyOf(secret)).update(data).digest()
   return {
     sign,
     verify: (secret, data, mac) => timingSafeEqual(sign(secret, data), mac),
@@ -59,10 +58,7 @@ function createWebHmac(): Hmac {
   const keyOf = (secret: Uint8Array): Promise<CryptoKey> => {
     let k = keys.get(secret)
     if (!k) {
-      k = crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, [
-        'sign',
-        'verify',
-      ])
+      k = crypto.subtle.importKey('raw', secret as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
       keys.set(secret, k)
     }
     return k

@@ -1,3 +1,4 @@
+export type { BareItem } from 'structured-headers'
 export { type Component, component, DERIVED_COMPONENTS, fromItem } from './components.js'
 export {
   byteSequence,
@@ -43,6 +44,7 @@ export {
   type SignedHeaders,
   type SignMessageOptions,
   signMessage,
+  signMessageSync,
   verifyMessageSignature,
 } from './sign.js'
 export { componentValue, STRUCTURED_FIELD_TYPES, signatureBase } from './signature-base.js'
@@ -55,4 +57,5 @@ export {
   serializeSignatureParams,
 } from './signature-input.js'
 export { dictionaryKeys, parseDictionaryLimited } from './structured-fields.js'
+export { formatToken, isKeyId, parseToken, TOKEN_PREFIX } from './token.js'
 export type { KeyLimits, KeyRecord, KeyResolver, KeyStatus, NonceStore } from './types.js'

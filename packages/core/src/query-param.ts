@@ -5,7 +5,15 @@ import { ComponentError } from './errors.js'
 function formEncode(s: string): string {
   let out = ''
   for (const b of new TextEncoder().encode(s)) {
-    if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2a || b === 0x2d || b === 0x2e || b === 0x5f) {
+    if (
+      (b >= 0x30 && b <= 0x39) ||
+      (b >= 0x41 && b <= 0x5a) ||
+      (b >= 0x61 && b <= 0x7a) ||
+      b === 0x2a ||
+      b === 0x2d ||
+      b === 0x2e ||
+      b === 0x5f
+    ) {
       out += String.fromCharCode(b)
     } else {
       out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`

@@ -1,6 +1,7 @@
 import type { BareItem } from 'structured-headers'
 import { type Component, component } from './components.js'
 import { randomBytes, toBase64, toBase64Url } from './encoding.js'
+import { ConfigurationError } from './errors.js'
 import { type Hmac, hmacSha256 } from './hmac.js'
 import type { Message } from './message.js'
 import { signatureBase } from './signature-base.js'
@@ -53,6 +54,28 @@ export function createNonce(): string {
  * ```
  */
 export async function signMessage(message: Message, o: SignMessageOptions): Promise<SignedHeaders> {
+  const { paramsValue, base, params } = prepare(message, o)
+  const mac = await (o.hmac ?? hmacSha256).sign(o.secret, base)
+  return finish(o, paramsValue, base, params, mac)
+}
+
+/**
+ * Synchronous {@link signMessage} for sync HMACs (node:crypto), used where the caller cannot
+ * await, such as an undici dispatcher interceptor. Throws if the HMAC is asynchronous.
+ */
+export function signMessageSync(message: Message, o: SignMessageOptions): SignedHeaders {
+  const { paramsValue, base, params } = prepare(message, o)
+  const mac = (o.hmac ?? hmacSha256).sign(o.secret, base)
+  if (!(mac instanceof Uint8Array)) throw new ConfigurationError('signMessageSync needs a synchronous HMAC (node:crypto)')
+  return finish(o, paramsValue, base, params, mac)
+}
+
+function finish(o: SignMessageOptions, paramsValue: string, base: string, params: SignatureParams, mac: Uint8Array): SignedHeaders {
+  const label = o.label ?? 'sig1'
+  return { signatureInput: `${label}=${paramsValue}`, signature: `${label}=:${toBase64(mac)}:`, base, params }
+}
+
+function prepare(message: Message, o: SignMessageOptions) {
   const params: SignatureParams & Record<string, BareItem | undefined> = {
     created: o.created,
     expires: o.expiresIn === undefined ? undefined : o.created + o.expiresIn,
@@ -63,10 +86,7 @@ export async function signMessage(message: Message, o: SignMessageOptions): Prom
     ...o.extraParams,
   }
   const paramsValue = serializeSignatureParams(o.components, params)
-  const base = signatureBase(message, o.components, paramsValue)
-  const mac = await (o.hmac ?? hmacSha256).sign(o.secret, base)
-  const label = o.label ?? 'sig1'
-  return { signatureInput: `${label}=${paramsValue}`, signature: `${label}=:${toBase64(mac)}:`, base, params }
+  return { paramsValue, base: signatureBase(message, o.components, paramsValue), params }
 }
 
 /**

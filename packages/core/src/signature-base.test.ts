@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { RFC9421, SIGIL_V1, secretOf, vectorRequest } from '../../../test/vectors/load.js'
 import { component } from './components.js'
 import { ComponentError } from './errors.js'
-import { requestFromFetch, type ResponseMessage } from './message.js'
+import { type ResponseMessage, requestFromFetch } from './message.js'
 import { signMessage, verifyMessageSignature } from './sign.js'
 import { componentValue, signatureBase } from './signature-base.js'
 import { parseSignatures } from './signature-input.js'
@@ -10,7 +10,10 @@ import { parseSignatures } from './signature-input.js'
 describe('RFC 9421 Appendix B.2 vectors', () => {
   for (const v of RFC9421) {
     it(`${v.name} — signature base is byte-exact (${v.source})`, async () => {
-      const message = v.message === 'request' ? requestFromFetch(vectorRequest(v.request!)) : ({ status: v.response!.status, headers: new Headers(v.response!.headers) } satisfies ResponseMessage)
+      const message =
+        v.message === 'request'
+          ? requestFromFetch(vectorRequest(v.request!))
+          : ({ status: v.response!.status, headers: new Headers(v.response!.headers) } satisfies ResponseMessage)
       const sigValue = v.signature ?? `${v.signatureInput.split('=')[0]}=:AAAA:`
       const [entry] = parseSignatures(v.signatureInput, sigValue)
       expect(signatureBase(message, entry!.components, entry!.paramsValue)).toBe(v.base)
@@ -28,7 +31,10 @@ describe('sigil v1 vectors', () => {
       const req = vectorRequest(v.request)
       const headers = new Headers(req.headers)
       const message = { ...requestFromFetch(req), headers }
-      const components = v.request.body !== undefined ? ['@method', '@authority', '@path', '@query', ...(headers.has('content-type') ? ['content-type'] : []), 'content-digest'] : ['@method', '@authority', '@path', '@query']
+      const components =
+        v.request.body !== undefined
+          ? ['@method', '@authority', '@path', '@query', ...(headers.has('content-type') ? ['content-type'] : []), 'content-digest']
+          : ['@method', '@authority', '@path', '@query']
       const signed = await signMessage(message, {
         keyId: v.keyId,
         secret: secretOf(v.secretBase64),
@@ -49,7 +55,11 @@ describe('derived components', () => {
   it('@query-param follows RFC 9421 §2.2.8', () => {
     expect(componentValue(req, component('@query-param', { name: 'baz' }))).toBe('batman')
     expect(componentValue(req, component('@query-param', { name: 'qux' }))).toBe('')
-    const enc = requestFromFetch(new Request('https://www.example.com/parameters?var=this%20is%20a%20big%0Amultiline%20value&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something'))
+    const enc = requestFromFetch(
+      new Request(
+        'https://www.example.com/parameters?var=this%20is%20a%20big%0Amultiline%20value&bar=with+plus+whitespace&fa%C3%A7ade%22%3A%20=something',
+      ),
+    )
     expect(componentValue(enc, component('@query-param', { name: 'var' }))).toBe('this%20is%20a%20big%0Amultiline%20value')
     expect(componentValue(enc, component('@query-param', { name: 'bar' }))).toBe('with%20plus%20whitespace')
     expect(componentValue(enc, component('@query-param', { name: 'fa%C3%A7ade%22%3A%20' }))).toBe('something')

@@ -123,7 +123,10 @@ export function parseSignatures(
  * Serialize covered components and parameters as the inner list that is both the
  * `@signature-params` value and the `Signature-Input` member. Parameter order is kept.
  */
-export function serializeSignatureParams(components: readonly Component[], params: SignatureParams & Record<string, BareItem | undefined>): string {
+export function serializeSignatureParams(
+  components: readonly Component[],
+  params: SignatureParams & Record<string, BareItem | undefined>,
+): string {
   let out = '('
   for (let i = 0; i < components.length; i++) out += (i ? ' ' : '') + (components[i] as Component).id
   out += ')'

@@ -1,0 +1,111 @@
+import { type BareItem, type Component, ConfigurationError, component, fromBase64Url, parseToken, SigilError } from '@sigil/core'
+import { z } from 'zod'
+
+/** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */
+export type Credentials = { token: string } | { keyId: string; secret: Uint8Array | string }
+
+/**
+ * Options shared by {@link signRequest}, {@link createSignedFetch} and the undici interceptor.
+ */
+export type SignerOptions = Credentials & {
+  /** Extra covered components (e.g. `['idempotency-key']`), after the defaults. */
+  components?: string[]
+  /** Seconds a signature stays valid (`expires = created + expiresIn`). Default 300; 0 omits it. */
+  expiresIn?: number
+  /** Signature `tag`. Default `sigil`. */
+  tag?: string
+  /** Signature label. Default `sig1`. */
+  label?: string
+  /** Digest algorithm for `Content-Digest`. Default `sha-256`. */
+  digestAlgorithm?: 'sha-256' | 'sha-512'
+  /** Clock in milliseconds. Default `Date.now`. */
+  now?: () => number
+  /** Extra signature parameters. */
+  params?: Record<string, BareItem>
+}
+
+const schema = z
+  .object({
+    token: z.string().optional(),
+    keyId: z.string().optional(),
+    secret: z.union([z.instanceof(Uint8Array), z.string()]).optional(),
+    components: z.array(z.string().min(1)).optional(),
+    expiresIn: z.number().int().min(0).max(86_400).optional(),
+    tag: z.string().min(1).max(64).optional(),
+    label: z
+      .string()
+      .regex(/^[a-z*][a-z0-9_.*-]{0,63}$/)
+      .optional(),
+    digestAlgorithm: z.enum(['sha-256', 'sha-512']).optional(),
+    now: z.function().optional(),
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .passthrough()
+
+/** A validated, ready-to-use signer configuration (validated once, reused on every request). */
+export interface ResolvedSigner {
+  keyId: string
+  secret: Uint8Array
+  extra: Component[]
+  expiresIn: number | undefined
+  tag: string
+  label: string
+  digestAlgorithm: 'sha-256' | 'sha-512'
+  now: () => number
+  params: Record<string, BareItem> | undefined
+  /** Added to `now()`; learnt from a server's `Date` on CLOCK_SKEW. */
+  clockOffsetMs: number
+}
+
+function parseComponent(name: string): Component {
+  // Accept `name` or `name;param` shorthand for the common flags.
+  const [base, ...flags] = name.split(';')
+  const params: Record<string, BareItem> = {}
+  for (const f of flags) {
+    const [k, v] = f.split('=')
+    params[k as string] = v === undefined ? true : v.replace(/^"|"$/g, '')
+  }
+  return component((base as string).toLowerCase(), params)
+}
+
+const resolved = new WeakMap<object, ResolvedSigner>()
+
+/** Validate signer options once; later calls with the same object reuse the result. */
+export function resolveSigner(options: SignerOptions): ResolvedSigner {
+  const hit = resolved.get(options)
+  if (hit) return hit
+  const parsed = schema.safeParse(options)
+  if (!parsed.success) throw new ConfigurationError('invalid signer options', { cause: parsed.error })
+  const o = parsed.data
+  let keyId: string
+  let secret: Uint8Array
+  try {
+    if (o.token !== undefined) {
+      ;({ keyId, secret } = parseToken(o.token))
+    } else {
+      if (!o.keyId || o.secret === undefined) throw new ConfigurationError('pass either token or keyId and secret')
+      keyId = o.keyId
+      const s = typeof o.secret === 'string' ? fromBase64Url(o.secret.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')) : o.secret
+      if (!s) throw new ConfigurationError('secret must be bytes or base64/base64url')
+      secret = s
+    }
+  } catch (e) {
+    if (e instanceof SigilError) throw e
+    throw new ConfigurationError('invalid credentials')
+  }
+  if (secret.length < 32) throw new ConfigurationError('secret must be at least 32 bytes (SPEC §4)')
+  const r: ResolvedSigner = {
+    keyId,
+    secret,
+    extra: (o.components ?? []).map(parseComponent),
+    expiresIn: o.expiresIn === 0 ? undefined : (o.expiresIn ?? 300),
+    tag: o.tag ?? 'sigil',
+    label: o.label ?? 'sig1',
+    digestAlgorithm: o.digestAlgorithm ?? 'sha-256',
+    now: (o.now as (() => number) | undefined) ?? Date.now,
+    params: o.params as Record<string, BareItem> | undefined,
+    clockOffsetMs: 0,
+  }
+  resolved.set(options, r)
+  return r
+}

@@ -1,0 +1,109 @@
+import {
+  type Component,
+  contentDigest,
+  createHasher,
+  DEFAULT_COMPONENTS,
+  formatContentDigest,
+  type RequestMessage,
+  requestFromUrl,
+  type SignedHeaders,
+  signMessage,
+  signMessageSync,
+} from '@sigil/core'
+import { type ResolvedSigner, resolveSigner, type SignerOptions } from './options.js'
+
+/** Covered components for a request: the profile's defaults, then the caller's extras. */
+export function componentsFor(hasBody: boolean, hasContentType: boolean, extra: readonly Component[]): Component[] {
+  const base = hasBody
+    ? hasContentType
+      ? DEFAULT_COMPONENTS.withBody
+      : DEFAULT_COMPONENTS.withBody.filter((c) => c.name !== 'content-type')
+    : DEFAULT_COMPONENTS.bodyless
+  return extra.length ? [...base, ...extra.filter((e) => !base.some((b) => b.id === e.id))] : [...base]
+}
+
+/** Seconds since the epoch on the signer's (possibly corrected) clock. */
+export function createdNow(s: ResolvedSigner): number {
+  return Math.floor((s.now() + s.clockOffsetMs) / 1000)
+}
+
+function signOptions(s: ResolvedSigner, components: Component[]) {
+  return {
+    keyId: s.keyId,
+    secret: s.secret,
+    components,
+    created: createdNow(s),
+    ...(s.expiresIn !== undefined ? { expiresIn: s.expiresIn } : {}),
+    tag: s.tag,
+    label: s.label,
+    ...(s.params ? { extraParams: s.params } : {}),
+  }
+}
+
+/**
+ * Sign a message view whose `Content-Digest` (if any) is already in its headers. Fresh `created`
+ * and nonce on every call: a signature is never reused.
+ */
+export function signView(view: RequestMessage, hasBody: boolean, s: ResolvedSigner): Promise<SignedHeaders> {
+  return signMessage(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra)))
+}
+
+/** Synchronous {@link signView} (node:crypto HMAC), for dispatcher interceptors. */
+export function signViewSync(view: RequestMessage, hasBody: boolean, s: ResolvedSigner): SignedHeaders {
+  return signMessageSync(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra)))
+}
+
+/** Digest a body stream chunk by chunk (constant memory); returns the Content-Digest value. */
+export async function digestBody(
+  body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  alg: 'sha-256' | 'sha-512',
+): Promise<string> {
+  const h = createHasher(alg)
+  for await (const chunk of body as AsyncIterable<Uint8Array>) h.update(chunk)
+  return formatContentDigest(alg, h.digest())
+}
+
+/**
+ * Sign a `Request`: returns a new `Request` with `Content-Digest`, `Signature-Input` and
+ * `Signature`. The caller's request and its body are left untouched (the body is read from a
+ * clone).
+ *
+ * @example
+ * ```ts
+ * import { signRequest } from '@sigil/client'
+ * const signed = await signRequest(new Request('https://api.example.com/v1/orders', { method: 'POST', body: '{}' }), {
+ *   token: process.env.SIGIL_TOKEN!,
+ * })
+ * await fetch(signed)
+ * ```
+ */
+export async function signRequest(request: Request, options: SignerOptions): Promise<Request> {
+  const s = resolveSigner(options)
+  const headers = new Headers(request.headers)
+  headers.delete('signature')
+  headers.delete('signature-input')
+  let body: ArrayBuffer | null = null
+  if (request.body !== null) {
+    // A Request's body is one-shot: read a clone once, digest those bytes, resend them.
+    body = await request.clone().arrayBuffer()
+    headers.set('content-digest', contentDigest(new Uint8Array(body), s.digestAlgorithm))
+  }
+  const view = requestFromUrl(request.method, request.url, headers)
+  const signed = await signView(view, body !== null, s)
+  headers.set('signature-input', signed.signatureInput)
+  headers.set('signature', signed.signature)
+  return new Request(request.url, {
+    method: request.method,
+    headers,
+    body,
+    redirect: request.redirect,
+    signal: request.signal,
+    credentials: request.credentials,
+    cache: request.cache,
+    integrity: request.integrity,
+    keepalive: request.keepalive,
+    mode: request.mode,
+    referrer: request.referrer,
+    referrerPolicy: request.referrerPolicy,
+  })
+}
