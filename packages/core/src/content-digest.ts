@@ -80,12 +80,30 @@ export async function digestStream(
   const hashers = algs.map((a) => [a, createHasher(a)] as const)
   const max = options.maxBytes ?? Number.POSITIVE_INFINITY
   let bytes = 0
-  for await (const raw of source as AsyncIterable<Uint8Array | string>) {
+  const take = (raw: Uint8Array | string) => {
     const chunk = toBytes(raw)
     bytes += chunk.byteLength
     if (bytes > max) throw new VerificationError('BODY_TOO_LARGE', `body exceeds ${max} bytes`)
     for (const [, h] of hashers) h.update(chunk)
     options.onChunk?.(chunk)
+  }
+  if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
+    // Read by hand: cancelling a tee()d branch through an async iterator waits for the other branch.
+    const reader = (source as ReadableStream<Uint8Array>).getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        take(value)
+      }
+    } catch (e) {
+      reader.cancel().catch(() => {})
+      throw e
+    } finally {
+      reader.releaseLock()
+    }
+  } else {
+    for await (const raw of source as AsyncIterable<Uint8Array | string>) take(raw)
   }
   return { bytes, digests: new Map(hashers.map(([a, h]) => [a, h.digest()])) }
 }

@@ -1,0 +1,49 @@
+import type { RequestMessage } from '@sigil/core'
+
+/**
+ * A request as an adapter hands it to the verifier: the message view (raw path and query,
+ * resolved authority) and a way to read the body, called only once the MAC and replay checks
+ * have passed.
+ */
+export interface IncomingRequest {
+  message: RequestMessage
+  /** True when the request declares a body: non-zero Content-Length or any Transfer-Encoding. */
+  hasBody: boolean
+  /** Declared Content-Length, when there is one. */
+  contentLength?: number
+  /** The body as a stream of chunks; null when there is none. */
+  body: () => AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null
+  /** Peer address, for usage records. */
+  address?: string
+}
+
+/** Body presence from the framing headers (SPEC §2 step 2). */
+export function declaredBody(contentLength: string | null, transferEncoding: string | null): { hasBody: boolean; contentLength?: number } {
+  if (transferEncoding !== null) return { hasBody: true }
+  if (contentLength === null) return { hasBody: false }
+  const n = Number(contentLength)
+  return Number.isFinite(n) && n >= 0 ? { hasBody: n > 0, contentLength: n } : { hasBody: true }
+}
+
+/** Per-request additions to the verifier's configuration (adapters pass route requirements). */
+export interface VerifyContext {
+  requiredScopes?: readonly string[]
+}
+
+/** What the application gets for an accepted request (SPEC §2 step 9). */
+export interface Verified {
+  keyId: string
+  principal: string
+  scopes: readonly string[]
+  /** `created` of the signature, seconds since the epoch. */
+  created: number
+  expires?: number
+  nonce?: string
+  /** Label of the signature that was checked. */
+  label: string
+  /** Body bytes as received, when the verifier read and retained them. */
+  body?: Uint8Array
+  metadata?: Record<string, unknown>
+  /** Rate-limit state after this request, for `RateLimit` headers on success. */
+  rateLimit?: { limit: number; remaining: number; resetSeconds: number; windowSeconds: number }
+}

@@ -1,0 +1,17 @@
+export { ConfigurationError, SigilError, type SigilErrorCode, VerificationError } from '@sigil/core'
+export { resolveOrigin } from './authority.js'
+export { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './memory-nonce-store.js'
+export { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
+export { type Problem, type ProblemBody, problemResponse, rateLimitHeaders, toProblem } from './problem.js'
+export {
+  createMemoryRateLimiter,
+  createRateLimiterWith,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitPolicy,
+} from './rate-limit.js'
+export { type SecretInput, staticKeys } from './static-keys.js'
+export { recordUsage, type UsageEvent, type UsageRecorder } from './usage.js'
+export { createVerifier, type Verifier } from './verifier.js'
+export { incomingFromRequest, verifierFor, verify } from './verify.js'

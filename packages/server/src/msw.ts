@@ -1,0 +1,39 @@
+import type { DefaultBodyType, HttpResponseResolver, PathParams } from 'msw'
+import type { Verified, VerifyContext } from './incoming.js'
+import type { VerifyOptions } from './options.js'
+import { problemResponse } from './problem.js'
+import type { Verifier } from './verifier.js'
+import { verifierFor, verify } from './verify.js'
+
+/**
+ * Wrap an msw resolver so it only answers correctly signed requests; others get Sigil's
+ * problem+json rejection. The resolver receives the verification result as `sigil`. Apps use it
+ * to test their own signed clients.
+ *
+ * @example
+ * ```ts
+ * import { http, HttpResponse } from 'msw'
+ * import { withSignature } from '@sigil/server/msw'
+ * const handlers = [
+ *   http.post('https://api.example.com/v1/orders', withSignature({ keys }, ({ sigil }) => HttpResponse.json({ by: sigil.principal }))),
+ * ]
+ * ```
+ */
+export function withSignature<Params extends PathParams, Body extends DefaultBodyType>(
+  options: VerifyOptions | Verifier,
+  resolver: HttpResponseResolver<Params, Body, DefaultBodyType> extends (info: infer I) => infer R
+    ? (info: I & { sigil: Verified }) => R
+    : never,
+  context?: VerifyContext,
+): HttpResponseResolver<Params, Body, DefaultBodyType> {
+  const verifier = verifierFor(options)
+  return (async (info: Parameters<HttpResponseResolver<Params, Body, DefaultBodyType>>[0]) => {
+    let sigil: Verified
+    try {
+      sigil = await verify(info.request, verifier, context)
+    } catch (e) {
+      return problemResponse(e)
+    }
+    return resolver({ ...info, sigil })
+  }) as HttpResponseResolver<Params, Body, DefaultBodyType>
+}

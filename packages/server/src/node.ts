@@ -1,0 +1,117 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { HeaderSource } from '@sigil/core'
+import { splitTarget } from '@sigil/core'
+import { resolveOrigin } from './authority.js'
+import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+import type { VerifyOptions } from './options.js'
+import { toProblem } from './problem.js'
+import type { Verifier } from './verifier.js'
+import { verifierFor } from './verify.js'
+
+/** Header access over a Node request: joined values, and each field line for `bs`. */
+export function nodeHeaders(req: IncomingMessage): HeaderSource {
+  return {
+    get(name) {
+      const v = req.headers[name]
+      if (v === undefined) return null
+      return Array.isArray(v) ? v.join(', ') : v
+    },
+    getAll(name) {
+      const out: string[] = []
+      const raw = req.rawHeaders
+      for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === name) out.push(raw[i + 1] as string)
+      return out
+    },
+  }
+}
+
+/** Options of the Node adapter. */
+export interface NodeVerifyOptions {
+  /** Raw request target to sign against (defaults to `req.url`; express passes `originalUrl`). */
+  target?: string
+  /** A body source to use instead of the request stream (e.g. bytes a framework already read). */
+  body?: () => AsyncIterable<Uint8Array> | null
+}
+
+/** Adapt a `node:http` request: raw path and query, Host-derived authority, streamed body. */
+export function incomingFromNode(req: IncomingMessage, verifier: Verifier, opts: NodeVerifyOptions = {}): IncomingRequest {
+  const headers = nodeHeaders(req)
+  const { path, query } = splitTarget(opts.target ?? req.url ?? '/')
+  const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
+  const { authority, scheme } = resolveOrigin(
+    (n) => headers.get(n),
+    encrypted ? 'https' : 'http',
+    headers.get(':authority') ?? headers.get('host') ?? '',
+    verifier.config,
+  )
+  const declared = declaredBody(headers.get('content-length'), headers.get('transfer-encoding'))
+  return {
+    message: { method: req.method ?? 'GET', scheme, authority, path, query, headers },
+    hasBody: declared.hasBody,
+    ...(declared.contentLength !== undefined ? { contentLength: declared.contentLength } : {}),
+    body: opts.body ?? (() => (declared.hasBody ? (req as AsyncIterable<Uint8Array>) : null)),
+    ...(req.socket?.remoteAddress ? { address: req.socket.remoteAddress } : {}),
+  }
+}
+
+/**
+ * Verify a `node:http` request: the path is read from the raw target (never decoded), the body is
+ * streamed through the digest under the size limit. With `retainBody` (default) the bytes are on
+ * `verified.body`, since the stream has been consumed.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http'
+ * import { verifyNodeRequest, sendProblem } from '@sigil/server/node'
+ * const options = { keys: { k_partner_1: process.env.PARTNER_SECRET! } }
+ * createServer(async (req, res) => {
+ *   try {
+ *     const { principal, body } = await verifyNodeRequest(req, options)
+ *     res.end(`hello ${principal}`)
+ *   } catch (e) {
+ *     sendProblem(res, e)
+ *   }
+ * })
+ * ```
+ */
+export function verifyNodeRequest(
+  req: IncomingMessage,
+  options: VerifyOptions | Verifier,
+  context?: VerifyContext & NodeVerifyOptions,
+): Promise<Verified> {
+  const verifier = verifierFor(options)
+  return verifier.verifyIncoming(incomingFromNode(req, verifier, context), context)
+}
+
+/** Write a rejection as problem+json (RFC 9457) with `Date`, `WWW-Authenticate`, `Retry-After`. */
+export function sendProblem(res: ServerResponse, error: unknown): void {
+  const p = toProblem(error)
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const body = JSON.stringify(p.body)
+  // The request body may be unread (rejected before step 7): don't keep the connection alive.
+  res.writeHead(p.status, { ...p.headers, 'content-length': Buffer.byteLength(body), connection: 'close' })
+  res.end(body)
+}
+
+/** A `node:http` request listener that verifies first, then calls `handler` with the result. */
+export function withSigil(
+  options: VerifyOptions | Verifier,
+  handler: (req: IncomingMessage, res: ServerResponse, verified: Verified) => void | Promise<void>,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const verifier = verifierFor(options)
+  return async (req, res) => {
+    let verified: Verified
+    try {
+      verified = await verifier.verifyIncoming(incomingFromNode(req, verifier))
+    } catch (e) {
+      sendProblem(res, e)
+      return
+    }
+    await handler(req, res, verified)
+  }
+}
+
+export type { Verified, VerifyContext, VerifyOptions }

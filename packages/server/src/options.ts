@@ -1,0 +1,166 @@
+import {
+  ConfigurationError,
+  component,
+  DEFAULT_LIMITS,
+  type Hmac,
+  hmacSha256,
+  type KeyResolver,
+  type NonceStore,
+  randomBytes,
+  type SignatureLimits,
+} from '@sigil/core'
+import { z } from 'zod'
+import { createMemoryNonceStore } from './memory-nonce-store.js'
+import type { RateLimiter } from './rate-limit.js'
+import { type SecretInput, staticKeys } from './static-keys.js'
+import type { UsageRecorder } from './usage.js'
+
+/**
+ * Options of `verify()` / {@link createVerifier}. Validated once, at construction; the hot path
+ * never runs the validator.
+ */
+export interface VerifyOptions {
+  /** `{ keyId: secret }` or any key store with `get(keyId)` (e.g. `@sigil/keys`). */
+  keys: Record<string, SecretInput> | KeyResolver
+  /** Replay store. Default: a bounded in-memory store (one process only). */
+  nonceStore?: NonceStore
+  /** Allowed clock difference in seconds, both ways. Default 300. */
+  window?: number
+  /** Signature tag to select. Default `sigil`; `null` accepts a single untagged signature. */
+  tag?: string | null
+  /** `sigil` (SPEC §2) or `rfc9421`: nonce, tag and body digest optional, any component set. */
+  profile?: 'sigil' | 'rfc9421'
+  /** Public authority (`api.example.com`) to use instead of the Host header, e.g. behind a proxy. */
+  authority?: string
+  /** Public scheme when it differs from the connection's. */
+  scheme?: 'http' | 'https'
+  /** Trust `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`. Default false. */
+  trustProxy?: boolean
+  /** Components every signature must cover, on top of the profile's. */
+  requiredComponents?: string[]
+  /** Scopes every request must hold (per-route scopes are added by adapters). */
+  requiredScopes?: string[]
+  /** Largest body accepted, in bytes. Default 1 MiB. */
+  maxBodyBytes?: number
+  /** Keep the verified body bytes on the result (default true); false digests in constant memory. */
+  retainBody?: boolean
+  /** Clock in milliseconds. Default `Date.now`. */
+  now?: () => number
+  /** Unknown, revoked and expired keys look (and cost) the same as a bad MAC. Default false. */
+  opaque?: boolean
+  /** Put the server's signature base in problem bodies. Refused when NODE_ENV=production. */
+  debug?: boolean
+  /** Parser limits. */
+  limits?: Partial<SignatureLimits>
+  rateLimiter?: RateLimiter
+  usage?: UsageRecorder
+  /** How long a key, nonce or limit store may take before the request fails with 503. Default 2000 ms. */
+  storeTimeoutMs?: number
+  /** HMAC implementation (default: node:crypto on Node, WebCrypto elsewhere). */
+  hmac?: Hmac
+}
+
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')
+const withMethod = (m: string) =>
+  z.custom<object>(
+    (v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[m] === 'function',
+    `must have ${m}()`,
+  )
+
+const schema = z.object({
+  keys: z.union([z.record(z.string(), z.union([z.string(), z.instanceof(Uint8Array)])), withMethod('get')]),
+  nonceStore: withMethod('checkAndSet').optional(),
+  window: z.number().int().min(1).max(3600).optional(),
+  tag: z.string().min(1).max(64).nullable().optional(),
+  profile: z.enum(['sigil', 'rfc9421']).optional(),
+  authority: z.string().min(1).max(255).optional(),
+  scheme: z.enum(['http', 'https']).optional(),
+  trustProxy: z.boolean().optional(),
+  requiredComponents: z.array(z.string().min(1)).optional(),
+  requiredScopes: z.array(z.string().min(1)).optional(),
+  maxBodyBytes: z.number().int().min(0).optional(),
+  retainBody: z.boolean().optional(),
+  now: fn.optional(),
+  opaque: z.boolean().optional(),
+  debug: z.boolean().optional(),
+  limits: z
+    .object({
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .min(64)
+        .max(1 << 20),
+      maxSignatures: z.number().int().min(1).max(64),
+      maxComponents: z.number().int().min(1).max(256),
+      maxParamLength: z.number().int().min(16).max(4096),
+    })
+    .partial()
+    .optional(),
+  rateLimiter: withMethod('consume').optional(),
+  usage: withMethod('record').optional(),
+  storeTimeoutMs: z.number().int().min(1).optional(),
+  hmac: withMethod('verify').optional(),
+})
+
+/** The validated configuration a verifier runs on. */
+export interface VerifierConfig {
+  keys: KeyResolver
+  nonceStore: NonceStore
+  windowS: number
+  tag: string | null
+  profile: 'sigil' | 'rfc9421'
+  authority: string | undefined
+  scheme: 'http' | 'https' | undefined
+  trustProxy: boolean
+  required: string[]
+  requiredScopes: string[]
+  maxBodyBytes: number
+  retainBody: boolean
+  now: () => number
+  opaque: boolean
+  debug: boolean
+  limits: SignatureLimits
+  rateLimiter: RateLimiter | undefined
+  usage: UsageRecorder | undefined
+  storeTimeoutMs: number
+  hmac: Hmac
+  /** A random secret MACed against when the key is unusable in opaque mode (equal cost). */
+  decoySecret: Uint8Array
+}
+
+const SIGIL_REQUIRED = ['@method', '@authority', '@path', '@query']
+
+/** Validate options into a {@link VerifierConfig}; throws `ConfigurationError` with the zod issues as cause. */
+export function compileOptions(options: VerifyOptions): VerifierConfig {
+  const parsed = schema.safeParse(options)
+  if (!parsed.success) throw new ConfigurationError('invalid verify options', { cause: parsed.error })
+  const o = options
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+  if (o.debug && env?.NODE_ENV === 'production') throw new ConfigurationError('debug is refused when NODE_ENV=production')
+  const profile = o.profile ?? 'sigil'
+  const required = [...(profile === 'sigil' ? SIGIL_REQUIRED : []), ...(o.requiredComponents ?? [])].map((c) => component(c).id)
+  const isResolver = typeof (o.keys as KeyResolver).get === 'function'
+  return {
+    keys: isResolver ? (o.keys as KeyResolver) : staticKeys(o.keys as Record<string, SecretInput>),
+    nonceStore: o.nonceStore ?? createMemoryNonceStore(),
+    windowS: o.window ?? 300,
+    tag: o.tag === undefined ? (profile === 'sigil' ? 'sigil' : null) : o.tag,
+    profile,
+    authority: o.authority?.toLowerCase(),
+    scheme: o.scheme,
+    trustProxy: o.trustProxy ?? false,
+    required: [...new Set(required)],
+    requiredScopes: o.requiredScopes ?? [],
+    maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
+    retainBody: o.retainBody ?? true,
+    now: o.now ?? Date.now,
+    opaque: o.opaque ?? false,
+    debug: o.debug ?? false,
+    limits: { ...DEFAULT_LIMITS, ...o.limits },
+    rateLimiter: o.rateLimiter,
+    usage: o.usage,
+    storeTimeoutMs: o.storeTimeoutMs ?? 2000,
+    hmac: o.hmac ?? hmacSha256,
+    decoySecret: randomBytes(32),
+  }
+}

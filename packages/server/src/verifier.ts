@@ -1,0 +1,243 @@
+import {
+  ComponentError,
+  checkContentDigest,
+  type DigestAlgorithm,
+  digestBytes,
+  digestStream,
+  type KeyRecord,
+  parseContentDigest,
+  parseSignatures,
+  SigilError,
+  type SignatureEntry,
+  signatureBase,
+  VerificationError,
+} from '@sigil/core'
+import type { IncomingRequest, Verified, VerifyContext } from './incoming.js'
+import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
+import { rateLimitHeaders } from './problem.js'
+import { recordUsage } from './usage.js'
+
+/** A compiled verifier: options validated once, then `verify` per request. */
+export interface Verifier {
+  readonly config: VerifierConfig
+  /** Verify an adapter-built request (see `@sigil/server/node`, `verify()` for Web Requests). */
+  verifyIncoming(input: IncomingRequest, context?: VerifyContext): Promise<Verified>
+}
+
+const fail = (code: ConstructorParameters<typeof VerificationError>[0], message: string, headers?: Record<string, string>): never => {
+  const e = new VerificationError(code, message)
+  if (headers) (e as VerificationError & { headers?: Record<string, string> }).headers = headers
+  throw e
+}
+
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as Promise<T>)?.then === 'function'
+}
+
+/** Await a store call under a deadline; any failure or timeout is `STORE_UNAVAILABLE`. */
+async function store<T>(what: string, ms: number, call: () => T | Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    const v = call()
+    if (!isPromise(v)) return v
+    return await Promise.race([
+      v,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), ms)
+      }),
+    ])
+  } catch (e) {
+    if (e instanceof SigilError && e.code !== 'STORE_UNAVAILABLE') throw e
+    throw new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`)
+  } finally {
+    if (timer) clearTimeout(timer)
+  }
+}
+
+function selectEntry(entries: SignatureEntry[], tag: string | null): SignatureEntry {
+  if (tag === null) {
+    if (entries.length !== 1) fail('SIGNATURE_MALFORMED', 'expected exactly one signature')
+    return entries[0] as SignatureEntry
+  }
+  let found: SignatureEntry | undefined
+  for (const e of entries) {
+    if (e.params.tag !== tag) continue
+    if (found) fail('SIGNATURE_MALFORMED', 'more than one signature carries our tag')
+    found = e
+  }
+  return found ?? fail('SIGNATURE_MISSING', 'no signature carries the expected tag')
+}
+
+function keyProblem(key: KeyRecord | undefined, nowMs: number): 'KEY_UNKNOWN' | 'KEY_REVOKED' | 'KEY_EXPIRED' | undefined {
+  if (!key) return 'KEY_UNKNOWN'
+  if (key.status === 'revoked') return 'KEY_REVOKED'
+  if (key.status === 'expired') return 'KEY_EXPIRED'
+  if (key.expiresAt && key.expiresAt.getTime() <= nowMs) return 'KEY_EXPIRED'
+  if (key.notAfter && key.notAfter.getTime() <= nowMs) return 'KEY_EXPIRED'
+  if (key.algorithm && key.algorithm !== 'hmac-sha256') return 'KEY_UNKNOWN'
+  return undefined
+}
+
+function hasScope(granted: readonly string[], want: string): boolean {
+  for (const g of granted) {
+    if (g === want || g === '*') return true
+    if (g.endsWith(':*') && want.startsWith(g.slice(0, -1))) return true
+  }
+  return false
+}
+
+/**
+ * Build a verifier. Checks run in SPEC §2 order: parse, profile, time, key, MAC, replay, body,
+ * authorize; failures are `VerificationError`s with stable codes.
+ *
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ keys: { k_partner_1: secret } })
+ * const verified = await verifier.verifyIncoming(incoming)
+ * ```
+ */
+export function createVerifier(options: VerifyOptions): Verifier {
+  const cfg = compileOptions(options)
+  const ttlMs = cfg.windowS * 2000
+
+  async function run(
+    input: IncomingRequest,
+    ctx: VerifyContext | undefined,
+    note: { keyId?: string; principal?: string },
+  ): Promise<Verified> {
+    const m = input.message
+    if (input.contentLength !== undefined && input.contentLength > cfg.maxBodyBytes) {
+      fail('BODY_TOO_LARGE', `body exceeds ${cfg.maxBodyBytes} bytes`)
+    }
+    // 1. Parse
+    const entry = selectEntry(parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.limits), cfg.tag)
+    const p = entry.params
+    // 2. Profile
+    if (p.keyid === undefined) fail('PROFILE_VIOLATION', 'keyid is required')
+    note.keyId = p.keyid
+    if (p.created === undefined) fail('PROFILE_VIOLATION', 'created is required')
+    if (cfg.profile === 'sigil' && p.nonce === undefined) fail('PROFILE_VIOLATION', 'nonce is required')
+    if (p.alg !== undefined && p.alg !== 'hmac-sha256') fail('PROFILE_VIOLATION', 'alg must be hmac-sha256')
+    if (cfg.required.length) {
+      for (const id of cfg.required) {
+        if (!entry.components.some((c) => c.id === id)) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
+      }
+    }
+    const digestCovered = entry.components.some((c) => c.name === 'content-digest')
+    if (input.hasBody && !digestCovered && cfg.profile === 'sigil')
+      fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
+    // 3. Time
+    const nowMs = cfg.now()
+    const nowS = nowMs / 1000
+    const created = p.created as number
+    if (Math.abs(created - nowS) > cfg.windowS) fail('CLOCK_SKEW', `created is outside the ${cfg.windowS} s window`)
+    if (p.expires !== undefined) {
+      if (p.expires < created) fail('SIGNATURE_MALFORMED', 'expires is before created')
+      if (p.expires <= nowS) fail('SIGNATURE_EXPIRED', 'signature has expired')
+    }
+    // 4. Key (algorithm comes from the key record, never from the header)
+    const keyId = p.keyid as string
+    const key = await store('key store', cfg.storeTimeoutMs, () => cfg.keys.get(keyId))
+    const problem = keyProblem(key, nowMs)
+    if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
+    // 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
+    let base: string
+    try {
+      base = signatureBase(m, entry.components, entry.paramsValue)
+    } catch (e) {
+      if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
+      throw e
+    }
+    const secret = problem ? cfg.decoySecret : (key as KeyRecord).secret
+    const ok = await cfg.hmac.verify(secret, base, entry.signature)
+    if (problem) fail('SIGNATURE_INVALID', 'signature does not verify')
+    const k = key as KeyRecord
+    note.principal = k.principal
+    if (!ok) {
+      const e = new VerificationError('SIGNATURE_INVALID', 'signature does not verify')
+      if (cfg.debug) Object.defineProperty(e, 'signatureBase', { value: base, enumerable: false })
+      throw e
+    }
+    // 6. Replay, only after the MAC is good
+    if (p.nonce !== undefined) {
+      const nonce = p.nonce
+      const fresh = await store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttlMs))
+      if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
+    }
+    // 7. Body
+    let body: Uint8Array | undefined
+    const digestValue = digestCovered ? m.headers.get('content-digest') : null
+    if (digestValue !== null) {
+      const declared = parseContentDigest(digestValue)
+      if (declared.size === 0) fail('DIGEST_MISSING', 'Content-Digest carries no supported algorithm')
+      const parts: Uint8Array[] | undefined = cfg.retainBody ? [] : undefined
+      const src = input.body()
+      const { digests, bytes } = src
+        ? await digestStream(src, {
+            algorithms: [...declared.keys()] as DigestAlgorithm[],
+            maxBytes: cfg.maxBodyBytes,
+            ...(parts ? { onChunk: (c: Uint8Array) => parts.push(c) } : {}),
+          })
+        : { digests: new Map([...declared.keys()].map((a) => [a, digestBytes(a, new Uint8Array(0))])), bytes: 0 }
+      checkContentDigest(declared, digests)
+      if (parts) body = concat(parts, bytes)
+    }
+    // 8. Authorize
+    const scopes = ctx?.requiredScopes ? [...cfg.requiredScopes, ...ctx.requiredScopes] : cfg.requiredScopes
+    for (const s of scopes) if (!hasScope(k.scopes, s)) fail('SCOPE_DENIED', `key lacks scope ${s}`)
+    let rateLimit: Verified['rateLimit']
+    if (cfg.rateLimiter) {
+      const limiter = cfg.rateLimiter
+      const d = await store('rate limiter', cfg.storeTimeoutMs, () => limiter.consume(k))
+      if (!d.allowed)
+        fail(d.code ?? 'RATE_LIMITED', d.code === 'QUOTA_EXCEEDED' ? 'quota exhausted' : 'rate limit exceeded', rateLimitHeaders(d))
+      if (d.limit) rateLimit = { limit: d.limit, remaining: d.remaining, resetSeconds: d.resetSeconds, windowSeconds: d.windowSeconds }
+    }
+    // 9. Result
+    return {
+      keyId,
+      principal: k.principal,
+      scopes: k.scopes,
+      created,
+      ...(p.expires !== undefined ? { expires: p.expires } : {}),
+      ...(p.nonce !== undefined ? { nonce: p.nonce } : {}),
+      label: entry.label,
+      ...(body ? { body } : {}),
+      ...(k.metadata ? { metadata: k.metadata } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
+    }
+  }
+
+  return {
+    config: cfg,
+    async verifyIncoming(input, context) {
+      const note: { keyId?: string; principal?: string } = {}
+      try {
+        const v = await run(input, context, note)
+        recordUsage(cfg.usage, {
+          keyId: v.keyId,
+          principal: v.principal,
+          outcome: 'accepted',
+          at: new Date(cfg.now()),
+          ...(input.address ? { address: input.address } : {}),
+        })
+        return v
+      } catch (e) {
+        const code = e instanceof SigilError ? e.code : 'INTERNAL_ERROR'
+        recordUsage(cfg.usage, { ...note, outcome: code, at: new Date(cfg.now()), ...(input.address ? { address: input.address } : {}) })
+        throw e
+      }
+    },
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array
+  const out = new Uint8Array(total)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.byteLength
+  }
+  return out
+}
