@@ -1,0 +1,55 @@
+import { ConfigurationError, type KeyRecord } from '@sigil/core'
+import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from '@sigil/server'
+import { RateLimiterRedis } from 'rate-limiter-flexible'
+import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
+import { isRedisClient, type RedisClient } from './redis-client.js'
+
+/** Options of {@link createRedisRateLimiter}. */
+export interface RedisRateLimiterOptions {
+  /** Prefix of every key (inside the hash tag). Default `sigil`. */
+  prefix?: string
+}
+
+/** Options that would let rate-limiter-flexible answer without Redis; refused (fail closed). */
+const UNSAFE = ['insuranceLimiter', 'inMemoryBlockOnConsumed', 'inMemoryBlockDuration'] as const
+
+/**
+ * Rate limits and quotas per key (or per principal) shared by every instance, on
+ * rate-limiter-flexible's `RateLimiterRedis` (an atomic Lua `INCRBY` + expiry per window).
+ * Limits come from the key record (`limits.rate`, `limits.quota`), else from `policy`; the
+ * decision logic and the `RateLimit`/`RateLimit-Policy`/`Retry-After` headers are the server's
+ * (`createRateLimiterWith`).
+ *
+ * Fails closed: no insurance limiter and no in-memory blocking, and `rejectIfRedisNotReady`, so
+ * while Redis is down `consume` throws at once and the verifier answers 503 — a request is never
+ * let through because the counter could not be read. Keys are
+ * `{<prefix>:<keyId>}:rate:<points>:<seconds>` (per principal: `{<prefix>:principal:<p>}:…`).
+ *
+ * @example
+ * ```ts
+ * const rateLimiter = createRedisRateLimiter(redis, { rate: { points: 100, windowSeconds: 1 } }, { prefix: 'myapp' })
+ * await verify(request, { keys, nonceStore, rateLimiter })
+ * ```
+ */
+export function createRedisRateLimiter(
+  client: RedisClient,
+  policy: RateLimitPolicy | ((key: KeyRecord) => RateLimitPolicy) = {},
+  options: RedisRateLimiterOptions = {},
+): RateLimiter {
+  if (!isRedisClient(client)) throw new ConfigurationError('createRedisRateLimiter needs an ioredis client')
+  for (const k of UNSAFE) {
+    if (k in (options as Record<string, unknown>)) throw new ConfigurationError(`${k} would accept requests while Redis is down`)
+  }
+  const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
+  return createRateLimiterWith((points, duration, kind) => {
+    const limiter = new RateLimiterRedis({
+      storeClient: client,
+      points,
+      duration,
+      // Our layout builds the whole key (with its hash tag); the library must not prepend its own.
+      keyPrefix: '',
+      rejectIfRedisNotReady: true,
+    })
+    return { consume: (subject: string) => limiter.consume(layout.limit(subject, kind, points, duration)) }
+  }, policy)
+}
