@@ -8,11 +8,15 @@ import { toProblem } from './problem.js'
 import type { Verifier } from './verifier.js'
 import { verifierFor } from './verify.js'
 
-/** Header access over a Node request: joined values, and each field line for `bs`. */
+/**
+ * Header access over a Node request: every field line joined with ", " (RFC 9110 §5.3), and each
+ * line for `bs`. `req.headers` is not enough: Node keeps only the first line of Host,
+ * Content-Type and a few others, so a second line an app or proxy might use would go unseen.
+ */
 export function nodeHeaders(req: IncomingMessage): HeaderSource {
   return {
     get(name) {
-      const v = req.headers[name]
+      const v = req.headersDistinct?.[name] ?? req.headers[name]
       if (v === undefined) return null
       return Array.isArray(v) ? v.join(', ') : v
     },
@@ -36,12 +40,14 @@ export interface NodeVerifyOptions {
 /** Adapt a `node:http` request: raw path and query, Host-derived authority, streamed body. */
 export function incomingFromNode(req: IncomingMessage, verifier: Verifier, opts: NodeVerifyOptions = {}): IncomingRequest {
   const headers = nodeHeaders(req)
-  const { path, query } = splitTarget(opts.target ?? req.url ?? '/')
+  const target = splitTarget(opts.target ?? req.url ?? '/')
+  const { path, query } = target
   const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
   const { authority, scheme } = resolveOrigin(
     (n) => headers.get(n),
     encrypted ? 'https' : 'http',
-    headers.get(':authority') ?? headers.get('host') ?? '',
+    // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+    target.authority ?? headers.get(':authority') ?? headers.get('host') ?? '',
     verifier.config,
   )
   const declared = declaredBody(headers.get('content-length'), headers.get('transfer-encoding'))
