@@ -1,4 +1,14 @@
+export {
+  connectKeyCache,
+  type InvalidatableCache,
+  type KeyCacheFanout,
+  type KeyCacheFanoutOptions,
+  type KeyChangeMessage,
+  publishKeyChange,
+} from './key-change-fanout.js'
 export { DEFAULT_PREFIX, type KeyLayout, keyLayout, utcDay } from './key-layout.js'
 export { createRedisNonceStore, type RedisNonceStoreOptions } from './nonce-store.js'
 export { createRedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.js'
 export { isRedisClient, RECOMMENDED_REDIS_OPTIONS, type RedisClient } from './redis-client.js'
+export { createRedisUsageRecorder, type RedisUsageRecorder, type RedisUsageRecorderOptions } from './usage-recorder.js'
+export { getUsage, MAX_USAGE_DAYS, type UsageDay, type UsageRange, type UsageReport } from './usage-report.js'

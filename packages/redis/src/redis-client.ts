@@ -10,7 +10,8 @@ export type RedisClient = Redis | Cluster
  *   queueing in memory until Redis returns (the verifier answers 503, nothing is accepted).
  * - `commandTimeout` — a command sent to a Redis that stopped answering (no RST, e.g. a network
  *   partition) fails after this many ms. Keep it below the verifier's `storeTimeoutMs`.
- * - `maxRetriesPerRequest: 1` — do not replay a command across several reconnects.
+ * - `maxRetriesPerRequest: 1` and `autoResendUnfulfilledCommands: false` — a command the
+ *   verifier already gave up on (503) is not sent again after a reconnect.
  * - `retryStrategy` — reconnect quickly (50 ms steps, at most 1 s apart), forever.
  *
  * Spread it into your own options; the client stays yours.
@@ -26,6 +27,7 @@ export const RECOMMENDED_REDIS_OPTIONS = {
   enableOfflineQueue: false,
   commandTimeout: 500,
   maxRetriesPerRequest: 1,
+  autoResendUnfulfilledCommands: false,
   connectTimeout: 2_000,
   retryStrategy: (times: number) => Math.min(times * 50, 1_000),
 } as const satisfies RedisOptions
