@@ -1,0 +1,96 @@
+import { ConfigurationError, formatToken, type KeyRecord, randomBytes } from '@sigil/core'
+import { z } from 'zod'
+import type { CreateKeyInput } from './key-store.js'
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/** Bytes of secret per key: 256 bits (SPEC §4 asks for at least 32 bytes). */
+export const SECRET_BYTES = 32
+
+/** Length of a generated key id: 22 base62 characters, ~131 random bits. */
+export const KEY_ID_LENGTH = 22
+
+const scope = z.string().min(1).max(128).regex(/^\S+$/, 'scopes contain no whitespace')
+
+/** zod schema of {@link CreateKeyInput}; shared by every store. */
+export const createKeyInputSchema = z.object({
+  principal: z.string().min(1).max(256),
+  scopes: z.array(scope).max(256).optional(),
+  expiresAt: z.date().optional(),
+  limits: z
+    .object({
+      rate: z.object({ points: z.number().int().positive(), windowSeconds: z.number().positive() }).optional(),
+      quota: z.object({ points: z.number().int().positive(), periodSeconds: z.number().positive() }).optional(),
+    })
+    .optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+})
+
+/** zod schema of a scope list (for `setScopes`). */
+export const scopesSchema = z.array(scope).max(256)
+
+/**
+ * A random key id that satisfies core's `isKeyId` (letters and digits only, so it survives
+ * copy-paste, URLs and structured-field strings). Rejection sampling keeps it uniform.
+ *
+ * @example
+ * ```ts
+ * createKeyId() // 'q3Zr8VwY2cKx0bLmN4tP7e'
+ * ```
+ */
+export function createKeyId(length = KEY_ID_LENGTH): string {
+  let out = ''
+  while (out.length < length) {
+    for (const b of randomBytes(length * 2)) {
+      if (b < 248 && out.length < length) out += BASE62[b % 62]
+    }
+  }
+  return out
+}
+
+/** Options of {@link generateKey}. */
+export interface GenerateKeyOptions extends CreateKeyInput {
+  /** Clock, for tests. Default `() => new Date()`. */
+  now?: () => Date
+}
+
+/** A new key: the one-time token, its parts and the record to store. */
+export interface GeneratedKey {
+  keyId: string
+  /** {@link SECRET_BYTES} bytes from the platform CSPRNG. */
+  secret: Uint8Array
+  /** `sigil_sk_<keyId>_<secret>_<crc32>`: scanner-friendly prefix, typo-catching checksum. */
+  token: string
+  record: KeyRecord
+}
+
+/**
+ * Generate a key: a fresh id, a 256-bit secret and the token shown to the user once. Nothing is
+ * stored; stores call this from `create` and `rotate`.
+ *
+ * @example
+ * ```ts
+ * const { keyId, token } = generateKey({ principal: 'acme', scopes: ['orders:read'] })
+ * console.log(token) // sigil_sk_…, show once
+ * ```
+ */
+export function generateKey(options: GenerateKeyOptions): GeneratedKey {
+  const parsed = createKeyInputSchema.safeParse(options)
+  if (!parsed.success) throw new ConfigurationError('invalid key options', { cause: parsed.error })
+  const o = parsed.data
+  const keyId = createKeyId()
+  const secret = randomBytes(SECRET_BYTES)
+  const record: KeyRecord = {
+    keyId,
+    secret,
+    principal: o.principal,
+    scopes: [...(o.scopes ?? [])],
+    status: 'active',
+    createdAt: (options.now ?? (() => new Date()))(),
+    algorithm: 'hmac-sha256',
+    ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.metadata ? { metadata: o.metadata } : {}),
+  }
+  return { keyId, secret, token: formatToken(keyId, secret), record }
+}

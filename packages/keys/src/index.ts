@@ -1,0 +1,29 @@
+export { createBackedKeyStore, DEFAULT_GRACE_MS } from './backed-key-store.js'
+export { type CachedKeyStore, type CachedKeyStoreOptions, createCachedKeyStore, type KeyCache } from './cached-key-store.js'
+export {
+  createKeyId,
+  createKeyInputSchema,
+  type GeneratedKey,
+  type GenerateKeyOptions,
+  generateKey,
+  KEY_ID_LENGTH,
+  SECRET_BYTES,
+  scopesSchema,
+} from './generate-key.js'
+export type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+export type {
+  CreatedKey,
+  CreateKeyInput,
+  EncryptedKeyStore,
+  KeyChangeEvent,
+  KeyChangeListener,
+  KeyInfo,
+  KeyStore,
+  ListKeysFilter,
+  RotatedKey,
+  RotateOptions,
+} from './key-store.js'
+export { generateMasterKey, type MasterKeyInput, type MasterKeyOptions, type MasterKeyRing, parseMasterKey } from './master-key.js'
+export { createMemoryBackend, createMemoryKeyStore } from './memory-store.js'
+export { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
+export type { StoreOptions } from './store-options.js'

@@ -1,0 +1,73 @@
+import { createBackedKeyStore } from './backed-key-store.js'
+import type { KeyBackend, StoredKey } from './key-backend.js'
+import type { EncryptedKeyStore } from './key-store.js'
+import type { StoreOptions } from './store-options.js'
+
+function clone(row: StoredKey): StoredKey {
+  return { ...row, scopes: [...row.scopes] }
+}
+
+/** A {@link KeyBackend} in a `Map`. */
+export function createMemoryBackend(): KeyBackend {
+  const rows = new Map<string, StoredKey>()
+  const apply = (row: StoredKey, patch: object): StoredKey => {
+    const next = { ...row }
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v
+    rows.set(row.keyId, next)
+    return clone(next)
+  }
+  return {
+    async read(keyId) {
+      const r = rows.get(keyId)
+      return r && clone(r)
+    },
+    async insert(row) {
+      if (rows.has(row.keyId)) throw new Error('duplicate key id')
+      rows.set(row.keyId, clone(row))
+    },
+    async update(keyId, patch) {
+      const r = rows.get(keyId)
+      return r && apply(r, patch)
+    },
+    async rotate(keyId, patch, next, now) {
+      const r = rows.get(keyId)
+      const t = now.getTime()
+      if (r?.status !== 'active' || r.replacedBy) return false
+      if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return false
+      apply(r, patch)
+      rows.set(next.keyId, clone(next))
+      return true
+    },
+    async list(principal) {
+      return [...rows.values()].filter((r) => principal === undefined || r.principal === principal).map(clone)
+    },
+    async staleSecrets(version, limit) {
+      return [...rows.values()]
+        .filter((r) => r.sealed.version !== version)
+        .slice(0, limit)
+        .map((r) => ({ keyId: r.keyId, sealed: r.sealed }))
+    },
+    async replaceSecret(keyId, fromVersion, sealed) {
+      const r = rows.get(keyId)
+      if (!r || r.sealed.version !== fromVersion) return false
+      rows.set(keyId, { ...r, sealed })
+      return true
+    },
+    async close() {},
+  }
+}
+
+/**
+ * An in-memory key store for tests and small single-process apps. Keys are lost on exit.
+ * Secrets stay in clear unless a `masterKey` is given (nothing is at rest).
+ *
+ * @example
+ * ```ts
+ * import { createMemoryKeyStore } from '@sigil/keys'
+ * const keys = createMemoryKeyStore()
+ * const { token } = await keys.create({ principal: 'acme', scopes: ['orders:read'] })
+ * ```
+ */
+export function createMemoryKeyStore(options: StoreOptions = {}): EncryptedKeyStore {
+  return createBackedKeyStore(createMemoryBackend(), options)
+}

@@ -1,0 +1,154 @@
+import { SigilError } from '@sigil/core'
+import type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+import type { PgQueryClient } from './postgres.js'
+
+type Row = Record<string, unknown>
+
+const COLUMNS = [
+  'key_id',
+  'principal',
+  'scopes',
+  'status',
+  'created_at',
+  'updated_at',
+  'expires_at',
+  'not_after',
+  'revoked_at',
+  'replaced_by',
+  'limits',
+  'metadata',
+  'secret_ciphertext',
+  'master_key_version',
+] as const
+const JSONB = new Set(['scopes', 'limits', 'metadata'])
+const PATCH: Record<string, string> = {
+  status: 'status',
+  scopes: 'scopes',
+  expiresAt: 'expires_at',
+  notAfter: 'not_after',
+  revokedAt: 'revoked_at',
+  replacedBy: 'replaced_by',
+  updatedAt: 'updated_at',
+}
+
+const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(0))
+// jsonb is cast from text so pg and PGlite (which serialize JSON parameters differently) agree.
+const placeholder = (col: string, i: number) => (JSONB.has(col) ? `$${i}::text::jsonb` : `$${i}`)
+const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v))
+
+function values(r: StoredKey): unknown[] {
+  return [
+    r.keyId,
+    r.principal,
+    json(r.scopes),
+    r.status,
+    r.createdAt,
+    r.updatedAt,
+    r.expiresAt ?? null,
+    r.notAfter ?? null,
+    r.revokedAt ?? null,
+    r.replacedBy ?? null,
+    json(r.limits),
+    json(r.metadata),
+    Buffer.from(r.sealed.data),
+    r.sealed.version,
+  ]
+}
+
+function fromRow(r: Row): StoredKey {
+  const out: StoredKey = {
+    keyId: r.key_id as string,
+    principal: r.principal as string,
+    scopes: r.scopes as string[],
+    status: r.status as 'active' | 'revoked',
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
+  }
+  const opt: Row = {
+    expiresAt: r.expires_at,
+    notAfter: r.not_after,
+    revokedAt: r.revoked_at,
+    replacedBy: r.replaced_by,
+    limits: r.limits,
+    metadata: r.metadata,
+  }
+  for (const [k, v] of Object.entries(opt)) if (v !== null && v !== undefined) (out as unknown as Row)[k] = v
+  return out
+}
+
+function setClause(patch: StoredKeyPatch, first: number): { sql: string; params: unknown[] } {
+  const sets: string[] = []
+  const params: unknown[] = []
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue
+    const col = PATCH[k] as string
+    params.push(JSONB.has(col) ? json(v) : v)
+    sets.push(`${col} = ${placeholder(col, first + params.length - 1)}`)
+  }
+  return { sql: sets.join(', '), params }
+}
+
+/** The {@link KeyBackend} of the PostgreSQL store; every statement is single and atomic. */
+export function postgresBackend(client: PgQueryClient, table: string, close: () => Promise<void>): KeyBackend {
+  const q = async (sql: string, params: unknown[]): Promise<Row[]> => {
+    try {
+      return (await client.query(sql, params)).rows as Row[]
+    } catch (e) {
+      throw new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
+    }
+  }
+  const insertSql = (first: number) => `(${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')})`
+  const live = (i: number) =>
+    `status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > $${i}) AND (not_after IS NULL OR not_after > $${i})`
+  return {
+    async read(keyId) {
+      const [r] = await q(`SELECT * FROM ${table} WHERE key_id = $1`, [keyId])
+      return r && fromRow(r)
+    },
+    async insert(row) {
+      await q(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
+    },
+    async update(keyId, patch) {
+      const { sql, params } = setClause(patch, 2)
+      const [r] = await q(`UPDATE ${table} SET ${sql} WHERE key_id = $1 RETURNING *`, [keyId, ...params])
+      return r && fromRow(r)
+    },
+    async rotate(keyId, patch, next, now) {
+      // One statement, so the old key's deadline and the new key commit together or not at all.
+      const { sql, params } = setClause(patch, 3)
+      const first = 3 + params.length
+      const rows = await q(
+        `WITH old AS (UPDATE ${table} SET ${sql} WHERE key_id = $1 AND ${live(2)} RETURNING key_id)
+         INSERT INTO ${table} (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')} FROM old RETURNING key_id`,
+        [keyId, now, ...params, ...values(next)],
+      )
+      return rows.length === 1
+    },
+    async list(principal) {
+      const rows =
+        principal === undefined
+          ? await q(`SELECT * FROM ${table} ORDER BY created_at, key_id`, [])
+          : await q(`SELECT * FROM ${table} WHERE principal = $1 ORDER BY created_at, key_id`, [principal])
+      return rows.map(fromRow)
+    },
+    async staleSecrets(version, limit) {
+      const rows = await q(`SELECT key_id, master_key_version, secret_ciphertext FROM ${table} WHERE master_key_version <> $1 LIMIT $2`, [
+        version,
+        limit,
+      ])
+      return rows.map((r) => ({
+        keyId: r.key_id as string,
+        sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
+      }))
+    },
+    async replaceSecret(keyId, from, s) {
+      const rows = await q(
+        `UPDATE ${table} SET secret_ciphertext = $1, master_key_version = $2 WHERE key_id = $3 AND master_key_version = $4 RETURNING key_id`,
+        [Buffer.from(s.data), s.version, keyId, from],
+      )
+      return rows.length === 1
+    },
+    close,
+  }
+}

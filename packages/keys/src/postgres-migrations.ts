@@ -1,0 +1,32 @@
+/**
+ * Schema of the PostgreSQL key store, in order; `{schema}` and `{table}` are replaced by quoted
+ * identifiers, `{name}` by the bare table name. Each pending step runs once in one transaction under an
+ * advisory lock (so instances starting together do not race) and is recorded in
+ * `{table}_migrations`; steps are also `IF NOT EXISTS` so a half-applied database recovers.
+ * Append new steps; never edit a shipped one.
+ */
+export const POSTGRES_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE IF NOT EXISTS {schema}.{table} (
+  key_id text PRIMARY KEY,
+  principal text NOT NULL,
+  scopes jsonb NOT NULL,
+  status text NOT NULL CHECK (status IN ('active', 'revoked')),
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  expires_at timestamptz,
+  not_after timestamptz,
+  revoked_at timestamptz,
+  replaced_by text,
+  limits jsonb,
+  metadata jsonb,
+  secret_ciphertext bytea NOT NULL,
+  master_key_version text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "{name}_principal" ON {schema}.{table} (principal);
+CREATE INDEX IF NOT EXISTS "{name}_master_key_version" ON {schema}.{table} (master_key_version);
+`,
+  },
+]

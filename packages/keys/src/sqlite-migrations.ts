@@ -1,0 +1,31 @@
+/**
+ * Schema of the SQLite key store, in order. Applied versions are recorded in `{table}_migrations`
+ * and each pending step runs once, inside one write transaction, when a store opens; steps are
+ * also written `IF NOT EXISTS` so a half-applied database recovers. `{table}` is
+ * replaced by the table name. Append new steps; never edit a shipped one.
+ */
+export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE IF NOT EXISTS "{table}" (
+  key_id TEXT PRIMARY KEY,
+  principal TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  not_after INTEGER,
+  revoked_at INTEGER,
+  replaced_by TEXT,
+  limits TEXT,
+  metadata TEXT,
+  secret_ciphertext BLOB NOT NULL,
+  master_key_version TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS "{table}_principal" ON "{table}" (principal);
+CREATE INDEX IF NOT EXISTS "{table}_master_key_version" ON "{table}" (master_key_version);
+`,
+  },
+]

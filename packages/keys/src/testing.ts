@@ -1,0 +1,279 @@
+import { ConfigurationError, parseToken, SigilError, toBase64, toBase64Url } from '@sigil/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { EncryptedKeyStore, KeyChangeEvent, KeyStore } from './key-store.js'
+import { generateMasterKey } from './master-key.js'
+
+/** What the conformance suite needs to drive one store implementation, fresh for each test. */
+export interface KeyStoreHarness {
+  /** Open a store on this test's storage. Called again within a test to reopen it (other master keys). */
+  open(options: { now: () => Date; masterKey: string }): Promise<KeyStore> | KeyStore
+  /** Persistent stores: enables the at-rest, reopen and master-key tests. */
+  persistent?: {
+    /** Every column value of every stored row, read straight from the database. */
+    dumpRows(): Promise<unknown[][]> | unknown[][]
+    /** Open without a master key; must throw `ConfigurationError`. */
+    openWithoutMasterKey(): Promise<unknown> | unknown
+  }
+  cleanup?(): Promise<void> | void
+}
+
+const HOUR = 3_600_000
+
+async function code(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p
+  } catch (e) {
+    return e instanceof SigilError ? e.code : `not a SigilError: ${String(e)}`
+  }
+  return undefined
+}
+
+function bytesOf(v: unknown): Buffer {
+  if (v instanceof Uint8Array) return Buffer.from(v)
+  return Buffer.from(typeof v === 'string' ? v : (JSON.stringify(v) ?? ''))
+}
+
+/**
+ * Register the key-store conformance suite (vitest `describe`/`it`) for one implementation.
+ * Every store in this package passes it; run it on yours.
+ *
+ * @example
+ * ```ts
+ * import { describeKeyStore } from '@sigil/keys/testing'
+ * describeKeyStore('memory', () => ({ open: (o) => createMemoryKeyStore(o) }))
+ * ```
+ */
+export function describeKeyStore(name: string, createHarness: () => Promise<KeyStoreHarness> | KeyStoreHarness): void {
+  describe(`KeyStore conformance: ${name}`, () => {
+    let t = Date.parse('2030-01-01T00:00:00Z')
+    const now = () => new Date(t)
+    const opened: KeyStore[] = []
+    let harness: KeyStoreHarness | undefined
+    const mk1 = generateMasterKey('v1')
+    const setup = async (masterKey = mk1) => {
+      t = Date.parse('2030-01-01T00:00:00Z')
+      harness ??= await createHarness()
+      return reopen(masterKey)
+    }
+    const reopen = async (masterKey: string) => {
+      const s = await (harness as KeyStoreHarness).open({ now, masterKey })
+      opened.push(s)
+      return s
+    }
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close()
+      await harness?.cleanup?.()
+      harness = undefined
+    })
+
+    it('creates a key whose token, secret and record agree', async () => {
+      const s = await setup()
+      const c = await s.create({ principal: 'acme', scopes: ['orders:read', 'orders:write'], metadata: { env: 'test' } })
+      const parsed = parseToken(c.token)
+      expect(parsed.keyId).toBe(c.keyId)
+      expect(Buffer.from(parsed.secret).equals(Buffer.from(c.secret))).toBe(true)
+      expect(c.secret.length).toBeGreaterThanOrEqual(32)
+      const r = await s.get(c.keyId)
+      expect(r).toMatchObject({ keyId: c.keyId, principal: 'acme', status: 'active', algorithm: 'hmac-sha256', metadata: { env: 'test' } })
+      expect([...(r?.scopes ?? [])]).toEqual(['orders:read', 'orders:write'])
+      expect(r?.createdAt.getTime()).toBe(t)
+      expect(Buffer.from(r?.secret ?? []).equals(Buffer.from(c.secret))).toBe(true)
+      expect(c.key).not.toHaveProperty('secret')
+    })
+
+    it('answers undefined for an unknown key and KEY_UNKNOWN to admin calls', async () => {
+      const s = await setup()
+      expect(await s.get('NoSuchKey123')).toBeUndefined()
+      expect(await s.info('NoSuchKey123')).toBeUndefined()
+      const calls = [
+        () => s.revoke('NoSuchKey123'),
+        () => s.rotate('NoSuchKey123'),
+        () => s.setScopes('NoSuchKey123', []),
+        () => s.expire('NoSuchKey123'),
+      ]
+      for (const call of calls) expect(await code(call())).toBe('KEY_UNKNOWN')
+    })
+
+    it('validates input with a ConfigurationError', async () => {
+      const s = await setup()
+      await expect(s.create({ principal: '' })).rejects.toBeInstanceOf(ConfigurationError)
+      await expect(s.create({ principal: 'a', scopes: ['has space'] })).rejects.toBeInstanceOf(ConfigurationError)
+    })
+
+    it('lists keys without secrets, filtered by principal and effective status', async () => {
+      const s = await setup()
+      const a = await s.create({ principal: 'acme' })
+      t += 1000
+      const b = await s.create({ principal: 'acme', expiresAt: new Date(t + 500) })
+      t += 1
+      const c = await s.create({ principal: 'globex' })
+      t += 1000
+      expect((await s.list()).map((k) => k.keyId)).toEqual([a.keyId, b.keyId, c.keyId])
+      expect((await s.list({ principal: 'acme' })).map((k) => k.keyId)).toEqual([a.keyId, b.keyId])
+      expect((await s.list({ status: 'expired' })).map((k) => k.keyId)).toEqual([b.keyId])
+      for (const k of await s.list()) expect(k).not.toHaveProperty('secret')
+    })
+
+    it('revokes immediately and idempotently', async () => {
+      const s = await setup()
+      const events: KeyChangeEvent[] = []
+      s.onChange((e) => events.push(e))
+      const c = await s.create({ principal: 'acme' })
+      const info = await s.revoke(c.keyId)
+      expect(info.status).toBe('revoked')
+      expect((await s.get(c.keyId))?.status).toBe('revoked')
+      expect((await s.info(c.keyId))?.revokedAt?.getTime()).toBe(t)
+      expect((await s.revoke(c.keyId)).status).toBe('revoked')
+      expect(events.map((e) => e.type)).toEqual(['created', 'revoked'])
+      expect(await code(s.rotate(c.keyId))).toBe('KEY_REVOKED')
+    })
+
+    it('sets scopes and expiry', async () => {
+      const s = await setup()
+      const c = await s.create({ principal: 'acme', scopes: ['a'] })
+      await s.setScopes(c.keyId, ['b', 'c', 'b'])
+      expect([...((await s.get(c.keyId))?.scopes ?? [])]).toEqual(['b', 'c'])
+      await s.expire(c.keyId, new Date(t + HOUR))
+      t += HOUR - 1
+      expect((await s.get(c.keyId))?.status).toBe('active')
+      t += 1
+      expect((await s.get(c.keyId))?.status).toBe('expired')
+      expect(await code(s.rotate(c.keyId))).toBe('KEY_EXPIRED')
+    })
+
+    it('honours expiresAt given at creation', async () => {
+      const s = await setup()
+      const c = await s.create({ principal: 'acme', expiresAt: new Date(t + 10_000) })
+      expect((await s.get(c.keyId))?.expiresAt?.getTime()).toBe(t + 10_000)
+      t += 9_999
+      expect((await s.get(c.keyId))?.status).toBe('active')
+      t += 1
+      expect((await s.get(c.keyId))?.status).toBe('expired')
+    })
+
+    it('rotates with a grace period: both keys work until it ends, then only the new one', async () => {
+      const s = await setup()
+      const events: KeyChangeEvent[] = []
+      s.onChange((e) => events.push(e))
+      const old = await s.create({ principal: 'acme', scopes: ['x'], limits: { rate: { points: 10, windowSeconds: 1 } } })
+      const r = await s.rotate(old.keyId, { graceMs: HOUR })
+      expect(r.keyId).not.toBe(old.keyId)
+      expect(r.previous).toMatchObject({ keyId: old.keyId, replacedBy: r.keyId, status: 'active' })
+      expect(r.previous.notAfter?.getTime()).toBe(t + HOUR)
+      const next = await s.get(r.keyId)
+      expect(next).toMatchObject({ principal: 'acme', status: 'active', limits: { rate: { points: 10, windowSeconds: 1 } } })
+      expect([...(next?.scopes ?? [])]).toEqual(['x'])
+      expect(parseToken(r.token).keyId).toBe(r.keyId)
+      expect(events.find((e) => e.type === 'rotated')).toMatchObject({ keyId: old.keyId, replacedBy: r.keyId })
+      t += HOUR - 1
+      expect((await s.get(old.keyId))?.status).toBe('active')
+      expect((await s.get(old.keyId))?.notAfter?.getTime()).toBe(t + 1)
+      t += 1
+      expect((await s.get(old.keyId))?.status).toBe('expired')
+      expect((await s.get(r.keyId))?.status).toBe('active')
+      expect(await code(s.rotate(old.keyId))).toBe('KEY_EXPIRED')
+    })
+
+    it('ends the old key at once with graceMs 0, and lets only one concurrent rotation win', async () => {
+      const s = await setup()
+      const a = await s.create({ principal: 'acme' })
+      await s.rotate(a.keyId, { graceMs: 0 })
+      expect((await s.get(a.keyId))?.status).toBe('expired')
+      const b = await s.create({ principal: 'acme' })
+      const results = await Promise.allSettled([s.rotate(b.keyId), s.rotate(b.keyId), s.rotate(b.keyId)])
+      expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1)
+      expect((await s.list({ principal: 'acme' })).length).toBe(4)
+    })
+
+    it('stops notifying an unsubscribed listener and survives a throwing one', async () => {
+      const s = await setup()
+      const seen: string[] = []
+      s.onChange(() => {
+        throw new Error('listener bug')
+      })
+      const off = s.onChange((e) => seen.push(e.type))
+      const c = await s.create({ principal: 'acme' })
+      off()
+      await s.revoke(c.keyId)
+      expect(seen).toEqual(['created'])
+    })
+  })
+}
+
+/**
+ * Extra conformance for persistent stores: secrets encrypted at rest, refusal without a master
+ * key, master-key rotation and a wrong master key failing clearly.
+ *
+ * @example
+ * ```ts
+ * describeEncryptedKeyStore('sqlite', () => sqliteHarness())
+ * ```
+ */
+export function describeEncryptedKeyStore(name: string, createHarness: () => Promise<KeyStoreHarness> | KeyStoreHarness): void {
+  describe(`EncryptedKeyStore conformance: ${name}`, () => {
+    const now = () => new Date()
+    const opened: KeyStore[] = []
+    let harness: KeyStoreHarness
+    const open = async (masterKey: string) => {
+      const s = (await harness.open({ now, masterKey })) as EncryptedKeyStore
+      opened.push(s)
+      return s
+    }
+    const persistent = () => {
+      if (!harness.persistent) throw new Error('describeEncryptedKeyStore needs harness.persistent')
+      return harness.persistent
+    }
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close()
+      await harness?.cleanup?.()
+    })
+
+    it('never stores the secret in clear', async () => {
+      harness = await createHarness()
+      const s = await open(generateMasterKey('v1'))
+      const keys = await Promise.all([1, 2, 3].map(() => s.create({ principal: 'acme' })))
+      const rows = await persistent().dumpRows()
+      expect(rows.length).toBe(3)
+      const raw = Buffer.concat(rows.flat().map(bytesOf))
+      for (const k of keys) {
+        for (const form of [Buffer.from(k.secret), Buffer.from(toBase64(k.secret)), Buffer.from(toBase64Url(k.secret))]) {
+          expect(raw.includes(form)).toBe(false)
+        }
+        expect(raw.includes(Buffer.from(Buffer.from(k.secret).toString('hex')))).toBe(false)
+        expect(raw.includes(Buffer.from(k.keyId))).toBe(true)
+      }
+      expect(raw.includes(Buffer.from('v1'))).toBe(true)
+    })
+
+    it('refuses to open without a master key', async () => {
+      harness = await createHarness()
+      await expect(Promise.resolve().then(() => persistent().openWithoutMasterKey())).rejects.toBeInstanceOf(ConfigurationError)
+    })
+
+    it('rotates the master key: re-encrypts under the new version, old key no longer needed', async () => {
+      harness = await createHarness()
+      const v1 = generateMasterKey('v1')
+      const v2 = generateMasterKey('v2')
+      const s1 = await open(v1)
+      const a = await s1.create({ principal: 'acme' })
+      const b = await s1.create({ principal: 'globex' })
+      await s1.close()
+      const both = await open(`${v2},${v1}`)
+      expect((await both.info(a.keyId))?.masterKeyVersion).toBe('v1')
+      const c = await both.create({ principal: 'initech' })
+      expect((await both.info(c.keyId))?.masterKeyVersion).toBe('v2')
+      expect(await both.rotateMasterKey()).toEqual({ reencrypted: 2 })
+      expect(await both.rotateMasterKey()).toEqual({ reencrypted: 0 })
+      await both.close()
+      const only2 = await open(v2)
+      for (const k of [a, b, c]) {
+        expect(Buffer.from((await only2.get(k.keyId))?.secret ?? []).equals(Buffer.from(k.secret))).toBe(true)
+        expect((await only2.info(k.keyId))?.masterKeyVersion).toBe('v2')
+      }
+      const wrong = await open(generateMasterKey('v2'))
+      await expect(wrong.get(a.keyId)).rejects.toBeInstanceOf(ConfigurationError)
+      const missing = await open(v1)
+      await expect(missing.get(a.keyId)).rejects.toThrow(/master-key version v2/)
+    })
+  })
+}
