@@ -1,0 +1,122 @@
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Answer, keyDatabase, pool, send, signedHeaders } from './cluster.js'
+import { connectShared, deletePrefix, SHARED_REDIS_PORT, uniquePrefix } from './helpers.js'
+import { type Instance, startInstances, stopInstances } from './instances.js'
+
+const TRIALS = 1_000
+const RATE = 40 // per second, per key, across all instances
+
+let redis: Redis
+let db: ReturnType<typeof keyDatabase>
+let instances: Instance[] = []
+const prefix = uniquePrefix('multi')
+
+beforeAll(async () => {
+  redis = await connectShared()
+  db = keyDatabase()
+  instances = await startInstances(3, { ...db.env, SIGIL_PREFIX: prefix, SIGIL_REDIS_PORT: String(SHARED_REDIS_PORT) })
+}, 60_000)
+
+afterAll(async () => {
+  await stopInstances(instances)
+  await db?.close()
+  if (redis) {
+    await deletePrefix(redis, prefix)
+    redis.disconnect()
+  }
+})
+
+describe('three API instances sharing Redis', () => {
+  it(`accept a request sent to all three at once exactly once, over ${TRIALS} trials`, async () => {
+    const key = await db.createKey()
+    const accepted: number[] = []
+    const other = new Map<string, number>()
+    const started = performance.now()
+    await pool(TRIALS, 16, async (i) => {
+      const path = `/v1/orders?trial=${i}`
+      const headers = await signedHeaders(key, path)
+      const answers = await Promise.all(instances.map((inst) => send(inst.url, path, headers)))
+      accepted.push(answers.filter((a) => a.status === 200).length)
+      for (const a of answers) if (a.status !== 200) other.set(`${a.status} ${a.code}`, (other.get(`${a.status} ${a.code}`) ?? 0) + 1)
+    })
+    const ms = performance.now() - started
+    console.log(
+      `exactly-once: ${TRIALS} trials × 3 instances in ${ms.toFixed(0)} ms; rejections ${JSON.stringify(Object.fromEntries(other))}`,
+    )
+    expect(accepted).toHaveLength(TRIALS)
+    expect(accepted.filter((n) => n !== 1)).toEqual([])
+    expect(Object.fromEntries(other)).toEqual({ '401 NONCE_REPLAYED': 2 * TRIALS })
+  }, 120_000)
+
+  it('a key revoked through one instance fails on the others within one second', async () => {
+    const key = await db.createKey()
+    // Warm every instance's 10-minute key cache.
+    for (const inst of instances) expect((await send(inst.url, '/v1/me', await signedHeaders(key, '/v1/me'))).status).toBe(200)
+    const revokedAt = performance.now()
+    const res = await fetch(`${instances[0]?.url}/admin/revoke/${key.keyId}`, { method: 'POST' })
+    expect(res.status).toBe(200)
+    await res.text()
+    const latencies = await Promise.all(
+      instances.slice(1).map(async (inst) => {
+        for (;;) {
+          const a = await send(inst.url, '/v1/me', await signedHeaders(key, '/v1/me'))
+          if (a.code === 'KEY_REVOKED') return performance.now() - revokedAt
+          expect(a.status).toBe(200)
+          if (performance.now() - revokedAt > 5_000) return Number.POSITIVE_INFINITY
+          await new Promise((r) => setTimeout(r, 2))
+        }
+      }),
+    )
+    console.log(`revocation reached the other instances in ${latencies.map((l) => `${l.toFixed(1)} ms`).join(', ')}`)
+    for (const l of latencies) expect(l).toBeLessThan(1_000)
+  }, 30_000)
+
+  it(`a rate limit of ${RATE}/s per key holds across instances`, async () => {
+    const key = await db.createKey({ rate: { points: RATE, windowSeconds: 1 } })
+    // Align to a fresh fixed window: the first accepted request opens it.
+    const answers: Answer[] = []
+    const first = await send(instances[0]?.url as string, '/v1/r?0', await signedHeaders(key, '/v1/r?0'))
+    expect(first.status).toBe(200)
+    answers.push(first)
+    const opened = performance.now()
+    const windows = 3
+    let i = 1
+    await pool(10_000, 12, async () => {
+      if (performance.now() - opened > windows * 1000 - 60) return
+      const n = i++
+      const path = `/v1/r?${n}`
+      answers.push(await send(instances[n % 3]?.url as string, path, await signedHeaders(key, path)))
+    })
+    const ok = answers.filter((a) => a.status === 200).length
+    const limited = answers.filter((a) => a.code === 'RATE_LIMITED')
+    console.log(
+      `rate limit: ${answers.length} requests in ${windows} windows, ${ok} accepted (limit ${RATE * windows}), ${limited.length} limited`,
+    )
+    expect(answers.length).toBeGreaterThan(RATE * windows * 2) // the load really exceeded the limit
+    expect(ok + limited.length).toBe(answers.length)
+    // Fixed 1 s windows in Redis: exactly RATE per window, give or take one request per boundary.
+    expect(ok).toBeGreaterThanOrEqual(RATE * windows - windows)
+    expect(ok).toBeLessThanOrEqual(RATE * windows + windows)
+    const h = limited[0]?.headers ?? {}
+    expect(Number(h['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect(String(h['ratelimit-policy'])).toContain(`${RATE}`)
+    expect(h.ratelimit).toBeDefined()
+  }, 30_000)
+
+  it('records usage from every instance in Redis, readable per key and day', async () => {
+    const key = await db.createKey()
+    const path = '/v1/usage-check'
+    const headers = await signedHeaders(key, path)
+    await Promise.all(instances.map((inst) => send(inst.url, path, headers)))
+    const { getUsage } = await import('@sigil/redis')
+    let report = await getUsage(redis, key.keyId, {}, { prefix })
+    for (let t = 0; t < 50 && report.totals.accepted + (report.totals.rejected.NONCE_REPLAYED ?? 0) < 3; t++) {
+      await new Promise((r) => setTimeout(r, 50))
+      report = await getUsage(redis, key.keyId, {}, { prefix })
+    }
+    expect(report.totals.accepted).toBe(1)
+    expect(report.totals.rejected).toEqual({ NONCE_REPLAYED: 2 })
+    expect(report.totals.lastAddress).toBe('127.0.0.1')
+  }, 30_000)
+})
