@@ -39,6 +39,16 @@ export {
 } from './message.js'
 export { queryParam } from './query-param.js'
 export {
+  RESPONSE_TAG,
+  type ResponseVerificationCode,
+  ResponseVerificationError,
+  responseComponents,
+  type SignResponseMessageOptions,
+  signResponseMessage,
+  type VerifyResponseMessageOptions,
+  verifyResponseMessage,
+} from './response-signature.js'
+export {
   createNonce,
   DEFAULT_COMPONENTS,
   type SignedHeaders,
