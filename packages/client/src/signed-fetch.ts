@@ -121,7 +121,8 @@ async function problemCode(res: Response): Promise<string | undefined> {
  */
 export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
   const signer = resolveSigner(options)
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis)
+  // Resolve the global fetch per call, so mocks installed later (msw) are honoured.
+  const doFetch = options.fetch ?? ((req: Request) => globalThis.fetch(req))
   const retrySkew = options.clockSkewRetry ?? true
   const signedFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const base = input instanceof Request ? input : new Request(input, { ...init, body: undefined, method: init?.method ?? 'GET' })

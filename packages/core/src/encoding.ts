@@ -52,7 +52,10 @@ export function fromBase64Url(s: string): Uint8Array | undefined {
 
 /** Fresh random bytes from the platform CSPRNG. */
 export function randomBytes(n: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(n))
+  const out = new Uint8Array(n)
+  // getRandomValues fills at most 65536 bytes per call.
+  for (let o = 0; o < n; o += 65536) crypto.getRandomValues(out.subarray(o, Math.min(n, o + 65536)))
+  return out
 }
 
 /** Bytes of a string/ArrayBuffer/view as a Uint8Array without copying where possible. */

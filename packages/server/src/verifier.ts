@@ -130,7 +130,10 @@ export function createVerifier(options: VerifyOptions): Verifier {
     const nowMs = cfg.now()
     const nowS = nowMs / 1000
     const created = p.created as number
-    if (Math.abs(created - nowS) > cfg.windowS) fail('CLOCK_SKEW', `created is outside the ${cfg.windowS} s window`)
+    if (Math.abs(created - nowS) > cfg.windowS) {
+      // Date from the verifier's own clock, so the client corrects to the time we judge by.
+      fail('CLOCK_SKEW', `created is outside the ${cfg.windowS} s window`, { date: new Date(nowMs).toUTCString() })
+    }
     if (p.expires !== undefined) {
       if (p.expires < created) fail('SIGNATURE_MALFORMED', 'expires is before created')
       if (p.expires <= nowS) fail('SIGNATURE_EXPIRED', 'signature has expired')
