@@ -1,0 +1,4 @@
+import { fastifyHarness } from './apps.js'
+import { adapterSuite } from './suite.js'
+
+adapterSuite(fastifyHarness)

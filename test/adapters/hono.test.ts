@@ -1,0 +1,4 @@
+import { honoHarness } from './apps.js'
+import { adapterSuite } from './suite.js'
+
+adapterSuite(honoHarness)
