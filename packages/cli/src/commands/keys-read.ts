@@ -1,0 +1,96 @@
+import { type KeyStatus, SigilError } from '@sigil/core'
+import { onePositional, parseCommandArgs, STORE_OPTIONS } from '../args.js'
+import { usageError } from '../exit-codes.js'
+import { keyDetails, keyJson, keysTable, parseDuration, toJson } from '../format.js'
+import type { Command, CommandContext } from '../io.js'
+import { storeLocation, withStore } from '../open-store.js'
+
+/** Expiry from `--expires-in` / `--expires-at`, relative to now. */
+export function expiryFlag(
+  values: { 'expires-in'?: string | undefined; 'expires-at'?: string | undefined },
+  now: number,
+): Date | undefined {
+  if (values['expires-in'] && values['expires-at']) throw usageError('pass --expires-in or --expires-at, not both')
+  if (values['expires-in']) {
+    const ms = parseDuration(values['expires-in'])
+    if (!ms) throw usageError('--expires-in takes a duration such as 90d, 12h, 30m')
+    return new Date(now + ms)
+  }
+  if (values['expires-at']) {
+    const t = Date.parse(values['expires-at'])
+    if (!Number.isFinite(t)) throw usageError('--expires-at takes an ISO 8601 date')
+    return new Date(t)
+  }
+  return undefined
+}
+
+const out = (ctx: CommandContext, json: unknown, text: string) => ctx.io.stdout.write(ctx.json ? toJson(json) : text)
+
+/** `sigil keys create`. */
+export const keysCreate: Command = async (args, ctx) => {
+  const { values, positionals } = parseCommandArgs(args, {
+    ...STORE_OPTIONS,
+    principal: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    'expires-in': { type: 'string' },
+    'expires-at': { type: 'string' },
+  })
+  if (positionals.length) throw usageError('keys create takes no positional arguments')
+  if (!values.principal) throw usageError('--principal is required\nusage: sigil keys create --principal NAME [--scope S]...')
+  const scopes = (values.scope ?? []).flatMap((s) => s.split(',')).filter(Boolean)
+  const expiresAt = expiryFlag(values, (ctx.io.now ?? Date.now)())
+  return withStore(values, ctx.io, async (store) => {
+    const c = await store!.create({ principal: values.principal as string, scopes, ...(expiresAt ? { expiresAt } : {}) })
+    out(
+      ctx,
+      { keyId: c.keyId, token: c.token, key: keyJson(c.key) },
+      `Created key ${c.keyId} for ${c.key.principal}${scopes.length ? ` (scopes: ${scopes.join(', ')})` : ''}.\n` +
+        'Token, shown once; store it now (e.g. as SIGIL_TOKEN):\n\n' +
+        `${c.token}\n`,
+    )
+    return 0
+  })
+}
+
+/** `sigil keys list`. */
+export const keysList: Command = async (args, ctx) => {
+  const { values, positionals } = parseCommandArgs(args, {
+    ...STORE_OPTIONS,
+    principal: { type: 'string' },
+    status: { type: 'string' },
+  })
+  if (positionals.length) throw usageError('keys list takes no positional arguments')
+  const status = values.status as KeyStatus | undefined
+  if (status && !['active', 'revoked', 'expired'].includes(status)) throw usageError('--status is active, revoked or expired')
+  return withStore(
+    values,
+    ctx.io,
+    async (store) => {
+      const keys = store
+        ? await store.list({ ...(values.principal ? { principal: values.principal } : {}), ...(status ? { status } : {}) })
+        : []
+      const where = storeLocation(values, ctx.io)
+      const note = !store && where.kind === 'sqlite' ? `No key store at ${where.path} yet.\n` : ''
+      out(ctx, keys.map(keyJson), note || keysTable(keys))
+      return 0
+    },
+    true,
+  )
+}
+
+/** `sigil keys show KEY_ID`. */
+export const keysShow: Command = async (args, ctx) => {
+  const { values, positionals } = parseCommandArgs(args, STORE_OPTIONS)
+  const keyId = onePositional(positionals, 'a key id', 'sigil keys show KEY_ID')
+  return withStore(
+    values,
+    ctx.io,
+    async (store) => {
+      const k = await store?.info(keyId)
+      if (!k) throw new SigilError('KEY_UNKNOWN', `no key ${keyId} in this store`)
+      out(ctx, keyJson(k), keyDetails(k))
+      return 0
+    },
+    true,
+  )
+}

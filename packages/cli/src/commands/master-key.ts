@@ -1,0 +1,45 @@
+import { generateMasterKey } from '@sigil/keys'
+import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
+import { usageError } from '../exit-codes.js'
+import { toJson } from '../format.js'
+import type { Command } from '../io.js'
+import { withStore } from '../open-store.js'
+
+const USAGE = `sigil master-key <command>
+
+  generate [--key-version v2]   print a new master key entry ("v2:<base64>")
+  rotate                        re-encrypt every secret under the current version
+
+Rotation: put the new entry first and keep the old one,
+  SIGIL_MASTER_KEY="v2:<new>,v1:<old>" sigil master-key rotate
+then drop v1 from SIGIL_MASTER_KEY everywhere.
+`
+
+/** `sigil master-key generate|rotate`. */
+export const masterKey: Command = async (args, ctx) => {
+  const [sub, ...rest] = args
+  if (sub === 'generate') {
+    const { values, positionals } = parseCommandArgs(rest, { 'key-version': { type: 'string' } })
+    if (positionals.length) throw usageError('master-key generate takes no positional arguments')
+    const entry = generateMasterKey(values['key-version'] ?? 'v1')
+    ctx.io.stdout.write(ctx.json ? toJson({ masterKey: entry }) : `${entry}\n`)
+    return 0
+  }
+  if (sub === 'rotate') {
+    const { values, positionals } = parseCommandArgs(rest, STORE_OPTIONS)
+    if (positionals.length) throw usageError('master-key rotate takes no positional arguments')
+    return withStore(values, ctx.io, async (store) => {
+      const { reencrypted } = await store!.rotateMasterKey()
+      const current = (ctx.io.env.SIGIL_MASTER_KEY ?? '').split(',')[0]?.split(':')[0]
+      ctx.io.stdout.write(
+        ctx.json ? toJson({ reencrypted, current }) : `Re-encrypted ${reencrypted} secret(s) under master-key version ${current}.\n`,
+      )
+      return 0
+    })
+  }
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    ctx.io.stdout.write(USAGE)
+    return 0
+  }
+  throw usageError(sub ? `unknown command: master-key ${sub}\n${USAGE}` : USAGE)
+}

@@ -1,0 +1,5 @@
+export { KEYS_COMMANDS, keysHelp } from './commands/keys.js'
+export { CliError, classify, EXIT, usageError } from './exit-codes.js'
+export { type CliIo, type Command, type CommandContext, processIo } from './io.js'
+export { DEFAULT_STORE_PATH, openStore, storeLocation } from './open-store.js'
+export { COMMANDS, run } from './run.js'
