@@ -37,6 +37,7 @@ export interface Reply {
   headers: Headers
   // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field
   json: any
+  text: string
 }
 
 export type Send = (w: Wire) => Promise<Reply>
@@ -99,9 +100,10 @@ export function sendTo(port: number): Send {
       req.on('response', (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), json: parse(Buffer.concat(chunks).toString()) }),
-        )
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString()
+          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), json: parse(text), text })
+        })
       })
       req.end(w.body)
     })
@@ -143,5 +145,5 @@ export function sendPartial(port: number, w: Wire, written: string, chunked = fa
 
 /** Frameworks' own request helpers (fastify.inject, hono app.request) share this shape. */
 export function replyFrom(status: number, headers: Headers, text: string): Reply {
-  return { status, headers, json: parse(text) }
+  return { status, headers, json: parse(text), text }
 }

@@ -1,9 +1,10 @@
 // One table-driven suite every framework adapter must pass (SPEC §2, issue 3): the same app,
 // the same signed requests, the same codes, over a real socket and the framework's inject helper.
+import { contentDigest, RESPONSE_TAG, splitTarget, verifyResponseMessage } from '@sigil/core'
 import { createMemoryRateLimiter } from '@sigil/server'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Harness } from './apps.js'
-import { AUTHORITY, baseOptions, json, type Reply, sendPartial, signed, type Transport, type Wire } from './fixtures.js'
+import { AUTHORITY, baseOptions, json, keyId, type Reply, secret, sendPartial, signed, type Transport, type Wire } from './fixtures.js'
 
 const url = (path: string, authority = AUTHORITY) => `http://${authority}${path}`
 const order = { sku: 'A-1', qty: 2, note: 'ünïcödé' }
@@ -183,6 +184,28 @@ export function adapterSuite(h: Harness): void {
         const r = await send(await signed('GET', url('/v1/orders')))
         expectProblem(r, 429, 'RATE_LIMITED')
         expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0)
+      })
+
+      it('signs responses to verified requests when signResponses is on (SPEC §5)', async () => {
+        const { send } = await start({ signResponses: true })
+        const w = await signed('POST', url('/v1/orders'), json(order))
+        const r = await send(w)
+        expect(r.status).toBe(200)
+        expect(r.headers.get('content-digest')).toBe(contentDigest(r.text))
+        const request = {
+          method: w.method,
+          scheme: 'http',
+          authority: AUTHORITY,
+          ...splitTarget(w.target),
+          headers: new Headers(w.headers),
+        }
+        const entry = await verifyResponseMessage(
+          { status: r.status, headers: r.headers, request },
+          { keyId, secret, requestLabel: 'sig1', tag: RESPONSE_TAG },
+        )
+        expect(entry.params.tag).toBe(RESPONSE_TAG)
+        const health = await send({ method: 'GET', target: '/healthz', headers: { host: AUTHORITY } })
+        expect(health.headers.get('signature')).toBeNull()
       })
 
       if (via === 'listen' && !h.parsersFirst) {

@@ -2,6 +2,7 @@ import { ConfigurationError } from '@sigil/core'
 import { z } from 'zod'
 import type { VerifyOptions } from './options.js'
 import { type ExemptRule, exemptMatcher } from './route-requirements.js'
+import type { SignResponseOptions } from './sign-response.js'
 import { createVerifier, type Verifier } from './verifier.js'
 
 /**
@@ -17,18 +18,35 @@ export interface SigilOptions extends VerifyOptions {
   publicAuthority?: string
   /** Routes that skip verification, matched against the raw path (e.g. `['/healthz']`). */
   exempt?: ExemptRule | readonly ExemptRule[]
+  /**
+   * Sign responses to verified requests (SPEC §5) with the key that signed the request; an object
+   * sets tag, label or digest. Default off. Exempt and rejected requests are answered unsigned.
+   */
+  signResponses?: boolean | Omit<SignResponseOptions, 'verifier'>
 }
 
 /** An adapter's compiled configuration: the verifier and the exemption predicate. */
 export interface CompiledAdapter {
   verifier: Verifier
   isExempt(method: string, path: string): boolean
+  /** Set when responses are signed. */
+  signing: SignResponseOptions | undefined
 }
 
 const rule = z.union([z.string().min(1), z.instanceof(RegExp), z.custom<ExemptRule>((v) => typeof v === 'function')])
 const schema = z.object({
   publicAuthority: z.string().min(1).max(255).optional(),
   exempt: z.union([rule, z.array(rule)]).optional(),
+  signResponses: z
+    .union([
+      z.boolean(),
+      z.object({
+        tag: z.string().min(1).optional(),
+        label: z.string().min(1).optional(),
+        digestAlgorithm: z.enum(['sha-256', 'sha-512']).optional(),
+      }),
+    ])
+    .optional(),
 })
 
 /**
@@ -43,10 +61,11 @@ const schema = z.object({
 export function compileAdapter(options: SigilOptions): CompiledAdapter {
   const parsed = schema.safeParse(options)
   if (!parsed.success) throw new ConfigurationError('invalid adapter options', { cause: parsed.error })
-  const { publicAuthority, exempt, ...verify } = options
+  const { publicAuthority, exempt, signResponses, ...verify } = options
   if (publicAuthority !== undefined && verify.authority !== undefined && publicAuthority.toLowerCase() !== verify.authority.toLowerCase()) {
     throw new ConfigurationError('publicAuthority and authority disagree: set one')
   }
   const verifier = createVerifier(publicAuthority !== undefined ? { ...verify, authority: publicAuthority } : verify)
-  return { verifier, isExempt: exemptMatcher(exempt) }
+  const signing = signResponses ? { ...(signResponses === true ? {} : signResponses), verifier } : undefined
+  return { verifier, isExempt: exemptMatcher(exempt), signing }
 }

@@ -6,6 +6,7 @@ import type { Verified } from './incoming.js'
 import { incomingFromNode, sendProblem } from './node.js'
 import { joinRetained, type Retained, readChunks, replayBody } from './node-body.js'
 import { checkScopes } from './route-requirements.js'
+import { signNodeResponse } from './sign-response.js'
 
 declare global {
   namespace Express {
@@ -79,7 +80,7 @@ function bodyAlreadyRead(req: WithRaw): AsyncIterable<Uint8Array> {
  * ```
  */
 export function sigil(options: SigilOptions): RequestHandler {
-  const { verifier, isExempt } = compileAdapter(options)
+  const { verifier, isExempt, signing } = compileAdapter(options)
   return (req: Request, res: Response, next: NextFunction) => {
     const target = req.originalUrl ?? req.url
     if (req.sigil || isExempt(req.method, splitTarget(target).path)) {
@@ -102,6 +103,7 @@ export function sigil(options: SigilOptions): RequestHandler {
           body = bytes
         }
         req.sigil = body ? { ...verified, body } : verified
+        if (signing) signNodeResponse(res, req.sigil, req, signing)
         next()
       },
       (e: unknown) => sendProblem(res, e),

@@ -7,6 +7,7 @@ import { incomingFromNode } from './node.js'
 import { joinRetained, type Retained, readChunks } from './node-body.js'
 import { toProblem } from './problem.js'
 import { checkScopes } from './route-requirements.js'
+import { responseSignatureHeaders, type SignResponseOptions } from './sign-response.js'
 
 /** Per-route settings, in the route's `config.sigil`: `false` exempts the route. */
 export type SigilRouteConfig = false | { scopes?: readonly string[] }
@@ -31,7 +32,7 @@ function reject(reply: FastifyReply, error: unknown): void {
 }
 
 const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
-  const { verifier, isExempt } = compileAdapter(options)
+  const { verifier, isExempt, signing } = compileAdapter(options)
   app.decorateRequest('sigil', null)
   // preParsing sees the raw payload before Fastify's content-type parsers: digest those bytes,
   // then hand the parsers a stream of the same bytes.
@@ -62,7 +63,29 @@ const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
       (e: unknown) => reject(reply, e),
     )
   })
+  if (signing) app.addHook('onSend', async (request, reply, payload) => signReply(request, reply, payload, signing))
   done()
+}
+
+async function bytesOf(payload: unknown): Promise<Buffer> {
+  if (payload === null || payload === undefined) return Buffer.alloc(0)
+  if (typeof payload === 'string' || payload instanceof Uint8Array) return Buffer.from(payload as string)
+  const parts: Buffer[] = []
+  for await (const c of payload as AsyncIterable<Buffer | string>) parts.push(Buffer.from(c))
+  return Buffer.concat(parts)
+}
+
+/** SPEC §5 in onSend: the payload is final (serialized), so digest and sign it, buffered. */
+async function signReply(request: FastifyRequest, reply: FastifyReply, payload: unknown, signing: SignResponseOptions): Promise<unknown> {
+  if (!request.sigil) return payload
+  const body = await bytesOf(payload)
+  const get = (n: string) => {
+    const v = reply.getHeader(n)
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v)
+  }
+  const req = { get: (n: string) => (request.headers[n] === undefined ? null : String(request.headers[n])) }
+  reply.headers(await responseSignatureHeaders(reply.statusCode, { get }, body, request.sigil, req, signing))
+  return body
 }
 
 /**

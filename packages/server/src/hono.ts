@@ -4,6 +4,7 @@ import { compileAdapter, type SigilOptions } from './adapter-options.js'
 import type { IncomingRequest, Verified } from './incoming.js'
 import { problemResponse } from './problem.js'
 import { checkScopes } from './route-requirements.js'
+import { signResponse } from './sign-response.js'
 import type { Verifier } from './verifier.js'
 import { incomingFromRequest } from './verify.js'
 
@@ -48,17 +49,20 @@ function incomingOf(c: Context, verifier: Verifier): IncomingRequest {
  * ```
  */
 export function sigil(options: SigilOptions): MiddlewareHandler<SigilEnv> {
-  const { verifier, isExempt } = compileAdapter(options)
+  const { verifier, isExempt, signing } = compileAdapter(options)
   return async (c, next) => {
     if (c.get('sigil')) return next()
     const incoming = incomingOf(c, verifier)
     if (isExempt(c.req.method, incoming.message.path)) return next()
+    let verified: Verified
     try {
-      c.set('sigil', await verifier.verifyIncoming(incoming))
+      verified = await verifier.verifyIncoming(incoming)
     } catch (e) {
       return problemResponse(e)
     }
+    c.set('sigil', verified)
     await next()
+    if (signing) c.res = await signResponse(c.res, verified, c.req.raw, signing)
   }
 }
 
