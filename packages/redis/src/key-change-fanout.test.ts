@@ -74,6 +74,17 @@ describe('connectKeyCache', () => {
     await fa.close()
   })
 
+  it('stays subscribed while PING heartbeats are answered', async () => {
+    const a = fakeCache()
+    const fa = connectKeyCache(a.cache, redis, { prefix, heartbeatMs: 40 })
+    await fa.ready
+    a.log.length = 0
+    await new Promise((r) => setTimeout(r, 300))
+    expect(fa.subscribed).toBe(true)
+    expect(a.log).toEqual([])
+    await fa.close()
+  })
+
   it('falls back to dropping the cache every fallbackTtlMs while it cannot subscribe', async () => {
     const a = fakeCache()
     const dead = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => 200 })
