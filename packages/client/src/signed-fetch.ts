@@ -1,6 +1,7 @@
 import { createHasher, formatContentDigest, requestFromUrl, SigilError, toBytes } from '@sigil/core'
 import { resolveSigner, type SignerOptions } from './options.js'
 import { signView } from './sign-request.js'
+import { type VerifyResponseOptions, verifyResponse } from './verify-response.js'
 
 /** A request body that can be read more than once: every attempt re-signs and re-sends it. */
 export type BodyFactory = () => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>
@@ -19,7 +20,13 @@ export type SignedFetchOptions = SignerOptions & {
    * `Blob` (e.g. `fs.openAsBlob`) or a body factory to stream in constant memory instead.
    */
   bufferStreams?: boolean
-  /** Check responses signed by the server (SPEC §5); see `verifyResponse`. */
+  /**
+   * Require responses signed by the server (SPEC §5) and check them, body digest included, before
+   * anything else sees them; a missing or wrong signature rejects with `ResponseVerificationError`.
+   * Default false.
+   */
+  verifyResponses?: boolean | VerifyResponseOptions
+  /** Look at (or replace) each response, after `verifyResponses` has checked it. */
   onResponse?: (response: Response, request: Request) => Promise<Response> | Response
 }
 
@@ -159,6 +166,9 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
         await res.body?.cancel()
         ;({ res, req } = await attempt())
       }
+    }
+    if (options.verifyResponses) {
+      res = await verifyResponse(res, req, options, options.verifyResponses === true ? {} : options.verifyResponses)
     }
     return options.onResponse ? options.onResponse(res, req) : res
   }

@@ -11,6 +11,13 @@ export {
   type RateLimiter,
   type RateLimitPolicy,
 } from './rate-limit.js'
+export {
+  type ResponseSignatureHeaders,
+  responseSignatureHeaders,
+  type SignResponseOptions,
+  signNodeResponse,
+  signResponse,
+} from './sign-response.js'
 export { type SecretInput, staticKeys } from './static-keys.js'
 export { recordUsage, type UsageEvent, type UsageRecorder } from './usage.js'
 export { createVerifier, type Verifier } from './verifier.js'

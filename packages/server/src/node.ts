@@ -5,6 +5,7 @@ import { resolveOrigin } from './authority.js'
 import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 import type { VerifyOptions } from './options.js'
 import { toProblem } from './problem.js'
+import { type SignResponseOptions, signNodeResponse } from './sign-response.js'
 import type { Verifier } from './verifier.js'
 import { verifierFor } from './verify.js'
 
@@ -102,12 +103,27 @@ export function sendProblem(res: ServerResponse, error: unknown): void {
   res.end(body)
 }
 
-/** A `node:http` request listener that verifies first, then calls `handler` with the result. */
+/** Options of {@link withSigil}. */
+export interface WithSigilOptions {
+  /** Sign every response to a verified request (SPEC §5); an object sets tag, label or digest. Default off. */
+  signResponses?: boolean | Omit<SignResponseOptions, 'verifier'>
+}
+
+/**
+ * A `node:http` request listener that verifies first, then calls `handler` with the result.
+ *
+ * @example
+ * ```ts
+ * createServer(withSigil({ keys }, (req, res, { principal }) => res.end(principal), { signResponses: true }))
+ * ```
+ */
 export function withSigil(
   options: VerifyOptions | Verifier,
   handler: (req: IncomingMessage, res: ServerResponse, verified: Verified) => void | Promise<void>,
+  adapter: WithSigilOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const verifier = verifierFor(options)
+  const signing = adapter.signResponses ? { ...(adapter.signResponses === true ? {} : adapter.signResponses), verifier } : undefined
   return async (req, res) => {
     let verified: Verified
     try {
@@ -116,8 +132,10 @@ export function withSigil(
       sendProblem(res, e)
       return
     }
+    if (signing) signNodeResponse(res, verified, req, signing)
     await handler(req, res, verified)
   }
 }
 
+export { type SignResponseOptions, signNodeResponse } from './sign-response.js'
 export type { Verified, VerifyContext, VerifyOptions }
