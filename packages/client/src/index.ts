@@ -1,5 +1,5 @@
 export { ResponseVerificationError } from '@sigil/core'
-export type { Credentials, SignerOptions } from './options.js'
-export { componentsFor, digestBody, signRequest } from './sign-request.js'
+export { type Credentials, type ResolvedSigner, resolveSigner, type SignerOptions } from './options.js'
+export { componentsFor, digestBody, signRequest, signView, signViewSync } from './sign-request.js'
 export { type BodyFactory, createSignedFetch, type SignedFetchOptions } from './signed-fetch.js'
 export { type VerifyResponseOptions, verifyResponse } from './verify-response.js'
