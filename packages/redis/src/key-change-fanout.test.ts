@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectShared, uniquePrefix } from '../../../test/redis/helpers.js'
-import { connectKeyCache, type InvalidatableCache, type KeyChangeMessage, publishKeyChange } from './key-change-fanout.js'
+import { connectKeyCache, type InvalidatableCache } from './key-change-fanout.js'
+import { type KeyChangeMessage, publishKeyChange } from './publish-key-change.js'
 
 let redis: Redis
 const prefix = uniquePrefix('fanout')

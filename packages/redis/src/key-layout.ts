@@ -1,7 +1,14 @@
 import { ConfigurationError } from '@sigil/core'
 import { z } from 'zod'
 
-/** Default prefix of every Redis key and of the pub/sub channel. */
+/**
+ * Default prefix of every Redis key and of the pub/sub channel.
+ *
+ * @example
+ * ```ts
+ * keyLayout(DEFAULT_PREFIX).channel // 'sigil:keys:changed'
+ * ```
+ */
 export const DEFAULT_PREFIX = 'sigil'
 
 /** Where `@sigil/redis` keeps things, for one prefix. All keys of one API key share a hash slot. */
@@ -60,7 +67,14 @@ export function keyLayout(prefix: string = DEFAULT_PREFIX): KeyLayout {
   }
 }
 
-/** The UTC day of an instant, `YYYY-MM-DD`. */
+/**
+ * The UTC day of an instant, `YYYY-MM-DD`: usage is bucketed by it.
+ *
+ * @example
+ * ```ts
+ * utcDay(new Date('2025-03-01T23:30:00-05:00')) // '2025-03-02'
+ * ```
+ */
 export function utcDay(at: Date | number): string {
   return new Date(at).toISOString().slice(0, 10)
 }

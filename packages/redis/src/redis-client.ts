@@ -32,7 +32,14 @@ export const RECOMMENDED_REDIS_OPTIONS = {
   retryStrategy: (times: number) => Math.min(times * 50, 1_000),
 } as const satisfies RedisOptions
 
-/** True when `client` looks like an ioredis client (duck-typed, so ioredis 5 and 6 both pass). */
+/**
+ * True when `client` looks like an ioredis client (duck-typed, so ioredis 5 and 6 both pass).
+ *
+ * @example
+ * ```ts
+ * if (!isRedisClient(client)) throw new TypeError('pass an ioredis client')
+ * ```
+ */
 export function isRedisClient(client: unknown): client is RedisClient {
   const c = client as Partial<Record<string, unknown>> | null
   return typeof c === 'object' && c !== null && typeof c.set === 'function' && typeof c.eval === 'function'

@@ -28,7 +28,14 @@ export interface UsageReport {
 }
 
 const DAY_MS = 86_400_000
-/** Longest range read at once (one hash per day). */
+/**
+ * Longest range read at once (one hash per day).
+ *
+ * @example
+ * ```ts
+ * await getUsage(redis, keyId, { from: '2025-01-01', to: '2025-12-31' }) // 365 days: allowed
+ * ```
+ */
 export const MAX_USAGE_DAYS = 366
 
 function dayMs(v: Date | string): number {

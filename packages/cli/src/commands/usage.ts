@@ -28,7 +28,14 @@ function row(label: string, d: Omit<UsageDay, 'date'>): string[] {
   return [label, String(d.accepted), String(sum(d.rejected)), codes(d.rejected), iso(d.lastUsedAt), d.lastAddress ?? '-']
 }
 
-/** The table view of a usage report. */
+/**
+ * The table view of a usage report: one row per day with traffic, then the totals.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(usageTable(await getUsage(redis, keyId)))
+ * ```
+ */
 export function usageTable(r: UsageReport): string {
   const head = `Usage of ${r.keyId}, ${r.from} to ${r.to} (UTC days)\n`
   if (r.days.length === 0) return `${head}No traffic recorded.\n`
@@ -105,5 +112,12 @@ export const keysUsage: Command = async (args, ctx) => {
   }
 }
 
-/** Summary and usage line for the `keys` dispatcher. */
+/**
+ * Summary and usage line for the `keys` dispatcher.
+ *
+ * @example
+ * ```ts
+ * KEYS_COMMANDS.usage = KEYS_USAGE_COMMAND
+ * ```
+ */
 export const KEYS_USAGE_COMMAND = { summary: 'show accepted/rejected requests per day (Redis)', usage: USAGE, run: keysUsage }
