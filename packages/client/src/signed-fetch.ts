@@ -9,7 +9,7 @@ export type BodyFactory = () => ReadableStream<Uint8Array> | AsyncIterable<Uint8
 /** Options of {@link createSignedFetch}. */
 export type SignedFetchOptions = SignerOptions & {
   /** The fetch to wrap (jose's `customFetch`). Default: global `fetch`. */
-  fetch?: typeof fetch
+  fetch?: (request: Request) => Promise<Response>
   /**
    * On a `CLOCK_SKEW` rejection, learn the offset from the response's `Date`, re-sign and retry
    * once. Default true.
