@@ -98,8 +98,10 @@ export function sendProblem(res: ServerResponse, error: unknown): void {
     return
   }
   const body = JSON.stringify(p.body)
-  // The request body may be unread (rejected before step 7): don't keep the connection alive.
-  res.writeHead(p.status, { ...p.headers, 'content-length': Buffer.byteLength(body), connection: 'close' })
+  // A body left unread (rejected before step 7) would be parsed as the next request: close the
+  // connection then. A fully received request keeps its keep-alive connection.
+  const unread = res.req !== undefined && !res.req.complete
+  res.writeHead(p.status, { ...p.headers, 'content-length': Buffer.byteLength(body), ...(unread ? { connection: 'close' } : {}) })
   res.end(body)
 }
 

@@ -1,0 +1,34 @@
+// sendProblem keeps keep-alive connections for fully received requests and closes them when a
+// rejected request's body was left unread.
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { randomBytes } from '@sigil/core'
+import { withSigil } from '@sigil/server/node'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+let server: Server
+let origin: string
+beforeAll(async () => {
+  server = createServer(withSigil({ keys: { kKeepAlive001: randomBytes(32) } }, (_q, res) => res.end('ok')))
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterAll(() => new Promise<void>((r) => server.close(() => r())))
+
+describe('node adapter rejections and keep-alive', () => {
+  it('a body-less rejected request keeps the connection', async () => {
+    const res = await request(`${origin}/x`)
+    expect(res.statusCode).toBe(401)
+    expect(res.headers.connection).not.toBe('close')
+    await res.body.dump()
+  })
+  it('a rejected request with an unread body closes it', async () => {
+    const res = await request(`${origin}/x`, { method: 'POST', body: Buffer.alloc(256 * 1024) })
+    expect(res.statusCode).toBe(401)
+    expect(res.headers.connection).toBe('close')
+    await res.body.dump()
+  })
+})
