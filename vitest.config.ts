@@ -5,7 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**', 'test/timing/**', 'test/browser/**'],
+    exclude: ['**/node_modules/**', '**/dist/**', 'test/timing/**'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
