@@ -24,10 +24,11 @@ declare module 'fastify' {
 
 function reject(reply: FastifyReply, error: unknown): void {
   const p = toProblem(error)
-  // The body may be unread (rejected before SPEC §2 step 7): don't keep the connection alive.
+  // A body left unread (rejected before SPEC §2 step 7) would be read as the next request: close
+  // the connection then, as sendProblem does. A fully received request keeps its connection.
   void reply
     .code(p.status)
-    .headers({ ...p.headers, connection: 'close' })
+    .headers({ ...p.headers, ...(reply.request.raw.complete ? {} : { connection: 'close' }) })
     .send(JSON.stringify(p.body))
 }
 

@@ -1,4 +1,5 @@
 export { ConfigurationError, SigilError, type SigilErrorCode, VerificationError } from '@sigil/core'
+export { type CompiledAdapter, compileAdapter, type SigilOptions } from './adapter-options.js'
 export { resolveOrigin } from './authority.js'
 export { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './memory-nonce-store.js'
@@ -11,6 +12,7 @@ export {
   type RateLimiter,
   type RateLimitPolicy,
 } from './rate-limit.js'
+export { checkScopes, type ExemptRule, exemptMatcher, hasScope } from './route-requirements.js'
 export {
   type ResponseSignatureHeaders,
   responseSignatureHeaders,

@@ -5,6 +5,7 @@ import { resolveOrigin } from './authority.js'
 import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 import type { VerifyOptions } from './options.js'
 import { toProblem } from './problem.js'
+import { type ExemptRule, exemptMatcher } from './route-requirements.js'
 import { type SignResponseOptions, signNodeResponse } from './sign-response.js'
 import type { Verifier } from './verifier.js'
 import { verifierFor } from './verify.js'
@@ -109,6 +110,10 @@ export function sendProblem(res: ServerResponse, error: unknown): void {
 export interface WithSigilOptions {
   /** Sign every response to a verified request (SPEC §5); an object sets tag, label or digest. Default off. */
   signResponses?: boolean | Omit<SignResponseOptions, 'verifier'>
+  /** Scopes every request to this listener must hold, checked in SPEC §2 order (403 `SCOPE_DENIED`). */
+  requiredScopes?: readonly string[]
+  /** Requests that skip verification (health checks), matched on the raw path, and who answers them. */
+  exempt?: { routes: ExemptRule | readonly ExemptRule[]; handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void> }
 }
 
 /**
@@ -126,10 +131,16 @@ export function withSigil(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const verifier = verifierFor(options)
   const signing = adapter.signResponses ? { ...(adapter.signResponses === true ? {} : adapter.signResponses), verifier } : undefined
+  const isExempt = exemptMatcher(adapter.exempt?.routes)
+  const context = adapter.requiredScopes ? { requiredScopes: adapter.requiredScopes } : undefined
   return async (req, res) => {
+    if (adapter.exempt && isExempt(req.method ?? 'GET', splitTarget(req.url ?? '/').path)) {
+      await adapter.exempt.handler(req, res)
+      return
+    }
     let verified: Verified
     try {
-      verified = await verifier.verifyIncoming(incomingFromNode(req, verifier))
+      verified = await verifier.verifyIncoming(incomingFromNode(req, verifier), context)
     } catch (e) {
       sendProblem(res, e)
       return
@@ -139,5 +150,6 @@ export function withSigil(
   }
 }
 
+export { checkScopes, type ExemptRule } from './route-requirements.js'
 export { type SignResponseOptions, signNodeResponse } from './sign-response.js'
 export type { Verified, VerifyContext, VerifyOptions }
