@@ -39,6 +39,7 @@ export function fromBase64(s: string): Uint8Array | undefined {
 
 /** base64url without padding (RFC 4648 §5), used for nonces and key ids. */
 export function toBase64Url(bytes: Uint8Array): string {
+  if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
   return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 

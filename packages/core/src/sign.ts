@@ -37,9 +37,21 @@ export interface SignedHeaders {
   params: SignatureParams
 }
 
+// CSPRNG bytes are drawn 1 KiB at a time (one getRandomValues call per 64 nonces) and every byte
+// is handed out once, as node's randomUUID does with its entropy cache.
+const NONCE_BYTES = 16
+let pool: Uint8Array = new Uint8Array(0)
+let poolOffset = 0
+
 /** A fresh nonce: 16 CSPRNG bytes, base64url. */
 export function createNonce(): string {
-  return toBase64Url(randomBytes(16))
+  if (poolOffset + NONCE_BYTES > pool.length) {
+    pool = randomBytes(1024)
+    poolOffset = 0
+  }
+  const bytes = pool.subarray(poolOffset, poolOffset + NONCE_BYTES)
+  poolOffset += NONCE_BYTES
+  return toBase64Url(bytes)
 }
 
 /**

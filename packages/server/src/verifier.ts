@@ -34,12 +34,29 @@ function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function'
 }
 
-/** Await a store call under a deadline; any failure or timeout is `STORE_UNAVAILABLE`. */
-async function store<T>(what: string, ms: number, call: () => T | Promise<T>): Promise<T> {
+function storeError(e: unknown, what: string): unknown {
+  if (e instanceof SigilError && e.code !== 'STORE_UNAVAILABLE') return e
+  return new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`)
+}
+
+/**
+ * Call a store; a synchronous answer (memory stores) is returned as is, so the hot path does not
+ * pay for a promise, a timer and a race. An async answer is awaited under a deadline. Any failure
+ * or timeout is `STORE_UNAVAILABLE`.
+ */
+function store<T>(what: string, ms: number, call: () => T | Promise<T>): T | Promise<T> {
+  let v: T | Promise<T>
+  try {
+    v = call()
+  } catch (e) {
+    throw storeError(e, what)
+  }
+  return isPromise(v) ? withDeadline(what, ms, v) : v
+}
+
+async function withDeadline<T>(what: string, ms: number, v: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
   try {
-    const v = call()
-    if (!isPromise(v)) return v
     return await Promise.race([
       v,
       new Promise<never>((_, reject) => {
@@ -47,8 +64,7 @@ async function store<T>(what: string, ms: number, call: () => T | Promise<T>): P
       }),
     ])
   } catch (e) {
-    if (e instanceof SigilError && e.code !== 'STORE_UNAVAILABLE') throw e
-    throw new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`)
+    throw storeError(e, what)
   } finally {
     if (timer) clearTimeout(timer)
   }
@@ -140,7 +156,8 @@ export function createVerifier(options: VerifyOptions): Verifier {
     }
     // 4. Key (algorithm comes from the key record, never from the header)
     const keyId = p.keyid as string
-    const key = await store('key store', cfg.storeTimeoutMs, () => cfg.keys.get(keyId))
+    const keyAnswer = store('key store', cfg.storeTimeoutMs, () => cfg.keys.get(keyId))
+    const key = isPromise(keyAnswer) ? await keyAnswer : keyAnswer
     const problem = keyProblem(key, nowMs)
     if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
     // 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
@@ -152,19 +169,21 @@ export function createVerifier(options: VerifyOptions): Verifier {
       throw e
     }
     const secret = problem ? cfg.decoySecret : (key as KeyRecord).secret
-    const ok = await cfg.hmac.verify(secret, base, entry.signature)
-    if (problem) fail('SIGNATURE_INVALID', 'signature does not verify')
-    const k = key as KeyRecord
-    note.principal = k.principal
-    if (!ok) {
+    const okAnswer = cfg.hmac.verify(secret, base, entry.signature)
+    const ok = typeof okAnswer === 'boolean' ? okAnswer : await okAnswer
+    // One throw site for an unusable key and a bad MAC, so opaque mode costs the same either way.
+    if (problem || !ok) {
       const e = new VerificationError('SIGNATURE_INVALID', 'signature does not verify')
-      if (cfg.debug) Object.defineProperty(e, 'signatureBase', { value: base, enumerable: false })
+      if (cfg.debug && !problem) Object.defineProperty(e, 'signatureBase', { value: base, enumerable: false })
       throw e
     }
+    const k = key as KeyRecord
+    note.principal = k.principal
     // 6. Replay, only after the MAC is good
     if (p.nonce !== undefined) {
       const nonce = p.nonce
-      const fresh = await store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttlMs))
+      const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttlMs))
+      const fresh = isPromise(freshAnswer) ? await freshAnswer : freshAnswer
       if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
     }
     // 7. Body
@@ -217,17 +236,19 @@ export function createVerifier(options: VerifyOptions): Verifier {
       const note: { keyId?: string; principal?: string } = {}
       try {
         const v = await run(input, context, note)
-        recordUsage(cfg.usage, {
-          keyId: v.keyId,
-          principal: v.principal,
-          outcome: 'accepted',
-          at: new Date(cfg.now()),
-          ...(input.address ? { address: input.address } : {}),
-        })
+        if (cfg.usage)
+          recordUsage(cfg.usage, {
+            keyId: v.keyId,
+            principal: v.principal,
+            outcome: 'accepted',
+            at: new Date(cfg.now()),
+            ...(input.address ? { address: input.address } : {}),
+          })
         return v
       } catch (e) {
         const code = e instanceof SigilError ? e.code : 'INTERNAL_ERROR'
-        recordUsage(cfg.usage, { ...note, outcome: code, at: new Date(cfg.now()), ...(input.address ? { address: input.address } : {}) })
+        if (cfg.usage)
+          recordUsage(cfg.usage, { ...note, outcome: code, at: new Date(cfg.now()), ...(input.address ? { address: input.address } : {}) })
         throw e
       }
     },
