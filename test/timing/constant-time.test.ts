@@ -1,0 +1,129 @@
+// Timing side channels (SPEC §2.4, §2.5). Run with `pnpm test:timing` (not in the default run).
+// Every "constant" test has a control that plants the leak it looks for and must be caught, so a
+// pass means "no leak this instrument can see", not "the instrument is blind".
+import { signRequest } from '@sigil/client'
+import {
+  type Hmac,
+  hmacSha256,
+  parseSignatures,
+  randomBytes,
+  requestFromFetch,
+  signatureBase,
+  timingSafeEqual,
+  toBase64,
+} from '@sigil/core'
+import { createVerifier, type IncomingRequest, incomingFromRequest, type VerifyOptions } from '@sigil/server'
+import { describe, expect, it } from 'vitest'
+import { compareTiming, isLeak, measureUntil } from './stats.js'
+
+/** The comparison every naive implementation writes: returns at the first differing byte. */
+function earlyExitEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+const leakyHmac: Hmac = { sign: hmacSha256.sign, verify: (s, d, m) => earlyExitEqual(hmacSha256.sign(s, d) as Uint8Array, m) }
+
+const secret = randomBytes(32)
+const keyId = 'kTiming00001'
+const NOW = 1_735_689_600_000
+
+async function fixture() {
+  const req = await signRequest(new Request('https://api.example.com/v1/orders?a=1'), { keyId, secret, now: () => NOW })
+  const [entry] = parseSignatures(req.headers.get('signature-input'), req.headers.get('signature'))
+  const good = entry?.signature as Uint8Array
+  /** The right MAC with byte `k` flipped: k leading bytes are right. */
+  const wrongAt = (k: number) => {
+    const m = good.slice()
+    m[k] = (m[k] as number) ^ 0x01
+    return m
+  }
+  const base = signatureBase(requestFromFetch(req), entry?.components ?? [], entry?.paramsValue ?? '')
+  return { req, good, wrongAt, base }
+}
+
+function incomingWith(req: Request, patch: Record<string, string>, verifier: ReturnType<typeof createVerifier>): IncomingRequest {
+  const h = new Headers(req.headers)
+  for (const [k, v] of Object.entries(patch)) h.set(k, v)
+  return incomingFromRequest(new Request(req.url, { headers: h }), verifier)
+}
+
+describe('timing: MAC comparison does not depend on how many leading bytes are right', () => {
+  it('core timingSafeEqual: 0 vs 31 right leading bytes; control: an early-exit compare is caught', async () => {
+    const { good, wrongAt } = await fixture()
+    const [w0, w31] = [wrongAt(0), wrongAt(31)]
+    const opts = { rounds: 4000, batch: 500 }
+    const ct = await measureUntil('constant', 'timingSafeEqual', () =>
+      compareTiming(
+        () => timingSafeEqual(good, w0),
+        () => timingSafeEqual(good, w31),
+        opts,
+      ),
+    )
+    const control = await measureUntil('leaky', 'CONTROL early-exit compare', () =>
+      compareTiming(
+        () => earlyExitEqual(good, w0),
+        () => earlyExitEqual(good, w31),
+        opts,
+      ),
+    )
+    expect(isLeak(ct)).toBe(false)
+    expect(isLeak(control)).toBe(true)
+  })
+
+  it('the MAC check verify() runs (hmacSha256.verify: recompute + compare); control: the same with an early-exit compare', async () => {
+    const { base, wrongAt } = await fixture()
+    const [w0, w31] = [wrongAt(0), wrongAt(31)]
+    // ~30 ns of leak on a ~2 µs HMAC: needs many samples and a tight crop to resolve.
+    const opts = { rounds: 25_000, batch: 40, crop: 0.5 }
+    const ct = await measureUntil('constant', 'hmacSha256.verify', () =>
+      compareTiming(
+        () => hmacSha256.verify(secret, base, w0),
+        () => hmacSha256.verify(secret, base, w31),
+        opts,
+      ),
+    )
+    const control = await measureUntil('leaky', 'CONTROL hmac with early-exit compare', () =>
+      compareTiming(
+        () => leakyHmac.verify(secret, base, w0),
+        () => leakyHmac.verify(secret, base, w31),
+        opts,
+      ),
+    )
+    expect(isLeak(ct)).toBe(false)
+    expect(isLeak(control)).toBe(true)
+  })
+
+  it('verify() end to end: a MAC wrong in its first byte and one wrong in its last take the same time', async () => {
+    const { req, wrongAt } = await fixture()
+    const verifier = createVerifier({ keys: { [keyId]: secret }, now: () => NOW })
+    const a = incomingWith(req, { signature: `sig1=:${toBase64(wrongAt(0))}:` }, verifier)
+    const b = incomingWith(req, { signature: `sig1=:${toBase64(wrongAt(31))}:` }, verifier)
+    const op = (x: IncomingRequest) => () => verifier.verifyIncoming(x).catch(() => {})
+    const r = await measureUntil('constant', 'verify() 0 vs 31 right bytes', () =>
+      compareTiming(op(a), op(b), { rounds: 6000, batch: 10, async: true, crop: 0.5 }),
+    )
+    expect(isLeak(r)).toBe(false)
+  })
+})
+
+describe('timing: opaque mode does not reveal whether a key id exists', () => {
+  async function measureKeyExists(opaque: boolean) {
+    const { req, wrongAt } = await fixture()
+    const options: VerifyOptions = { keys: { [keyId]: secret }, now: () => NOW, opaque }
+    const verifier = createVerifier(options)
+    const badMac = `sig1=:${toBase64(wrongAt(5))}:`
+    const known = incomingWith(req, { signature: badMac }, verifier)
+    const unknownInput = (req.headers.get('signature-input') as string).replace(`keyid="${keyId}"`, 'keyid="kTiming00002"')
+    const unknown = incomingWith(req, { signature: badMac, 'signature-input': unknownInput }, verifier)
+    const op = (x: IncomingRequest) => () => verifier.verifyIncoming(x).catch(() => {})
+    return compareTiming(op(known), op(unknown), { rounds: 6000, batch: 10, async: true, crop: 0.5 })
+  }
+
+  it('existing key with a bad MAC vs unknown key; control: without opaque the unknown key is answered faster and that is caught', async () => {
+    const ct = await measureUntil('constant', 'opaque: known vs unknown key', () => measureKeyExists(true))
+    const control = await measureUntil('leaky', 'CONTROL opaque=false: known vs unknown key', () => measureKeyExists(false))
+    expect(isLeak(ct)).toBe(false)
+    expect(isLeak(control)).toBe(true)
+  })
+})
