@@ -94,16 +94,17 @@ export function sigil(options: SigilOptions): RequestHandler {
       if (consumed(req as WithRaw)) return bodyAlreadyRead(req as WithRaw)
       return streamed() === null ? null : readChunks(req, keep)
     }
-    verifier.verifyIncoming(incoming).then(
-      async (verified) => {
-        let body = verified.body
-        if (keep.complete) {
-          const bytes = joinRetained(keep)
-          await replayBody(req, bytes)
-          body = bytes
-        }
-        req.sigil = body ? { ...verified, body } : verified
-        if (signing) signNodeResponse(res, req.sigil, req, signing)
+    const accept = async (): Promise<Verified> => {
+      const verified = await verifier.verifyIncoming(incoming)
+      if (!keep.complete) return verified
+      const bytes = joinRetained(keep)
+      await replayBody(req, bytes)
+      return { ...verified, body: bytes }
+    }
+    accept().then(
+      (verified) => {
+        req.sigil = verified
+        if (signing) signNodeResponse(res, verified, req, signing)
         next()
       },
       (e: unknown) => sendProblem(res, e),

@@ -95,4 +95,6 @@ export async function replayBody(req: Readable & { closed?: boolean }, bytes: Ui
   target._read = () => {}
   if (bytes.byteLength) req.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   req.push(null)
+  // Fail loudly rather than hand the app an empty body if a future Node changes stream internals.
+  if (!req.readable && bytes.byteLength > 0) throw new Error('could not make the request body readable again')
 }
