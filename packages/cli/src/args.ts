@@ -23,7 +23,10 @@ export const STORE_OPTIONS = {
  * const { values, positionals } = parseCommandArgs(args, { principal: { type: 'string' } })
  * ```
  */
-export function parseCommandArgs<O extends Options>(args: string[], options: O) {
+export function parseCommandArgs<O extends Options>(
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: typeof COMMON_OPTIONS & O; allowPositionals: true; strict: true }>> {
   try {
     return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true })
   } catch (e) {
