@@ -1,0 +1,81 @@
+// Nonce store scale, in a child run with --expose-gc: bytes per entry at N entries (heapUsed
+// delta after full GCs), and verify cost as the store fills. Prints one JSON line.
+import { randomBytes } from 'node:crypto'
+import { createMemoryNonceStore } from '@sigil/server'
+import { jsonBody } from './fixtures.js'
+import { sigil } from './impls.js'
+
+const gc = (globalThis as { gc?: () => void }).gc
+if (!gc) throw new Error('run with --expose-gc')
+const n = Number(process.argv[2] ?? 1_000_000)
+const fillLevels = (process.argv[3] ?? '0,250000,1000000').split(',').map(Number)
+
+function heap(): number {
+  for (let i = 0; i < 3; i++) gc?.()
+  return process.memoryUsage().heapUsed
+}
+
+// The store as it was before this change (string keys `${keyId}\0${nonce}`, boxed ms expiries),
+// kept here so the table can show the difference.
+function previousStore() {
+  const entries = new Map<string, number>()
+  return {
+    checkAndSet(keyId: string, nonce: string, ttlMs: number) {
+      const t = Date.now()
+      const k = `${keyId}\u0000${nonce}`
+      const exp = entries.get(k)
+      if (exp !== undefined && exp > t) return false
+      for (const [key, e] of entries) {
+        if (e > t) break
+        entries.delete(key)
+      }
+      entries.set(k, t + ttlMs)
+      return true
+    },
+  }
+}
+
+function bytesPerEntry(store: { checkAndSet(k: string, n: string, ttl: number): unknown }): number {
+  const before = heap()
+  const batch = 10_000
+  for (let done = 0; done < n; done += batch) {
+    // Realistic nonces: 16 random bytes, base64url (22 chars), produced and dropped per request.
+    const raw = randomBytes(16 * batch)
+    for (let i = 0; i < batch; i++) store.checkAndSet('k_partner_1', raw.toString('base64url', i * 16, i * 16 + 16), 600_000)
+  }
+  return (heap() - before) / n
+}
+
+const current = createMemoryNonceStore({ maxEntries: n + 1 })
+const currentBytes = bytesPerEntry(current)
+current.clear()
+const previous = previousStore()
+const previousBytes = bytesPerEntry(previous)
+
+// Verify cost (full Sigil verify, 1 KiB body) as the store fills.
+const fill: { entries: number; usPerVerify: number }[] = []
+{
+  const body = Buffer.from(jsonBody(1024))
+  const impl = sigil(body, Math.max(...fillLevels) + 10_000)
+  const store = impl.store
+  // Warm up the JIT on an empty store first, then empty it again.
+  for (let i = 0; i < 5000; i++) await impl.verify(await impl.sign())
+  store.clear()
+  let filled = 0
+  for (const level of fillLevels) {
+    while (filled < level) {
+      const raw = randomBytes(16 * 10_000)
+      for (let i = 0; i < 10_000 && filled < level; i++, filled++)
+        store.checkAndSet('k_other', raw.toString('base64url', i * 16, i * 16 + 16), 600_000)
+    }
+    const reps = 3000
+    const signed: Awaited<ReturnType<typeof impl.sign>>[] = []
+    for (let i = 0; i < reps; i++) signed.push(await impl.sign())
+    for (let i = 0; i < 500; i++) await impl.verify(signed[i] as Awaited<ReturnType<typeof impl.sign>>)
+    const t0 = performance.now()
+    for (let i = 500; i < reps; i++) await impl.verify(signed[i] as Awaited<ReturnType<typeof impl.sign>>)
+    fill.push({ entries: level, usPerVerify: ((performance.now() - t0) * 1000) / (reps - 500) })
+    filled += reps
+  }
+}
+process.stdout.write(`${JSON.stringify({ entries: n, bytesPerEntry: currentBytes, previousBytesPerEntry: previousBytes, fill })}\n`)

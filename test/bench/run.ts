@@ -1,0 +1,157 @@
+// `pnpm bench`: micro (sign / verify / both vs the node:crypto floor), server overhead (autocannon
+// on 127.0.0.1), nonce-store scale, and Redis verify when Redis answers. Writes
+// test/bench/results/results.json, results.md and chart.svg. Flags: --quick, --no-server,
+// --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --time=ms.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { jsonBody, machineLine } from './fixtures.js'
+import { sigilBaseLength } from './impls.js'
+import { type MicroRow, runMicro } from './micro.js'
+import { runServers, type ServerRow } from './server.js'
+
+const args = process.argv.slice(2)
+const flag = (name: string) => args.includes(`--${name}`)
+const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
+const quick = flag('quick')
+const sizes = (value('sizes') ?? (quick ? '0,1024' : '0,1024,65536,1048576')).split(',').map(Number)
+const rounds = Number(value('rounds') ?? (quick ? 3 : 5))
+const timeMs = Number(value('time') ?? (quick ? 40 : 60))
+const here = fileURLToPath(new URL('.', import.meta.url))
+const log = (s: string) => console.log(s)
+
+const machine = await machineLine()
+log(machine)
+const startedAt = new Date().toISOString()
+
+log('micro: sign / verify / both vs floor')
+const micro = await runMicro({ sizes, rounds, timeMs, log })
+
+let servers: ServerRow[] | undefined
+if (!flag('no-server')) {
+  log('server overhead (autocannon, 1 KiB body)')
+  const baseLength = await sigilBaseLength(Buffer.from(jsonBody(1024)))
+  servers = await runServers({ seconds: quick ? 2 : 4, rounds: 1, connections: 10, bodySize: 1024, baseLength, log })
+}
+
+interface NonceResult {
+  entries: number
+  bytesPerEntry: number
+  previousBytesPerEntry: number
+  fill: { entries: number; usPerVerify: number }[]
+}
+let nonce: NonceResult | undefined
+if (!flag('no-nonce')) {
+  log('nonce store: bytes per entry at 1M, verify cost as it fills')
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx/esm', '--conditions=source', `${here}nonce-child.ts`, '1000000', '0,250000,1000000'],
+    { encoding: 'utf8' },
+  )
+  if (r.status !== 0) throw new Error(`nonce child failed: ${r.stderr}`)
+  nonce = JSON.parse(r.stdout.trim().split('\n').pop() as string) as NonceResult
+}
+
+const redisUp = () =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(6379, '127.0.0.1')
+    s.setTimeout(300)
+    s.once('connect', () => (s.destroy(), resolve(true)))
+    s.once('error', () => resolve(false))
+    s.once('timeout', () => (s.destroy(), resolve(false)))
+  })
+let redis: { name: string; opsPerSec: number; p50Us: number; p99Us: number }[] | undefined
+if (flag('redis') || (!flag('no-redis') && (await redisUp()))) {
+  log('verify with memory vs Redis stores')
+  try {
+    const { benchRedisVerify } = await import('./redis-verify.js')
+    redis = await benchRedisVerify({ durationMs: quick ? 1000 : 3000 })
+  } catch (e) {
+    log(`  redis benchmark skipped: ${(e as Error).message}`)
+  }
+}
+
+const results = { machine, startedAt, node: process.version, rounds, timeMs, micro, servers, nonce, redis }
+const outDir = `${here}results`
+mkdirSync(outDir, { recursive: true })
+writeFileSync(`${outDir}/results.json`, `${JSON.stringify(results, null, 2)}\n`)
+const md = markdown(results)
+writeFileSync(`${outDir}/results.md`, md)
+writeFileSync(`${outDir}/chart.svg`, chart(micro.filter((r) => r.size === 1024 && r.op === 'both')))
+log(`\n${md}`)
+
+function markdown(r: typeof results): string {
+  const out: string[] = [`Machine: ${r.machine}`, '', `Run ${r.startedAt}; ${r.rounds} rounds, medians of per-round ratios.`, '']
+  const names = [...new Set(r.micro.map((m) => m.name))]
+  const sizesSeen = [...new Set(r.micro.map((m) => m.sizeLabel))]
+  const cell = (name: string, size: string, op: string) => {
+    const m = r.micro.find((x) => x.name === name && x.sizeLabel === size && x.op === op)
+    return m ? `${m.ratio.toFixed(2)}× (${m.usPerOp < 100 ? m.usPerOp.toFixed(1) : m.usPerOp.toFixed(0)} µs)` : '—'
+  }
+  for (const op of ['verify', 'sign', 'both'] as const) {
+    out.push(`### ${op === 'both' ? 'sign + verify' : op} — time per request as a multiple of the floor's verify (µs/op)`, '')
+    out.push(`| entry | ${sizesSeen.join(' | ')} |`, `| --- | ${sizesSeen.map(() => '---:').join(' | ')} |`)
+    for (const n of names) out.push(`| ${n} | ${sizesSeen.map((s) => cell(n, s, op)).join(' | ')} |`)
+    out.push('')
+  }
+  out.push('What each entry covers:', '')
+  for (const n of names) out.push(`- **${n}**: ${(r.micro.find((m) => m.name === n) as MicroRow).covers}`)
+  out.push('')
+  if (r.servers) {
+    const by = new Map(r.servers.map((s) => [s.kind, s]))
+    out.push('### Server overhead (autocannon, 10 connections, 1 KiB signed POST, 127.0.0.1)', '')
+    out.push(
+      '| server | req/s | p50 ms | p99 ms | non-2xx | vs plain | vs floor verifier |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    )
+    for (const s of r.servers) {
+      const fw = s.kind.split('-')[0]
+      const plain = by.get(`${fw}-plain` as ServerRow['kind']) as ServerRow
+      const floor = by.get(`${fw}-floor` as ServerRow['kind']) as ServerRow
+      out.push(
+        `| ${s.kind} | ${s.reqPerSec.toFixed(0)} | ${s.p50Ms} | ${s.p99Ms} | ${s.non2xx} | ${((100 * s.reqPerSec) / plain.reqPerSec).toFixed(0)}% | ${((100 * s.reqPerSec) / floor.reqPerSec).toFixed(0)}% |`,
+      )
+    }
+    out.push('')
+  }
+  if (r.nonce) {
+    out.push('### Memory nonce store', '')
+    out.push(
+      `- ${r.nonce.bytesPerEntry.toFixed(1)} bytes per entry at ${r.nonce.entries.toLocaleString('en')} entries (heapUsed delta after GC; the previous string-keyed store: ${r.nonce.previousBytesPerEntry.toFixed(1)}).`,
+    )
+    out.push(
+      `- Sigil verify (1 KiB) as the store fills: ${r.nonce.fill.map((f) => `${f.entries.toLocaleString('en')} entries → ${f.usPerVerify.toFixed(1)} µs`).join('; ')}.`,
+      '',
+    )
+  }
+  if (r.redis) {
+    out.push('### Verify with memory vs Redis stores', '', '| entry | ops/s | p50 µs | p99 µs |', '| --- | ---: | ---: | ---: |')
+    for (const x of r.redis) out.push(`| ${x.name} | ${x.opsPerSec.toFixed(0)} | ${x.p50Us.toFixed(0)} | ${x.p99Us.toFixed(0)} |`)
+    out.push('')
+  }
+  return `${out.join('\n')}\n`
+}
+
+function chart(rows: MicroRow[]): string {
+  const sorted = [...rows].sort((a, b) => a.ratio - b.ratio)
+  const max = Math.max(...sorted.map((r) => r.ratio))
+  const w = 640
+  const bar = 22
+  const left = 210
+  const h = 40 + sorted.length * (bar + 6)
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+  const bars = sorted
+    .map((r, i) => {
+      const y = 30 + i * (bar + 6)
+      const len = ((w - left - 70) * r.ratio) / max
+      const fill = r.kind === 'sigil' ? '#2f6fdf' : r.kind === 'floor' ? '#888' : '#c9c9c9'
+      return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(r.name)}</text><rect x="${left}" y="${y}" width="${len.toFixed(1)}" height="${bar}" fill="${fill}"/><text x="${(left + len + 6).toFixed(1)}" y="${y + 15}">${r.ratio.toFixed(2)}×</text>`
+    })
+    .join('\n')
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">
+<text x="10" y="18" font-weight="bold">sign + verify, 1 KiB body: time as a multiple of the node:crypto floor (lower is better)</text>
+${bars}
+</svg>
+`
+}

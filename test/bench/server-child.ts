@@ -1,0 +1,81 @@
+// One server under load, in its own process: `tsx --conditions=source server-child.ts <kind>`.
+// Prints `port <n>` once listening; answers every POST with a small JSON body.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { verifyNodeRequest } from '@sigil/server/node'
+import Fastify from 'fastify'
+import { KEY_ID } from './fixtures.js'
+
+const kind = process.argv[2] as string
+const secret = Buffer.from(process.env.BENCH_SECRET as string, 'base64')
+const baseLength = Number(process.env.BENCH_BASE_LENGTH ?? 330)
+const options = { keys: { [KEY_ID]: new Uint8Array(secret) } }
+const reply = JSON.stringify({ ok: true })
+
+// The floor verifier: what any HMAC scheme must at least do per request (fixed string, so it
+// cannot fail; the cost is the point).
+const floorString = 'x'.repeat(baseLength)
+const floorMac = createHmac('sha256', secret).update(floorString).digest()
+function floorCheck(body: Buffer): void {
+  createHash('sha256').update(body).digest()
+  if (!timingSafeEqual(createHmac('sha256', secret).update(floorString).digest(), floorMac)) throw new Error('floor')
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const c of req) parts.push(c as Buffer)
+  return Buffer.concat(parts)
+}
+
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+async function nodeHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    if (kind === 'node-sigil') {
+      const v = await verifyNodeRequest(req, options)
+      JSON.parse(Buffer.from(v.body ?? new Uint8Array()).toString() || 'null')
+    } else {
+      const body = await readBody(req)
+      if (kind === 'node-floor') floorCheck(body)
+      JSON.parse(body.toString() || 'null')
+    }
+    send(res, 200, reply)
+  } catch (e) {
+    send(res, (e as { status?: number }).status ?? 500, JSON.stringify({ code: (e as { code?: string }).code ?? 'ERR' }))
+  }
+}
+
+async function startFastify(): Promise<number> {
+  const app = Fastify({ logger: false })
+  if (kind === 'fastify-sigil') {
+    const { sigil } = await import('@sigil/server/fastify')
+    await app.register(sigil, options)
+  } else if (kind === 'fastify-floor') {
+    app.addHook('preParsing', async (_request, _reply, payload) => {
+      const parts: Buffer[] = []
+      for await (const c of payload) parts.push(c as Buffer)
+      const body = Buffer.concat(parts)
+      floorCheck(body)
+      return Readable.from([body], { objectMode: false })
+    })
+  }
+  app.post('/v1/orders', async () => ({ ok: true }))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return (app.server.address() as { port: number }).port
+}
+
+let port: number
+if (kind.startsWith('fastify')) port = await startFastify()
+else {
+  const server = createServer((req, res) => void nodeHandler(req, res))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  port = (server.address() as { port: number }).port
+}
+process.stdout.write(`port ${port}\n`)
+process.on('message', (m) => {
+  if (m === 'rss') process.send?.({ maxRss: process.resourceUsage().maxRSS * 1024 })
+})

@@ -1,0 +1,114 @@
+// Server overhead: node:http and Fastify, each plain, with Sigil, and with the floor verifier,
+// loaded with autocannon from this process (the server runs in a child) on 127.0.0.1.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { contentDigest, type HeaderSource, requestFromUrl } from '@sigil/core'
+import autocannon from 'autocannon'
+import { resolveSigner } from '../../packages/client/src/options.js'
+import { signViewSync } from '../../packages/client/src/sign-request.js'
+import { CONTENT_TYPE, jsonBody, KEY_ID, SECRET, SECRET_BUFFER } from './fixtures.js'
+
+export const SERVER_KINDS = ['node-plain', 'node-sigil', 'node-floor', 'fastify-plain', 'fastify-sigil', 'fastify-floor'] as const
+export type ServerKind = (typeof SERVER_KINDS)[number]
+
+export interface ServerRow {
+  kind: ServerKind
+  reqPerSec: number
+  p50Ms: number
+  p99Ms: number
+  non2xx: number
+  errors: number
+  total: number
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+
+async function startChild(kind: ServerKind, baseLength: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', '--conditions=source', `${here}server-child.ts`, kind], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: { ...process.env, BENCH_SECRET: SECRET_BUFFER.toString('base64'), BENCH_BASE_LENGTH: String(baseLength) },
+  })
+  let out = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /port (\d+)/.exec(out)
+      if (m) resolve(Number(m[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`${kind} server exited (${code})`)))
+  })
+  return { child, port }
+}
+
+/** Sign each request as autocannon builds it: fresh created and nonce every time. */
+function signedRequests(port: number, body: string) {
+  const signer = resolveSigner({ keyId: KEY_ID, secret: SECRET })
+  const url = `http://127.0.0.1:${port}/v1/orders?b=2&a=1`
+  const digest = contentDigest(body)
+  return [
+    {
+      method: 'POST' as const,
+      path: '/v1/orders?b=2&a=1',
+      setupRequest(req: { headers?: Record<string, string>; body?: string }) {
+        const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, 'content-digest': digest }
+        const source: HeaderSource = { get: (n) => headers[n] ?? null }
+        const signed = signViewSync(requestFromUrl('POST', url, source), true, signer)
+        return {
+          ...req,
+          headers: { ...headers, 'signature-input': signed.signatureInput, signature: signed.signature },
+          body,
+        }
+      },
+    },
+  ]
+}
+
+async function load(port: number, seconds: number, connections: number, body: string): Promise<autocannon.Result> {
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration: seconds,
+    requests: signedRequests(port, body) as unknown as autocannon.Request[],
+  })
+}
+
+/** Run every server kind for `seconds` (after a 1 s warm-up), `rounds` times interleaved; medians. */
+export async function runServers(o: {
+  seconds: number
+  rounds: number
+  connections: number
+  bodySize: number
+  baseLength: number
+  log?: (s: string) => void
+}): Promise<ServerRow[]> {
+  const body = jsonBody(o.bodySize)
+  const runs = new Map<ServerKind, autocannon.Result[]>()
+  for (let round = 0; round < o.rounds; round++) {
+    for (const kind of SERVER_KINDS) {
+      const { child, port } = await startChild(kind, o.baseLength)
+      try {
+        await load(port, 1, o.connections, body)
+        const r = await load(port, o.seconds, o.connections, body)
+        runs.set(kind, [...(runs.get(kind) ?? []), r])
+        o.log?.(`  ${kind}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`)
+      } finally {
+        child.kill()
+        await once(child, 'exit').catch(() => {})
+      }
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number
+  return SERVER_KINDS.map((kind) => {
+    const rs = runs.get(kind) as autocannon.Result[]
+    return {
+      kind,
+      reqPerSec: med(rs.map((r) => r.requests.average)),
+      p50Ms: med(rs.map((r) => r.latency.p50)),
+      p99Ms: med(rs.map((r) => r.latency.p99)),
+      non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      total: rs.reduce((a, r) => a + r.requests.total, 0),
+    }
+  })
+}
