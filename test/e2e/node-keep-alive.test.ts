@@ -11,7 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 let server: Server
 let origin: string
 beforeAll(async () => {
-  server = createServer(withSigil({ keys: { kKeepAlive001: randomBytes(32) } }, (_q, res) => res.end('ok')))
+  server = createServer(
+    withSigil({ keys: { kKeepAlive001: randomBytes(32) } }, (_q, res) => {
+      res.end('ok')
+    }),
+  )
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
