@@ -1,4 +1,5 @@
 import { SigilError } from '@sigil/core'
+import { announceKeyChange } from '../announce.js'
 import { onePositional, parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { usageError } from '../exit-codes.js'
 import { keyDetails, keyJson, parseDuration, toJson } from '../format.js'
@@ -29,7 +30,7 @@ export const keysRotate: Command = async (args, ctx) => {
         'New token, shown once; store it now:\n\n' +
         `${r.token}\n`,
     )
-    return 0
+    return announceKeyChange(ctx.io, { type: 'rotated', keyId, replacedBy: r.keyId })
   })
 }
 
@@ -40,7 +41,7 @@ export const keysRevoke: Command = async (args, ctx) => {
   return withStore(values, ctx.io, async (store) => {
     const k = await store!.revoke(keyId)
     out(ctx, keyJson(k), `Revoked ${keyId}.\n`)
-    return 0
+    return announceKeyChange(ctx.io, { type: 'revoked', keyId })
   })
 }
 

@@ -1,0 +1,34 @@
+import type { KeyChangeMessage } from '@sigil/redis'
+import { EXIT } from './exit-codes.js'
+import type { CliIo } from './io.js'
+
+/**
+ * After a revoke or rotate, tell every running server through Redis pub/sub (the same channel
+ * `@sigil/redis`'s `connectKeyCache` listens on), so caches drop the key now instead of at
+ * their TTL. Only when `SIGIL_REDIS_URL` is set. Returns the exit code: the change is in the
+ * store either way, but a failed announcement exits 4 so scripts notice.
+ *
+ * @example
+ * ```ts
+ * return announceKeyChange(ctx.io, { type: 'revoked', keyId })
+ * ```
+ */
+export async function announceKeyChange(io: CliIo, message: KeyChangeMessage): Promise<number> {
+  const url = io.env.SIGIL_REDIS_URL
+  if (!url) return EXIT.OK
+  const [{ publishKeyChange, RECOMMENDED_REDIS_OPTIONS }, { Redis }] = await Promise.all([import('@sigil/redis'), import('ioredis')])
+  const redis = new Redis(url, { ...RECOMMENDED_REDIS_OPTIONS, lazyConnect: true, retryStrategy: () => null })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    await publishKeyChange(redis, message, { prefix: io.env.SIGIL_REDIS_PREFIX ?? 'sigil' })
+    return EXIT.OK
+  } catch {
+    io.stderr.write(
+      `warning: ${message.keyId} is ${message.type} in the store, but Redis did not take the announcement; servers see it when their key cache expires\n`,
+    )
+    return EXIT.STORE
+  } finally {
+    redis.disconnect()
+  }
+}
