@@ -1,11 +1,11 @@
-import { defineConfig } from 'tsup'
+import { packageConfig } from '../../tsup.shared'
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/node.ts', 'src/express.ts', 'src/fastify.ts', 'src/hono.ts', 'src/msw.ts', 'src/testing.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'node',
-})
+export default packageConfig([
+  'src/index.ts',
+  'src/node.ts',
+  'src/express.ts',
+  'src/fastify.ts',
+  'src/hono.ts',
+  'src/msw.ts',
+  'src/testing.ts',
+])

@@ -33,6 +33,17 @@ export type StoredKeyPatch = Partial<Pick<StoredKey, 'status' | 'scopes' | 'expi
  * const store = createBackedKeyStore(myBackend, { masterKey: process.env.SIGIL_MASTER_KEY })
  * ```
  */
+/** SQL column of each patchable field, shared by the SQLite and PostgreSQL backends. */
+export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
+  status: 'status',
+  scopes: 'scopes',
+  expiresAt: 'expires_at',
+  notAfter: 'not_after',
+  revokedAt: 'revoked_at',
+  replacedBy: 'replaced_by',
+  updatedAt: 'updated_at',
+}
+
 export interface KeyBackend {
   read(keyId: string): Promise<StoredKey | undefined>
   /** Insert a new row; key ids are random, a duplicate is a bug and may throw. */

@@ -1,5 +1,5 @@
 import { SigilError } from '@sigil/core'
-import type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
 import type { PgQueryClient } from './postgres.js'
 
 type Row = Record<string, unknown>
@@ -21,16 +21,6 @@ const COLUMNS = [
   'master_key_version',
 ] as const
 const JSONB = new Set(['scopes', 'limits', 'metadata'])
-const PATCH: Record<string, string> = {
-  status: 'status',
-  scopes: 'scopes',
-  expiresAt: 'expires_at',
-  notAfter: 'not_after',
-  revokedAt: 'revoked_at',
-  replacedBy: 'replaced_by',
-  updatedAt: 'updated_at',
-}
-
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(0))
 // jsonb is cast from text so pg and PGlite (which serialize JSON parameters differently) agree.
 const placeholder = (col: string, i: number) => (JSONB.has(col) ? `$${i}::text::jsonb` : `$${i}`)
@@ -82,7 +72,7 @@ function setClause(patch: StoredKeyPatch, first: number): { sql: string; params:
   const params: unknown[] = []
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue
-    const col = PATCH[k] as string
+    const col = PATCH_COLUMNS[k] as string
     params.push(JSONB.has(col) ? json(v) : v)
     sets.push(`${col} = ${placeholder(col, first + params.length - 1)}`)
   }

@@ -4,7 +4,7 @@ import { ConfigurationError, SigilError } from '@sigil/core'
 import Database from 'better-sqlite3'
 import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
-import type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js'
@@ -45,16 +45,6 @@ function fromRow(r: Row): StoredKey {
   }
   for (const [k, v] of Object.entries(opt)) if (v !== undefined) (out as unknown as Row)[k] = v
   return out
-}
-
-const PATCH_COLUMNS: Record<string, string> = {
-  status: 'status',
-  scopes: 'scopes',
-  expiresAt: 'expires_at',
-  notAfter: 'not_after',
-  revokedAt: 'revoked_at',
-  replacedBy: 'replaced_by',
-  updatedAt: 'updated_at',
 }
 
 function patchSql(patch: StoredKeyPatch): { sets: string; values: unknown[] } {
