@@ -39,6 +39,10 @@ interface NonceResult {
   entries: number
   bytesPerEntry: number
   previousBytesPerEntry: number
+  insertNs?: number
+  replayNs?: number
+  previousInsertNs?: number
+  previousReplayNs?: number
   fill: { entries: number; usPerVerify: number }[]
 }
 let nonce: NonceResult | undefined
@@ -57,9 +61,15 @@ const redisUp = () =>
   new Promise<boolean>((resolve) => {
     const s = connect(6379, '127.0.0.1')
     s.setTimeout(300)
-    s.once('connect', () => (s.destroy(), resolve(true)))
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
     s.once('error', () => resolve(false))
-    s.once('timeout', () => (s.destroy(), resolve(false)))
+    s.once('timeout', () => {
+      s.destroy()
+      resolve(false)
+    })
   })
 let redis: { name: string; opsPerSec: number; p50Us: number; p99Us: number }[] | undefined
 if (flag('redis') || (!flag('no-redis') && (await redisUp()))) {
@@ -118,8 +128,12 @@ function markdown(r: typeof results): string {
   if (r.nonce) {
     out.push('### Memory nonce store', '')
     out.push(
-      `- ${r.nonce.bytesPerEntry.toFixed(1)} bytes per entry at ${r.nonce.entries.toLocaleString('en')} entries (heapUsed delta after GC; the previous string-keyed store: ${r.nonce.previousBytesPerEntry.toFixed(1)}).`,
+      `- ${r.nonce.bytesPerEntry.toFixed(1)} bytes per entry at ${r.nonce.entries.toLocaleString('en')} entries (heapUsed + arrayBuffers delta after GC; the original string-keyed \`Map\` store: ${r.nonce.previousBytesPerEntry.toFixed(1)}).`,
     )
+    if (r.nonce.insertNs !== undefined)
+      out.push(
+        `- One checkAndSet at ${r.nonce.entries.toLocaleString('en')} entries: new pair ${r.nonce.insertNs.toFixed(0)} ns, replay ${r.nonce.replayNs?.toFixed(0)} ns (string-keyed \`Map\`: ${r.nonce.previousInsertNs?.toFixed(0)} ns, ${r.nonce.previousReplayNs?.toFixed(0)} ns).`,
+      )
     out.push(
       `- Sigil verify (1 KiB) as the store fills: ${r.nonce.fill.map((f) => `${f.entries.toLocaleString('en')} entries → ${f.usPerVerify.toFixed(1)} µs`).join('; ')}.`,
       '',
