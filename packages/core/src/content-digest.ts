@@ -70,22 +70,45 @@ export interface StreamDigest {
   digests: Map<DigestAlgorithm, Uint8Array>
 }
 
+/** Incremental digesting with the limit check: feed chunks to `take`, then read `result()` once. */
+export interface Digester {
+  /** Hash one chunk; throws `BODY_TOO_LARGE` once more than `maxBytes` have arrived. */
+  take: (chunk: Uint8Array | string) => void
+  result(): StreamDigest
+}
+
+/** A {@link Digester} for push-style sources (Node `data` events, chunk arrays), in constant memory. */
+export function createDigester(options: DigestStreamOptions = {}): Digester {
+  const algs = options.algorithms ?? ['sha-256']
+  const max = options.maxBytes ?? Number.POSITIVE_INFINITY
+  const onChunk = options.onChunk
+  // One algorithm is the common case: no array walk per chunk.
+  const single = algs.length === 1 ? createHasher(algs[0] as DigestAlgorithm) : undefined
+  const hashers = single ? [single] : algs.map(createHasher)
+  let bytes = 0
+  return {
+    take(raw) {
+      const chunk = toBytes(raw)
+      bytes += chunk.byteLength
+      if (bytes > max) throw new VerificationError('BODY_TOO_LARGE', `body exceeds ${max} bytes`)
+      if (single) single.update(chunk)
+      else for (const h of hashers) h.update(chunk)
+      onChunk?.(chunk)
+    },
+    result() {
+      const digests = new Map<DigestAlgorithm, Uint8Array>()
+      for (let i = 0; i < algs.length; i++) digests.set(algs[i] as DigestAlgorithm, (hashers[i] as Hasher).digest())
+      return { bytes, digests }
+    },
+  }
+}
+
 /** Digest an async iterable of chunks (a Web ReadableStream or a Node Readable) in constant memory. */
 export async function digestStream(
   source: AsyncIterable<Uint8Array | string> | ReadableStream<Uint8Array>,
   options: DigestStreamOptions = {},
 ): Promise<StreamDigest> {
-  const algs = options.algorithms ?? ['sha-256']
-  const hashers = algs.map((a) => [a, createHasher(a)] as const)
-  const max = options.maxBytes ?? Number.POSITIVE_INFINITY
-  let bytes = 0
-  const take = (raw: Uint8Array | string) => {
-    const chunk = toBytes(raw)
-    bytes += chunk.byteLength
-    if (bytes > max) throw new VerificationError('BODY_TOO_LARGE', `body exceeds ${max} bytes`)
-    for (const [, h] of hashers) h.update(chunk)
-    options.onChunk?.(chunk)
-  }
+  const { take, result } = createDigester(options)
   if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
     // Read by hand: cancelling a tee()d branch through an async iterator waits for the other branch.
     const reader = (source as ReadableStream<Uint8Array>).getReader()
@@ -104,7 +127,7 @@ export async function digestStream(
   } else {
     for await (const raw of source as AsyncIterable<Uint8Array | string>) take(raw)
   }
-  return { bytes, digests: new Map(hashers.map(([a, h]) => [a, h.digest()])) }
+  return result()
 }
 
 /**

@@ -58,7 +58,8 @@ export function splitTarget(target: string): { path: string; query: string; auth
   let rest = target
   let authority: string | undefined
   let scheme: string | undefined
-  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)/.exec(target)
+  // Origin-form (`/…`, nearly every request) cannot match the scheme pattern: skip the regex.
+  const m = target.charCodeAt(0) === 0x2f ? null : /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)/.exec(target)
   if (m) {
     scheme = (m[1] as string).toLowerCase()
     authority = m[2] as string
@@ -69,7 +70,8 @@ export function splitTarget(target: string): { path: string; query: string; auth
   const q = rest.indexOf('?')
   const path = q >= 0 ? rest.slice(0, q) : rest
   const query = q >= 0 ? rest.slice(q) : ''
-  return { path: path === '' ? '/' : path, query, ...(authority !== undefined ? { authority, scheme } : {}) }
+  if (authority === undefined) return { path: path === '' ? '/' : path, query }
+  return { path: path === '' ? '/' : path, query, authority, scheme }
 }
 
 /**

@@ -11,10 +11,26 @@ export interface IncomingRequest {
   hasBody: boolean
   /** Declared Content-Length, when there is one. */
   contentLength?: number
-  /** The body as a stream of chunks; null when there is none. */
-  body: () => AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null
+  /**
+   * The body as a stream of chunks, or chunks already in memory (read without awaiting each), or
+   * a {@link PushBody}; null when there is none.
+   */
+  body: () => AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | Iterable<Uint8Array> | PushBody | null
   /** Peer address, for usage records. */
   address?: string
+}
+
+/**
+ * A body that pushes its chunks (Node `data` events) instead of being pulled through an async
+ * iterator: one promise per body instead of one per chunk.
+ */
+export interface PushBody extends AsyncIterable<Uint8Array> {
+  /**
+   * Call `take` with every chunk and resolve once the body has ended. When `take` throws (the
+   * size limit), stop reading, release the source as an abandoned async iterator would, and
+   * reject with that error; a stream error or an early close rejects as iterating would.
+   */
+  feed(take: (chunk: Uint8Array | string) => void): Promise<void>
 }
 
 /** Body presence from the framing headers (SPEC §2 step 2). */

@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream'
+import { finished, Readable } from 'node:stream'
+import type { PushBody } from './incoming.js'
 
 /** Bytes read from a request while it was verified, so the app can read them again. */
 export interface Retained {
@@ -97,4 +98,43 @@ export async function replayBody(req: Readable & { closed?: boolean }, bytes: Ui
   req.push(null)
   // Fail loudly rather than hand the app an empty body if a future Node changes stream internals.
   if (!req.readable && bytes.byteLength > 0) throw new Error('could not make the request body readable again')
+}
+
+/**
+ * A request body for the verifier that is read with `data` events straight into the digest (no
+ * promise per chunk), and is still an async iterable of the request for anyone who pulls. Errors
+ * and early closes reject exactly as iterating `req` would; when the digest refuses a chunk (size
+ * limit) the request is paused, as an abandoned iterator of it would leave it.
+ */
+export function pushBody(stream: Readable): PushBody {
+  return {
+    [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>,
+    feed(take) {
+      return new Promise<void>((resolve, reject) => {
+        let settled = false
+        const settle = (err: unknown, stop: boolean) => {
+          if (settled) return
+          settled = true
+          stream.off('data', onData)
+          stopWatching()
+          // Left paused and undestroyed, as an abandoned iterator leaves a request (autoDestroy is
+          // off for IncomingMessage): the adapter can still answer 413 on it.
+          if (stop) stream.pause()
+          if (err) reject(err)
+          else resolve()
+        }
+        const onData = (chunk: Uint8Array | string) => {
+          try {
+            take(chunk)
+          } catch (e) {
+            settle(e, true)
+          }
+        }
+        // `finished` reports the end, a stream error and a premature close like the iterator does.
+        const stopWatching = finished(stream, { writable: false }, (err) => settle(err ?? null, false))
+        stream.on('data', onData)
+        stream.resume()
+      })
+    },
+  }
 }

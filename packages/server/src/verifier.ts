@@ -1,8 +1,8 @@
 import {
   ComponentError,
   checkContentDigest,
+  createDigester,
   type DigestAlgorithm,
-  digestBytes,
   digestStream,
   type KeyRecord,
   parseContentDigest,
@@ -12,7 +12,7 @@ import {
   signatureBase,
   VerificationError,
 } from '@sigil/core'
-import type { IncomingRequest, Verified, VerifyContext } from './incoming.js'
+import type { IncomingRequest, PushBody, Verified, VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 import { rateLimitHeaders } from './problem.js'
 import { recordUsage } from './usage.js'
@@ -29,6 +29,9 @@ const fail = (code: ConstructorParameters<typeof VerificationError>[0], message:
   if (headers) (e as VerificationError & { headers?: Record<string, string> }).headers = headers
   throw e
 }
+
+const SHA256_ONLY: readonly DigestAlgorithm[] = ['sha-256']
+const SHA512_ONLY: readonly DigestAlgorithm[] = ['sha-512']
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function'
@@ -193,14 +196,20 @@ export function createVerifier(options: VerifyOptions): Verifier {
       const declared = parseContentDigest(digestValue)
       if (declared.size === 0) fail('DIGEST_MISSING', 'Content-Digest carries no supported algorithm')
       const parts: Uint8Array[] | undefined = cfg.retainBody ? [] : undefined
+      const digester = createDigester({
+        algorithms: declared.size === 1 ? (declared.keys().next().value === 'sha-256' ? SHA256_ONLY : SHA512_ONLY) : [...declared.keys()],
+        maxBytes: cfg.maxBodyBytes,
+        ...(parts ? { onChunk: (c: Uint8Array) => parts.push(c) } : {}),
+      })
       const src = input.body()
-      const { digests, bytes } = src
-        ? await digestStream(src, {
-            algorithms: [...declared.keys()] as DigestAlgorithm[],
-            maxBytes: cfg.maxBodyBytes,
-            ...(parts ? { onChunk: (c: Uint8Array) => parts.push(c) } : {}),
-          })
-        : { digests: new Map([...declared.keys()].map((a) => [a, digestBytes(a, new Uint8Array(0))])), bytes: 0 }
+      if (src !== null) {
+        if (typeof (src as PushBody).feed === 'function') await (src as PushBody).feed(digester.take)
+        else if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
+          // Chunks already in memory: no await per chunk.
+          for (const c of src as Iterable<Uint8Array>) digester.take(c)
+        } else await digestStream(src as AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, { algorithms: [], onChunk: digester.take })
+      }
+      const { digests, bytes } = digester.result()
       checkContentDigest(declared, digests)
       if (parts) body = concat(parts, bytes)
     }
@@ -215,19 +224,15 @@ export function createVerifier(options: VerifyOptions): Verifier {
         fail(d.code ?? 'RATE_LIMITED', d.code === 'QUOTA_EXCEEDED' ? 'quota exhausted' : 'rate limit exceeded', rateLimitHeaders(d))
       if (d.limit) rateLimit = { limit: d.limit, remaining: d.remaining, resetSeconds: d.resetSeconds, windowSeconds: d.windowSeconds }
     }
-    // 9. Result
-    return {
-      keyId,
-      principal: k.principal,
-      scopes: k.scopes,
-      created,
-      ...(p.expires !== undefined ? { expires: p.expires } : {}),
-      ...(p.nonce !== undefined ? { nonce: p.nonce } : {}),
-      label: entry.label,
-      ...(body ? { body } : {}),
-      ...(k.metadata ? { metadata: k.metadata } : {}),
-      ...(rateLimit ? { rateLimit } : {}),
-    }
+    // 9. Result (same keys, same order as ever; optional ones only when set)
+    const v = { keyId, principal: k.principal, scopes: k.scopes, created } as Verified
+    if (p.expires !== undefined) v.expires = p.expires
+    if (p.nonce !== undefined) v.nonce = p.nonce
+    v.label = entry.label
+    if (body) v.body = body
+    if (k.metadata) v.metadata = k.metadata
+    if (rateLimit) v.rateLimit = rateLimit
+    return v
   }
 
   return {
