@@ -53,6 +53,10 @@ function nextMember(s: string, i: number): number {
   return i < s.length ? i : -1
 }
 
+// The last inner list read and its items (shared: callers only read `items`).
+let lastList: string | undefined
+let lastItems: string[] = []
+
 /** Fast read of a Signature-Input value; undefined means "use the library". */
 export function fastSignatureInput(s: string): FastInputMember[] | undefined {
   const out: FastInputMember[] = []
@@ -64,8 +68,15 @@ export function fastSignatureInput(s: string): FastInputMember[] | undefined {
     const label = s.slice(i, keyEnd)
     const start = keyEnd + 1
     let j = start + 1
-    const items: string[] = []
-    if (s.charCodeAt(j) !== 0x29) {
+    let items: string[] = []
+    let list: string | undefined
+    // Signers send the same inner list over and over: when it is the last one seen, reuse its
+    // items and its string (whose hash V8 has cached, for the component cache).
+    if (lastList !== undefined && s.startsWith(lastList, start)) {
+      list = lastList
+      items = lastItems
+      j = start + lastList.length - 1
+    } else if (s.charCodeAt(j) !== 0x29) {
       for (;;) {
         if (s.charCodeAt(j) !== 0x22) return undefined
         const end = readPlainString(s, j)
@@ -82,6 +93,11 @@ export function fastSignatureInput(s: string): FastInputMember[] | undefined {
     }
     j++ // past ')'
     const listEnd = j
+    if (list === undefined) {
+      list = s.slice(start, listEnd)
+      lastList = list
+      lastItems = items
+    }
     const params: Parameters = new Map<string, BareItem>()
     while (s.charCodeAt(j) === 0x3b) {
       const kEnd = readKey(s, j + 1)
@@ -110,7 +126,7 @@ export function fastSignatureInput(s: string): FastInputMember[] | undefined {
       }
     }
     for (const m of out) if (m.label === label) return undefined
-    out.push({ label, list: s.slice(start, listEnd), items, params, paramsValue: s.slice(start, j) })
+    out.push({ label, list, items, params, paramsValue: s.slice(start, j) })
     i = nextMember(s, j)
     if (i < 0) return undefined
   }

@@ -130,10 +130,10 @@ export function componentValue(message: Message, c: Component): string {
  */
 export function signatureBase(message: Message, components: readonly Component[], paramsValue: string): string {
   let out = ''
-  const seen = new Set<string>()
-  for (const c of components) {
-    if (seen.has(c.id)) throw new ComponentError('a component is covered twice')
-    seen.add(c.id)
+  for (let n = 0; n < components.length; n++) {
+    const c = components[n] as Component
+    // A few components at most (limits.maxComponents): a scan beats allocating a Set.
+    for (let p = 0; p < n; p++) if ((components[p] as Component).id === c.id) throw new ComponentError('a component is covered twice')
     const value = componentValue(message, c)
     for (let i = 0; i < value.length; i++) {
       const ch = value.charCodeAt(i)

@@ -55,19 +55,23 @@ export interface SignatureEntry {
   signature: Uint8Array
 }
 
-const INT_PARAMS = new Set(['created', 'expires'])
-const STRING_PARAMS = new Set(['nonce', 'keyid', 'alg', 'tag'])
-
 function readParams(raw: Parameters, limits: SignatureLimits): SignatureParams {
   const out: SignatureParams = {}
   for (const [k, v] of raw) {
-    if (INT_PARAMS.has(k)) {
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be an integer`)
-      ;(out as Record<string, unknown>)[k] = v
-    } else if (STRING_PARAMS.has(k)) {
-      if (typeof v !== 'string') throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be a string`)
-      if (v.length > limits.maxParamLength) throw new VerificationError('SIGNATURE_MALFORMED', `${k} is too long`)
-      ;(out as Record<string, unknown>)[k] = v
+    switch (k) {
+      case 'created':
+      case 'expires':
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be an integer`)
+        out[k] = v
+        break
+      case 'nonce':
+      case 'keyid':
+      case 'alg':
+      case 'tag':
+        if (typeof v !== 'string') throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be a string`)
+        if (v.length > limits.maxParamLength) throw new VerificationError('SIGNATURE_MALFORMED', `${k} is too long`)
+        out[k] = v
+        break
     }
   }
   return out

@@ -237,26 +237,32 @@ export function createVerifier(options: VerifyOptions): Verifier {
 
   return {
     config: cfg,
-    async verifyIncoming(input, context) {
+    verifyIncoming(input, context) {
       const note: { keyId?: string; principal?: string } = {}
-      try {
-        const v = await run(input, context, note)
-        if (cfg.usage)
-          recordUsage(cfg.usage, {
-            keyId: v.keyId,
-            principal: v.principal,
-            outcome: 'accepted',
-            at: new Date(cfg.now()),
-            ...(input.address ? { address: input.address } : {}),
-          })
-        return v
-      } catch (e) {
-        const code = e instanceof SigilError ? e.code : 'INTERNAL_ERROR'
-        if (cfg.usage)
-          recordUsage(cfg.usage, { ...note, outcome: code, at: new Date(cfg.now()), ...(input.address ? { address: input.address } : {}) })
-        throw e
-      }
+      // Without a usage recorder there is nothing to do around `run`: hand its promise back as is.
+      if (!cfg.usage) return run(input, context, note)
+      return recorded(input, context, note)
     },
+  }
+
+  async function recorded(input: IncomingRequest, context: VerifyContext | undefined, note: { keyId?: string; principal?: string }) {
+    try {
+      const v = await run(input, context, note)
+      if (cfg.usage)
+        recordUsage(cfg.usage, {
+          keyId: v.keyId,
+          principal: v.principal,
+          outcome: 'accepted',
+          at: new Date(cfg.now()),
+          ...(input.address ? { address: input.address } : {}),
+        })
+      return v
+    } catch (e) {
+      const code = e instanceof SigilError ? e.code : 'INTERNAL_ERROR'
+      if (cfg.usage)
+        recordUsage(cfg.usage, { ...note, outcome: code, at: new Date(cfg.now()), ...(input.address ? { address: input.address } : {}) })
+      throw e
+    }
   }
 }
 
