@@ -5,6 +5,11 @@ export interface UsageEvent {
   /** Key id from the signature when it could be read. */
   keyId?: string
   principal?: string
+  /**
+   * True once the key store knew `keyId`. Rejections before the lookup (e.g. CLOCK_SKEW) carry a
+   * client-chosen id: recorders that key storage by id can skip events without this flag.
+   */
+  keyFound?: boolean
   outcome: 'accepted' | SigilErrorCode | 'INTERNAL_ERROR'
   at: Date
   address?: string

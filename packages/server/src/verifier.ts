@@ -15,6 +15,7 @@ import {
 import type { IncomingRequest, PushBody, Verified, VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 import { rateLimitHeaders } from './problem.js'
+import { hasScope } from './route-requirements.js'
 import { recordUsage } from './usage.js'
 
 /** A compiled verifier: options validated once, then `verify` per request. */
@@ -97,14 +98,6 @@ function keyProblem(key: KeyRecord | undefined, nowMs: number): 'KEY_UNKNOWN' | 
   return undefined
 }
 
-function hasScope(granted: readonly string[], want: string): boolean {
-  for (const g of granted) {
-    if (g === want || g === '*') return true
-    if (g.endsWith(':*') && want.startsWith(g.slice(0, -1))) return true
-  }
-  return false
-}
-
 /**
  * Build a verifier. Checks run in SPEC §2 order: parse, profile, time, key, MAC, replay, body,
  * authorize; failures are `VerificationError`s with stable codes.
@@ -122,7 +115,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
   async function run(
     input: IncomingRequest,
     ctx: VerifyContext | undefined,
-    note: { keyId?: string; principal?: string },
+    note: { keyId?: string; principal?: string; keyFound?: boolean },
   ): Promise<Verified> {
     const m = input.message
     if (input.contentLength !== undefined && input.contentLength > cfg.maxBodyBytes) {
@@ -162,6 +155,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
     const keyAnswer = store('key store', cfg.storeTimeoutMs, () => cfg.keys.get(keyId))
     const key = isPromise(keyAnswer) ? await keyAnswer : keyAnswer
     const problem = keyProblem(key, nowMs)
+    note.keyFound = key !== undefined
     if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
     // 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
     let base: string
@@ -238,20 +232,25 @@ export function createVerifier(options: VerifyOptions): Verifier {
   return {
     config: cfg,
     verifyIncoming(input, context) {
-      const note: { keyId?: string; principal?: string } = {}
+      const note: { keyId?: string; principal?: string; keyFound?: boolean } = {}
       // Without a usage recorder there is nothing to do around `run`: hand its promise back as is.
       if (!cfg.usage) return run(input, context, note)
       return recorded(input, context, note)
     },
   }
 
-  async function recorded(input: IncomingRequest, context: VerifyContext | undefined, note: { keyId?: string; principal?: string }) {
+  async function recorded(
+    input: IncomingRequest,
+    context: VerifyContext | undefined,
+    note: { keyId?: string; principal?: string; keyFound?: boolean },
+  ) {
     try {
       const v = await run(input, context, note)
       if (cfg.usage)
         recordUsage(cfg.usage, {
           keyId: v.keyId,
           principal: v.principal,
+          keyFound: true,
           outcome: 'accepted',
           at: new Date(cfg.now()),
           ...(input.address ? { address: input.address } : {}),

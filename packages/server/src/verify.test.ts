@@ -249,6 +249,16 @@ describe('verify()', () => {
     expect(ok.keyId).toBe(keyId)
     await codeOf(verify(await sign(post(), { now: 0 }), setup({ usage: { record: (e) => void events.push(e.outcome) } })))
     expect(events).toEqual(['accepted', 'CLOCK_SKEW'])
+    const seen: Array<{ outcome: string; keyFound?: boolean }> = []
+    const rec = { record: (e: { outcome: string; keyFound?: boolean }) => void seen.push({ outcome: e.outcome, keyFound: e.keyFound }) }
+    await codeOf(verify(await sign(post(), { now: 0 }), setup({ usage: rec })))
+    await codeOf(verify(await sign(post(), { keyId: 'kOtherKey0002' }), setup({ usage: rec })))
+    await codeOf(verify(withHeaders(await sign(post()), { 'content-type': 'text/plain' }), setup({ usage: rec })))
+    expect(seen).toEqual([
+      { outcome: 'CLOCK_SKEW', keyFound: undefined },
+      { outcome: 'KEY_UNKNOWN', keyFound: false },
+      { outcome: 'SIGNATURE_INVALID', keyFound: true },
+    ])
     const v = await verify(
       await sign(post()),
       setup({
