@@ -7,6 +7,7 @@ import {
   type RequestMessage,
   requestFromUrl,
   type SignedHeaders,
+  type SignMessageOptions,
   signMessage,
   signMessageSync,
 } from '@sigil/core'
@@ -27,17 +28,12 @@ export function createdNow(s: ResolvedSigner): number {
   return Math.floor((s.now() + s.clockOffsetMs) / 1000)
 }
 
-function signOptions(s: ResolvedSigner, components: Component[]) {
-  return {
-    keyId: s.keyId,
-    secret: s.secret,
-    components,
-    created: createdNow(s),
-    ...(s.expiresIn !== undefined ? { expiresIn: s.expiresIn } : {}),
-    tag: s.tag,
-    label: s.label,
-    ...(s.params ? { extraParams: s.params } : {}),
-  }
+function signOptions(s: ResolvedSigner, components: Component[]): SignMessageOptions {
+  // Built without spreads: one object per request.
+  const o: SignMessageOptions = { keyId: s.keyId, secret: s.secret, components, created: createdNow(s), tag: s.tag, label: s.label }
+  if (s.expiresIn !== undefined) o.expiresIn = s.expiresIn
+  if (s.params) o.extraParams = s.params
+  return o
 }
 
 /**

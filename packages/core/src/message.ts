@@ -85,6 +85,23 @@ export function splitTarget(target: string): { path: string; query: string; auth
  * ```
  */
 export function requestFromUrl(method: string, url: string | URL, headers: HeaderSource): RequestMessage {
+  // A client signs the same URL string over and over: parse it once.
+  if (typeof url === 'string' && url === lastUrl && lastParts) {
+    const p = lastParts
+    return { method, scheme: p.scheme, authority: p.authority, path: p.path, query: p.query, headers }
+  }
+  const view = parseRequestUrl(method, url, headers)
+  if (typeof url === 'string') {
+    lastUrl = url
+    lastParts = { scheme: view.scheme, authority: view.authority, path: view.path, query: view.query }
+  }
+  return view
+}
+
+let lastUrl: string | undefined
+let lastParts: Pick<RequestMessage, 'scheme' | 'authority' | 'path' | 'query'> | undefined
+
+function parseRequestUrl(method: string, url: string | URL, headers: HeaderSource): RequestMessage {
   const u = typeof url === 'string' ? new URL(url) : url
   const scheme = u.protocol.slice(0, -1).toLowerCase()
   // URL.search drops a bare trailing '?'; href keeps it, so read the raw query from href.

@@ -88,15 +88,15 @@ function finish(o: SignMessageOptions, paramsValue: string, base: string, params
 }
 
 function prepare(message: Message, o: SignMessageOptions) {
-  const params: SignatureParams & Record<string, BareItem | undefined> = {
+  const standard: SignatureParams & Record<string, BareItem | undefined> = {
     created: o.created,
     expires: o.expiresIn === undefined ? undefined : o.created + o.expiresIn,
     nonce: o.nonce === false ? undefined : (o.nonce ?? createNonce()),
     keyid: o.keyId,
     alg: o.alg === false ? undefined : 'hmac-sha256',
     tag: o.tag === false ? undefined : (o.tag ?? 'sigil'),
-    ...o.extraParams,
   }
+  const params = o.extraParams ? { ...standard, ...o.extraParams } : standard
   const paramsValue = serializeSignatureParams(o.components, params)
   return { paramsValue, base: signatureBase(message, o.components, paramsValue), params }
 }
