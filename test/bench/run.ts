@@ -1,11 +1,13 @@
 // `pnpm bench`: micro (sign / verify / both vs the node:crypto floor), server overhead (autocannon
 // on 127.0.0.1), nonce-store scale, and Redis verify when Redis answers. Writes
 // test/bench/results/results.json, results.md and chart.svg. Flags: --quick, --no-server,
-// --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --time=ms.
+// --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --time=ms, --no-micro,
+// --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { type BigResult, runBig } from './big.js'
 import { jsonBody, machineLine } from './fixtures.js'
 import { sigilBaseLength } from './impls.js'
 import { type MicroRow, runMicro } from './micro.js'
@@ -26,7 +28,7 @@ log(machine)
 const startedAt = new Date().toISOString()
 
 log('micro: sign / verify / both vs floor')
-const micro = await runMicro({ sizes, rounds, timeMs, log })
+const micro: MicroRow[] = flag('no-micro') ? [] : await runMicro({ sizes, rounds, timeMs, log })
 
 let servers: ServerRow[] | undefined
 if (!flag('no-server')) {
@@ -82,7 +84,13 @@ if (flag('redis') || (!flag('no-redis') && (await redisUp()))) {
   }
 }
 
-const results = { machine, startedAt, node: process.version, rounds, timeMs, micro, servers, nonce, redis }
+let big: BigResult | undefined
+if (flag('big')) {
+  log('1 GiB streaming: createSignedFetch -> node:http verifyNodeRequest (retainBody: false)')
+  big = await runBig({ bytes: Number(value('big-bytes') ?? 1024 ** 3), log })
+}
+
+const results = { machine, startedAt, node: process.version, rounds, timeMs, micro, servers, nonce, redis, big }
 const outDir = `${here}results`
 mkdirSync(outDir, { recursive: true })
 writeFileSync(`${outDir}/results.json`, `${JSON.stringify(results, null, 2)}\n`)
@@ -136,6 +144,15 @@ function markdown(r: typeof results): string {
       )
     out.push(
       `- Sigil verify (1 KiB) as the store fills: ${r.nonce.fill.map((f) => `${f.entries.toLocaleString('en')} entries → ${f.usPerVerify.toFixed(1)} µs`).join('; ')}.`,
+      '',
+    )
+  }
+  if (r.big) {
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`
+    out.push('### Streaming a large body (createSignedFetch → node:http, retainBody: false)', '')
+    out.push(
+      `- ${(r.big.bytes / 1024 ** 3).toFixed(2)} GiB in ${r.big.seconds.toFixed(1)} s: ${(r.big.throughput / 1024 / 1024).toFixed(0)} MiB/s end to end (the client reads the file twice: digest, then send; the server digests while receiving), status ${r.big.status}, fetch redirect mode '${r.big.redirect}'.`,
+      `- Peak RSS: client ${mib(r.big.clientPeakRss)}, server ${mib(r.big.serverPeakRss)}; an idle process with the same modules loaded: ${mib(r.big.baselineRss)}.`,
       '',
     )
   }
