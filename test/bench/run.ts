@@ -2,7 +2,7 @@
 // on 127.0.0.1), nonce-store scale, and Redis verify when Redis answers. Writes
 // test/bench/results/results.json, results.md and chart.svg. Flags: --quick, --no-server,
 // --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --time=ms, --no-micro,
-// --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
+// --server-rounds=N, --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -34,7 +34,14 @@ let servers: ServerRow[] | undefined
 if (!flag('no-server')) {
   log('server overhead (autocannon, 1 KiB body)')
   const baseLength = await sigilBaseLength(Buffer.from(jsonBody(1024)))
-  servers = await runServers({ seconds: quick ? 2 : 4, rounds: 1, connections: 10, bodySize: 1024, baseLength, log })
+  servers = await runServers({
+    seconds: quick ? 2 : 4,
+    rounds: Number(value('server-rounds') ?? 1),
+    connections: 10,
+    bodySize: 1024,
+    baseLength,
+    log,
+  })
 }
 
 interface NonceResult {
@@ -120,15 +127,15 @@ function markdown(r: typeof results): string {
     const by = new Map(r.servers.map((s) => [s.kind, s]))
     out.push('### Server overhead (autocannon, 10 connections, 1 KiB signed POST, 127.0.0.1)', '')
     out.push(
-      '| server | req/s | p50 ms | p99 ms | non-2xx | vs plain | vs floor verifier |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | req/s | p50 ms | p99 ms | non-2xx | vs plain | vs floor verifier | server CPU µs/req | CPU vs floor |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     )
     for (const s of r.servers) {
       const fw = s.kind.split('-')[0]
       const plain = by.get(`${fw}-plain` as ServerRow['kind']) as ServerRow
       const floor = by.get(`${fw}-floor` as ServerRow['kind']) as ServerRow
       out.push(
-        `| ${s.kind} | ${s.reqPerSec.toFixed(0)} | ${s.p50Ms} | ${s.p99Ms} | ${s.non2xx} | ${((100 * s.reqPerSec) / plain.reqPerSec).toFixed(0)}% | ${((100 * s.reqPerSec) / floor.reqPerSec).toFixed(0)}% |`,
+        `| ${s.kind} | ${s.reqPerSec.toFixed(0)} | ${s.p50Ms} | ${s.p99Ms} | ${s.non2xx} | ${((100 * s.reqPerSec) / plain.reqPerSec).toFixed(0)}% | ${((100 * s.reqPerSec) / floor.reqPerSec).toFixed(0)}% | ${s.cpuUsPerReq?.toFixed(0) ?? '—'} | ${s.cpuUsPerReq ? `${((100 * s.cpuUsPerReq) / floor.cpuUsPerReq).toFixed(0)}%` : '—'} |`,
       )
     }
     out.push('')

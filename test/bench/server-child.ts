@@ -78,4 +78,9 @@ else {
 process.stdout.write(`port ${port}\n`)
 process.on('message', (m) => {
   if (m === 'rss') process.send?.({ maxRss: process.resourceUsage().maxRSS * 1024 })
+  if (m === 'cpu') {
+    const u = process.cpuUsage()
+    process.send?.({ cpuUs: u.user + u.system })
+  }
 })
+process.on('SIGTERM', () => process.exit(0))

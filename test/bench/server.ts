@@ -20,6 +20,15 @@ export interface ServerRow {
   non2xx: number
   errors: number
   total: number
+  /** Server process CPU time (user + system) per request during the measured run, µs. */
+  cpuUsPerReq: number
+}
+
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve((m as { cpuUs: number }).cpuUs))
+    child.send('cpu')
+  })
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -84,14 +93,20 @@ export async function runServers(o: {
 }): Promise<ServerRow[]> {
   const body = jsonBody(o.bodySize)
   const runs = new Map<ServerKind, autocannon.Result[]>()
+  const cpu = new Map<ServerKind, number[]>()
   for (let round = 0; round < o.rounds; round++) {
     for (const kind of SERVER_KINDS) {
       const { child, port } = await startChild(kind, o.baseLength)
       try {
         await load(port, 1, o.connections, body)
+        const cpu0 = await cpuOf(child)
         const r = await load(port, o.seconds, o.connections, body)
+        const cpuUs = (await cpuOf(child)) - cpu0
         runs.set(kind, [...(runs.get(kind) ?? []), r])
-        o.log?.(`  ${kind}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`)
+        cpu.set(kind, [...(cpu.get(kind) ?? []), cpuUs / Math.max(1, r.requests.total)])
+        o.log?.(
+          `  ${kind}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, server CPU ${(cpuUs / Math.max(1, r.requests.total)).toFixed(0)} µs/req`,
+        )
       } finally {
         child.kill()
         await once(child, 'exit').catch(() => {})
@@ -109,6 +124,7 @@ export async function runServers(o: {
       non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
       errors: rs.reduce((a, r) => a + r.errors, 0),
       total: rs.reduce((a, r) => a + r.requests.total, 0),
+      cpuUsPerReq: med(cpu.get(kind) as number[]),
     }
   })
 }
