@@ -13,6 +13,7 @@ export const COMMON_OPTIONS = {
 export const STORE_OPTIONS = {
   store: { type: 'string' },
   'database-url': { type: 'string' },
+  'database-schema': { type: 'string' },
 } as const satisfies Options
 
 /**

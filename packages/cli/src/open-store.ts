@@ -10,12 +10,17 @@ export const DEFAULT_STORE_PATH = './.sigil/keys.db'
 export interface StoreFlags {
   store?: string | undefined
   'database-url'?: string | undefined
+  'database-schema'?: string | undefined
 }
 
 /** Which store the flags and environment select. */
-export function storeLocation(flags: StoreFlags, io: CliIo): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
+export function storeLocation(
+  flags: StoreFlags,
+  io: CliIo,
+): { kind: 'postgres'; url: string; schema?: string } | { kind: 'sqlite'; path: string } {
   const url = flags['database-url'] ?? io.env.SIGIL_DATABASE_URL
-  if (url) return { kind: 'postgres', url }
+  const schema = flags['database-schema'] ?? io.env.SIGIL_DATABASE_SCHEMA
+  if (url) return { kind: 'postgres', url, ...(schema ? { schema } : {}) }
   return { kind: 'sqlite', path: resolve(io.cwd, flags.store ?? io.env.SIGIL_STORE ?? DEFAULT_STORE_PATH) }
 }
 
@@ -34,7 +39,7 @@ export async function openStore(flags: StoreFlags, io: CliIo, mustExist = false)
   const masterKey = io.env.SIGIL_MASTER_KEY
   if (where.kind === 'postgres') {
     const { createPostgresKeyStore } = await import('@sigil/keys/postgres')
-    return createPostgresKeyStore({ connectionString: where.url, masterKey })
+    return createPostgresKeyStore({ connectionString: where.url, masterKey, ...(where.schema ? { schema: where.schema } : {}) })
   }
   if (mustExist && !existsSync(where.path)) return undefined
   const { createSqliteKeyStore } = await import('@sigil/keys/sqlite')

@@ -39,7 +39,7 @@ export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run
 /** Help text for `sigil keys`. */
 export function keysHelp(): string {
   const lines = Object.entries(KEYS_COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}\n      ${c.usage}`)
-  return `sigil keys <command> [--store PATH | --database-url URL] [--json]\n\n${lines.join('\n')}\n`
+  return `sigil keys <command> [--store PATH | --database-url URL [--database-schema S]] [--json]\n\n${lines.join('\n')}\n`
 }
 
 /** Dispatch `sigil keys …`. */
