@@ -13,12 +13,13 @@ import {
   signatureBase,
   verifyMessageSignature,
 } from '@sigil/core'
-import { parseCommandArgs } from '../args.js'
+import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { EXIT, usageError } from '../exit-codes.js'
 import { toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { credentialsFromFlags, REQUEST_OPTIONS, requestFromFlags } from '../request-flags.js'
 import { type Check, profileChecks } from './explain-checks.js'
+import { keyCheck } from './explain-key.js'
 
 const USAGE = `usage: sigil explain [-X METHOD] [-H "Name: value"]... [--data-binary @FILE] [--signature-input V --signature V]
                      [--token T | --key-id ID --secret S] [--now UNIX] [--window 300] [--tag sigil] URL
@@ -29,6 +30,7 @@ Signature-Input / Signature may also be given as -H headers.`
 export const explain: Command = async (args, ctx) => {
   const { values, positionals } = parseCommandArgs(args, {
     ...REQUEST_OPTIONS,
+    ...STORE_OPTIONS,
     'signature-input': { type: 'string' },
     signature: { type: 'string' },
     now: { type: 'string' },
@@ -86,8 +88,20 @@ export const explain: Command = async (args, ctx) => {
     } catch (e) {
       fail('base', e)
     }
-    if (base !== undefined && creds) {
-      const { ok } = await verifyMessageSignature(view, entry, creds.secret)
+    // No secret given: with a key store named (flag or environment), check the key there.
+    let secret = creds?.secret
+    if (!creds && entry.params.keyid !== undefined) {
+      const found = await keyCheck(values, ctx.io, entry.params.keyid, nowSec)
+      if (found) {
+        // Replaces the "not checked (no credentials)" placeholder of the profile checks.
+        const at = checks.findIndex((c) => c.step === 'key' && c.ok === null)
+        if (at >= 0) checks[at] = found.check
+        else checks.push(found.check)
+        secret = found.secret
+      }
+    }
+    if (base !== undefined && secret) {
+      const { ok } = await verifyMessageSignature(view, entry, secret)
       checks.push(
         ok
           ? { step: 'mac', ok: true, detail: 'HMAC-SHA256 matches' }
@@ -99,7 +113,7 @@ export const explain: Command = async (args, ctx) => {
             },
       )
     } else if (base !== undefined) {
-      checks.push({ step: 'mac', ok: null, detail: 'skipped: no --token / --secret given' })
+      checks.push({ step: 'mac', ok: null, detail: 'skipped: no --token / --secret given and no usable key in a store' })
     }
   } else if (!spec.headers.has('signature-input')) {
     // No signature to explain: show what Sigil would sign, with illustrative parameters.
