@@ -3,9 +3,13 @@
 // client library normalizes the request target first.
 import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { splitTarget, VerificationError } from '@sigil/core'
+import { splitTarget } from '@sigil/core'
 import { createMemoryNonceStore, createVerifier, declaredBody, resolveOrigin, type Verifier, type VerifyOptions } from '@sigil/server'
 import { withSigil } from '@sigil/server/node'
+
+export { outcomeOf } from '../helpers/outcome.js'
+
+import { outcomeOf } from '../helpers/outcome.js'
 import { headerSource, KEY_ID, NOW_S, type Outcome, SECRET, type Vector, type Wire } from './harness.js'
 
 /** A fresh verifier (own nonce store) for a vector. */
@@ -20,17 +24,6 @@ export function verifierFor(v: Pick<Vector, 'verifier' | 'request'>, over: Parti
     ...(v.verifier?.opaque ? { opaque: true } : {}),
     ...over,
   })
-}
-
-/** Outcome of a verification promise: `accepted` or the VerificationError code. Anything else is rethrown. */
-export async function outcomeOf(p: Promise<unknown>): Promise<Outcome> {
-  try {
-    await p
-    return 'accepted'
-  } catch (e) {
-    if (e instanceof VerificationError) return e.code
-    throw e
-  }
 }
 
 /** The request as an adapter that follows RFC 9110/9112 would hand it over. */

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { outcomeOf as codeOf } from '../../../test/helpers/outcome.js'
 import { secretOf, vectorRequest } from '../../../test/vectors/load.js'
 import responseVectors from '../../../test/vectors/sigil-response-v1.json' with { type: 'json' }
 import { component } from './components.js'
 import { ComponentError, VerificationError } from './errors.js'
 import { type RequestMessage, type ResponseMessage, requestFromFetch } from './message.js'
-import { ResponseVerificationError, responseComponents, signResponseMessage, verifyResponseMessage } from './response-signature.js'
+import { responseComponents, signResponseMessage, verifyResponseMessage } from './response-signature.js'
 import { componentValue } from './signature-base.js'
 
 interface ResponseVector {
@@ -26,16 +27,6 @@ function viewOf(v: ResponseVector, extra: [string, string][] = []): ResponseMess
   const req = vectorRequest(v.request)
   const request: RequestMessage = { ...requestFromFetch(req), headers: new Headers(v.request.headers.filter(([k]) => k !== 'Host')) }
   return { status: v.response.status, headers: new Headers([...v.response.headers, ...extra]), request }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'accepted'
-  } catch (e) {
-    if (e instanceof ResponseVerificationError) return e.code
-    throw e
-  }
 }
 
 describe('sigil response vectors (SPEC §5)', () => {

@@ -1,6 +1,7 @@
 import { signRequest } from '@sigil/client'
-import { type KeyRecord, randomBytes, type SigilErrorCode, VerificationError } from '@sigil/core'
+import { type KeyRecord, randomBytes, type SigilErrorCode } from '@sigil/core'
 import { describe, expect, it } from 'vitest'
+import { outcomeOf as codeOf } from '../../../test/helpers/outcome.js'
 import { RFC9421, SIGIL_V1, secretOf, vectorRequest } from '../../../test/vectors/load.js'
 import { createMemoryNonceStore } from './memory-nonce-store.js'
 import type { VerifyOptions } from './options.js'
@@ -43,16 +44,6 @@ const sign = (req: Request, o: { now?: number; keyId?: string; components?: stri
 
 const post = (url = 'https://api.example.com/v1/orders?b=2&a=1', body = '{"sku":"A-1"}') =>
   new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-
-async function codeOf(p: Promise<unknown>): Promise<SigilErrorCode | 'accepted'> {
-  try {
-    await p
-    return 'accepted'
-  } catch (e) {
-    if (e instanceof VerificationError) return e.code
-    throw e
-  }
-}
 
 function withHeaders(req: Request, patch: Record<string, string | null>): Request {
   const h = new Headers(req.headers)
