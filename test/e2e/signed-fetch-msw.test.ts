@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 const secret = randomBytes(32)
 const keyId = 'kMswClient001'
 let serverClockOffset = 0
+let redirectedHits = 0
 const options: VerifyOptions = {
   keys: { [keyId]: secret },
   now: () => Date.now() + serverClockOffset,
@@ -33,6 +34,11 @@ const server = setupServer(
     `${api}/v1/orders/:id`,
     withSignature(options, ({ params, sigil }) => HttpResponse.json({ id: params.id, by: sigil.keyId })),
   ),
+  http.get(`${api}/v1/old`, () => new HttpResponse(null, { status: 302, headers: { location: `${api}/v1/new` } })),
+  http.get(`${api}/v1/new`, () => {
+    redirectedHits++
+    return HttpResponse.json({ reached: true })
+  }),
   http.put(
     `${api}/v1/files/:name`,
     withSignature({ ...options, maxBodyBytes: 64 * 1024 * 1024, retainBody: false }, ({ sigil }) =>
@@ -127,6 +133,16 @@ describe('createSignedFetch → msw → verify()', () => {
     const res = await wrong(`${api}/v1/orders/1`)
     expect(res.status).toBe(401)
     expect(await res.json()).toMatchObject({ code: 'SIGNATURE_INVALID' })
+  })
+
+  it('does not follow redirects with a signed request unless asked to', async () => {
+    const res = await signed(`${api}/v1/old`)
+    expect(res.status).toBe(302)
+    expect(res.headers.get('location')).toBe(`${api}/v1/new`)
+    expect(redirectedHits).toBe(0)
+    const followed = await signed(`${api}/v1/old`, { redirect: 'follow' })
+    expect(followed.status).toBe(200)
+    expect(redirectedHits).toBe(1)
   })
 
   it('signRequest leaves the caller request and its body untouched', async () => {

@@ -8,7 +8,10 @@ export type BodyFactory = () => ReadableStream<Uint8Array> | AsyncIterable<Uint8
 
 /** Options of {@link createSignedFetch}. */
 export type SignedFetchOptions = SignerOptions & {
-  /** The fetch to wrap (jose's `customFetch`). Default: global `fetch`. */
+  /**
+   * The fetch to wrap (jose's `customFetch`). Default: global `fetch`. Redirects are not followed
+   * unless `init.redirect` says so: the 3xx comes back to the caller, who signs a new request.
+   */
   fetch?: (request: Request) => Promise<Response>
   /**
    * On a `CLOCK_SKEW` rejection, learn the offset from the response's `Date`, re-sign and retry
@@ -149,6 +152,10 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
       h.set('signature', signed.signature)
       const req = new Request(base.url, {
         ...init,
+        // A signed request is bound to its authority and path: following a redirect would send
+        // the signature where it cannot verify (and, for streamed bodies, makes undici keep a
+        // replay copy of every byte). Only an explicit init.redirect changes that.
+        redirect: init?.redirect ?? 'manual',
         method,
         headers: h,
         body: prepared ? sendable(prepared) : null,
