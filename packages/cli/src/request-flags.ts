@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { fromBase64Url, parseToken, SigilError } from '@sigil/core'
+import { decodeSecret, parseToken, SigilError } from '@sigil/core'
 import { usageError } from './exit-codes.js'
 import type { CliIo } from './io.js'
 
@@ -96,7 +96,7 @@ export function credentialsFromFlags(
 ): { keyId: string; secret: Uint8Array } | undefined {
   if (flags['key-id'] || flags.secret) {
     if (!flags['key-id'] || !flags.secret) throw usageError('--key-id and --secret go together')
-    const secret = fromBase64Url(flags.secret.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
+    const secret = decodeSecret(flags.secret)
     if (!secret || secret.length < 32) throw new SigilError('TOKEN_INVALID', '--secret must be at least 32 bytes, base64 or base64url')
     return { keyId: flags['key-id'], secret }
   }

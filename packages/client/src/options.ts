@@ -1,4 +1,4 @@
-import { type BareItem, type Component, ConfigurationError, component, fromBase64Url, parseToken, SigilError } from '@sigil/core'
+import { type BareItem, type Component, ConfigurationError, component, decodeSecret, parseToken, SigilError } from '@sigil/core'
 import { z } from 'zod'
 
 /** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */
@@ -85,7 +85,7 @@ export function resolveSigner(options: SignerOptions): ResolvedSigner {
     } else {
       if (!o.keyId || o.secret === undefined) throw new ConfigurationError('pass either token or keyId and secret')
       keyId = o.keyId
-      const s = typeof o.secret === 'string' ? fromBase64Url(o.secret.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')) : o.secret
+      const s = typeof o.secret === 'string' ? decodeSecret(o.secret) : o.secret
       if (!s) throw new ConfigurationError('secret must be bytes or base64/base64url')
       secret = s
     }

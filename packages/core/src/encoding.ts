@@ -51,6 +51,11 @@ export function fromBase64Url(s: string): Uint8Array | undefined {
   return fromBase64(s.replace(/-/g, '+').replace(/_/g, '/') + pad)
 }
 
+/** A secret written as text: standard base64 (padding optional) or base64url. Undefined if neither. */
+export function decodeSecret(text: string): Uint8Array | undefined {
+  return fromBase64Url(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
+}
+
 /** Fresh random bytes from the platform CSPRNG. */
 export function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n)

@@ -1,11 +1,11 @@
-import { fromBase64Url, type KeyRecord, type KeyResolver } from '@sigil/core'
+import { decodeSecret, type KeyRecord, type KeyResolver } from '@sigil/core'
 
 /** A secret as bytes, or as base64/base64url text. */
 export type SecretInput = Uint8Array | string
 
 function toSecret(s: SecretInput): Uint8Array | undefined {
   if (typeof s !== 'string') return s
-  return fromBase64Url(s.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
+  return decodeSecret(s)
 }
 
 /**
