@@ -1,4 +1,4 @@
-import { createHasher, formatContentDigest, requestFromUrl, SigilError, toBytes } from '@sigil/core'
+import { concatBytes, createHasher, formatContentDigest, requestFromUrl, SigilError, toBytes } from '@sigil/core'
 import { resolveSigner, type SignerOptions } from './options.js'
 import { signView } from './sign-request.js'
 import { type VerifyResponseOptions, verifyResponse } from './verify-response.js'
@@ -67,14 +67,7 @@ async function prepareBody(
     }
     const parts: Uint8Array[] = []
     for await (const c of body as AsyncIterable<Uint8Array>) parts.push(c)
-    const total = parts.reduce((n, p) => n + p.byteLength, 0)
-    const bytes = new Uint8Array(total)
-    let o = 0
-    for (const p of parts) {
-      bytes.set(p, o)
-      o += p.byteLength
-    }
-    return { prepared: { bytes } }
+    return { prepared: { bytes: concatBytes(parts) } }
   }
   throw new SigilError('CONFIGURATION_INVALID', 'unsupported request body type')
 }

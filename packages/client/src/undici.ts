@@ -1,4 +1,4 @@
-import { contentDigest, normalizeAuthority, type RequestMessage, SigilError, splitTarget, toBytes } from '@sigil/core'
+import { concatBytes, contentDigest, normalizeAuthority, type RequestMessage, SigilError, splitTarget, toBytes } from '@sigil/core'
 import type { Dispatcher } from 'undici'
 import { resolveSigner, type SignerOptions } from './options.js'
 import { signViewSync } from './sign-request.js'
@@ -104,13 +104,7 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
         if (total > maxBuffer) throw new SigilError('CONFIGURATION_INVALID', `request body exceeds maxBufferBytes (${maxBuffer})`)
         parts.push(b)
       }
-      const all = new Uint8Array(total)
-      let o = 0
-      for (const p of parts) {
-        all.set(p, o)
-        o += p.byteLength
-      }
-      send(all)
+      send(concatBytes(parts, total))
     })().catch((e: Error) => fail(handler, e))
     return true
   }

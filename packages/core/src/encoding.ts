@@ -56,6 +56,18 @@ export function decodeSecret(text: string): Uint8Array | undefined {
   return fromBase64Url(text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
 }
 
+/** Join chunks into one array (the only chunk itself when there is one). */
+export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((n, p) => n + p.byteLength, 0)): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array
+  const out = new Uint8Array(total)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.byteLength
+  }
+  return out
+}
+
 /** Fresh random bytes from the platform CSPRNG. */
 export function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n)

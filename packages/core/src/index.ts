@@ -17,7 +17,18 @@ export {
   parseContentDigest,
   type StreamDigest,
 } from './content-digest.js'
-export { decodeSecret, fromBase64, fromBase64Url, fromUtf8, randomBytes, toBase64, toBase64Url, toBytes, utf8 } from './encoding.js'
+export {
+  concatBytes,
+  decodeSecret,
+  fromBase64,
+  fromBase64Url,
+  fromUtf8,
+  randomBytes,
+  toBase64,
+  toBase64Url,
+  toBytes,
+  utf8,
+} from './encoding.js'
 export {
   ComponentError,
   ConfigurationError,

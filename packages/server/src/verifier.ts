@@ -1,6 +1,7 @@
 import {
   ComponentError,
   checkContentDigest,
+  concatBytes,
   createDigester,
   type DigestAlgorithm,
   digestStream,
@@ -205,7 +206,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
       }
       const { digests, bytes } = digester.result()
       checkContentDigest(declared, digests)
-      if (parts) body = concat(parts, bytes)
+      if (parts) body = concatBytes(parts, bytes)
     }
     // 8. Authorize
     const scopes = ctx?.requiredScopes ? [...cfg.requiredScopes, ...ctx.requiredScopes] : cfg.requiredScopes
@@ -263,15 +264,4 @@ export function createVerifier(options: VerifyOptions): Verifier {
       throw e
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(total)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.byteLength
-  }
-  return out
 }
