@@ -1,6 +1,7 @@
 // Loads the shared known-answer vectors so core, client and server tests run the same cases.
 import rfc9421 from './rfc9421.json' with { type: 'json' }
 import rfc9530 from './rfc9530.json' with { type: 'json' }
+import sigilUrlV1 from './sigil-url-v1.json' with { type: 'json' }
 import sigilV1 from './sigil-v1.json' with { type: 'json' }
 
 export interface VectorRequest {
@@ -56,3 +57,19 @@ export function vectorRequest(v: VectorRequest): Request {
 export function secretOf(b64: string): Uint8Array {
   return new Uint8Array(Buffer.from(b64, 'base64'))
 }
+
+export const SIGIL_URL_V1 = sigilUrlV1.cases as Array<{
+  name: string
+  source: string
+  /** Method the link is used with (HEAD for a GET link). */
+  method: string
+  keyId: string
+  secretBase64: string
+  created: number
+  nonce: string
+  expiresIn: number
+  url: string
+  base: string
+  signatureInput: string
+  signature: string
+}>

@@ -1,5 +1,6 @@
 export { ResponseVerificationError } from '@sigil/core'
 export { type Credentials, type ResolvedSigner, resolveSigner, type SignerOptions } from './options.js'
+export { type PresignUrlOptions, presignUrl } from './presign-url.js'
 export { componentsFor, digestBody, signRequest, signView, signViewSync } from './sign-request.js'
 export { type BodyFactory, createSignedFetch, type SignedFetchOptions } from './signed-fetch.js'
 export { type VerifyResponseOptions, verifyResponse } from './verify-response.js'

@@ -50,6 +50,19 @@ export {
   requestFromUrl,
   splitTarget,
 } from './message.js'
+export {
+  encodeQueryValue,
+  PRESIGNED_DEFAULT_LIFETIME_S,
+  PRESIGNED_DIGEST_PARAM,
+  PRESIGNED_INPUT_PARAM,
+  PRESIGNED_MAX_BYTES_PARAM,
+  PRESIGNED_MAX_LIFETIME_S,
+  PRESIGNED_ONCE_PARAM,
+  PRESIGNED_SIGNATURE_PARAM,
+  PRESIGNED_TAG,
+  type PresignedQuery,
+  splitPresignedQuery,
+} from './presigned-url.js'
 export { queryParam } from './query-param.js'
 export {
   RESPONSE_TAG,

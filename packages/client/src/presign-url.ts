@@ -1,0 +1,114 @@
+import {
+  ConfigurationError,
+  DEFAULT_COMPONENTS,
+  encodeQueryValue,
+  PRESIGNED_DEFAULT_LIFETIME_S,
+  PRESIGNED_DIGEST_PARAM,
+  PRESIGNED_INPUT_PARAM,
+  PRESIGNED_MAX_BYTES_PARAM,
+  PRESIGNED_MAX_LIFETIME_S,
+  PRESIGNED_ONCE_PARAM,
+  PRESIGNED_SIGNATURE_PARAM,
+  PRESIGNED_TAG,
+  requestFromUrl,
+  signMessage,
+  splitPresignedQuery,
+} from '@sigil/core'
+import { z } from 'zod'
+import { type Credentials, resolveSigner } from './options.js'
+
+/** Options of {@link presignUrl}. */
+export type PresignUrlOptions = Credentials & {
+  /** Seconds the link works. Default 900 (15 minutes); at most 604800 (7 days). */
+  expiresIn?: number
+  /** Method the link is for. Default `GET` (a GET link also answers `HEAD`). Any letter case. */
+  method?: string
+  /** Upload links: the body may carry at most this many bytes (bound into the signed query). */
+  maxBytes?: number
+  /** Upload links: the body must match this `Content-Digest` value (e.g. from `contentDigest(bytes)`). */
+  contentDigest?: string
+  /** The link works once: the server records its nonce. Default false (usable until it expires). */
+  singleUse?: boolean
+  /** Clock in milliseconds. Default `Date.now`. */
+  now?: () => number
+}
+
+const schema = z
+  .object({
+    expiresIn: z.number().int().min(1).max(PRESIGNED_MAX_LIFETIME_S).optional(),
+    method: z
+      .string()
+      .regex(/^[A-Za-z]{1,16}$/)
+      .optional(),
+    maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    contentDigest: z.string().min(1).max(512).optional(),
+    singleUse: z.boolean().optional(),
+    now: z.function().optional(),
+  })
+  .passthrough()
+
+/**
+ * A presigned URL (SPEC §7): a link to one resource, for a limited time, that a browser, curl or
+ * an `<img>` tag can use without a key. The link is a bearer credential until it expires: hand it
+ * only to whoever may use it, keep it out of logs, and serve pages that show it with
+ * `Referrer-Policy: no-referrer`.
+ *
+ * @example
+ * ```ts
+ * const link = await presignUrl('https://files.example.com/v1/reports/7.pdf', {
+ *   token: process.env.SIGIL_TOKEN!, expiresIn: 3600,
+ * })
+ * ```
+ */
+export async function presignUrl(url: string | URL, options: PresignUrlOptions): Promise<string> {
+  const parsed = schema.safeParse(options)
+  if (!parsed.success) {
+    const field = parsed.error.issues[0]?.path.join('.') || 'options'
+    throw new ConfigurationError(`invalid presignUrl option: ${field}`, { cause: parsed.error })
+  }
+  const o = parsed.data
+  const signer = resolveSigner('token' in options ? { token: options.token } : { keyId: options.keyId, secret: options.secret })
+  const target = new URL(url)
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new ConfigurationError('presignUrl needs an http(s) URL')
+  if (target.username || target.password) throw new ConfigurationError('presignUrl refuses URLs with user info')
+  target.hash = ''
+  if (splitPresignedQuery(rawQuery(target)) !== null) throw new ConfigurationError('URL is already presigned')
+  // The bound parameters are ordinary query parameters, so @query covers them.
+  const bound: string[] = []
+  if (o.maxBytes !== undefined) bound.push(`${PRESIGNED_MAX_BYTES_PARAM}=${o.maxBytes}`)
+  if (o.contentDigest !== undefined) bound.push(`${PRESIGNED_DIGEST_PARAM}=${encodeQueryValue(o.contentDigest)}`)
+  if (o.singleUse) bound.push(`${PRESIGNED_ONCE_PARAM}=1`)
+  let href = target.href
+  if (bound.length) href = appendQuery(href, bound.join('&'))
+  // A GET link also answers HEAD; a HEAD link is signed as GET for the same reason.
+  const upper = (o.method ?? 'GET').toUpperCase()
+  const method = upper === 'HEAD' ? 'GET' : upper
+  const view = requestFromUrl(method, href, new Headers())
+  const now = (o.now as (() => number) | undefined) ?? Date.now
+  const created = Math.floor(now() / 1000)
+  const signed = await signMessage(view, {
+    keyId: signer.keyId,
+    secret: signer.secret,
+    components: DEFAULT_COMPONENTS.bodyless,
+    created,
+    expiresIn: o.expiresIn ?? PRESIGNED_DEFAULT_LIFETIME_S,
+    tag: PRESIGNED_TAG,
+  })
+  return appendQuery(
+    href,
+    `${PRESIGNED_INPUT_PARAM}=${encodeQueryValue(signed.signatureInput)}&${PRESIGNED_SIGNATURE_PARAM}=${encodeQueryValue(signed.signature)}`,
+  )
+}
+
+// The verifier takes the covered query as the raw text before `&sigil-input=` (or `?` alone), so
+// the separator is always added, except after a bare `?`: `?a=1&` stays `?a=1&` when covered.
+function appendQuery(href: string, params: string): string {
+  const q = href.indexOf('?')
+  if (q < 0) return `${href}?${params}`
+  return q === href.length - 1 ? `${href}${params}` : `${href}&${params}`
+}
+
+function rawQuery(u: URL): string {
+  const q = u.href.indexOf('?')
+  return q >= 0 ? u.href.slice(q) : ''
+}

@@ -1,0 +1,60 @@
+import { type HeaderSource, type PresignedQuery, splitPresignedQuery, VerificationError } from '@sigil/core'
+import type { IncomingRequest } from './incoming.js'
+
+/** Where presigned URLs are accepted, and how (`presigned` option of `verify()` and every adapter). */
+export interface PresignedOptions {
+  /** Longest lifetime (`expires - created`) accepted, in seconds. Default and ceiling 604800 (7 days). */
+  maxLifetime?: number
+  /** Record every link's nonce, so each works once, even when the signer did not ask. Default false. */
+  singleUse?: boolean
+}
+
+/** A presigned request turned into the view the verifier checks, with what the signer bound. */
+export interface PresignedView {
+  input: IncomingRequest
+  bound: PresignedQuery
+}
+
+function overlay(headers: HeaderSource, q: PresignedQuery): HeaderSource {
+  const pick = (name: string): string | null => {
+    const n = name.toLowerCase()
+    if (n === 'signature-input') return q.signatureInput
+    if (n === 'signature') return q.signature
+    return null
+  }
+  const view: HeaderSource = {
+    get: (name) => pick(name) ?? headers.get(name),
+  }
+  if (headers.getAll) {
+    const all = headers.getAll.bind(headers)
+    view.getAll = (name) => {
+      const v = pick(name)
+      return v === null ? all(name) : [v]
+    }
+  }
+  return view
+}
+
+/**
+ * The verifier's view of a presigned request (SPEC §7), or `null` when its query carries no
+ * signature. The covered `@query` is the query without `sigil-input` and `sigil`; a `HEAD` is
+ * checked as the `GET` its link was signed for. A request carrying both a URL signature and
+ * signature headers is malformed: which one counts must never depend on the reader.
+ */
+export function presignedView(input: IncomingRequest): PresignedView | null {
+  const m = input.message
+  const bound = splitPresignedQuery(m.query)
+  if (bound === null) return null
+  if (m.headers.get('signature-input') !== null || m.headers.get('signature') !== null) {
+    throw new VerificationError('SIGNATURE_MALFORMED', 'a request carries either a URL signature or signature headers, not both')
+  }
+  const message = {
+    method: m.method === 'HEAD' ? 'GET' : m.method,
+    scheme: m.scheme,
+    authority: m.authority,
+    path: m.path,
+    query: bound.baseQuery,
+    headers: overlay(m.headers, bound),
+  }
+  return { input: { ...input, message }, bound }
+}
