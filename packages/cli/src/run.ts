@@ -10,6 +10,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./commands/master-key.js')).masterKey,
   },
   curl: { summary: 'send a signed request (curl-like flags)', load: async () => (await import('./commands/curl.js')).curl },
+  presign: {
+    summary: 'print a presigned URL (a link that works without a key until it expires)',
+    load: async () => (await import('./commands/presign.js')).presign,
+  },
   explain: {
     summary: 'show the signature base of a request and which check fails',
     load: async () => (await import('./commands/explain.js')).explain,

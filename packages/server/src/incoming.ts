@@ -1,4 +1,5 @@
 import type { RequestMessage } from '@sigil/core'
+import type { PresignedOptions } from './presigned.js'
 
 /**
  * A request as an adapter hands it to the verifier: the message view (raw path and query,
@@ -44,6 +45,8 @@ export function declaredBody(contentLength: string | null, transferEncoding: str
 /** Per-request additions to the verifier's configuration (adapters pass route requirements). */
 export interface VerifyContext {
   requiredScopes?: readonly string[]
+  /** Accept a presigned URL on this route (SPEC §7), overriding the verifier's `presigned` option. */
+  presigned?: PresignedOptions
 }
 
 /** What the application gets for an accepted request (SPEC §2 step 9). */
@@ -57,6 +60,8 @@ export interface Verified {
   nonce?: string
   /** Label of the signature that was checked. */
   label: string
+  /** True when the request was authorized by a presigned URL (SPEC §7), not signature headers. */
+  presigned?: true
   /** Body bytes as received, when the verifier read and retained them. */
   body?: Uint8Array
   metadata?: Record<string, unknown>

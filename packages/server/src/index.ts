@@ -4,6 +4,7 @@ export { resolveOrigin } from './authority.js'
 export { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './memory-nonce-store.js'
 export { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
+export { type PresignedOptions, presignedView } from './presigned.js'
 export { type Problem, type ProblemBody, problemResponse, rateLimitHeaders, toProblem } from './problem.js'
 export {
   createMemoryRateLimiter,

@@ -6,11 +6,14 @@ import {
   hmacSha256,
   type KeyResolver,
   type NonceStore,
+  PRESIGNED_MAX_LIFETIME_S,
+  PRESIGNED_TAG,
   randomBytes,
   type SignatureLimits,
 } from '@sigil/core'
 import { z } from 'zod'
 import { createMemoryNonceStore } from './memory-nonce-store.js'
+import type { PresignedOptions } from './presigned.js'
 import type { RateLimiter } from './rate-limit.js'
 import { type SecretInput, staticKeys } from './static-keys.js'
 import type { UsageRecorder } from './usage.js'
@@ -58,6 +61,12 @@ export interface VerifyOptions {
   storeTimeoutMs?: number
   /** HMAC implementation (default: node:crypto on Node, WebCrypto elsewhere). */
   hmac?: Hmac
+  /**
+   * Accept presigned URLs (SPEC §7) from `presignUrl()` / `sigil presign`. Default false: a query
+   * signature is ignored and the request is `SIGNATURE_MISSING`. Enable it only on the routes that
+   * serve links (a separate `sigil()` there, with those paths exempt from the app-wide one).
+   */
+  presigned?: boolean | PresignedOptions
 }
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')
@@ -71,7 +80,13 @@ const schema = z.object({
   keys: z.union([z.record(z.string(), z.union([z.string(), z.instanceof(Uint8Array)])), withMethod('get')]),
   nonceStore: withMethod('checkAndSet').optional(),
   window: z.number().int().min(1).max(3600).optional(),
-  tag: z.string().min(1).max(64).nullable().optional(),
+  tag: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine((t) => t !== PRESIGNED_TAG, 'sigil-url is the presigned-URL tag')
+    .nullable()
+    .optional(),
   profile: z.enum(['sigil', 'rfc9421']).optional(),
   authority: z.string().min(1).max(255).optional(),
   scheme: z.enum(['http', 'https']).optional(),
@@ -100,6 +115,14 @@ const schema = z.object({
   usage: withMethod('record').optional(),
   storeTimeoutMs: z.number().int().min(1).optional(),
   hmac: withMethod('verify').optional(),
+  presigned: z
+    .union([
+      z.boolean(),
+      z
+        .object({ maxLifetime: z.number().int().min(1).max(PRESIGNED_MAX_LIFETIME_S).optional(), singleUse: z.boolean().optional() })
+        .strict(),
+    ])
+    .optional(),
 })
 
 /** The validated configuration a verifier runs on. */
@@ -126,6 +149,8 @@ export interface VerifierConfig {
   hmac: Hmac
   /** A random secret MACed against when the key is unusable in opaque mode (equal cost). */
   decoySecret: Uint8Array
+  /** Presigned URLs accepted (SPEC §7), or undefined when they are not. */
+  presigned: PresignedOptions | undefined
 }
 
 const SIGIL_REQUIRED = ['@method', '@authority', '@path', '@query']
@@ -162,5 +187,6 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     storeTimeoutMs: o.storeTimeoutMs ?? 2000,
     hmac: o.hmac ?? hmacSha256,
     decoySecret: randomBytes(32),
+    presigned: o.presigned === true ? {} : o.presigned || undefined,
   }
 }

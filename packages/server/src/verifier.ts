@@ -1,11 +1,14 @@
 import {
   ComponentError,
   checkContentDigest,
+  component,
   concatBytes,
   createDigester,
   type DigestAlgorithm,
   digestStream,
   type KeyRecord,
+  PRESIGNED_MAX_LIFETIME_S,
+  PRESIGNED_TAG,
   parseContentDigest,
   parseSignatures,
   SigilError,
@@ -15,6 +18,7 @@ import {
 } from '@sigil/core'
 import type { IncomingRequest, PushBody, Verified, VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
+import { type PresignedOptions, presignedView } from './presigned.js'
 import { rateLimitHeaders } from './problem.js'
 import { hasScope } from './route-requirements.js'
 import { recordUsage } from './usage.js'
@@ -33,6 +37,8 @@ const fail = (code: ConstructorParameters<typeof VerificationError>[0], message:
 }
 
 const SHA256_ONLY: readonly DigestAlgorithm[] = ['sha-256']
+// Ids as the parser gives them (component(...).id), so the profile check compares like with like.
+const URL_COMPONENTS = ['@method', '@authority', '@path', '@query'].map((n) => component(n).id)
 const SHA512_ONLY: readonly DigestAlgorithm[] = ['sha-512']
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
@@ -78,7 +84,10 @@ async function withDeadline<T>(what: string, ms: number, v: Promise<T>): Promise
 function selectEntry(entries: SignatureEntry[], tag: string | null): SignatureEntry {
   if (tag === null) {
     if (entries.length !== 1) fail('SIGNATURE_MALFORMED', 'expected exactly one signature')
-    return entries[0] as SignatureEntry
+    const only = entries[0] as SignatureEntry
+    // A presigned URL's signature never counts as a header signature (SPEC §7).
+    if (only.params.tag === PRESIGNED_TAG) fail('SIGNATURE_MISSING', 'a URL signature cannot be sent as headers')
+    return only
   }
   let found: SignatureEntry | undefined
   for (const e of entries) {
@@ -114,36 +123,50 @@ export function createVerifier(options: VerifyOptions): Verifier {
   const ttlMs = cfg.windowS * 2000
 
   async function run(
-    input: IncomingRequest,
+    request: IncomingRequest,
     ctx: VerifyContext | undefined,
     note: { keyId?: string; principal?: string; keyFound?: boolean },
   ): Promise<Verified> {
+    // A presigned URL (SPEC §7) only where the integrator allows it; elsewhere its query is a query.
+    const presignedCfg: PresignedOptions | undefined = ctx?.presigned ?? cfg.presigned
+    const pre = presignedCfg ? presignedView(request) : null
+    const input = pre ? pre.input : request
     const m = input.message
-    if (input.contentLength !== undefined && input.contentLength > cfg.maxBodyBytes) {
-      fail('BODY_TOO_LARGE', `body exceeds ${cfg.maxBodyBytes} bytes`)
+    const maxBodyBytes = pre?.bound.maxBytes !== undefined ? Math.min(pre.bound.maxBytes, cfg.maxBodyBytes) : cfg.maxBodyBytes
+    if (input.contentLength !== undefined && input.contentLength > maxBodyBytes) {
+      fail('BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`)
     }
     // 1. Parse
-    const entry = selectEntry(parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.limits), cfg.tag)
+    const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.limits)
+    const entry = selectEntry(entries, pre ? PRESIGNED_TAG : cfg.tag)
     const p = entry.params
     // 2. Profile
     if (p.keyid === undefined) fail('PROFILE_VIOLATION', 'keyid is required')
     note.keyId = p.keyid
     if (p.created === undefined) fail('PROFILE_VIOLATION', 'created is required')
-    if (cfg.profile === 'sigil' && p.nonce === undefined) fail('PROFILE_VIOLATION', 'nonce is required')
+    if ((pre || cfg.profile === 'sigil') && p.nonce === undefined) fail('PROFILE_VIOLATION', 'nonce is required')
     if (p.alg !== undefined && p.alg !== 'hmac-sha256') fail('PROFILE_VIOLATION', 'alg must be hmac-sha256')
-    if (cfg.required.length) {
-      for (const id of cfg.required) {
-        if (!entry.components.some((c) => c.id === id)) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
-      }
+    const required = pre ? URL_COMPONENTS : cfg.required
+    for (const id of required) {
+      if (!entry.components.some((c) => c.id === id)) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
     }
-    const digestCovered = entry.components.some((c) => c.name === 'content-digest')
-    if (input.hasBody && !digestCovered && cfg.profile === 'sigil')
+    const digestCovered = !pre && entry.components.some((c) => c.name === 'content-digest')
+    if (!pre && input.hasBody && !digestCovered && cfg.profile === 'sigil')
       fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
     // 3. Time
     const nowMs = cfg.now()
     const nowS = nowMs / 1000
     const created = p.created as number
-    if (Math.abs(created - nowS) > cfg.windowS) {
+    if (pre) {
+      // A link lives until `expires`, not ±window: only `created` from the future is skew.
+      if (p.expires === undefined) fail('PROFILE_VIOLATION', 'a presigned URL must carry expires')
+      const lifetime = (p.expires as number) - created
+      if (lifetime < 0) fail('SIGNATURE_MALFORMED', 'expires is before created')
+      if (lifetime > (presignedCfg?.maxLifetime ?? PRESIGNED_MAX_LIFETIME_S)) fail('PROFILE_VIOLATION', 'presigned URL lives too long')
+      if (created - nowS > cfg.windowS) {
+        fail('CLOCK_SKEW', `created is more than ${cfg.windowS} s ahead`, { date: new Date(nowMs).toUTCString() })
+      }
+    } else if (Math.abs(created - nowS) > cfg.windowS) {
       // Date from the verifier's own clock, so the client corrects to the time we judge by.
       fail('CLOCK_SKEW', `created is outside the ${cfg.windowS} s window`, { date: new Date(nowMs).toUTCString() })
     }
@@ -177,23 +200,32 @@ export function createVerifier(options: VerifyOptions): Verifier {
     }
     const k = key as KeyRecord
     note.principal = k.principal
-    // 6. Replay, only after the MAC is good
-    if (p.nonce !== undefined) {
+    // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
+    if (p.nonce !== undefined && (!pre || pre.bound.once || presignedCfg?.singleUse)) {
       const nonce = p.nonce
-      const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttlMs))
+      const ttl = pre ? ((p.expires as number) - nowS + cfg.windowS) * 1000 : ttlMs
+      const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttl))
       const fresh = isPromise(freshAnswer) ? await freshAnswer : freshAnswer
       if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
     }
     // 7. Body
     let body: Uint8Array | undefined
-    const digestValue = digestCovered ? m.headers.get('content-digest') : null
-    if (digestValue !== null) {
-      const declared = parseContentDigest(digestValue)
-      if (declared.size === 0) fail('DIGEST_MISSING', 'Content-Digest carries no supported algorithm')
+    const digestValue = pre ? (pre.bound.contentDigest ?? null) : digestCovered ? m.headers.get('content-digest') : null
+    // An upload link bound to a size alone is still read, to hold it to that size.
+    if (digestValue !== null || pre?.bound.maxBytes !== undefined) {
+      const declared = digestValue === null ? new Map() : parseContentDigest(digestValue)
+      if (digestValue !== null && declared.size === 0) fail('DIGEST_MISSING', 'Content-Digest carries no supported algorithm')
       const parts: Uint8Array[] | undefined = cfg.retainBody ? [] : undefined
       const digester = createDigester({
-        algorithms: declared.size === 1 ? (declared.keys().next().value === 'sha-256' ? SHA256_ONLY : SHA512_ONLY) : [...declared.keys()],
-        maxBytes: cfg.maxBodyBytes,
+        algorithms:
+          declared.size === 0
+            ? SHA256_ONLY
+            : declared.size === 1
+              ? declared.keys().next().value === 'sha-256'
+                ? SHA256_ONLY
+                : SHA512_ONLY
+              : [...declared.keys()],
+        maxBytes: maxBodyBytes,
         ...(parts ? { onChunk: (c: Uint8Array) => parts.push(c) } : {}),
       })
       const src = input.body()
@@ -205,7 +237,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
         } else await digestStream(src as AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, { algorithms: [], onChunk: digester.take })
       }
       const { digests, bytes } = digester.result()
-      checkContentDigest(declared, digests)
+      if (declared.size) checkContentDigest(declared, digests)
       if (parts) body = concatBytes(parts, bytes)
     }
     // 8. Authorize
@@ -224,6 +256,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
     if (p.expires !== undefined) v.expires = p.expires
     if (p.nonce !== undefined) v.nonce = p.nonce
     v.label = entry.label
+    if (pre) v.presigned = true
     if (body) v.body = body
     if (k.metadata) v.metadata = k.metadata
     if (rateLimit) v.rateLimit = rateLimit
