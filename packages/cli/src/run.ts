@@ -10,6 +10,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./commands/master-key.js')).masterKey,
   },
   curl: { summary: 'send a signed request (curl-like flags)', load: async () => (await import('./commands/curl.js')).curl },
+  admin: {
+    summary: 'run the developer portal (admin API + dashboard); sign-in and invite links',
+    load: async () => (await import('./commands/admin.js')).admin,
+  },
   presign: {
     summary: 'print a presigned URL (a link that works without a key until it expires)',
     load: async () => (await import('./commands/presign.js')).presign,

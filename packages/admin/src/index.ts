@@ -1,0 +1,5 @@
+export { type AuditEvent, type AuditLog, createMemoryAuditLog, createPostgresAuditLog, createSqliteAuditLog } from './audit.js'
+export { createLinkToken, deriveAdminSecret, type LinkClaims, LOGIN_LINK_TTL_MS, readLinkToken } from './links.js'
+export { adminOpenApi } from './openapi.js'
+export { type Admin, type AdminOptions, createAdmin } from './server.js'
+export { type Actor, AdminError, type Announce, type UsageSource } from './service.js'

@@ -1,0 +1,126 @@
+import { z } from 'zod'
+
+// One set of zod schemas validates every request and generates the OpenAPI document, so the two
+// cannot drift.
+
+const scope = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\w:.*/-]+$/, 'letters, digits and _ : . * / -')
+const limits = z
+  .object({
+    rate: z
+      .object({ points: z.number().int().min(1), windowSeconds: z.number().int().min(1) })
+      .strict()
+      .optional(),
+    quota: z
+      .object({ points: z.number().int().min(1), periodSeconds: z.number().int().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+
+export const createKeyBody = z
+  .object({
+    principal: z.string().min(1).max(256).describe('Who the key acts for (a partner, user or service id).'),
+    scopes: z.array(scope).max(64).optional(),
+    expiresAt: z.iso.datetime().optional().describe('The key stops working at this instant.'),
+    limits: limits.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .meta({ id: 'CreateKey' })
+
+export const updateKeyBody = z
+  .object({
+    scopes: z.array(scope).max(64).optional(),
+    expiresAt: z.iso.datetime().optional().describe('Set the expiry (a past instant expires the key now).'),
+  })
+  .strict()
+  .meta({ id: 'UpdateKey' })
+
+export const rotateKeyBody = z
+  .object({
+    graceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .optional()
+      .describe('How long the old key keeps working. Default 24 h.'),
+  })
+  .strict()
+  .meta({ id: 'RotateKey' })
+
+export const listKeysQuery = z
+  .object({
+    principal: z.string().min(1).max(256).optional(),
+    status: z.enum(['active', 'revoked', 'expired']).optional(),
+    q: z.string().max(256).optional().describe('Substring of the key id or principal.'),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+    after: z.string().max(128).optional().describe('Cursor: the last key id of the previous page.'),
+  })
+  .strict()
+
+export const usageQuery = z.object({ from: z.iso.date().optional(), to: z.iso.date().optional() }).strict()
+
+export const eventsQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(500).optional(), before: z.coerce.number().int().min(1).optional() })
+  .strict()
+
+export const keyInfo = z
+  .object({
+    keyId: z.string(),
+    principal: z.string(),
+    scopes: z.array(z.string()),
+    status: z.enum(['active', 'revoked', 'expired']),
+    createdAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime().optional(),
+    notAfter: z.iso.datetime().optional(),
+    revokedAt: z.iso.datetime().optional(),
+    replacedBy: z.string().optional(),
+    limits: limits.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'Key' })
+
+export const createdKey = z
+  .object({
+    keyId: z.string(),
+    token: z.string().describe('Shown once. Hand it to the client; it is never stored in clear.'),
+    key: keyInfo,
+  })
+  .meta({ id: 'CreatedKey' })
+
+export const rotatedKey = createdKey.extend({ previous: keyInfo }).meta({ id: 'RotatedKey' })
+
+export const keyPage = z.object({ items: z.array(keyInfo), next: z.string().optional() }).meta({ id: 'KeyPage' })
+
+export const usageReport = z
+  .object({
+    keyId: z.string(),
+    from: z.string(),
+    to: z.string(),
+    days: z.array(z.object({ date: z.string(), accepted: z.number(), rejected: z.record(z.string(), z.number()) })),
+    totals: z.object({ accepted: z.number(), rejected: z.record(z.string(), z.number()) }),
+  })
+  .meta({ id: 'Usage' })
+
+export const auditEvent = z
+  .object({
+    id: z.number(),
+    at: z.iso.datetime(),
+    actor: z.string(),
+    action: z.string(),
+    keyId: z.string().optional(),
+    principal: z.string().optional(),
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'AuditEvent' })
+
+export const eventPage = z.object({ items: z.array(auditEvent), next: z.number().optional() }).meta({ id: 'EventPage' })
+
+export const problem = z
+  .object({ type: z.string().optional(), title: z.string(), status: z.number(), code: z.string(), detail: z.string().optional() })
+  .meta({ id: 'Problem' })

@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createSignedFetch } from '@sigil/client'
+import { generateMasterKey } from '@sigil/keys'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CliIo } from './io.js'
+import { run } from './run.js'
+
+// `sigil admin serve` as a user runs it (a separate process on the embedded store), and the
+// links `sigil admin login` / `invite` print, used against it.
+const bin = fileURLToPath(new URL('./bin.ts', import.meta.url))
+const tsx = import.meta.resolve('tsx')
+const dir = mkdtempSync(join(tmpdir(), 'sigil-admin-cli-'))
+const env = { PATH: process.env.PATH ?? '', SIGIL_MASTER_KEY: generateMasterKey('v1') }
+
+function io() {
+  const out: string[] = []
+  const cli: CliIo = { stdout: { write: (s) => out.push(String(s)) }, stderr: { write: () => {} }, env, cwd: dir }
+  return { cli, out: () => out.join('') }
+}
+
+describe('sigil admin', () => {
+  let child: ChildProcess
+  let url: string
+  beforeAll(async () => {
+    child = spawn(process.execPath, ['--conditions=source', '--import', tsx, bin, 'admin', 'serve', '--port', '0'], { cwd: dir, env })
+    url = await new Promise<string>((resolve, reject) => {
+      let buf = ''
+      child.stdout?.on('data', (d) => {
+        buf += d
+        const m = /portal on (http:\/\/\S+)/.exec(buf)
+        if (m) resolve(m[1] as string)
+      })
+      child.once('exit', (c) => reject(new Error(`admin serve exited ${c}`)))
+    })
+  }, 30_000)
+  afterAll(() => {
+    child.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('serves the API to an admin key created with sigil keys create --scope admin', async () => {
+    const a = io()
+    expect(await run(['keys', 'create', '--principal', 'ops', '--scope', 'admin', '--json'], a.cli)).toBe(0)
+    const { token } = JSON.parse(a.out())
+    const api = createSignedFetch({ token })
+    const res = await api(`${url}/api/v1/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"principal":"acme"}',
+    })
+    expect(res.status).toBe(201)
+    expect((await fetch(`${url}/api/v1/openapi.json`)).status).toBe(200)
+  })
+
+  it('prints a sign-in link and an invite link that the portal accepts once', async () => {
+    for (const args of [
+      ['admin', 'login', '--url', url],
+      ['admin', 'invite', '--principal', 'acme', '--scopes', 'orders:read', '--url', url],
+    ]) {
+      const a = io()
+      expect(await run(args, a.cli)).toBe(0)
+      const link = new URL(a.out().trim())
+      const post = () =>
+        fetch(`${url}/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }).toString(),
+        })
+      expect((await post()).status).toBe(303)
+      expect((await post()).status).toBe(401)
+    }
+  })
+})

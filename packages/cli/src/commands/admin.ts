@@ -1,0 +1,132 @@
+import { createServer } from 'node:http'
+import { dirname, join } from 'node:path'
+import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
+import { CliError, EXIT, usageError } from '../exit-codes.js'
+import { parseDuration, toJson } from '../format.js'
+import type { Command, CommandContext } from '../io.js'
+import { openStore, storeLocation } from '../open-store.js'
+
+const USAGE = `sigil admin <command>
+
+  serve [--port 8080] [--host 127.0.0.1] [--public-url URL]   run the portal (admin API + dashboard)
+  login [--url URL]                                           print a one-time operator sign-in link (15 min)
+  invite --principal P [--max-keys 3] [--scopes a,b] [--expires 7d] [--url URL]
+                                                              print a one-time partner invite link
+
+The portal uses the same key store and SIGIL_MASTER_KEY as the other commands; its links are
+signed with a secret derived from the master key. Machine clients call /api/v1 with requests
+signed by a key holding the admin scope: sigil keys create --principal ops --scope admin
+`
+
+async function adminSecret(ctx: CommandContext): Promise<Uint8Array> {
+  const mk = ctx.io.env.SIGIL_MASTER_KEY
+  if (!mk) throw new CliError(EXIT.CONFIG, 'CONFIG', 'SIGIL_MASTER_KEY is not set')
+  const { deriveAdminSecret } = await import('@sigil/admin')
+  return deriveAdminSecret(mk)
+}
+
+const portalUrl = (v: string | undefined, ctx: CommandContext) =>
+  (v ?? ctx.io.env.SIGIL_ADMIN_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
+
+/** `sigil admin serve|login|invite`. */
+export const admin: Command = async (args, ctx) => {
+  const [sub, ...rest] = args
+  if (sub === 'login' || sub === 'invite') {
+    const { values, positionals } = parseCommandArgs(rest, {
+      url: { type: 'string' },
+      principal: { type: 'string' },
+      'max-keys': { type: 'string' },
+      scopes: { type: 'string' },
+      expires: { type: 'string' },
+    })
+    if (positionals.length) throw usageError(USAGE)
+    const { createLinkToken } = await import('@sigil/admin')
+    const secret = await adminSecret(ctx)
+    let token: string
+    if (sub === 'login') token = createLinkToken(secret, { role: 'operator' }, ctx.io.now ? { now: ctx.io.now() } : {})
+    else {
+      if (!values.principal) throw usageError('--principal is required')
+      const maxKeys = Number(values['max-keys'] ?? '3')
+      const ttlMs = parseDuration(values.expires ?? '7d')
+      if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 1000) throw usageError('--max-keys must be 1-1000')
+      if (!ttlMs || ttlMs > 30 * 86_400_000) throw usageError('--expires must be a duration up to 30d')
+      const allowedScopes = (values.scopes ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+      token = createLinkToken(
+        secret,
+        { role: 'partner', principal: values.principal, maxKeys, allowedScopes },
+        { ttlMs, ...(ctx.io.now ? { now: ctx.io.now() } : {}) },
+      )
+    }
+    const link = `${portalUrl(values.url, ctx)}/login?token=${encodeURIComponent(token)}`
+    ctx.io.stdout.write(ctx.json ? toJson({ url: link }) : `${link}\n`)
+    return EXIT.OK
+  }
+  if (sub === 'serve') {
+    const { values, positionals } = parseCommandArgs(rest, {
+      ...STORE_OPTIONS,
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'public-url': { type: 'string' },
+    })
+    if (positionals.length) throw usageError(USAGE)
+    const port = Number(values.port ?? ctx.io.env.PORT ?? '8080')
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError('--port must be 0-65535')
+    const host = values.host ?? '127.0.0.1'
+    const secret = await adminSecret(ctx)
+    const store = await openStore(values, ctx.io)
+    if (!store) throw new CliError(EXIT.CONFIG, 'CONFIG', 'no key store')
+    const where = storeLocation(values, ctx.io)
+    const m = await import('@sigil/admin')
+    const audit =
+      where.kind === 'postgres'
+        ? await m.createPostgresAuditLog({ connectionString: where.url, ...(where.schema ? { schema: where.schema } : {}) })
+        : await m.createSqliteAuditLog(join(dirname(where.path), 'audit.db'))
+    const redisUrl = ctx.io.env.SIGIL_REDIS_URL
+    let extras: Pick<import('@sigil/admin').AdminOptions, 'announce' | 'usage'> = {}
+    let redisClose = () => {}
+    if (redisUrl) {
+      const [{ publishKeyChange, getUsage, RECOMMENDED_REDIS_OPTIONS }, { Redis }] = await Promise.all([
+        import('@sigil/redis'),
+        import('ioredis'),
+      ])
+      const redis = new Redis(redisUrl, { ...RECOMMENDED_REDIS_OPTIONS })
+      redis.on('error', () => {})
+      const prefix = ctx.io.env.SIGIL_REDIS_PREFIX ?? 'sigil'
+      extras = {
+        announce: async (c) => {
+          await publishKeyChange(redis, c, { prefix })
+        },
+        usage: (keyId, range) => getUsage(redis, keyId, range, { prefix }),
+      }
+      redisClose = () => redis.disconnect()
+    }
+    const publicUrl = values['public-url'] ?? ctx.io.env.SIGIL_ADMIN_URL
+    const portal = m.createAdmin({ store, audit, adminSecret: secret, ...extras, ...(publicUrl ? { publicUrl } : {}) })
+    const server = createServer(portal.handler)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => resolve())
+    })
+    const addr = server.address() as { port: number }
+    const url = publicUrl ?? `http://${host}:${addr.port}`
+    ctx.io.stdout.write(
+      ctx.json
+        ? toJson({ url, openapi: `${url}/api/v1/openapi.json` })
+        : `Sigil admin portal on ${url}\n  sign in:  SIGIL_ADMIN_URL=${url} sigil admin login\n  API:      ${url}/api/v1/openapi.json\n`,
+    )
+    await new Promise<void>((resolve) => {
+      const stop = () => server.close(() => resolve())
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    redisClose()
+    await portal.close()
+    await store.close()
+    return EXIT.OK
+  }
+  ctx.io.stdout.write(USAGE)
+  return sub === undefined || sub === '--help' || sub === '-h' ? (sub ? 0 : EXIT.USAGE) : EXIT.USAGE
+}
