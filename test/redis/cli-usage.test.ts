@@ -29,7 +29,7 @@ beforeAll(async () => {
   const u = createRedisUsageRecorder(redis, { prefix })
   u.record({ keyId: 'cliKey0001', outcome: 'accepted', at: new Date('2025-03-08T09:00:00Z'), address: '203.0.113.7' })
   u.record({ keyId: 'cliKey0001', outcome: 'accepted', at: new Date('2025-03-09T09:00:00Z'), address: '203.0.113.8' })
-  u.record({ keyId: 'cliKey0001', outcome: 'NONCE_REPLAYED', at: new Date('2025-03-09T10:00:00Z') })
+  u.record({ keyId: 'cliKey0001', outcome: 'NONCE_REPLAYED', keyFound: true, at: new Date('2025-03-09T10:00:00Z') })
   await u.close()
 })
 afterAll(async () => {

@@ -25,10 +25,10 @@ export async function connectShared(extra: RedisOptions = {}): Promise<Redis> {
   return redis
 }
 
-/** Delete every key under `prefix` (hash-tagged `{prefix:…}` keys and plain `prefix:…` ones). */
+/** Delete every key under `prefix` (hash-tagged `{prefix:…}` and `{prefix}…` keys, and plain `prefix:…` ones). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
   let removed = 0
-  for (const pattern of [`{${prefix}:*`, `${prefix}:*`]) {
+  for (const pattern of [`{${prefix}:*`, `{${prefix}}*`, `${prefix}:*`]) {
     let cursor = '0'
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)

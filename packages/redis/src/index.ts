@@ -10,4 +10,4 @@ export { type KeyChangeMessage, publishKeyChange } from './publish-key-change.js
 export { createRedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.js'
 export { isRedisClient, RECOMMENDED_REDIS_OPTIONS, type RedisClient } from './redis-client.js'
 export { createRedisUsageRecorder, type RedisUsageRecorder, type RedisUsageRecorderOptions } from './usage-recorder.js'
-export { getUsage, MAX_USAGE_DAYS, type UsageDay, type UsageRange, type UsageReport } from './usage-report.js'
+export { getUnknownUsage, getUsage, MAX_USAGE_DAYS, type UsageDay, type UsageRange, type UsageReport } from './usage-report.js'

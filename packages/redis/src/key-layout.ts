@@ -20,6 +20,10 @@ export interface KeyLayout {
   limit(subject: string, kind: 'rate' | 'quota', points: number, seconds: number): string
   /** `{<prefix>:<keyId>}:usage:<YYYY-MM-DD>` — one hash per key and UTC day. */
   usage(keyId: string, day: string): string
+  /** `{<prefix>}:usage:_unknown:<YYYY-MM-DD>` — one hash per day for every key id the store did not know. */
+  unknownUsage(day: string): string
+  /** `{<prefix>}:nonce-epoch` — when this Redis (as far as the nonce store can tell) started empty. */
+  readonly epoch: string
   /** `<prefix>:keys:changed` — the revocation fan-out channel. */
   readonly channel: string
 }
@@ -63,6 +67,8 @@ export function keyLayout(prefix: string = DEFAULT_PREFIX): KeyLayout {
       return `${t}:${kind}:${points}:${seconds}`
     },
     usage: (keyId, day) => `${tag(keyId)}:usage:${day}`,
+    unknownUsage: (day) => `{${prefix}}:usage:_unknown:${day}`,
+    epoch: `{${prefix}}:nonce-epoch`,
     channel: `${prefix}:keys:changed`,
   }
 }

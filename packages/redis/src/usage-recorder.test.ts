@@ -22,9 +22,9 @@ describe('createRedisUsageRecorder', () => {
     u.record({ keyId: 'keyUse01', outcome: 'accepted', at: at('2025-03-01T10:00:00Z'), address: '10.0.0.1' })
     u.record({ keyId: 'keyUse01', outcome: 'accepted', at: at('2025-03-01T12:00:00Z'), address: '10.0.0.2' })
     u.record({ keyId: 'keyUse01', outcome: 'accepted', at: at('2025-03-01T11:00:00Z'), address: '10.0.0.3' })
-    u.record({ keyId: 'keyUse01', outcome: 'NONCE_REPLAYED', at: at('2025-03-01T12:30:00Z'), address: '10.6.6.6' })
-    u.record({ keyId: 'keyUse01', outcome: 'RATE_LIMITED', at: at('2025-03-02T00:00:01Z') })
-    u.record({ keyId: 'keyUse01', outcome: 'RATE_LIMITED', at: at('2025-03-02T00:00:02Z') })
+    u.record({ keyId: 'keyUse01', outcome: 'NONCE_REPLAYED', keyFound: true, at: at('2025-03-01T12:30:00Z'), address: '10.6.6.6' })
+    u.record({ keyId: 'keyUse01', outcome: 'RATE_LIMITED', keyFound: true, at: at('2025-03-02T00:00:01Z') })
+    u.record({ keyId: 'keyUse01', outcome: 'RATE_LIMITED', keyFound: true, at: at('2025-03-02T00:00:02Z') })
     u.record({ keyId: 'keyOther', outcome: 'accepted', at: at('2025-03-01T10:00:00Z') })
     await u.close()
     const r = await u.getUsage('keyUse01', { from: '2025-02-28', to: '2025-03-03' })
@@ -59,12 +59,20 @@ describe('createRedisUsageRecorder', () => {
     expect(await redis.ttl(`{${prefix}:keyUse02}:usage:2025-03-05`)).toBeGreaterThan(89 * 86_400)
   })
 
-  it('skips unknown key ids and events without one', async () => {
+  it('counts key ids the store did not know in one bucket per day, never under the id', async () => {
     const u = createRedisUsageRecorder(redis, { prefix })
-    u.record({ keyId: 'keyUnkn1', outcome: 'KEY_UNKNOWN', at: at('2025-03-06T00:00:00Z') })
-    u.record({ outcome: 'SIGNATURE_MISSING', at: at('2025-03-06T00:00:00Z') })
+    const day = '2025-03-06'
+    u.record({ keyId: 'keyUnkn1', outcome: 'KEY_UNKNOWN', keyFound: false, at: at(`${day}T00:00:00Z`) })
+    u.record({ keyId: 'keyUnkn2', outcome: 'SIGNATURE_INVALID', keyFound: false, at: at(`${day}T00:00:01Z`), address: '10.6.6.6' })
+    // Rejected before the lookup: the id is whatever the client wrote.
+    u.record({ keyId: 'keyUnkn3', outcome: 'CLOCK_SKEW', at: at(`${day}T00:00:02Z`) })
+    u.record({ outcome: 'SIGNATURE_MISSING', at: at(`${day}T00:00:03Z`) })
+    u.record({ keyId: 'keyKnown1', outcome: 'KEY_REVOKED', keyFound: true, at: at(`${day}T00:00:04Z`) })
     await u.close()
-    expect(await redis.exists(`{${prefix}:keyUnkn1}:usage:2025-03-06`)).toBe(0)
+    for (const id of ['keyUnkn1', 'keyUnkn2', 'keyUnkn3']) expect(await redis.exists(`{${prefix}:${id}}:usage:${day}`)).toBe(0)
+    const unknown = await u.getUnknownUsage({ from: day, to: day })
+    expect(unknown.totals).toEqual({ accepted: 0, rejected: { KEY_UNKNOWN: 1, SIGNATURE_INVALID: 1, CLOCK_SKEW: 1, SIGNATURE_MISSING: 1 } })
+    expect((await u.getUsage('keyKnown1', { from: day, to: day })).totals.rejected).toEqual({ KEY_REVOKED: 1 })
   })
 
   it('never throws or waits on the request path while Redis is down, and keeps counts for later', async () => {

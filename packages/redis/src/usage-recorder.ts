@@ -3,7 +3,7 @@ import type { UsageEvent, UsageRecorder } from '@sigil/server'
 import { z } from 'zod'
 import { DEFAULT_PREFIX, keyLayout, utcDay } from './key-layout.js'
 import { isRedisClient, type RedisClient } from './redis-client.js'
-import { getUsage, type UsageRange, type UsageReport } from './usage-report.js'
+import { getUnknownUsage, getUsage, type UsageRange, type UsageReport } from './usage-report.js'
 
 /** Options of {@link createRedisUsageRecorder}. */
 export interface RedisUsageRecorderOptions {
@@ -16,8 +16,10 @@ export interface RedisUsageRecorderOptions {
   /** Days a usage hash is kept after its last write. Default 90. */
   retentionDays?: number
   /**
-   * Which events to keep. Default: those naming a key id, except `KEY_UNKNOWN` — anyone can send
-   * made-up key ids, and each would otherwise cost a Redis hash.
+   * Which events to keep. Default: all. Events whose key id the key store did not know
+   * (`keyFound !== true`: unknown ids, and rejections before the lookup such as `CLOCK_SKEW`)
+   * are never stored under their key id — anyone can invent key ids — but counted in the one
+   * unknown-ids hash per day ({@link getUnknownUsage}).
    */
   filter?: (event: UsageEvent) => boolean
 }
@@ -28,6 +30,8 @@ export interface RedisUsageRecorder extends UsageRecorder {
   flush(): Promise<void>
   /** Usage of one key per UTC day. */
   getUsage(keyId: string, range?: UsageRange): Promise<UsageReport>
+  /** Usage of every key id the key store did not know, per UTC day (one bucket for all of them). */
+  getUnknownUsage(range?: UsageRange): Promise<UsageReport>
   /** Events dropped because the buffer was full (Redis away for long). */
   readonly dropped: number
   /** Stop the timer and flush what is left. */
@@ -35,7 +39,8 @@ export interface RedisUsageRecorder extends UsageRecorder {
 }
 
 interface Bucket {
-  keyId: string
+  /** The key id, or undefined for the unknown-ids bucket. */
+  keyId: string | undefined
   day: string
   counts: Map<string, number>
   lastAt: number
@@ -60,14 +65,18 @@ const schema = z.object({
   filter: z.custom<(e: UsageEvent) => boolean>((v) => typeof v === 'function').optional(),
 })
 
-const defaultFilter = (e: UsageEvent) => e.keyId !== undefined && e.outcome !== 'KEY_UNKNOWN'
+const keepAll = () => true
 
 /**
  * Usage per key and UTC day — accepted count, rejections by code, last use time and address —
  * recorded off the request path: `record` only adds to an in-memory buffer (O(1), never throws,
  * never awaits Redis); a timer writes the buffer in one Lua call per (key, day). When Redis is
  * away the counts stay buffered (bounded by `maxPending`) and are written on the next flush.
- * Stored as hashes `{<prefix>:<keyId>}:usage:<YYYY-MM-DD>`.
+ * Stored as hashes `{<prefix>:<keyId>}:usage:<YYYY-MM-DD>` for key ids the key store knew; every
+ * other event (forged or unknown key ids, rejections before the key lookup, no key id at all) is
+ * counted in one hash per day (`{<prefix>}:usage:_unknown:<day>`, read with
+ * {@link getUnknownUsage}), so unauthenticated traffic creates no
+ * state per attacker-chosen id.
  *
  * @example
  * ```ts
@@ -84,14 +93,14 @@ export function createRedisUsageRecorder(client: RedisClient, options: RedisUsag
   const layout = keyLayout(prefix)
   const maxPending = options.maxPending ?? 10_000
   const ttlS = String((options.retentionDays ?? 90) * 86_400)
-  const keep = options.filter ?? defaultFilter
+  const keep = options.filter ?? keepAll
   let pending = new Map<string, Bucket>()
   let dropped = 0
   let flushing: Promise<void> | undefined
 
   const add = (b: Bucket, field: string, n: number) => b.counts.set(field, (b.counts.get(field) ?? 0) + n)
   const merge = (into: Map<string, Bucket>, b: Bucket) => {
-    const id = `${b.keyId}\u0000${b.day}`
+    const id = `${b.keyId === undefined ? '\u0001' : `k${b.keyId}`}\u0000${b.day}`
     const cur = into.get(id)
     if (!cur) {
       if (into.size >= maxPending) {
@@ -111,7 +120,8 @@ export function createRedisUsageRecorder(client: RedisClient, options: RedisUsag
   const write = async (b: Bucket) => {
     const args = [ttlS, String(b.lastAt), b.lastAddress]
     for (const [f, n] of b.counts) args.push(f, String(n))
-    await client.eval(ADD_USAGE, 1, layout.usage(b.keyId, b.day), ...args)
+    const key = b.keyId === undefined ? layout.unknownUsage(b.day) : layout.usage(b.keyId, b.day)
+    await client.eval(ADD_USAGE, 1, key, ...args)
   }
 
   const flushOnce = async () => {
@@ -133,19 +143,22 @@ export function createRedisUsageRecorder(client: RedisClient, options: RedisUsag
 
   return {
     record(event) {
-      if (!keep(event) || event.keyId === undefined) return
+      if (!keep(event)) return
       const accepted = event.outcome === 'accepted'
+      // Only a key id the store knew gets its own hash; an accept implies the key was found.
+      const known = event.keyId !== undefined && (event.keyFound === true || accepted)
       const at = event.at.getTime()
       merge(pending, {
-        keyId: event.keyId,
+        keyId: known ? event.keyId : undefined,
         day: utcDay(at),
         counts: new Map([[accepted ? 'accepted' : `rej:${event.outcome}`, 1]]),
-        lastAt: accepted ? at : 0,
-        lastAddress: accepted ? (event.address ?? '') : '',
+        lastAt: known && accepted ? at : 0,
+        lastAddress: known && accepted ? (event.address ?? '') : '',
       })
     },
     flush,
     getUsage: (keyId, range) => getUsage(client, keyId, range, { prefix }),
+    getUnknownUsage: (range) => getUnknownUsage(client, range, { prefix }),
     get dropped() {
       return dropped
     },

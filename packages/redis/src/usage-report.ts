@@ -63,13 +63,32 @@ function toDay(date: string, h: Record<string, string>): UsageDay {
  * console.log(report.totals.accepted, report.totals.rejected)
  * ```
  */
-export async function getUsage(
+export function getUsage(
   client: RedisClient,
   keyId: string,
   range: UsageRange = {},
   options: { prefix?: string } = {},
 ): Promise<UsageReport> {
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
+  return readDays(client, keyId, range, (d) => layout.usage(keyId, d))
+}
+
+/**
+ * Read the one usage bucket of key ids the key store did not know (forged or unknown ids, and
+ * rejections before the key lookup), per UTC day. `keyId` in the report is `*unknown*`.
+ *
+ * @example
+ * ```ts
+ * const report = await getUnknownUsage(redis, { from: '2025-03-01' }, { prefix: 'myapp' })
+ * report.totals.rejected // e.g. { CLOCK_SKEW: 200, KEY_UNKNOWN: 12 }
+ * ```
+ */
+export function getUnknownUsage(client: RedisClient, range: UsageRange = {}, options: { prefix?: string } = {}): Promise<UsageReport> {
+  const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
+  return readDays(client, '*unknown*', range, (d) => layout.unknownUsage(d))
+}
+
+async function readDays(client: RedisClient, keyId: string, range: UsageRange, keyOf: (day: string) => string): Promise<UsageReport> {
   const to = dayMs(range.to ?? new Date())
   const from = range.from !== undefined ? dayMs(range.from) : to - 29 * DAY_MS
   if (from > to) throw new ConfigurationError('usage range starts after it ends')
@@ -77,7 +96,7 @@ export async function getUsage(
   const dates: string[] = []
   for (let t = from; t <= to; t += DAY_MS) dates.push(utcDay(t))
   const pipe = client.pipeline()
-  for (const d of dates) pipe.hgetall(layout.usage(keyId, d))
+  for (const d of dates) pipe.hgetall(keyOf(d))
   const results = (await pipe.exec()) ?? []
   const totals: UsageReport['totals'] = { accepted: 0, rejected: {} }
   const days: UsageDay[] = []

@@ -6,8 +6,10 @@ export interface UsageEvent {
   keyId?: string
   principal?: string
   /**
-   * True once the key store knew `keyId`. Rejections before the lookup (e.g. CLOCK_SKEW) carry a
-   * client-chosen id: recorders that key storage by id can skip events without this flag.
+   * True once the key store knew `keyId`. Every other `keyId` — unknown, or read from a request
+   * rejected before the lookup (e.g. `CLOCK_SKEW`) — is whatever the client sent: a recorder that
+   * keys storage by id must store per id only events with this flag (or `accepted`), and count
+   * the rest in one bounded bucket (as `@sigil/redis` does), so forged ids create no state.
    */
   keyFound?: boolean
   outcome: 'accepted' | SigilErrorCode | 'INTERNAL_ERROR'
