@@ -111,6 +111,8 @@ describe('createSignedFetch → msw → verify()', () => {
     const spy = createSignedFetch({
       keyId,
       secret,
+      // The skew (15 min) is over the default bound (the server's 5 min window): opt in.
+      maxClockCorrectionMs: 20 * 60_000,
       fetch: async (r) => {
         const res = await fetch(r)
         seen.push(res.status)
@@ -123,6 +125,27 @@ describe('createSignedFetch → msw → verify()', () => {
       expect(seen).toEqual([401, 200])
       await spy(`${api}/v1/orders/2`)
       expect(seen).toEqual([401, 200, 200])
+    } finally {
+      serverClockOffset = 0
+    }
+  })
+
+  it('by default never corrects by more than the server window from an unsigned 401', async () => {
+    serverClockOffset = 15 * 60_000
+    const seen: number[] = []
+    const spy = createSignedFetch({
+      keyId,
+      secret,
+      fetch: async (r) => {
+        seen.push(1)
+        return fetch(r)
+      },
+    })
+    try {
+      const res = await spy(`${api}/v1/orders/1`)
+      expect(res.status).toBe(401)
+      expect(await res.json()).toMatchObject({ code: 'CLOCK_SKEW' })
+      expect(seen).toHaveLength(1)
     } finally {
       serverClockOffset = 0
     }

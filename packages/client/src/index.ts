@@ -1,6 +1,8 @@
 export { ResponseVerificationError } from '@sigil/core'
+export { wireMethod } from './method.js'
 export { type Credentials, type ResolvedSigner, resolveSigner, type SignerOptions } from './options.js'
 export { type PresignUrlOptions, presignUrl } from './presign-url.js'
+export type { RedirectPolicy } from './redirect.js'
 export { componentsFor, digestBody, signRequest, signView, signViewSync } from './sign-request.js'
 export { type BodyFactory, createSignedFetch, type SignedFetchOptions } from './signed-fetch.js'
 export { type VerifyResponseOptions, verifyResponse } from './verify-response.js'

@@ -24,13 +24,20 @@ export function componentsFor(hasBody: boolean, hasContentType: boolean, extra: 
 }
 
 /** Seconds since the epoch on the signer's (possibly corrected) clock. */
-export function createdNow(s: ResolvedSigner): number {
-  return Math.floor((s.now() + s.clockOffsetMs) / 1000)
+export function createdNow(s: ResolvedSigner, offsetMs = s.clockOffsetMs): number {
+  return Math.floor((s.now() + offsetMs) / 1000)
 }
 
-function signOptions(s: ResolvedSigner, components: Component[]): SignMessageOptions {
+function signOptions(s: ResolvedSigner, components: Component[], offsetMs: number): SignMessageOptions {
   // Built without spreads: one object per request.
-  const o: SignMessageOptions = { keyId: s.keyId, secret: s.secret, components, created: createdNow(s), tag: s.tag, label: s.label }
+  const o: SignMessageOptions = {
+    keyId: s.keyId,
+    secret: s.secret,
+    components,
+    created: createdNow(s, offsetMs),
+    tag: s.tag,
+    label: s.label,
+  }
   if (s.expiresIn !== undefined) o.expiresIn = s.expiresIn
   if (s.params) o.extraParams = s.params
   return o
@@ -40,13 +47,13 @@ function signOptions(s: ResolvedSigner, components: Component[]): SignMessageOpt
  * Sign a message view whose `Content-Digest` (if any) is already in its headers. Fresh `created`
  * and nonce on every call: a signature is never reused.
  */
-export function signView(view: RequestMessage, hasBody: boolean, s: ResolvedSigner): Promise<SignedHeaders> {
-  return signMessage(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra)))
+export function signView(view: RequestMessage, hasBody: boolean, s: ResolvedSigner, offsetMs = s.clockOffsetMs): Promise<SignedHeaders> {
+  return signMessage(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra), offsetMs))
 }
 
 /** Synchronous {@link signView} (node:crypto HMAC), for dispatcher interceptors. */
 export function signViewSync(view: RequestMessage, hasBody: boolean, s: ResolvedSigner): SignedHeaders {
-  return signMessageSync(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra)))
+  return signMessageSync(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra), s.clockOffsetMs))
 }
 
 /** Digest a body stream chunk by chunk (constant memory); returns the Content-Digest value. */

@@ -1,23 +1,50 @@
-import { concatBytes, contentDigest, normalizeAuthority, type RequestMessage, SigilError, splitTarget, toBytes } from '@sigil/core'
+import { stringify } from 'node:querystring'
+import {
+  contentDigest,
+  createHasher,
+  formatContentDigest,
+  normalizeAuthority,
+  type RequestMessage,
+  SigilError,
+  type SignedHeaders,
+  splitTarget,
+} from '@sigil/core'
 import type { Dispatcher } from 'undici'
+import { wireMethod } from './method.js'
 import { resolveSigner, type SignerOptions } from './options.js'
 import { signViewSync } from './sign-request.js'
+import { type DispatchBody, knownBytes, readBody } from './undici-body.js'
+import { RedirectGuardHandler, redirectChainOrigin, VerifyingHandler } from './undici-response.js'
+import { checkResponseBody, checkResponseHead, DEFAULT_MAX_RESPONSE_BYTES, type VerifyResponseOptions } from './verify-response.js'
 
 /** Options of {@link createSigningInterceptor}. */
 export type SigningInterceptorOptions = SignerOptions & {
   /**
-   * Buffer stream bodies (fetch hands every body to the dispatcher as a stream) to digest them.
-   * Off by default; without it a stream body fails with a clear error.
+   * The origin requests go to, e.g. `https://api.example.com`. Required when composing onto a
+   * `Pool` or `Client` (their dispatch options carry no origin); on an `Agent` it pins the
+   * interceptor to that origin (a request for another one is refused).
+   */
+  origin?: string
+  /**
+   * Buffer stream and iterable bodies (fetch hands every body to the dispatcher as a stream) to
+   * digest them. Off by default; without it such a body fails with a clear error.
    */
   bufferStreams?: boolean
   /** Upper bound on a buffered body. Default 16 MiB. */
   maxBufferBytes?: number
+  /**
+   * Require signed responses (SPEC §5) and check them before the caller sees them. The body is
+   * checked as it came off the socket, still content-coded, which is what the server's
+   * `Content-Digest` covers: gzip/br/deflate responses verify here (compose a decompress
+   * interceptor *after* this one). Failures reach the caller as `ResponseVerificationError`.
+   */
+  verifyResponses?: boolean | Omit<VerifyResponseOptions, 'bodyIsEncoded'>
 }
 
 type Headers = Record<string, string>
 
 function normalizeHeaders(h: Dispatcher.DispatchOptions['headers']): Headers {
-  const out: Headers = {}
+  const out: Headers = Object.create(null)
   const add = (k: string, v: unknown) => {
     if (v === undefined || v === null) return
     const key = k.toLowerCase()
@@ -43,68 +70,135 @@ function fail(handler: Dispatcher.DispatchHandler, err: Error): void {
   else h.onError?.(err)
 }
 
+/** The target undici will send: `query` appended the way undici appends it (node:querystring). */
+function targetOf(opts: Dispatcher.DispatchOptions): string {
+  const query = (opts as { query?: Record<string, unknown> }).query
+  if (!query) return opts.path
+  if (/[?#]/.test(opts.path)) throw new SigilError('CONFIGURATION_INVALID', 'query cannot be passed when the path already has "?" or "#"')
+  const q = stringify(query as Parameters<typeof stringify>[0])
+  return q ? `${opts.path}?${q}` : opts.path
+}
+
 /**
- * An undici interceptor that signs every request dispatched through it (SPEC §1). Compose it
- * onto an `Agent` or `Pool`; put a retry interceptor before it so each retry is re-signed.
+ * Headers whose signature is minted again each time undici reads them to build a request. A
+ * retry interceptor composed *inside* the signer (`compose(retry(), signing)`) re-dispatches the
+ * same options; undici then reads `signature-input` again and gets a fresh `created` and nonce
+ * instead of replaying the first one (`NONCE_REPLAYED`). `signature` always pairs with the last
+ * `signature-input` read. `current()` is the pair last sent, for response verification.
+ */
+function resigningHeaders(base: Headers, sign: () => SignedHeaders): { headers: Headers; current: () => SignedHeaders } {
+  let pair = sign()
+  let fresh = true
+  const headers: Headers = { ...base }
+  Object.defineProperty(headers, 'signature-input', {
+    enumerable: true,
+    get: () => {
+      if (!fresh) pair = sign()
+      fresh = false
+      return pair.signatureInput
+    },
+  })
+  Object.defineProperty(headers, 'signature', { enumerable: true, get: () => pair.signature })
+  return { headers, current: () => pair }
+}
+
+/**
+ * An undici interceptor that signs every request dispatched through it (SPEC §1), exactly as
+ * undici sends it: method normalized like fetch, `query` appended, FormData/Blob/ArrayBuffer/
+ * DataView/URLSearchParams bodies digested as the bytes that go out. Works on `Agent`, and on
+ * `Pool`/`Client` with `origin`. Retries are re-signed in either compose order; `RetryAgent` or
+ * `compose(signing, retry())` (retry outermost) is the plain way.
  *
  * @example
  * ```ts
- * import { Agent, request } from 'undici'
+ * import { Agent, interceptors, request } from 'undici'
  * import { createSigningInterceptor } from '@sigil/client/undici'
- * const dispatcher = new Agent().compose(createSigningInterceptor({ token: process.env.SIGIL_TOKEN! }))
+ * const dispatcher = new Agent().compose(createSigningInterceptor({ token: process.env.SIGIL_TOKEN! }), interceptors.retry())
  * await request('https://api.example.com/v1/orders', { dispatcher })
  * ```
  */
 export function createSigningInterceptor(options: SigningInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   const signer = resolveSigner(options)
   const maxBuffer = options.maxBufferBytes ?? 16 * 1024 * 1024
+  const pinned = options.origin === undefined ? undefined : new URL(options.origin).origin
+  const verify = options.verifyResponses === true ? {} : options.verifyResponses || undefined
   return (dispatch) => (opts, handler) => {
-    const send = (bytes: Uint8Array | null): boolean => {
-      const headers = normalizeHeaders(opts.headers)
-      delete headers.signature
-      delete headers['signature-input']
-      if (bytes) headers['content-digest'] = contentDigest(bytes, signer.digestAlgorithm)
-      const origin = new URL(String(opts.origin))
+    const send = (body: DispatchBody, digest: string | null): boolean => {
+      const given = opts.origin === undefined || opts.origin === null ? undefined : new URL(String(opts.origin)).origin
+      if (given === undefined && pinned === undefined) {
+        throw new SigilError(
+          'CONFIGURATION_INVALID',
+          'no origin in the dispatch options: pass origin to createSigningInterceptor on a Pool or Client',
+        )
+      }
+      if (given !== undefined && pinned !== undefined && given !== pinned) {
+        throw new SigilError('CONFIGURATION_INVALID', 'request origin differs from the interceptor origin')
+      }
+      const origin = new URL((given ?? pinned) as string)
+      const method = wireMethod(opts.method)
+      const target = targetOf(opts)
+      const base = normalizeHeaders(opts.headers)
+      delete base.signature
+      delete base['signature-input']
+      if (digest !== null) base['content-digest'] = digest
+      if (body.contentType && base['content-type'] === undefined) base['content-type'] = body.contentType
       const scheme = origin.protocol.slice(0, -1)
-      const { path, query } = splitTarget(opts.path)
+      const { path, query } = splitTarget(target)
       const view: RequestMessage = {
-        method: opts.method,
+        method,
         scheme,
-        authority: normalizeAuthority(headers.host ?? origin.host, scheme),
+        authority: normalizeAuthority(base.host ?? origin.host, scheme),
         path,
         query,
-        headers: { get: (n) => headers[n] ?? null },
+        headers: { get: (n) => base[n] ?? null },
       }
-      const signed = signViewSync(view, bytes !== null, signer)
-      headers['signature-input'] = signed.signatureInput
-      headers.signature = signed.signature
-      return dispatch({ ...opts, headers, ...(bytes ? { body: bytes } : {}) }, handler)
+      const hasBody = body.bytes !== null || body.blob !== undefined
+      const out: Dispatcher.DispatchOptions = { ...opts, method: method as Dispatcher.HttpMethod, path: target }
+      delete (out as { query?: unknown }).query
+      if (body.blob) out.body = body.blob as unknown as Dispatcher.DispatchOptions['body']
+      else if (body.bytes) out.body = body.bytes
+      // A redirect interceptor composed outside us re-dispatches every hop here: a hop to another
+      // origin goes out unsigned (a signature never leaves the origin the chain started on).
+      const chain = redirectChainOrigin(handler)
+      if (chain !== undefined && chain !== origin.origin) return dispatch({ ...out, headers: base }, handler)
+      const { headers, current } = resigningHeaders(base, () => signViewSync(view, hasBody, signer))
+      out.headers = headers
+      let h: Dispatcher.DispatchHandler = new RedirectGuardHandler(handler)
+      if (verify) {
+        const signedView: RequestMessage = {
+          ...view,
+          headers: {
+            get: (n) => (n === 'signature' ? current().signature : n === 'signature-input' ? current().signatureInput : (base[n] ?? null)),
+          },
+        }
+        const max = verify.maxBodyBytes ?? DEFAULT_MAX_RESPONSE_BYTES
+        h = new VerifyingHandler(
+          h,
+          async (status, rh, bytes) => {
+            const declared = await checkResponseHead({ status, headers: rh, method, request: signedView }, signer, verify.tag)
+            if (declared) await checkResponseBody(declared, [bytes] as unknown as AsyncIterable<Uint8Array>, max)
+          },
+          max,
+        )
+      }
+      return dispatch(out, h)
     }
-    const body = opts.body as unknown
     try {
-      if (body === undefined || body === null) return send(null)
-      if (typeof body === 'string' || body instanceof Uint8Array) return send(toBytes(body))
+      const bytes = knownBytes(opts.body)
+      if (bytes !== undefined) return send({ bytes }, bytes === null ? null : contentDigest(bytes, signer.digestAlgorithm))
     } catch (e) {
       fail(handler, e as Error)
       return true
     }
-    if (!options.bufferStreams) {
-      fail(
-        handler,
-        new SigilError('CONFIGURATION_INVALID', 'stream request bodies must be buffered to be digested: set bufferStreams: true'),
-      )
-      return true
-    }
     ;(async () => {
-      const parts: Uint8Array[] = []
-      let total = 0
-      for await (const chunk of body as AsyncIterable<Uint8Array | string>) {
-        const b = toBytes(chunk)
-        total += b.byteLength
-        if (total > maxBuffer) throw new SigilError('CONFIGURATION_INVALID', `request body exceeds maxBufferBytes (${maxBuffer})`)
-        parts.push(b)
-      }
-      send(concatBytes(parts, total))
+      const b = await readBody(opts.body, options.bufferStreams ?? false, maxBuffer)
+      let value: string
+      if (b.blob) {
+        const hasher = createHasher(signer.digestAlgorithm)
+        for await (const c of b.blob.stream() as unknown as AsyncIterable<Uint8Array>) hasher.update(c)
+        value = formatContentDigest(signer.digestAlgorithm, hasher.digest())
+      } else value = contentDigest(b.bytes as Uint8Array, signer.digestAlgorithm)
+      send(b, value)
     })().catch((e: Error) => fail(handler, e))
     return true
   }

@@ -37,7 +37,7 @@ describe('verifyResponse', () => {
     const req = await signRequest(new Request('https://api.example.com/v1'), credentials)
     const s = await signed(req, 'hello')
     expect(await codeOf(verifyResponse(new Response('hellO', s), req, credentials))).toBe('RESPONSE_SIGNATURE_INVALID')
-    expect(await codeOf(verifyResponse(new Response('hello', s), req, credentials, { maxBodyBytes: 4 }))).toBe('RESPONSE_SIGNATURE_INVALID')
+    expect(await codeOf(verifyResponse(new Response('hello', s), req, credentials, { maxBodyBytes: 4 }))).toBe('RESPONSE_TOO_LARGE')
   })
 
   it('binds the response to its request: the answer to one request does not verify for another', async () => {

@@ -9,8 +9,11 @@ import { DEFAULT_LIMITS, parseSignatures, type SignatureEntry, type SignatureLim
 /** The `tag` of a Sigil response signature (SPEC §5). */
 export const RESPONSE_TAG = 'sigil-response'
 
-/** Why a client refused a response: its signature is missing, or it does not verify. */
-export type ResponseVerificationCode = 'RESPONSE_SIGNATURE_MISSING' | 'RESPONSE_SIGNATURE_INVALID'
+/**
+ * Why a client refused a response: its signature is missing, it does not verify, or its body is
+ * over the client's limit and so was not checked.
+ */
+export type ResponseVerificationCode = 'RESPONSE_SIGNATURE_MISSING' | 'RESPONSE_SIGNATURE_INVALID' | 'RESPONSE_TOO_LARGE'
 
 /**
  * A signed response was required (SPEC §5) and the response failed the check. Status 502: the

@@ -1,0 +1,106 @@
+import { concatBytes, createHasher, formatContentDigest, SigilError, toBytes } from '@sigil/core'
+
+/** A request body that can be read more than once: every attempt re-signs and re-sends it. */
+export type BodyFactory = () => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>
+
+/** A body ready to be digested and (re)sent: bytes, a Blob, or a factory called once per pass. */
+export type PreparedBody = { bytes?: Uint8Array; blob?: Blob; factory?: BodyFactory }
+
+function isAsyncIterable(x: unknown): x is AsyncIterable<Uint8Array> {
+  return typeof x === 'object' && x !== null && Symbol.asyncIterator in x
+}
+
+/** Reject with the signal's reason if it has fired (called before each pass and between chunks). */
+function checkAbort(signal: AbortSignal | undefined): void {
+  signal?.throwIfAborted()
+}
+
+/** Read a stream or async iterable chunk by chunk, checking the signal between chunks. */
+export async function* chunksOf(
+  source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array> {
+  checkAbort(signal)
+  const it = (source as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]()
+  try {
+    for (;;) {
+      const { done, value } = await it.next()
+      checkAbort(signal)
+      if (done) return
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+        throw new SigilError('CONFIGURATION_INVALID', 'a body stream must yield bytes (Uint8Array) or strings')
+      }
+      yield toBytes(value)
+    }
+  } finally {
+    // Stop the source (an aborted Blob read, a factory's file stream) without waiting on it.
+    void Promise.resolve(it.return?.()).catch(() => {})
+  }
+}
+
+/**
+ * Turn a `fetch` body into something that can be digested and sent, possibly more than once (a
+ * retry, a redirect). URLSearchParams and FormData are serialized by the platform so the signed
+ * bytes (and the multipart boundary in `content-type`) are exactly the ones sent.
+ */
+export async function prepareBody(
+  body: unknown,
+  bufferStreams: boolean,
+  signal: AbortSignal | undefined,
+): Promise<{ prepared: PreparedBody | null; contentType?: string }> {
+  checkAbort(signal)
+  if (body === undefined || body === null) return { prepared: null }
+  if (typeof body === 'string') return { prepared: { bytes: toBytes(body) }, contentType: 'text/plain;charset=UTF-8' }
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
+    // Copied: the caller may reuse or transfer its buffer, and every attempt resends these bytes.
+    return { prepared: { bytes: toBytes(body as ArrayBuffer | ArrayBufferView).slice() } }
+  }
+  if (typeof body === 'function') return { prepared: { factory: body as BodyFactory } }
+  if (body instanceof Blob) return { prepared: { blob: body }, ...(body.type ? { contentType: body.type } : {}) }
+  if (body instanceof URLSearchParams || body instanceof FormData) {
+    const r = new Response(body)
+    return { prepared: { bytes: new Uint8Array(await r.arrayBuffer()) }, contentType: r.headers.get('content-type') as string }
+  }
+  if (body instanceof ReadableStream || isAsyncIterable(body)) {
+    if (!bufferStreams) {
+      throw new SigilError(
+        'CONFIGURATION_INVALID',
+        'a one-shot stream body cannot be digested before it is sent: pass a Blob (fs.openAsBlob), a body factory () => stream, or bufferStreams: true',
+      )
+    }
+    const parts: Uint8Array[] = []
+    for await (const c of chunksOf(body as AsyncIterable<Uint8Array>, signal)) parts.push(c)
+    return { prepared: { bytes: concatBytes(parts) } }
+  }
+  throw new SigilError('CONFIGURATION_INVALID', 'unsupported request body type')
+}
+
+/** The `Content-Digest` of a prepared body, streamed in constant memory for Blobs and factories. */
+export async function digestPrepared(p: PreparedBody, alg: 'sha-256' | 'sha-512', signal: AbortSignal | undefined): Promise<string> {
+  checkAbort(signal)
+  const h = createHasher(alg)
+  if (p.bytes) h.update(p.bytes)
+  else {
+    const source = p.blob ? p.blob.stream() : (p.factory as BodyFactory)()
+    for await (const chunk of chunksOf(source, signal)) h.update(chunk)
+  }
+  return formatContentDigest(alg, h.digest())
+}
+
+/** A fresh sendable body for one attempt (a factory is called again; the signal is checked first). */
+export function sendable(p: PreparedBody, signal: AbortSignal | undefined): BodyInit {
+  checkAbort(signal)
+  if (p.bytes) return p.bytes as Uint8Array<ArrayBuffer>
+  if (p.blob) return p.blob
+  const it = chunksOf((p.factory as BodyFactory)(), signal)
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const { done, value } = await it.next()
+      if (done) ctrl.close()
+      else ctrl.enqueue(value)
+    },
+    async cancel() {
+      await it.return(undefined)
+    },
+  })
+}
