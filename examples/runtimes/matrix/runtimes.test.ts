@@ -18,8 +18,14 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = (name: string) => join(root, 'node_modules', '.bin', name)
 const tmp = mkdtempSync(join(tmpdir(), 'sigil-runtimes-'))
 const children: ChildProcess[] = []
+// Each server runs in its own process group (the .bin shims start the real binary as a child):
+// kill the group, so no runtime outlives the run.
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL')
+  for (const c of children) {
+    try {
+      if (c.pid) process.kill(-c.pid, 'SIGKILL')
+    } catch {}
+  }
   rmSync(tmp, { recursive: true, force: true })
 })
 
@@ -37,6 +43,7 @@ function start(cmd: string, args: string[], o: { cwd: string; env?: Record<strin
     cwd: o.cwd,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   })
   children.push(child)
   return new Promise((resolve, reject) => {
@@ -146,7 +153,11 @@ const worker :Workerd.Worker = (
 `,
     )
     base = `http://127.0.0.1:${port}`
-    const child = spawn(bin('workerd'), ['serve', join(tmp, 'config.capnp'), '--verbose'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(bin('workerd'), ['serve', join(tmp, 'config.capnp'), '--verbose'], {
+      cwd: tmp,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
     children.push(child)
     let out = ''
     child.stdout?.on('data', (d) => (out += d))
