@@ -78,6 +78,7 @@ export async function startApi(options: Partial<VerifyOptions> = {}, other?: () 
     const to = u.searchParams.get('to')
     const status = Number(u.searchParams.get('status') ?? 307)
     if (u.pathname === '/redirect' && to) return reply(res, status, '{}', { location: to })
+    if (u.pathname === '/loop') return reply(res, 302, '{}', { location: '/loop' })
     if (u.pathname === '/to-other' && other) return reply(res, status, '{}', { location: `${other()}/landed` })
     if (u.pathname === '/flaky') {
       // Fails the first attempt of each id with a 503 *after* accepting it (its nonce is spent).

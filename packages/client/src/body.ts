@@ -15,7 +15,17 @@ function checkAbort(signal: AbortSignal | undefined): void {
   signal?.throwIfAborted()
 }
 
-/** Read a stream or async iterable chunk by chunk, checking the signal between chunks. */
+/** Large chunks are hashed in slices of this size, with a turn of the event loop between them. */
+const SLICE = 1 << 20
+
+// A macrotask, not a microtask: an abort scheduled by a timer or I/O callback can only fire then.
+const nextTurn = (): Promise<void> => new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)))
+
+/**
+ * Read a stream or async iterable chunk by chunk, checking the signal between chunks. With a
+ * signal, a large chunk (a Blob part can be hundreds of MB in one piece) is handed out in 1 MiB
+ * slices with an event-loop turn between them, so an abort lands within a slice's hashing time.
+ */
 export async function* chunksOf(
   source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>,
   signal: AbortSignal | undefined,
@@ -30,7 +40,16 @@ export async function* chunksOf(
       if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
         throw new SigilError('CONFIGURATION_INVALID', 'a body stream must yield bytes (Uint8Array) or strings')
       }
-      yield toBytes(value)
+      const bytes = toBytes(value)
+      if (!signal || bytes.byteLength <= SLICE) {
+        yield bytes
+        continue
+      }
+      for (let o = 0; o < bytes.byteLength; o += SLICE) {
+        yield bytes.subarray(o, o + SLICE)
+        await nextTurn()
+        checkAbort(signal)
+      }
     }
   } finally {
     // Stop the source (an aborted Blob read, a factory's file stream) without waiting on it.

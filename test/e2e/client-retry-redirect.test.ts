@@ -1,0 +1,126 @@
+// Retries and redirects against a real node:http server (issue 17 items 6 and 8): every attempt
+// and every same-origin hop carries a fresh signature; no signature header ever reaches another
+// origin.
+import { createSignedFetch } from '@sigil/client'
+import { createSigningInterceptor } from '@sigil/client/undici'
+import { Agent, interceptors, RetryAgent, request } from 'undici'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { type Echo, type RealServer, startApi, startRecorder } from './real-server.js'
+
+let api: RealServer
+let other: Awaited<ReturnType<typeof startRecorder>>
+beforeAll(async () => {
+  other = await startRecorder()
+  api = await startApi({}, () => other.origin)
+})
+afterAll(async () => {
+  await api.close()
+  await other.close()
+})
+beforeEach(() => {
+  api.hits.length = 0
+  other.hits.length = 0
+})
+
+const creds = () => ({ keyId: api.keyId, secret: api.secret })
+const retry = () => interceptors.retry({ minTimeout: 5, maxTimeout: 20, maxRetries: 2, statusCodes: [503], methods: ['PUT', 'POST'] })
+let n = 0
+const id = () => `r${++n}`
+
+describe('undici retries are re-signed whatever the compose order', () => {
+  const orders = {
+    'compose(signing, retry()) — retry outermost': () => new Agent().compose(createSigningInterceptor(creds()), retry()),
+    'compose(retry(), signing) — the order the old docs suggested': () => new Agent().compose(retry(), createSigningInterceptor(creds())),
+    'RetryAgent(agent.compose(signing))': () =>
+      new RetryAgent(new Agent().compose(createSigningInterceptor(creds())) as Agent, {
+        minTimeout: 5,
+        maxRetries: 2,
+        statusCodes: [503],
+        methods: ['PUT'],
+      }),
+  }
+  for (const [name, make] of Object.entries(orders)) {
+    it(name, async () => {
+      const dispatcher = make()
+      const res = await request(`${api.origin}/flaky?id=${id()}`, { method: 'PUT', body: 'same body', dispatcher })
+      expect(res.statusCode).toBe(200)
+      expect(((await res.body.json()) as Echo).body).toBe('same body')
+      // Two attempts reached the server, both verified (the first answered 503 after its nonce was spent).
+      expect(api.hits.map((h) => h.signed)).toEqual([true, true])
+      await dispatcher.close()
+    })
+  }
+})
+
+describe('createSignedFetch follows redirects only when asked, re-signing per hop', () => {
+  const f = () => createSignedFetch(creds())
+
+  it('does not follow by default: the 3xx comes back', async () => {
+    const res = await f()(`${api.origin}/redirect?to=/echo`, { method: 'POST', body: 'x' })
+    expect(res.status).toBe(307)
+    expect(api.hits).toHaveLength(1)
+  })
+
+  it("redirect: 'follow' re-signs a same-origin 307 and resends the body (string, Blob)", async () => {
+    for (const body of ['a string body', new Blob(['a blob body'])]) {
+      const res = await f()(`${api.origin}/redirect?to=${encodeURIComponent('/echo/next%3F?q=1')}`, {
+        method: 'post',
+        body,
+        redirect: 'follow',
+      })
+      expect(res.status).toBe(200)
+      const echo = (await res.json()) as Echo
+      expect(echo).toMatchObject({ method: 'POST', url: '/echo/next%3F?q=1' })
+      expect(echo.body).toMatch(/^a (string|blob) body$/)
+    }
+  })
+
+  it('303 (and 302 after POST) turns into a body-less GET, as fetch does', async () => {
+    for (const status of [303, 302]) {
+      const res = await f()(`${api.origin}/redirect?status=${status}&to=/echo`, { method: 'POST', body: 'x', redirect: 'follow' })
+      expect(res.status).toBe(200)
+      expect(await res.json()).toMatchObject({ method: 'GET', length: 0, contentType: null })
+    }
+  })
+
+  it('never takes a signature to another origin: the 3xx comes back unless crossOrigin, and then the hop is unsigned', async () => {
+    const stopped = await f()(`${api.origin}/to-other`, { redirect: 'follow' })
+    expect(stopped.status).toBe(307)
+    expect(other.hits).toHaveLength(0)
+    const opted = createSignedFetch({ ...creds(), redirects: { crossOrigin: true } })
+    const res = await opted(`${api.origin}/to-other`, { method: 'PUT', body: 'x', redirect: 'follow' })
+    expect(res.status).toBe(200)
+    expect(other.hits).toEqual([{ method: 'PUT', url: '/landed', signed: false }])
+  })
+
+  it("redirect: 'error' rejects on a redirect; a redirect loop stops at maxRedirects", async () => {
+    await expect(f()(`${api.origin}/redirect?to=/echo`, { redirect: 'error' })).rejects.toThrow(TypeError)
+    const loop = createSignedFetch({ ...creds(), redirects: { maxRedirects: 3 } })
+    await expect(loop(`${api.origin}/loop`, { redirect: 'follow' })).rejects.toThrow(/redirects/)
+    expect(api.hits.filter((h) => h.url === '/loop')).toHaveLength(4)
+    expect(api.hits.every((h) => h.signed)).toBe(true)
+  })
+})
+
+describe('undici redirect interceptor', () => {
+  it('composed after the signer: each same-origin hop is signed for where it goes, other origins get no signature', async () => {
+    const dispatcher = new Agent().compose(createSigningInterceptor(creds()), interceptors.redirect({ maxRedirections: 3 }))
+    const same = await request(`${api.origin}/redirect?to=/echo/hop`, { method: 'PUT', body: 'b', dispatcher })
+    expect(same.statusCode).toBe(200)
+    expect(await same.body.json()).toMatchObject({ method: 'PUT', url: '/echo/hop', body: 'b' })
+    const cross = await request(`${api.origin}/to-other`, { dispatcher })
+    expect(cross.statusCode).toBe(200)
+    await cross.body.dump()
+    expect(other.hits).toEqual([{ method: 'GET', url: '/landed', signed: false }])
+    await dispatcher.close()
+  })
+
+  it('composed beneath the signer: the hop is stopped before a byte is written', async () => {
+    const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections: 3 }), createSigningInterceptor(creds()))
+    await expect(request(`${api.origin}/to-other`, { dispatcher })).rejects.toMatchObject({ code: 'CONFIGURATION_INVALID' })
+    await expect(request(`${api.origin}/redirect?to=/echo`, { dispatcher })).rejects.toMatchObject({ code: 'CONFIGURATION_INVALID' })
+    expect(other.hits).toHaveLength(0)
+    expect(api.hits.map((h) => h.url)).toEqual(['/to-other', '/redirect?to=/echo'])
+    await dispatcher.close()
+  })
+})
