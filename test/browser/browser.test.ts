@@ -1,7 +1,7 @@
 // @sigil/core, signRequest and verify() run unchanged in a real browser: bundle them for the
 // browser with esbuild, serve the bundle from 127.0.0.1 (a secure context, so WebCrypto is there),
 // and round-trip a signed request in headless Chromium (page.js runs in the page). No process.getBuiltinModule there, so this
-// proves the WebCrypto / @noble/hashes fallback. Chromium: .ci/install-browser.sh.
+// proves the WebCrypto / @noble/hashes fallback. Chromium comes with `pnpm install` (chromium.ts).
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,19 +11,9 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM_ARGS, chromiumExecutablePath } from './chromium.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-
 describe('in a browser (headless Chromium)', () => {
   let dir: string
   let server: Server
@@ -56,8 +46,8 @@ describe('in a browser (headless Chromium)', () => {
     })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
-  })
+    browser = await chromium.launch({ executablePath: await chromiumExecutablePath(), args: CHROMIUM_ARGS })
+  }, 120_000) // the first run unpacks Chromium (~200 MB) from the package
 
   afterAll(async () => {
     await browser?.close()
