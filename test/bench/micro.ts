@@ -1,12 +1,14 @@
-// Sign / verify / both per implementation and body size, as ratios to the node:crypto floor.
-// Every tinybench iteration runs a batch of operations (timer overhead amortised); verify batches
-// are signed in `beforeEach`, outside the timed region. Rounds interleave all entries so drift
-// over minutes hits everyone alike; we report the median of the per-round ratios.
-import { Bench } from 'tinybench'
+// Sign / verify / both per entry and body size, as ratios to the floor measured in the same
+// process. Each entry runs in its own child process (micro-child.ts) with the floor beside it, so
+// no library's JIT state, caches or garbage lands on another's clock; the passes repeat that, in a
+// rotated order, and we report the median over passes of the per-pass median of per-round ratios.
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { jsonBody, sizeLabel } from './fixtures.js'
-import { allImpls, type Impl, sigilBaseLength } from './impls.js'
+import { allImpls, type Impl } from './impls.js'
+import type { ChildSample, Op } from './micro-child.js'
 
-export type Op = 'sign' | 'verify' | 'both'
+export type { Op }
 
 /** One row of the micro table. */
 export interface MicroRow {
@@ -16,137 +18,95 @@ export interface MicroRow {
   kind: Impl['kind']
   covers: string
   op: Op
-  /** Median over rounds of the median time per operation, in microseconds. */
+  /** Median over all rounds of all passes, µs per operation. */
   usPerOp: number
+  /** The floor's same operation, measured beside it (median, µs). */
+  floorUs: number
   opsPerSec: number
-  /** Median over rounds of (this entry's time / the floor's time in the same round). */
+  /** Median over passes of the per-pass median of (entry / floor, same op, same round). */
   ratio: number
+  /** Per-pass ratios, to show the spread. */
+  passRatios: number[]
 }
 
 export interface MicroOptions {
   sizes: number[]
   rounds: number
-  /** Tinybench time budget per task and round, ms. */
+  /** Process-isolated passes per entry. */
+  passes: number
+  /** Time budget per operation, entry and round, ms. */
   timeMs: number
   only?: (name: string) => boolean
   log?: (s: string) => void
 }
 
-function batchFor(size: number): number {
-  if (size <= 4096) return 32
-  if (size <= 128 * 1024) return 8
-  return 1
-}
+const here = fileURLToPath(new URL('.', import.meta.url))
 
-const median = (xs: number[]): number => {
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
-async function sanity(impl: Impl): Promise<void> {
-  const signed = await impl.sign()
-  await impl.verify(signed)
-}
-
-function addTasks(bench: Bench, impl: Impl, batch: number, ops: readonly Op[]): void {
-  const pending: unknown[] = []
-  const prepare = async () => {
-    pending.length = 0
-    for (let i = 0; i < batch; i++) pending.push(await impl.sign())
-  }
-  if (impl.async) {
-    if (ops.includes('sign')) {
-      bench.add(`${impl.name}|sign`, async () => {
-        for (let i = 0; i < batch; i++) await impl.sign()
-      })
-    }
-    if (ops.includes('verify')) {
-      bench.add(
-        `${impl.name}|verify`,
-        async () => {
-          for (let i = 0; i < batch; i++) await impl.verify(pending[i])
-        },
-        { beforeEach: prepare },
-      )
-    }
-    if (ops.includes('both')) {
-      bench.add(`${impl.name}|both`, async () => {
-        for (let i = 0; i < batch; i++) await impl.verify(await impl.sign())
-      })
-    }
-  } else {
-    if (ops.includes('sign')) {
-      bench.add(`${impl.name}|sign`, () => {
-        for (let i = 0; i < batch; i++) impl.sign()
-      })
-    }
-    if (ops.includes('verify')) {
-      bench.add(
-        `${impl.name}|verify`,
-        () => {
-          for (let i = 0; i < batch; i++) impl.verify(pending[i])
-        },
-        { beforeEach: prepare },
-      )
-    }
-    if (ops.includes('both')) {
-      bench.add(`${impl.name}|both`, () => {
-        for (let i = 0; i < batch; i++) impl.verify(impl.sign())
-      })
-    }
-  }
+function child(name: string, o: MicroOptions): Promise<ChildSample[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(
+      process.execPath,
+      ['--import', 'tsx/esm', '--conditions=source', `${here}micro-child.ts`, name, o.sizes.join(','), String(o.rounds), String(o.timeMs)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    let err = ''
+    p.stdout.on('data', (d) => {
+      out += d
+    })
+    p.stderr.on('data', (d) => {
+      err += d
+    })
+    p.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${name}: child exited ${code}: ${err.slice(-2000)}`))
+      else resolve(JSON.parse(out.trim().split('\n').pop() as string) as ChildSample[])
+    })
+  })
 }
 
 /** Run the micro benchmark; rows for every size, entry and operation. */
 export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
   const log = o.log ?? (() => {})
+  // Names and descriptions from one instantiation (the 1 KiB set has every entry).
+  const entries = allImpls(Buffer.from(jsonBody(1024))).filter((i) => i.kind === 'floor' || !o.only || o.only(i.name))
+  const byEntry = new Map<string, ChildSample[][]>()
+  for (let pass = 0; pass < o.passes; pass++) {
+    const order = entries.map((_, i) => entries[(i + pass) % entries.length] as Impl)
+    for (const e of order) {
+      const t0 = performance.now()
+      const samples = await child(e.name, o)
+      byEntry.set(e.name, [...(byEntry.get(e.name) ?? []), samples])
+      const kib = samples.find((s) => s.size === 1024 && s.op === 'both')
+      const ratio = kib ? ` 1 KiB sign+verify ${median(kib.us.map((u, i) => u / (kib.floorUs[i] as number))).toFixed(2)}×` : ''
+      log(`  pass ${pass + 1}/${o.passes} ${e.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${ratio}`)
+    }
+  }
   const rows: MicroRow[] = []
   for (const size of o.sizes) {
-    const body = Buffer.from(jsonBody(size))
-    const impls = allImpls(body, await sigilBaseLength(body)).filter((i) => i.kind === 'floor' || !o.only || o.only(i.name))
-    for (const impl of impls) await sanity(impl)
-    const batch = batchFor(size)
-    const perOp = new Map<string, number[]>()
-    const ratios = new Map<string, number[]>()
-    for (let round = 0; round < o.rounds; round++) {
-      const bench = new Bench({ time: o.timeMs, warmupTime: Math.min(50, o.timeMs), warmup: true })
-      // Rotate the order each round so no entry always runs first (JIT, GC, drift).
-      const order = impls.map((_, i) => impls[(i + round) % impls.length] as Impl)
-      for (const impl of order) {
-        impl.reset?.()
-        addTasks(bench, impl, batch, impl.kind === 'floor' ? ['sign', 'verify', 'both'] : ['sign', 'verify', 'both'])
-      }
-      await bench.run()
-      const us = new Map<string, number>()
-      for (const t of bench.tasks) {
-        const r = t.result
-        if (r.state !== 'completed') throw new Error(`${t.name} ${r.state}${'error' in r ? `: ${String(r.error)}` : ''}`)
-        us.set(t.name, (r.latency.p50 * 1000) / batch)
-      }
-      const floorUs = us.get('floor (node:crypto)|verify') as number
-      for (const [name, v] of us) {
-        perOp.set(name, [...(perOp.get(name) ?? []), v])
-        ratios.set(name, [...(ratios.get(name) ?? []), v / floorUs])
-      }
-      log(`  ${sizeLabel(size)} round ${round + 1}/${o.rounds}: floor ${floorUs.toFixed(2)} µs/op`)
-    }
-    for (const impl of impls) {
+    for (const e of entries) {
       for (const op of ['sign', 'verify', 'both'] as const) {
-        const key = `${impl.name}|${op}`
-        const u = perOp.get(key)
-        if (!u) continue
-        const usPerOp = median(u)
+        const passes = (byEntry.get(e.name) ?? []).map((ss) => ss.find((s) => s.size === size && s.op === op)).filter((s) => s !== undefined)
+        if (passes.length === 0) continue
+        const passRatios = passes.map((s) => median(s.us.map((u, i) => u / (s.floorUs[i] as number))))
+        const usPerOp = median(passes.flatMap((s) => s.us))
         rows.push({
           size,
           sizeLabel: sizeLabel(size),
-          name: impl.name,
-          kind: impl.kind,
-          covers: impl.covers,
+          name: e.name,
+          kind: e.kind,
+          covers: e.covers,
           op,
           usPerOp,
+          floorUs: median(passes.flatMap((s) => s.floorUs)),
           opsPerSec: 1e6 / usPerOp,
-          ratio: median(ratios.get(key) as number[]),
+          ratio: median(passRatios),
+          passRatios,
         })
       }
     }

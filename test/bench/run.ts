@@ -1,7 +1,8 @@
-// `pnpm bench`: micro (sign / verify / both vs the node:crypto floor), server overhead (autocannon
-// on 127.0.0.1), nonce-store scale, and Redis verify when Redis answers. Writes
-// test/bench/results/results.json, results.md and chart.svg. Flags: --quick, --no-server,
-// --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --time=ms, --no-micro,
+// `pnpm bench`: micro (sign / verify / both vs the node:crypto floor, each entry in its own
+// process), server overhead (autocannon on 127.0.0.1), nonce-store scale, and Redis verify when
+// Redis answers. Writes test/bench/results/results.json, results.md and chart.svg. Flags: --quick,
+// --no-server, --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --passes=N,
+// --time=ms, --only=substring, --no-micro,
 // --server-rounds=N, --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -19,7 +20,9 @@ const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.sp
 const quick = flag('quick')
 const sizes = (value('sizes') ?? (quick ? '0,1024' : '0,1024,65536,1048576')).split(',').map(Number)
 const rounds = Number(value('rounds') ?? (quick ? 3 : 5))
+const passes = Number(value('passes') ?? (quick ? 1 : 3))
 const timeMs = Number(value('time') ?? (quick ? 40 : 60))
+const only = value('only')
 const here = fileURLToPath(new URL('.', import.meta.url))
 const log = (s: string) => console.log(s)
 
@@ -27,8 +30,10 @@ const machine = await machineLine()
 log(machine)
 const startedAt = new Date().toISOString()
 
-log('micro: sign / verify / both vs floor')
-const micro: MicroRow[] = flag('no-micro') ? [] : await runMicro({ sizes, rounds, timeMs, log })
+log('micro: sign / verify / both vs floor (one process per entry and pass)')
+const micro: MicroRow[] = flag('no-micro')
+  ? []
+  : await runMicro({ sizes, rounds, passes, timeMs, log, only: only ? (n) => n.includes(only) : undefined })
 
 let servers: ServerRow[] | undefined
 if (!flag('no-server')) {
@@ -97,7 +102,8 @@ if (flag('big')) {
   big = await runBig({ bytes: Number(value('big-bytes') ?? 1024 ** 3), log })
 }
 
-const results = { machine, startedAt, node: process.version, rounds, timeMs, micro, servers, nonce, redis, big }
+const finishedMachine = await machineLine()
+const results = { machine, finishedMachine, startedAt, node: process.version, rounds, passes, timeMs, micro, servers, nonce, redis, big }
 const outDir = `${here}results`
 mkdirSync(outDir, { recursive: true })
 writeFileSync(`${outDir}/results.json`, `${JSON.stringify(results, null, 2)}\n`)
@@ -107,7 +113,13 @@ writeFileSync(`${outDir}/chart.svg`, chart(micro.filter((r) => r.size === 1024 &
 log(`\n${md}`)
 
 function markdown(r: typeof results): string {
-  const out: string[] = [`Machine: ${r.machine}`, '', `Run ${r.startedAt}; ${r.rounds} rounds, medians of per-round ratios.`, '']
+  const out: string[] = [
+    `Machine: ${r.machine}`,
+    `At the end: ${r.finishedMachine}`,
+    '',
+    `Run ${r.startedAt}; each entry in its own process beside the floor, ${r.passes} passes × ${r.rounds} rounds; ratio = median over passes of the median per-round (entry ÷ floor, same operation).`,
+    '',
+  ]
   const names = [...new Set(r.micro.map((m) => m.name))]
   const sizesSeen = [...new Set(r.micro.map((m) => m.sizeLabel))]
   const cell = (name: string, size: string, op: string) => {
@@ -115,7 +127,7 @@ function markdown(r: typeof results): string {
     return m ? `${m.ratio.toFixed(2)}× (${m.usPerOp < 100 ? m.usPerOp.toFixed(1) : m.usPerOp.toFixed(0)} µs)` : '—'
   }
   for (const op of ['verify', 'sign', 'both'] as const) {
-    out.push(`### ${op === 'both' ? 'sign + verify' : op} — time per request as a multiple of the floor's verify (µs/op)`, '')
+    out.push(`### ${op === 'both' ? 'sign + verify' : op} — ratio to the floor's ${op === 'both' ? 'sign + verify' : op} in the same process (µs/op)`, '')
     out.push(`| entry | ${sizesSeen.join(' | ')} |`, `| --- | ${sizesSeen.map(() => '---:').join(' | ')} |`)
     for (const n of names) out.push(`| ${n} | ${sizesSeen.map((s) => cell(n, s, op)).join(' | ')} |`)
     out.push('')

@@ -1,0 +1,95 @@
+// One library in its own process (issue 13): `micro-child.ts <entry> <sizes> <rounds> <timeMs>`
+// measures that entry and the floor, interleaved, every round; prints one JSON line of samples.
+// Every operation is warmed up, then timed in fixed-size batches with hrtime; a round's figure is
+// the median batch. Verify inputs are signed and put on the "wire" (`toWire`) before each batch,
+// outside the timed region; sign+verify times sign → toWire → verify for every entry, the floor
+// included.
+import { jsonBody } from './fixtures.js'
+import { allImpls, type Impl, toWire, type Wire } from './impls.js'
+
+export type Op = 'sign' | 'verify' | 'both'
+
+/** Per size and op: the entry's and the floor's µs per operation in each round. */
+export interface ChildSample {
+  size: number
+  op: Op
+  us: number[]
+  floorUs: number[]
+}
+
+const [name = 'Sigil', sizesArg = '1024', roundsArg = '5', timeArg = '60'] = process.argv.slice(2)
+const rounds = Number(roundsArg)
+const timeMs = Number(timeArg)
+
+function batchFor(size: number): number {
+  if (size <= 4096) return 64
+  if (size <= 128 * 1024) return 8
+  return 1
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+async function prepare(impl: Impl, body: Buffer, n: number): Promise<Wire[]> {
+  const out: Wire[] = []
+  for (let i = 0; i < n; i++) out.push(toWire(await impl.sign(), body))
+  return out
+}
+
+/** Median µs per op over batches run for `ms` (at least 5 batches). */
+async function time(impl: Impl, op: Op, body: Buffer, batch: number, ms: number): Promise<number> {
+  const perOp: number[] = []
+  const until = performance.now() + ms
+  while (perOp.length < 5 || performance.now() < until) {
+    const wires = op === 'verify' ? await prepare(impl, body, batch) : undefined
+    let t: bigint
+    if (impl.async) {
+      t = process.hrtime.bigint()
+      if (op === 'sign') for (let i = 0; i < batch; i++) await impl.sign()
+      else if (op === 'verify') for (let i = 0; i < batch; i++) await impl.verify((wires as Wire[])[i] as Wire)
+      else for (let i = 0; i < batch; i++) await impl.verify(toWire(await impl.sign(), body))
+    } else {
+      t = process.hrtime.bigint()
+      if (op === 'sign') for (let i = 0; i < batch; i++) impl.sign()
+      else if (op === 'verify') for (let i = 0; i < batch; i++) impl.verify((wires as Wire[])[i] as Wire)
+      else for (let i = 0; i < batch; i++) impl.verify(toWire(impl.sign() as Record<string, string>, body))
+    }
+    perOp.push(Number(process.hrtime.bigint() - t) / 1000 / batch)
+  }
+  return median(perOp)
+}
+
+const samples: ChildSample[] = []
+for (const size of sizesArg.split(',').map(Number)) {
+  const body = Buffer.from(jsonBody(size))
+  const impls = allImpls(body)
+  const floorImpl = impls[0] as Impl
+  const impl = impls.find((i) => i.name === name)
+  if (!impl) continue // e.g. Stripe has no 0 B entry
+  const batch = batchFor(size)
+  for (const e of [floorImpl, impl]) {
+    await e.verify(toWire(await e.sign(), body)) // sanity: a real signature that verifies
+    for (const op of ['sign', 'verify', 'both'] as const) await time(e, op, body, batch, 3 * timeMs) // warm-up
+  }
+  const bySize = new Map<Op, ChildSample>()
+  for (const op of ['sign', 'verify', 'both'] as const) bySize.set(op, { size, op, us: [], floorUs: [] })
+  for (let round = 0; round < rounds; round++) {
+    for (const op of ['sign', 'verify', 'both'] as const) {
+      const s = bySize.get(op) as ChildSample
+      // Alternate who goes first so neither always runs on a freshly collected heap.
+      const first = round % 2 ? impl : floorImpl
+      const second = first === impl ? floorImpl : impl
+      for (const e of [first, second]) {
+        e.reset?.()
+        const us = await time(e, op, body, batch, timeMs)
+        if (e === impl) s.us.push(us)
+        if (e === floorImpl) s.floorUs.push(us)
+      }
+    }
+  }
+  samples.push(...bySize.values())
+}
+process.stdout.write(`${JSON.stringify(samples)}\n`)
