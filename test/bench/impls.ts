@@ -188,7 +188,7 @@ export function sigilFetch(body: Buffer): Impl {
       const request = new Request(`https://${w.headers.host}${w.url}`, {
         method: w.method,
         headers: w.headers,
-        body: w.body.length ? w.body : null,
+        body: w.body.length ? new Uint8Array(w.body) : null,
       })
       await verifyWeb(request, verifyOptions)
     },

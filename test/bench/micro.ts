@@ -91,7 +91,9 @@ export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
   for (const size of o.sizes) {
     for (const e of entries) {
       for (const op of ['sign', 'verify', 'both'] as const) {
-        const passes = (byEntry.get(e.name) ?? []).map((ss) => ss.find((s) => s.size === size && s.op === op)).filter((s) => s !== undefined)
+        const passes = (byEntry.get(e.name) ?? [])
+          .map((ss) => ss.find((s) => s.size === size && s.op === op))
+          .filter((s) => s !== undefined)
         if (passes.length === 0) continue
         const passRatios = passes.map((s) => median(s.us.map((u, i) => u / (s.floorUs[i] as number))))
         const usPerOp = median(passes.flatMap((s) => s.us))

@@ -12,5 +12,12 @@ const rows = await runMicro({
   only: only ? (n) => n.includes(only) : undefined,
 })
 console.table(
-  rows.map((r) => ({ size: r.sizeLabel, name: r.name, op: r.op, us: r.usPerOp.toFixed(2), floor: r.floorUs.toFixed(2), ratio: r.ratio.toFixed(2) })),
+  rows.map((r) => ({
+    size: r.sizeLabel,
+    name: r.name,
+    op: r.op,
+    us: r.usPerOp.toFixed(2),
+    floor: r.floorUs.toFixed(2),
+    ratio: r.ratio.toFixed(2),
+  })),
 )

@@ -127,7 +127,10 @@ function markdown(r: typeof results): string {
     return m ? `${m.ratio.toFixed(2)}× (${m.usPerOp < 100 ? m.usPerOp.toFixed(1) : m.usPerOp.toFixed(0)} µs)` : '—'
   }
   for (const op of ['verify', 'sign', 'both'] as const) {
-    out.push(`### ${op === 'both' ? 'sign + verify' : op} — ratio to the floor's ${op === 'both' ? 'sign + verify' : op} in the same process (µs/op)`, '')
+    out.push(
+      `### ${op === 'both' ? 'sign + verify' : op} — ratio to the floor's ${op === 'both' ? 'sign + verify' : op} in the same process (µs/op)`,
+      '',
+    )
     out.push(`| entry | ${sizesSeen.join(' | ')} |`, `| --- | ${sizesSeen.map(() => '---:').join(' | ')} |`)
     for (const n of names) out.push(`| ${n} | ${sizesSeen.map((s) => cell(n, s, op)).join(' | ')} |`)
     out.push('')
