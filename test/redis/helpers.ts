@@ -57,6 +57,8 @@ export interface PrivateRedis {
   readonly port: number
   start(): Promise<void>
   kill(): Promise<void>
+  /** Send a signal (e.g. `SIGSTOP`, `SIGCONT`) to the running server. */
+  signal(sig: NodeJS.Signals): void
 }
 
 /** Manage a throw-away `redis-server` on `port`: no persistence, foreground, killed with the test. */
@@ -90,6 +92,9 @@ export function privateRedis(port: number): PrivateRedis {
         },
       )
       await waitUp()
+    },
+    signal(sig) {
+      proc?.kill(sig)
     },
     async kill() {
       const p = proc

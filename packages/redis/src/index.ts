@@ -5,6 +5,7 @@ export {
   type KeyCacheFanoutOptions,
 } from './key-change-fanout.js'
 export { DEFAULT_PREFIX, type KeyLayout, keyLayout, utcDay } from './key-layout.js'
+export { keepRedisAlive, type RedisLiveness, type RedisLivenessOptions } from './liveness.js'
 export { createRedisNonceStore, type RedisNonceStoreOptions } from './nonce-store.js'
 export { type KeyChangeMessage, publishKeyChange } from './publish-key-change.js'
 export { createRedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.js'

@@ -1,11 +1,14 @@
 import { ConfigurationError, type NonceStore } from '@sigil/core'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
+import { keepRedisAlive, type RedisLivenessOptions, suspectOnError } from './liveness.js'
 import { isRedisClient, type RedisClient } from './redis-client.js'
 
 /** Options of {@link createRedisNonceStore}. */
 export interface RedisNonceStoreOptions {
   /** Prefix of every key (inside the hash tag). Default `sigil`. */
   prefix?: string
+  /** Liveness check of the client's connection ({@link keepRedisAlive}); `false` turns it off. */
+  liveness?: RedisLivenessOptions | false
 }
 
 /**
@@ -28,11 +31,13 @@ export interface RedisNonceStoreOptions {
 export function createRedisNonceStore(client: RedisClient, options: RedisNonceStoreOptions = {}): NonceStore {
   if (!isRedisClient(client)) throw new ConfigurationError('createRedisNonceStore needs an ioredis client')
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
+  const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
+  const failed = live ? suspectOnError(live) : (e: unknown) => Promise.reject(e)
   return {
     async checkAndSet(keyId, nonce, ttlMs) {
       const ttl = Math.max(1, Math.ceil(ttlMs))
       // 'OK' when the pair was new; null when it already existed.
-      const r = await client.set(layout.nonce(keyId, nonce), '1', 'PX', ttl, 'NX')
+      const r = await client.set(layout.nonce(keyId, nonce), '1', 'PX', ttl, 'NX').catch(failed)
       return r === 'OK'
     },
   }

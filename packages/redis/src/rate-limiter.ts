@@ -2,12 +2,15 @@ import { ConfigurationError, type KeyRecord } from '@sigil/core'
 import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from '@sigil/server'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
+import { keepRedisAlive, type RedisLivenessOptions, suspectOnError } from './liveness.js'
 import { isRedisClient, type RedisClient } from './redis-client.js'
 
 /** Options of {@link createRedisRateLimiter}. */
 export interface RedisRateLimiterOptions {
   /** Prefix of every key (inside the hash tag). Default `sigil`. */
   prefix?: string
+  /** Liveness check of the client's connection ({@link keepRedisAlive}); `false` turns it off. */
+  liveness?: RedisLivenessOptions | false
 }
 
 /** Options that would let rate-limiter-flexible answer without Redis; refused (fail closed). */
@@ -41,6 +44,9 @@ export function createRedisRateLimiter(
     if (k in (options as Record<string, unknown>)) throw new ConfigurationError(`${k} would accept requests while Redis is down`)
   }
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
+  const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
+  // A RateLimiterRes rejection is a "no" (limit reached); only an Error says the connection may be dead.
+  const failed = live ? suspectOnError(live) : (e: unknown) => Promise.reject(e)
   return createRateLimiterWith((points, duration, kind) => {
     const limiter = new RateLimiterRedis({
       storeClient: client,
@@ -50,6 +56,6 @@ export function createRedisRateLimiter(
       keyPrefix: '',
       rejectIfRedisNotReady: true,
     })
-    return { consume: (subject: string) => limiter.consume(layout.limit(subject, kind, points, duration)) }
+    return { consume: (subject: string) => limiter.consume(layout.limit(subject, kind, points, duration)).catch(failed) }
   }, policy)
 }

@@ -1,4 +1,5 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis'
+import type { keepRedisAlive } from './liveness.js'
 
 /** A user-owned ioredis client: a single node (`new Redis()`) or a cluster (`new Redis.Cluster()`). */
 export type RedisClient = Redis | Cluster
@@ -13,6 +14,11 @@ export type RedisClient = Redis | Cluster
  * - `maxRetriesPerRequest: 1` and `autoResendUnfulfilledCommands: false` — a command the
  *   verifier already gave up on (503) is not sent again after a reconnect.
  * - `retryStrategy` — reconnect quickly (50 ms steps, at most 1 s apart), forever.
+ * - `keepAlive` — TCP keepalive after 10 s idle, so the kernel notices a peer host that vanished.
+ *
+ * A connection that stays open but stops answering (frozen path, `SIGSTOP`ped server) is not
+ * something ioredis notices: the stores run {@link keepRedisAlive} on their client, which PINGs
+ * it and drops a connection that does not answer, so service resumes on its own.
  *
  * Spread it into your own options; the client stays yours.
  *
@@ -29,6 +35,7 @@ export const RECOMMENDED_REDIS_OPTIONS = {
   maxRetriesPerRequest: 1,
   autoResendUnfulfilledCommands: false,
   connectTimeout: 2_000,
+  keepAlive: 10_000,
   retryStrategy: (times: number) => Math.min(times * 50, 1_000),
 } as const satisfies RedisOptions
 

@@ -2,6 +2,7 @@ import { ConfigurationError } from '@sigil/core'
 import type { UsageEvent, UsageRecorder } from '@sigil/server'
 import { z } from 'zod'
 import { DEFAULT_PREFIX, keyLayout, utcDay } from './key-layout.js'
+import { keepRedisAlive, type RedisLivenessOptions } from './liveness.js'
 import { isRedisClient, type RedisClient } from './redis-client.js'
 import { getUnknownUsage, getUsage, type UsageRange, type UsageReport } from './usage-report.js'
 
@@ -22,6 +23,8 @@ export interface RedisUsageRecorderOptions {
    * unknown-ids hash per day ({@link getUnknownUsage}).
    */
   filter?: (event: UsageEvent) => boolean
+  /** Liveness check of the client's connection ({@link keepRedisAlive}); `false` turns it off. */
+  liveness?: RedisLivenessOptions | false
 }
 
 /** A usage recorder that also reads back what it wrote. */
@@ -63,6 +66,7 @@ const schema = z.object({
   maxPending: z.number().int().min(1).optional(),
   retentionDays: z.number().int().min(1).max(3660).optional(),
   filter: z.custom<(e: UsageEvent) => boolean>((v) => typeof v === 'function').optional(),
+  liveness: z.unknown().optional(),
 })
 
 const keepAll = () => true
@@ -94,6 +98,7 @@ export function createRedisUsageRecorder(client: RedisClient, options: RedisUsag
   const maxPending = options.maxPending ?? 10_000
   const ttlS = String((options.retentionDays ?? 90) * 86_400)
   const keep = options.filter ?? keepAll
+  const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
   let pending = new Map<string, Bucket>()
   let dropped = 0
   let flushing: Promise<void> | undefined
@@ -130,6 +135,7 @@ export function createRedisUsageRecorder(client: RedisClient, options: RedisUsag
     pending = new Map()
     const failed: Bucket[] = []
     await Promise.all([...batch.values()].map((b) => write(b).catch(() => failed.push(b))))
+    if (failed.length) live?.suspect()
     // Put back what did not land, for the next flush (a partial write can count twice; usage is advisory).
     for (const b of failed) merge(pending, b)
   }
