@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { wireMethod } from '@sigil/client'
 import { decodeSecret, parseToken, SigilError } from '@sigil/core'
 import { usageError } from './exit-codes.js'
 import type { CliIo } from './io.js'
@@ -85,7 +86,8 @@ export function requestFromFlags(flags: Flags, url: string | undefined, io: CliI
     }
     if (!headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded')
   }
-  const method = flags.request ?? (body ? 'POST' : 'GET')
+  // The method as it goes on the wire (fetch upper-cases `put`, `delete`…): what is signed and explained.
+  const method = wireMethod(flags.request ?? (body ? 'POST' : 'GET'))
   return { method, url: u, headers, body }
 }
 

@@ -1,10 +1,13 @@
 /** How the signed fetch treats redirects when asked to follow them. */
 export interface RedirectPolicy {
   /**
-   * Follow a redirect to another origin, *unsigned* (no `Signature`/`Signature-Input` ever leaves
-   * the original origin). Default false: the 3xx comes back to the caller.
+   * Redirects to another origin. `false` (default): not followed, the 3xx comes back to the caller.
+   * `true`: followed *unsigned* — no `Signature`/`Signature-Input` leaves the original origin.
+   * `'sign'`: followed and signed afresh for the new origin (curl's `--location-trusted`): a
+   * signature bound to that origin, which any server holding your key accepts — only for origins
+   * you trust with it.
    */
-  crossOrigin?: boolean
+  crossOrigin?: boolean | 'sign'
   /** Most hops to follow (fetch's limit). Default 20. */
   maxRedirects?: number
 }

@@ -87,8 +87,8 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
       const h = new Headers(headers)
       h.delete('signature')
       h.delete('signature-input')
-      // Signature headers never leave the origin the caller addressed.
-      if (new URL(hop.url).origin === origin) {
+      // Signature headers never leave the origin the caller addressed, unless asked to sign there.
+      if (new URL(hop.url).origin === origin || options.redirects?.crossOrigin === 'sign') {
         const signed = await signView(requestFromUrl(hop.method, hop.url, h), body !== null, signer, offsetMs)
         h.set('signature-input', signed.signatureInput)
         h.set('signature', signed.signature)
