@@ -2,8 +2,11 @@ import type { KeyChangeMessage } from '@sigil/redis'
 import { EXIT } from './exit-codes.js'
 import type { CliIo } from './io.js'
 
+/** How long a change takes to reach other servers without fan-out: `createCachedKeyStore`'s default TTL. */
+export const DEFAULT_CACHE_TTL_TEXT = '30 s'
+
 /**
- * After a revoke or rotate, tell every running server through Redis pub/sub (the same channel
+ * After any change that alters a verify outcome (revoke, rotate, scopes, expiry), tell every running server through Redis pub/sub (the same channel
  * `@sigil/redis`'s `connectKeyCache` listens on), so caches drop the key now instead of at
  * their TTL. Only when `SIGIL_REDIS_URL` is set. Returns the exit code: the change is in the
  * store either way, but a failed announcement exits 4 so scripts notice.
@@ -15,7 +18,12 @@ import type { CliIo } from './io.js'
  */
 export async function announceKeyChange(io: CliIo, message: KeyChangeMessage): Promise<number> {
   const url = io.env.SIGIL_REDIS_URL
-  if (!url) return EXIT.OK
+  if (!url) {
+    io.stderr.write(
+      `note: ${message.keyId} is ${message.type} in the store; servers that cache keys apply it within their key-cache TTL (${DEFAULT_CACHE_TTL_TEXT} by default). Set SIGIL_REDIS_URL to announce it at once.\n`,
+    )
+    return EXIT.OK
+  }
   const [{ publishKeyChange, RECOMMENDED_REDIS_OPTIONS }, { Redis }] = await Promise.all([import('@sigil/redis'), import('ioredis')])
   const redis = new Redis(url, { ...RECOMMENDED_REDIS_OPTIONS, lazyConnect: true, retryStrategy: () => null })
   redis.on('error', () => {})

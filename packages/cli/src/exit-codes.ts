@@ -24,6 +24,8 @@ export const EXIT = {
   HTTP_ERROR: 22,
   /** Wrong command line. */
   USAGE: 64,
+  /** A compare-and-set key update lost to a concurrent change (`KEY_CONFLICT`): read and retry. */
+  CONFLICT: 75,
   /** Missing or invalid configuration, e.g. no SIGIL_MASTER_KEY. */
   CONFIG: 78,
 } as const
@@ -58,6 +60,8 @@ export function classify(e: unknown): { exitCode: number; code: string } {
         return { exitCode: EXIT.KEY, code: e.code }
       case 'STORE_UNAVAILABLE':
         return { exitCode: EXIT.STORE, code: e.code }
+      case 'KEY_CONFLICT':
+        return { exitCode: EXIT.CONFLICT, code: e.code }
       case 'CONFIGURATION_INVALID':
         return { exitCode: EXIT.CONFIG, code: e.code }
       default:

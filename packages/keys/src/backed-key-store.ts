@@ -1,7 +1,19 @@
 import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
+import { z } from 'zod'
 import { createKeyInputSchema, generateKey, scopesSchema } from './generate-key.js'
 import type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
-import type { CreateKeyInput, EncryptedKeyStore, KeyChangeEvent, KeyChangeListener, KeyInfo, RotatedKey } from './key-store.js'
+import type {
+  CreateKeyInput,
+  EncryptedKeyStore,
+  KeyChangeEvent,
+  KeyChangeListener,
+  KeyInfo,
+  KeyUpdate,
+  ListKeysFilter,
+  MasterKeyRotation,
+  RotatedKey,
+  UpdateKeyOptions,
+} from './key-store.js'
 import { type MasterKeyRing, parseMasterKey } from './master-key.js'
 import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
@@ -10,6 +22,22 @@ import { type StoreOptions, storeOptionsSchema } from './store-options.js'
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
 
 const PLAIN = 'plain'
+
+const listFilterSchema = z
+  .object({
+    principal: z.string().min(1).max(256).optional(),
+    status: z.enum(['active', 'revoked', 'expired']).optional(),
+    limit: z.number().int().min(1).max(10_000).optional(),
+    after: z.string().min(1).max(256).optional(),
+  })
+  .strict()
+
+function conflict(keyId: string, expected: number, actual: number): SigilError {
+  return new SigilError(
+    'KEY_CONFLICT',
+    `key ${keyId} is at version ${actual}, not ${expected}: it changed since it was read; read it again and retry`,
+  )
+}
 
 function effectiveStatus(row: StoredKey, now: Date): KeyStatus {
   if (row.status === 'revoked') return 'revoked'
@@ -33,11 +61,63 @@ function toInfo(row: StoredKey, now: Date, encrypted: boolean): KeyInfo {
     ...(row.limits ? { limits: row.limits } : {}),
     ...(row.metadata ? { metadata: row.metadata } : {}),
     ...(encrypted ? { masterKeyVersion: row.sealed.version } : {}),
+    version: row.version,
   }
 }
 
 function unknownKey(): SigilError {
   return new SigilError('KEY_UNKNOWN', 'no key with that id')
+}
+
+// Compare-and-set retries under contention; each attempt re-reads the row. Far more than any
+// realistic number of concurrent admins editing one key needs.
+const CAS_ATTEMPTS = 50
+const pause = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 50)))
+
+const keyUpdateSchema = z
+  .object({
+    scopes: scopesSchema.optional(),
+    addScopes: scopesSchema.optional(),
+    removeScopes: scopesSchema.optional(),
+    expiresAt: z.date().nullable().optional(),
+    limits: z.unknown().optional(),
+    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    mergeMetadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .refine(
+    (u) => u.scopes === undefined || (u.addScopes === undefined && u.removeScopes === undefined),
+    'scopes replaces; not with addScopes/removeScopes',
+  )
+  .refine((u) => u.metadata === undefined || u.mergeMetadata === undefined, 'metadata replaces; not with mergeMetadata')
+
+/** The patch an update makes to `row` as it is now, or undefined if nothing changes. */
+function updatePatch(row: StoredKey, u: KeyUpdate, at: Date): StoredKeyPatch {
+  const p: StoredKeyPatch = { updatedAt: at }
+  if (u.scopes !== undefined) p.scopes = [...new Set(u.scopes)]
+  if (u.addScopes !== undefined || u.removeScopes !== undefined) {
+    const remove = new Set(u.removeScopes ?? [])
+    p.scopes = [...new Set([...row.scopes, ...(u.addScopes ?? [])])].filter((s) => !remove.has(s))
+  }
+  if (u.expiresAt !== undefined) p.expiresAt = u.expiresAt
+  if (u.limits !== undefined) p.limits = u.limits
+  if (u.metadata !== undefined) p.metadata = u.metadata
+  if (u.mergeMetadata !== undefined) {
+    const next: Record<string, unknown> = { ...(row.metadata ?? {}) }
+    for (const [k, v] of Object.entries(u.mergeMetadata)) {
+      if (v === null) delete next[k]
+      else next[k] = v
+    }
+    p.metadata = Object.keys(next).length ? next : null
+  }
+  return p
+}
+
+function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
+  const fields = Object.keys(p).filter((k) => k !== 'updatedAt')
+  if (fields.length === 1 && fields[0] === 'scopes') return 'scopes'
+  if (fields.length === 1 && fields[0] === 'expiresAt') return 'expired'
+  return 'updated'
 }
 
 /**
@@ -89,6 +169,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       status: 'active',
       createdAt: at,
       updatedAt: at,
+      version: 0,
       ...(g.record.expiresAt ? { expiresAt: g.record.expiresAt } : {}),
       ...(g.record.limits ? { limits: g.record.limits } : {}),
       ...(g.record.metadata ? { metadata: g.record.metadata } : {}),
@@ -96,11 +177,48 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     }
     return { g, row }
   }
-  const patch = async (keyId: string, type: KeyChangeEvent['type'], p: StoredKeyPatch): Promise<KeyInfo> => {
-    const row = await backend.update(keyId, p)
-    if (!row) throw unknownKey()
-    emit(type, keyId, p.updatedAt)
-    return info(row)
+  /**
+   * Read-modify-write as compare-and-set on the row version: `change` computes the patch from the
+   * row as it is (undefined: nothing to do), the write applies only if no one changed the row
+   * meanwhile, else it runs again on the fresh row. With `ifVersion`, a changed row is a conflict.
+   */
+  const edit = async (
+    keyId: string,
+    change: (row: StoredKey, at: Date) => StoredKeyPatch | undefined,
+    ifVersion?: number,
+    type?: KeyChangeEvent['type'],
+  ): Promise<KeyInfo> => {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const row = await backend.read(keyId)
+      if (!row) throw unknownKey()
+      if (ifVersion !== undefined && row.version !== ifVersion) throw conflict(keyId, ifVersion, row.version)
+      const at = now()
+      const p = change(row, at)
+      if (!p) return info(row, at)
+      const next = await backend.update(keyId, p, row.version)
+      if (next) {
+        emit(type ?? eventOf(p), keyId, at)
+        return info(next, at)
+      }
+      if (ifVersion !== undefined) {
+        const current = await backend.read(keyId)
+        if (!current) throw unknownKey()
+        throw conflict(keyId, ifVersion, current.version)
+      }
+      await pause(attempt)
+    }
+    throw new SigilError('KEY_CONFLICT', `key ${keyId} kept changing while updating it; retry`)
+  }
+
+  const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}): Promise<KeyInfo> => {
+    const u = keyUpdateSchema.safeParse(changes)
+    if (!u.success) throw new ConfigurationError('invalid key update', { cause: u.error })
+    if (u.data.limits !== undefined && u.data.limits !== null) {
+      const l = createKeyInputSchema.safeParse({ principal: 'x', limits: u.data.limits })
+      if (!l.success) throw new ConfigurationError('invalid limits', { cause: l.error })
+    }
+    if (o.ifVersion !== undefined && !Number.isSafeInteger(o.ifVersion)) throw new ConfigurationError('ifVersion must be an integer')
+    return edit(keyId, (row, at) => updatePatch(row, changes, at), o.ifVersion)
   }
 
   return {
@@ -121,10 +239,11 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at) }
     },
     async list(filter = {}) {
+      const f = listFilterSchema.safeParse(filter)
+      if (!f.success) throw new ConfigurationError('invalid list filter', { cause: f.error })
       const at = now()
-      const rows = await backend.list(filter.principal)
-      const all = rows.map((r) => info(r, at))
-      return filter.status ? all.filter((k) => k.status === filter.status) : all
+      const rows = await backend.list({ ...(f.data as ListKeysFilter), now: at })
+      return rows.map((r) => info(r, at))
     },
     async rotate(keyId, o = {}) {
       const graceMs = o.graceMs ?? defaultGrace
@@ -153,45 +272,53 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       }
       emit('created', g.keyId, at)
       emit('rotated', keyId, at, g.keyId)
-      const previous = info({ ...old, ...p } as StoredKey, at)
+      const previous = info({ ...old, ...p, version: old.version + 1 } as StoredKey, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at), previous } satisfies RotatedKey
     },
     revoke(keyId) {
-      const at = now()
-      return backend.read(keyId).then((row) => {
-        if (!row) throw unknownKey()
-        if (row.status === 'revoked') return info(row, at)
-        return patch(keyId, 'revoked', { status: 'revoked', revokedAt: at, updatedAt: at })
-      })
+      // Conditional on the row version: a revoke racing another edit is never undone by it.
+      return edit(
+        keyId,
+        (row, at) => (row.status === 'revoked' ? undefined : { status: 'revoked', revokedAt: at, updatedAt: at }),
+        undefined,
+        'revoked',
+      )
     },
-    setScopes(keyId, scopes) {
-      const s = scopesSchema.safeParse(scopes)
-      if (!s.success) return Promise.reject(new ConfigurationError('invalid scopes', { cause: s.error }))
-      return patch(keyId, 'scopes', { scopes: [...new Set(s.data)], updatedAt: now() })
-    },
+    setScopes: (keyId, scopes) => update(keyId, { scopes }),
+    update,
     expire(keyId, when) {
-      const at = now()
-      return patch(keyId, 'expired', { expiresAt: when ?? at, updatedAt: at })
+      return edit(keyId, (_row, at) => ({ expiresAt: when ?? at, updatedAt: at }), undefined, 'expired')
     },
     onChange(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    async rotateMasterKey() {
-      if (!ring) return { reencrypted: 0 }
+    async rotateMasterKey(): Promise<MasterKeyRotation> {
+      if (!ring) return { reencrypted: 0, current: PLAIN, failed: [] }
       let count = 0
+      const failed: MasterKeyRotation['failed'] = []
+      // Walk by key id so a row that cannot be opened is passed, never retried forever, and
+      // never blocks the rows after it.
+      let after: string | undefined
       for (;;) {
-        const batch = await backend.staleSecrets(ring.current, 100)
+        const batch = await backend.staleSecrets(ring.current, 100, after)
         if (batch.length === 0) break
         for (const { keyId, sealed } of batch) {
-          const next = sealSecret(ring, keyId, openSecret(ring, keyId, sealed))
+          after = keyId
+          let next: SealedSecret
+          try {
+            next = sealSecret(ring, keyId, openSecret(ring, keyId, sealed))
+          } catch (e) {
+            failed.push({ keyId, reason: e instanceof Error ? e.message : String(e) })
+            continue
+          }
           if (await backend.replaceSecret(keyId, sealed.version, next)) {
             count++
             emit('reencrypted', keyId, now())
           }
         }
       }
-      return { reencrypted: count }
+      return { reencrypted: count, current: ring.current, failed }
     },
     close: () => backend.close(),
   }

@@ -10,7 +10,7 @@ export {
   SECRET_BYTES,
   scopesSchema,
 } from './generate-key.js'
-export type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+export type { BackendListQuery, KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
 export type {
   CreatedKey,
   CreateKeyInput,
@@ -19,10 +19,14 @@ export type {
   KeyChangeListener,
   KeyInfo,
   KeyStore,
+  KeyUpdate,
   ListKeysFilter,
+  MasterKeyRotation,
   RotatedKey,
   RotateOptions,
+  UpdateKeyOptions,
 } from './key-store.js'
+export { checkMasterKeys, type MasterKeyCheck, type MasterKeyEvidence } from './master-key-check.js'
 export { generateMasterKey, type MasterKeyInput, type MasterKeyOptions, type MasterKeyRing, parseMasterKey } from './master-key.js'
 export { createMemoryBackend, createMemoryKeyStore } from './memory-store.js'
 export { openSecret, type SealedSecret, sealSecret } from './secret-box.js'

@@ -1,4 +1,4 @@
-import type { KeyLimits } from '@sigil/core'
+import type { KeyLimits, KeyStatus } from '@sigil/core'
 import type { SealedSecret } from './secret-box.js'
 
 /** A key as a backend stores it: the stored status (never `expired`) and the sealed secret. */
@@ -9,6 +9,8 @@ export interface StoredKey {
   status: 'active' | 'revoked'
   createdAt: Date
   updatedAt: Date
+  /** Row version: 0 at creation, +1 on every committed change (compare-and-set). */
+  version: number
   expiresAt?: Date
   notAfter?: Date
   revokedAt?: Date
@@ -18,9 +20,44 @@ export interface StoredKey {
   sealed: SealedSecret
 }
 
-/** Fields an admin operation may change; `undefined` leaves a field as it is. */
-export type StoredKeyPatch = Partial<Pick<StoredKey, 'status' | 'scopes' | 'expiresAt' | 'notAfter' | 'revokedAt' | 'replacedBy'>> & {
+/**
+ * Fields an admin operation may change; `undefined` leaves a field as it is, `null` clears it.
+ * Every applied patch also increments the row's `version`.
+ */
+export type StoredKeyPatch = {
+  status?: 'active' | 'revoked'
+  scopes?: string[]
+  expiresAt?: Date | null
+  notAfter?: Date
+  revokedAt?: Date
+  replacedBy?: string
+  limits?: KeyLimits | null
+  metadata?: Record<string, unknown> | null
   updatedAt: Date
+}
+
+/** What {@link KeyBackend.list} selects: filters run in the database, rows ordered by key id. */
+export interface BackendListQuery {
+  principal?: string
+  /** Effective status at `now` (expiry applied). */
+  status?: KeyStatus
+  now: Date
+  /** Only key ids greater than this (the cursor: the last key id of the previous page). */
+  after?: string
+  limit?: number
+}
+
+/** SQL column of each patchable field, shared by the SQLite and PostgreSQL backends. */
+export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
+  status: 'status',
+  scopes: 'scopes',
+  expiresAt: 'expires_at',
+  notAfter: 'not_after',
+  revokedAt: 'revoked_at',
+  replacedBy: 'replaced_by',
+  limits: 'limits',
+  metadata: 'metadata',
+  updatedAt: 'updated_at',
 }
 
 /**
@@ -33,32 +70,24 @@ export type StoredKeyPatch = Partial<Pick<StoredKey, 'status' | 'scopes' | 'expi
  * const store = createBackedKeyStore(myBackend, { masterKey: process.env.SIGIL_MASTER_KEY })
  * ```
  */
-/** SQL column of each patchable field, shared by the SQLite and PostgreSQL backends. */
-export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
-  status: 'status',
-  scopes: 'scopes',
-  expiresAt: 'expires_at',
-  notAfter: 'not_after',
-  revokedAt: 'revoked_at',
-  replacedBy: 'replaced_by',
-  updatedAt: 'updated_at',
-}
-
 export interface KeyBackend {
   read(keyId: string): Promise<StoredKey | undefined>
   /** Insert a new row; key ids are random, a duplicate is a bug and may throw. */
   insert(row: StoredKey): Promise<void>
-  /** Apply a patch; the updated row, or undefined when the key does not exist. */
-  update(keyId: string, patch: StoredKeyPatch): Promise<StoredKey | undefined>
+  /**
+   * Apply a patch and increment the version, in one atomic step; with `ifVersion`, only when
+   * the row is still at that version. The updated row, or undefined when no row matched.
+   */
+  update(keyId: string, patch: StoredKeyPatch, ifVersion?: number): Promise<StoredKey | undefined>
   /**
    * Atomically: when `keyId` is active, not yet replaced and neither expired nor past its
-   * grace at `now`, apply `patch` to it and insert `next`. False (and no change) otherwise.
+   * grace at `now`, apply `patch` to it (version + 1) and insert `next`. False (and no change) otherwise.
    */
   rotate(keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date): Promise<boolean>
-  /** Every row (optionally of one principal), oldest first. */
-  list(principal?: string): Promise<StoredKey[]>
-  /** Up to `limit` rows whose secret is not sealed under `version`. */
-  staleSecrets(version: string, limit: number): Promise<Array<{ keyId: string; sealed: SealedSecret }>>
+  /** Rows matching the query, ordered by key id. */
+  list(query: BackendListQuery): Promise<StoredKey[]>
+  /** Up to `limit` rows whose secret is not sealed under `version`, key id > `after`, ordered by key id. */
+  staleSecrets(version: string, limit: number, after?: string): Promise<Array<{ keyId: string; sealed: SealedSecret }>>
   /** Replace a sealed secret if it is still under `fromVersion` (concurrent re-encryptions are safe). */
   replaceSecret(keyId: string, fromVersion: string, sealed: SealedSecret): Promise<boolean>
   close(): Promise<void>

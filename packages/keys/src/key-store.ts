@@ -20,6 +20,8 @@ export interface KeyInfo extends Omit<KeyRecord, 'secret'> {
   replacedBy?: string
   /** Master-key version its secret is encrypted under (persistent stores only). */
   masterKeyVersion?: string
+  /** Row version, +1 on every change: pass it as `ifVersion` to {@link KeyStore.update} (compare-and-set). */
+  version?: number
 }
 
 /** A freshly issued key. `token` and `secret` are shown once and never stored in clear. */
@@ -44,15 +46,59 @@ export interface RotateOptions {
   expiresAt?: Date
 }
 
-/** Filter of {@link KeyStore.list}. Status is the effective one (expiry applied). */
+/**
+ * Filter and page of {@link KeyStore.list}. Status is the effective one (expiry applied). Filters
+ * run in the database; keys come ordered by key id, so a page continues with `after` set to the
+ * last key id of the previous one.
+ */
 export interface ListKeysFilter {
   principal?: string
   status?: KeyStatus
+  /** At most this many keys (1-10,000). Default: all. */
+  limit?: number
+  /** Only keys whose id sorts after this one (the cursor). */
+  after?: string
+}
+
+/**
+ * A change to one key, applied atomically by {@link KeyStore.update}: concurrent updates never
+ * lose each other's writes. `null` clears a field.
+ */
+export interface KeyUpdate {
+  /** Replace the scopes. Not with `addScopes`/`removeScopes`. */
+  scopes?: readonly string[]
+  /** Add these scopes to the current ones (as they are when the update commits). */
+  addScopes?: readonly string[]
+  /** Remove these scopes from the current ones (applied after `addScopes`). */
+  removeScopes?: readonly string[]
+  expiresAt?: Date | null
+  limits?: KeyLimits | null
+  /** Replace the metadata. Not with `mergeMetadata`. */
+  metadata?: Record<string, unknown> | null
+  /** Shallow-merge into the current metadata; a `null` value removes that entry. */
+  mergeMetadata?: Record<string, unknown>
+}
+
+/** Options of {@link KeyStore.update}. */
+export interface UpdateKeyOptions {
+  /** Apply only if the key is still at this `version` (from `info()`); otherwise `KEY_CONFLICT`. */
+  ifVersion?: number
+}
+
+/** Result of {@link EncryptedKeyStore.rotateMasterKey}. */
+export interface MasterKeyRotation {
+  /** Secrets re-encrypted by this call. */
+  reencrypted: number
+  /** The master-key version everything is now meant to be under (never key material). */
+  current: string
+  /** Rows that could not be re-encrypted (e.g. tampered, or under a version not configured). */
+  failed: Array<{ keyId: string; reason: string }>
 }
 
 /** What changed, for cache invalidation and fan-out to other instances (e.g. Redis pub/sub). */
 export interface KeyChangeEvent {
-  type: 'created' | 'rotated' | 'revoked' | 'scopes' | 'expired' | 'reencrypted'
+  /** `updated`: limits or metadata (or several fields at once) changed. */
+  type: 'created' | 'rotated' | 'revoked' | 'scopes' | 'expired' | 'updated' | 'reencrypted'
   keyId: string
   /** For `rotated`: the new key. */
   replacedBy?: string
@@ -85,6 +131,11 @@ export interface KeyStore extends KeyResolver {
   /** Immediate and final. Revoking a revoked key is a no-op. */
   revoke(keyId: string): Promise<KeyInfo>
   setScopes(keyId: string, scopes: readonly string[]): Promise<KeyInfo>
+  /**
+   * Change scopes, expiry, limits or metadata atomically (add/remove and merge apply to the value
+   * current at commit). With `ifVersion`, a key changed since that version is `KEY_CONFLICT`.
+   */
+  update(keyId: string, changes: KeyUpdate, options?: UpdateKeyOptions): Promise<KeyInfo>
   /** Set `expiresAt` (default now). */
   expire(keyId: string, at?: Date): Promise<KeyInfo>
   /** Subscribe to committed changes; returns the unsubscribe function. */
@@ -94,6 +145,9 @@ export interface KeyStore extends KeyResolver {
 
 /** A store that keeps secrets encrypted under a master key and can re-encrypt them. */
 export interface EncryptedKeyStore extends KeyStore {
-  /** Re-encrypt every secret not under the current master-key version. */
-  rotateMasterKey(): Promise<{ reencrypted: number }>
+  /**
+   * Re-encrypt every secret not under the current master-key version. A row that cannot be
+   * opened is skipped and reported in `failed`; every other row is still re-encrypted.
+   */
+  rotateMasterKey(): Promise<MasterKeyRotation>
 }

@@ -1,5 +1,5 @@
 import { createBackedKeyStore } from './backed-key-store.js'
-import type { KeyBackend, StoredKey } from './key-backend.js'
+import type { BackendListQuery, KeyBackend, StoredKey } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import type { StoreOptions } from './store-options.js'
 
@@ -11,11 +11,24 @@ function clone(row: StoredKey): StoredKey {
 export function createMemoryBackend(): KeyBackend {
   const rows = new Map<string, StoredKey>()
   const apply = (row: StoredKey, patch: object): StoredKey => {
-    const next = { ...row }
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v
-    rows.set(row.keyId, next)
-    return clone(next)
+    const next: Record<string, unknown> = { ...row, version: row.version + 1 }
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete next[k]
+      else if (v !== undefined) next[k] = v
+    }
+    rows.set(row.keyId, next as unknown as StoredKey)
+    return clone(next as unknown as StoredKey)
   }
+  const matches = (r: StoredKey, q: BackendListQuery) => {
+    if (q.principal !== undefined && r.principal !== q.principal) return false
+    if (q.after !== undefined && r.keyId <= q.after) return false
+    if (q.status === undefined) return true
+    if (r.status === 'revoked') return q.status === 'revoked'
+    const t = q.now.getTime()
+    const ended = (r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)
+    return q.status === (ended ? 'expired' : 'active')
+  }
+  const byId = (a: { keyId: string }, b: { keyId: string }) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0)
   return {
     async read(keyId) {
       const r = rows.get(keyId)
@@ -25,9 +38,10 @@ export function createMemoryBackend(): KeyBackend {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
       rows.set(row.keyId, clone(row))
     },
-    async update(keyId, patch) {
+    async update(keyId, patch, ifVersion) {
       const r = rows.get(keyId)
-      return r && apply(r, patch)
+      if (!r || (ifVersion !== undefined && r.version !== ifVersion)) return undefined
+      return apply(r, patch)
     },
     async rotate(keyId, patch, next, now) {
       const r = rows.get(keyId)
@@ -38,12 +52,17 @@ export function createMemoryBackend(): KeyBackend {
       rows.set(next.keyId, clone(next))
       return true
     },
-    async list(principal) {
-      return [...rows.values()].filter((r) => principal === undefined || r.principal === principal).map(clone)
-    },
-    async staleSecrets(version, limit) {
+    async list(q) {
       return [...rows.values()]
-        .filter((r) => r.sealed.version !== version)
+        .filter((r) => matches(r, q))
+        .sort(byId)
+        .slice(0, q.limit ?? Number.POSITIVE_INFINITY)
+        .map(clone)
+    },
+    async staleSecrets(version, limit, after) {
+      return [...rows.values()]
+        .filter((r) => r.sealed.version !== version && (after === undefined || r.keyId > after))
+        .sort(byId)
         .slice(0, limit)
         .map((r) => ({ keyId: r.keyId, sealed: r.sealed }))
     },

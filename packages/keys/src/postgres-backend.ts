@@ -1,5 +1,7 @@
 import { SigilError } from '@sigil/core'
 import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
+import type { MasterKeyRing } from './master-key.js'
+import { checkMasterKeys } from './master-key-check.js'
 import type { PgQueryClient } from './postgres.js'
 
 type Row = Record<string, unknown>
@@ -19,6 +21,7 @@ const COLUMNS = [
   'metadata',
   'secret_ciphertext',
   'master_key_version',
+  'version',
 ] as const
 const JSONB = new Set(['scopes', 'limits', 'metadata'])
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(0))
@@ -42,6 +45,7 @@ function values(r: StoredKey): unknown[] {
     json(r.metadata),
     Buffer.from(r.sealed.data),
     r.sealed.version,
+    r.version,
   ]
 }
 
@@ -53,6 +57,7 @@ function fromRow(r: Row): StoredKey {
     status: r.status as 'active' | 'revoked',
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
+    version: Number(r.version ?? 0),
     sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
   }
   const opt: Row = {
@@ -68,12 +73,12 @@ function fromRow(r: Row): StoredKey {
 }
 
 function setClause(patch: StoredKeyPatch, first: number): { sql: string; params: unknown[] } {
-  const sets: string[] = []
+  const sets: string[] = ['version = version + 1']
   const params: unknown[] = []
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue
     const col = PATCH_COLUMNS[k] as string
-    params.push(JSONB.has(col) ? json(v) : v)
+    params.push(v === null ? null : JSONB.has(col) ? json(v) : v)
     sets.push(`${col} = ${placeholder(col, first + params.length - 1)}`)
   }
   return { sql: sets.join(', '), params }
@@ -99,9 +104,11 @@ export function postgresBackend(client: PgQueryClient, table: string, close: () 
     async insert(row) {
       await q(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
     },
-    async update(keyId, patch) {
-      const { sql, params } = setClause(patch, 2)
-      const [r] = await q(`UPDATE ${table} SET ${sql} WHERE key_id = $1 RETURNING *`, [keyId, ...params])
+    async update(keyId, patch, ifVersion) {
+      // One statement: the row lock makes the version check and the write atomic.
+      const { sql, params } = setClause(patch, 3)
+      const guard = ifVersion === undefined ? '' : ' AND version = $2'
+      const [r] = await q(`UPDATE ${table} SET ${sql} WHERE key_id = $1${guard} RETURNING *`, [keyId, ifVersion ?? null, ...params])
       return r && fromRow(r)
     },
     async rotate(keyId, patch, next, now) {
@@ -115,18 +122,33 @@ export function postgresBackend(client: PgQueryClient, table: string, close: () 
       )
       return rows.length === 1
     },
-    async list(principal) {
-      const rows =
-        principal === undefined
-          ? await q(`SELECT * FROM ${table} ORDER BY created_at, key_id`, [])
-          : await q(`SELECT * FROM ${table} WHERE principal = $1 ORDER BY created_at, key_id`, [principal])
+    async list(query) {
+      const where: string[] = []
+      const params: unknown[] = []
+      const param = (v: unknown) => {
+        params.push(v)
+        return `$${params.length}`
+      }
+      if (query.principal !== undefined) where.push(`principal = ${param(query.principal)}`)
+      if (query.after !== undefined) where.push(`key_id COLLATE "C" > ${param(query.after)}`)
+      if (query.status === 'revoked') where.push(`status = 'revoked'`)
+      else if (query.status !== undefined) {
+        const n = param(query.now)
+        const live = `(expires_at IS NULL OR expires_at > ${n}) AND (not_after IS NULL OR not_after > ${n})`
+        where.push(query.status === 'active' ? `status = 'active' AND ${live}` : `status = 'active' AND NOT (${live})`)
+      }
+      const limit = query.limit ? ` LIMIT ${param(query.limit)}` : ''
+      const rows = await q(
+        `SELECT * FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY key_id COLLATE "C"${limit}`,
+        params,
+      )
       return rows.map(fromRow)
     },
-    async staleSecrets(version, limit) {
-      const rows = await q(`SELECT key_id, master_key_version, secret_ciphertext FROM ${table} WHERE master_key_version <> $1 LIMIT $2`, [
-        version,
-        limit,
-      ])
+    async staleSecrets(version, limit, after) {
+      const rows = await q(
+        `SELECT key_id, master_key_version, secret_ciphertext FROM ${table} WHERE master_key_version <> $1 AND key_id COLLATE "C" > $2 ORDER BY key_id COLLATE "C" LIMIT $3`,
+        [version, after ?? '', limit],
+      )
       return rows.map((r) => ({
         keyId: r.key_id as string,
         sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
@@ -140,5 +162,51 @@ export function postgresBackend(client: PgQueryClient, table: string, close: () 
       return rows.length === 1
     },
     close,
+  }
+}
+
+/**
+ * Refuse a master key that does not match the store (see `checkMasterKeys`), before anything is
+ * written; record check values of versions used for the first time. Concurrent first opens with
+ * different keys for one version: only the value stored first is accepted (checked again after insert).
+ */
+export async function verifyPostgresMasterKeys(
+  client: PgQueryClient,
+  schemaName: string,
+  table: string,
+  ring: MasterKeyRing,
+): Promise<void> {
+  const checks = `"${schemaName}"."${table}_master_keys"`
+  const rows = `"${schemaName}"."${table}"`
+  const evidence = async () => {
+    const found = (await client.query(`SELECT version, check_value FROM ${checks}`)).rows as Row[]
+    const samples = new Map<string, Row>()
+    for (const v of ring.keys.keys()) {
+      const [r] = (await client.query(`SELECT key_id, secret_ciphertext FROM ${rows} WHERE master_key_version = $1 LIMIT 1`, [v]))
+        .rows as Row[]
+      if (r) samples.set(v, r)
+    }
+    return {
+      checks: new Map(found.map((r) => [r.version as string, bytes(r.check_value)])),
+      sample: (version: string) => {
+        const r = samples.get(version)
+        return r && { keyId: r.key_id as string, sealed: { version, data: bytes(r.secret_ciphertext) } }
+      },
+    }
+  }
+  let fresh: ReturnType<typeof checkMasterKeys>
+  try {
+    fresh = checkMasterKeys(ring, await evidence())
+    if (fresh.length === 0) return
+    for (const c of fresh) {
+      await client.query(`INSERT INTO ${checks} (version, check_value) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`, [
+        c.version,
+        Buffer.from(c.data),
+      ])
+    }
+    checkMasterKeys(ring, await evidence())
+  } catch (e) {
+    if (e instanceof SigilError) throw e
+    throw new SigilError('STORE_UNAVAILABLE', 'cannot read the master-key checks of the PostgreSQL key store', { cause: e })
   }
 }

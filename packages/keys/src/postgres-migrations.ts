@@ -29,4 +29,21 @@ CREATE INDEX IF NOT EXISTS "{name}_principal" ON {schema}.{table} (principal);
 CREATE INDEX IF NOT EXISTS "{name}_master_key_version" ON {schema}.{table} (master_key_version);
 `,
   },
+  {
+    // Row versions for compare-and-set edits; a check value per master-key version so a wrong
+    // SIGIL_MASTER_KEY is refused at open; key-id indexes in the "C" collation, the order pages
+    // (and the cursor) use whatever the database's default collation is.
+    version: 2,
+    sql: `
+ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS version integer NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS {schema}."{name}_master_keys" (
+  version text PRIMARY KEY,
+  check_value bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+DROP INDEX IF EXISTS {schema}."{name}_principal";
+CREATE INDEX IF NOT EXISTS "{name}_key_id_c" ON {schema}.{table} (key_id COLLATE "C");
+CREATE INDEX IF NOT EXISTS "{name}_principal_key_id_c" ON {schema}.{table} (principal, key_id COLLATE "C");
+`,
+  },
 ]

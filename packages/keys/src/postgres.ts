@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
-import { postgresBackend } from './postgres-backend.js'
+import { postgresBackend, verifyPostgresMasterKeys } from './postgres-backend.js'
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
 
@@ -83,6 +83,12 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   } catch (e) {
     await owned?.end()
     throw new SigilError('STORE_UNAVAILABLE', 'cannot open the PostgreSQL key store (connection or migration failed)', { cause: e })
+  }
+  try {
+    await verifyPostgresMasterKeys(client, schemaName, table, ring)
+  } catch (e) {
+    await owned?.end()
+    throw e
   }
   const backend = postgresBackend(client, `"${schemaName}"."${table}"`, async () => {
     await owned?.end()

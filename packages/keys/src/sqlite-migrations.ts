@@ -28,4 +28,19 @@ CREATE INDEX IF NOT EXISTS "{table}_principal" ON "{table}" (principal);
 CREATE INDEX IF NOT EXISTS "{table}_master_key_version" ON "{table}" (master_key_version);
 `,
   },
+  {
+    // Row versions for compare-and-set edits; a check value per master-key version so a wrong
+    // SIGIL_MASTER_KEY is refused at open; the principal index also orders pages by key id.
+    version: 2,
+    sql: `
+ALTER TABLE "{table}" ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS "{table}_master_keys" (
+  version TEXT PRIMARY KEY,
+  check_value BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+DROP INDEX IF EXISTS "{table}_principal";
+CREATE INDEX IF NOT EXISTS "{table}_principal_key_id" ON "{table}" (principal, key_id);
+`,
+  },
 ]

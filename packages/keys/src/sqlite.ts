@@ -1,122 +1,41 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigurationError, SigilError } from '@sigil/core'
 import Database from 'better-sqlite3'
 import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
-import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
+import { checkMasterKeys } from './master-key-check.js'
+import { SQLITE_COLUMNS, saveSqliteMasterKeyChecks, sqliteBackend, sqliteMasterKeyEvidence, storeError } from './sqlite-backend.js'
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
 
 /** Options of {@link createSqliteKeyStore}. */
 export interface SqliteKeyStoreOptions extends StoreOptions {
-  /** Database file (created with its directory), `:memory:`, or an open better-sqlite3 database. */
+  /** Database file (created mode 0600, its directory 0700), `:memory:`, or an open better-sqlite3 database. */
   path?: string
   database?: Database.Database
   /** Table name. Default `sigil_keys`. */
   table?: string
+  /** How long a write waits for another process's write lock before `STORE_UNAVAILABLE`. Default 5000 ms. */
+  busyTimeoutMs?: number
 }
 
-type Row = Record<string, unknown>
-
-const ms = (d: Date | undefined) => (d ? d.getTime() : null)
-const date = (v: unknown) => (v === null || v === undefined ? undefined : new Date(Number(v)))
-const json = (v: unknown) => (v === null || v === undefined ? undefined : JSON.parse(String(v)))
-
-function fromRow(r: Row): StoredKey {
-  const out: StoredKey = {
-    keyId: r.key_id as string,
-    principal: r.principal as string,
-    scopes: JSON.parse(r.scopes as string),
-    status: r.status as 'active' | 'revoked',
-    createdAt: new Date(Number(r.created_at)),
-    updatedAt: new Date(Number(r.updated_at)),
-    sealed: { version: r.master_key_version as string, data: new Uint8Array(r.secret_ciphertext as Buffer) },
-  }
-  const opt = {
-    expiresAt: date(r.expires_at),
-    notAfter: date(r.not_after),
-    revokedAt: date(r.revoked_at),
-    replacedBy: (r.replaced_by as string | null) ?? undefined,
-    limits: json(r.limits),
-    metadata: json(r.metadata),
-  }
-  for (const [k, v] of Object.entries(opt)) if (v !== undefined) (out as unknown as Row)[k] = v
-  return out
-}
-
-function patchSql(patch: StoredKeyPatch): { sets: string; values: unknown[] } {
-  const cols: string[] = []
-  const values: unknown[] = []
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue
-    cols.push(`${PATCH_COLUMNS[k]} = ?`)
-    values.push(v instanceof Date ? v.getTime() : Array.isArray(v) ? JSON.stringify(v) : v)
-  }
-  return { sets: cols.join(', '), values }
-}
-
-function sqliteBackend(db: Database.Database, table: string): KeyBackend {
-  const t = `"${table}"`
-  const cols =
-    'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version'
-  const q = {
-    read: db.prepare(`SELECT * FROM ${t} WHERE key_id = ?`),
-    insert: db.prepare(`INSERT INTO ${t} (${cols}) VALUES (${cols.split(',').fill('?').join(', ')})`),
-    listAll: db.prepare(`SELECT * FROM ${t} ORDER BY created_at, key_id`),
-    listBy: db.prepare(`SELECT * FROM ${t} WHERE principal = ? ORDER BY created_at, key_id`),
-    stale: db.prepare(`SELECT key_id, master_key_version, secret_ciphertext FROM ${t} WHERE master_key_version <> ? LIMIT ?`),
-    reseal: db.prepare(`UPDATE ${t} SET secret_ciphertext = ?, master_key_version = ? WHERE key_id = ? AND master_key_version = ?`),
-  }
-  const insert = (r: StoredKey) =>
-    q.insert.run(
-      r.keyId,
-      r.principal,
-      JSON.stringify(r.scopes),
-      r.status,
-      r.createdAt.getTime(),
-      r.updatedAt.getTime(),
-      ms(r.expiresAt),
-      ms(r.notAfter),
-      ms(r.revokedAt),
-      r.replacedBy ?? null,
-      r.limits ? JSON.stringify(r.limits) : null,
-      r.metadata ? JSON.stringify(r.metadata) : null,
-      Buffer.from(r.sealed.data),
-      r.sealed.version,
-    )
-  const update = (keyId: string, patch: StoredKeyPatch, guard = '', guardValues: unknown[] = []) => {
-    const { sets, values } = patchSql(patch)
-    return db.prepare(`UPDATE ${t} SET ${sets} WHERE key_id = ?${guard}`).run(...values, keyId, ...guardValues).changes > 0
-  }
-  const rotate = db.transaction((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: number) => {
-    const guard =
-      " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)"
-    if (!update(keyId, patch, guard, [now, now])) return false
-    insert(next)
-    return true
-  })
-  return {
-    read: async (keyId) => {
-      const r = q.read.get(keyId) as Row | undefined
-      return r && fromRow(r)
-    },
-    insert: async (row) => void insert(row),
-    update: async (keyId, patch) => (update(keyId, patch) ? fromRow(q.read.get(keyId) as Row) : undefined),
-    rotate: async (keyId, patch, next, now) => rotate(keyId, patch, next, now.getTime()),
-    list: async (principal) => ((principal === undefined ? q.listAll.all() : q.listBy.all(principal)) as Row[]).map(fromRow),
-    staleSecrets: async (version, limit) =>
-      (q.stale.all(version, limit) as Row[]).map((r) => ({
-        keyId: r.key_id as string,
-        sealed: { version: r.master_key_version as string, data: new Uint8Array(r.secret_ciphertext as Buffer) },
-      })),
-    replaceSecret: async (keyId, from, s) => q.reseal.run(Buffer.from(s.data), s.version, keyId, from).changes > 0,
-    close: async () => {
-      if (db.open) db.close()
-    },
-  }
+/** The embedded store, with online backup and restore. */
+export interface SqliteKeyStore extends EncryptedKeyStore {
+  /**
+   * Write a consistent copy of the store to `file` (`VACUUM INTO`, safe while other processes
+   * write), mode 0600. Secrets stay encrypted; the master-key check values travel with them.
+   * `file` must not exist.
+   */
+  backup(file: string): Promise<void>
+  /**
+   * Replace every key with those of a backup, in one transaction. Refused unless the backup's
+   * master-key check values open under this store's master key; with keys already in the store,
+   * refused unless `replace` is true. Resolves to the number of keys restored.
+   */
+  restore(file: string, options?: { replace?: boolean }): Promise<{ keys: number }>
 }
 
 function migrate(db: Database.Database, table: string): void {
@@ -131,6 +50,16 @@ function migrate(db: Database.Database, table: string): void {
   }).immediate()
 }
 
+/** Create `path` (and its directories) owner-only before SQLite opens it; WAL files inherit the mode. */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
+}
+
 const schema = storeOptionsSchema.extend({
   path: z.string().min(1).optional(),
   database: z.unknown().optional(),
@@ -138,13 +67,15 @@ const schema = storeOptionsSchema.extend({
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/)
     .optional(),
+  busyTimeoutMs: z.number().int().min(0).max(600_000).optional(),
 })
 
 /**
  * The embedded key store: SQLite through better-sqlite3, no server needed. Chosen as the CLI's
  * and single-machine default because it opens in ~0.2 s with ~2 µs lookups (PGlite: ~1 s to
  * open, ~245 µs per lookup). Migrations apply idempotently at open; WAL lets other processes
- * read while one writes. Secrets are AES-256-GCM encrypted; `masterKey` is required.
+ * read while one writes. Secrets are AES-256-GCM encrypted; `masterKey` is required, and a
+ * master key that does not match the one the store was created with is refused at open.
  *
  * @example
  * ```ts
@@ -152,7 +83,7 @@ const schema = storeOptionsSchema.extend({
  * const keys = createSqliteKeyStore({ path: '.sigil/keys.db', masterKey: process.env.SIGIL_MASTER_KEY })
  * ```
  */
-export function createSqliteKeyStore(options: SqliteKeyStoreOptions): EncryptedKeyStore {
+export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyStore {
   const parsed = schema.safeParse(options)
   if (!parsed.success) throw new ConfigurationError('invalid SQLite key store options', { cause: parsed.error })
   if (!options.path && !options.database) throw new ConfigurationError('pass path or database')
@@ -164,20 +95,94 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): EncryptedK
     if (options.database) db = options.database
     else {
       const path = options.path as string
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+      if (path !== ':memory:') createPrivateFile(path)
       db = new Database(path)
+      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
       db.pragma('journal_mode = WAL')
-      db.pragma('busy_timeout = 5000')
     }
   } catch (e) {
     throw new SigilError('STORE_UNAVAILABLE', 'cannot open the SQLite key store', { cause: e })
   }
   try {
     migrate(db, table)
-    return createBackedKeyStore(sqliteBackend(db, table), { ...options, masterKey: ring })
+    // Read the check values and record new ones in one write transaction: two processes opening
+    // with different keys for a new version cannot both get theirs accepted.
+    db.transaction(() =>
+      saveSqliteMasterKeyChecks(db, table, checkMasterKeys(ring, sqliteMasterKeyEvidence(db, 'main', table))),
+    ).immediate()
+    const store = createBackedKeyStore(sqliteBackend(db, table), { ...options, masterKey: ring })
+    return Object.assign(store, {
+      async backup(file: string) {
+        if (existsSync(file)) throw new ConfigurationError('the backup file already exists; choose a new name')
+        try {
+          createPrivateFile(file)
+          db.prepare('VACUUM INTO ?').run(file)
+        } catch (e) {
+          throw storeError(e)
+        }
+      },
+      async restore(file: string, o: { replace?: boolean } = {}) {
+        return restoreInto(db, table, ring, file, o.replace ?? false)
+      },
+    })
   } catch (e) {
     if (!options.database && db.open) db.close()
-    throw e
+    throw storeError(e)
+  }
+}
+
+function restoreInto(
+  db: Database.Database,
+  table: string,
+  ring: ReturnType<typeof parseMasterKey>,
+  file: string,
+  replace: boolean,
+): { keys: number } {
+  if (!existsSync(file)) throw new ConfigurationError('no backup file at that path')
+  let bak: Database.Database
+  try {
+    bak = new Database(file, { readonly: true, fileMustExist: true })
+  } catch (e) {
+    throw new ConfigurationError('the backup file is not a SQLite database', { cause: e })
+  }
+  try {
+    const ok = bak.pragma('integrity_check', { simple: true })
+    if (ok !== 'ok') throw new ConfigurationError('the backup file failed SQLite integrity_check')
+    const latest = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))
+    const has = bak.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`)
+    if (!has.get(table) || !has.get(`${table}_master_keys`))
+      throw new ConfigurationError(`the backup file has no ${table} store of this Sigil version`)
+    const version = bak.prepare(`SELECT max(version) FROM "${table}_migrations"`).pluck().get() as number
+    if (version !== latest) throw new ConfigurationError(`the backup file is at schema version ${version}, this store at ${latest}`)
+    // The backup's secrets must open under this master key, or restoring would lose them.
+    checkMasterKeys(ring, sqliteMasterKeyEvidence(bak, 'main', table))
+  } catch (e) {
+    throw storeError(e)
+  } finally {
+    bak.close()
+  }
+  try {
+    db.prepare('ATTACH DATABASE ? AS bak').run(file)
+  } catch (e) {
+    throw storeError(e)
+  }
+  try {
+    return db
+      .transaction(() => {
+        const existing = db.prepare(`SELECT count(*) FROM main."${table}"`).pluck().get() as number
+        if (existing > 0 && !replace) {
+          throw new ConfigurationError(`this store already holds ${existing} key(s); restoring replaces them all (pass replace / --force)`)
+        }
+        db.prepare(`DELETE FROM main."${table}"`).run()
+        const n = db.prepare(`INSERT INTO main."${table}" (${SQLITE_COLUMNS}) SELECT ${SQLITE_COLUMNS} FROM bak."${table}"`).run().changes
+        db.prepare(`INSERT OR REPLACE INTO main."${table}_master_keys" SELECT * FROM bak."${table}_master_keys"`).run()
+        return { keys: n }
+      })
+      .immediate()
+  } catch (e) {
+    throw storeError(e)
+  } finally {
+    db.prepare('DETACH DATABASE bak').run()
   }
 }
 

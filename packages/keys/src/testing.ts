@@ -108,8 +108,9 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       t += 1
       const c = await s.create({ principal: 'globex' })
       t += 1000
-      expect((await s.list()).map((k) => k.keyId)).toEqual([a.keyId, b.keyId, c.keyId])
-      expect((await s.list({ principal: 'acme' })).map((k) => k.keyId)).toEqual([a.keyId, b.keyId])
+      const byId = (...ids: string[]) => ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+      expect((await s.list()).map((k) => k.keyId)).toEqual(byId(a.keyId, b.keyId, c.keyId))
+      expect((await s.list({ principal: 'acme' })).map((k) => k.keyId)).toEqual(byId(a.keyId, b.keyId))
       expect((await s.list({ status: 'expired' })).map((k) => k.keyId)).toEqual([b.keyId])
       for (const k of await s.list()) expect(k).not.toHaveProperty('secret')
     })
@@ -185,6 +186,86 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       expect((await s.list({ principal: 'acme' })).length).toBe(4)
     })
 
+    it('updates atomically: add/remove scopes, merge metadata, limits, expiry; versions and events', async () => {
+      const s = await setup()
+      const events: string[] = []
+      s.onChange((e) => events.push(e.type))
+      const c = await s.create({ principal: 'acme', scopes: ['a', 'b'], metadata: { team: 'x', tier: 'gold' } })
+      expect(c.key.version).toBe(0)
+      let k = await s.update(c.keyId, { addScopes: ['c', 'a'], removeScopes: ['b'] })
+      expect([...k.scopes]).toEqual(['a', 'c'])
+      expect(k.version).toBe(1)
+      k = await s.update(c.keyId, { mergeMetadata: { tier: null, region: 'eu' } })
+      expect(k.metadata).toEqual({ team: 'x', region: 'eu' })
+      k = await s.update(c.keyId, { limits: { rate: { points: 5, windowSeconds: 1 } }, expiresAt: new Date(t + HOUR) })
+      expect(k).toMatchObject({ limits: { rate: { points: 5, windowSeconds: 1 } }, version: 3 })
+      expect(k.expiresAt?.getTime()).toBe(t + HOUR)
+      k = await s.update(c.keyId, { limits: null, expiresAt: null, metadata: null })
+      expect(k.limits).toBeUndefined()
+      expect(k.expiresAt).toBeUndefined()
+      expect(k.metadata).toBeUndefined()
+      expect(await s.info(c.keyId)).toMatchObject({ version: 4, scopes: ['a', 'c'] })
+      expect(events).toEqual(['created', 'scopes', 'updated', 'updated', 'updated'])
+      await expect(s.update(c.keyId, { scopes: ['x'], addScopes: ['y'] })).rejects.toBeInstanceOf(ConfigurationError)
+      await expect(s.update(c.keyId, { addScopes: ['has space'] })).rejects.toBeInstanceOf(ConfigurationError)
+      await expect(s.update(c.keyId, { limits: { rate: { points: -1 } } as never })).rejects.toBeInstanceOf(ConfigurationError)
+    })
+
+    it('compare-and-set: ifVersion applies once, a stale version is KEY_CONFLICT and changes nothing', async () => {
+      const s = await setup()
+      const c = await s.create({ principal: 'acme', scopes: ['a'] })
+      const v = (await s.info(c.keyId))?.version as number
+      await s.update(c.keyId, { scopes: ['b'] }, { ifVersion: v })
+      expect(await code(s.update(c.keyId, { scopes: ['c'] }, { ifVersion: v }))).toBe('KEY_CONFLICT')
+      expect([...((await s.info(c.keyId))?.scopes ?? [])]).toEqual(['b'])
+      await s.revoke(c.keyId)
+      expect(await code(s.update(c.keyId, { scopes: ['d'] }, { ifVersion: v + 1 }))).toBe('KEY_CONFLICT')
+      expect(await code(s.update('NoSuchKey123', { scopes: [] }, { ifVersion: 0 }))).toBe('KEY_UNKNOWN')
+    })
+
+    it('loses no write when many edits of one key run at once', async () => {
+      const s = await setup()
+      const c = await s.create({ principal: 'acme', scopes: ['keep', 'drop'] })
+      const adds = Array.from({ length: 12 }, (_, i) => `s${i}`)
+      await Promise.all([
+        ...adds.map((x) => s.update(c.keyId, { addScopes: [x] })),
+        s.update(c.keyId, { removeScopes: ['drop'] }),
+        ...adds.map((x) => s.update(c.keyId, { mergeMetadata: { [x]: true } })),
+      ])
+      const k = await s.info(c.keyId)
+      expect([...(k?.scopes ?? [])].sort()).toEqual(['keep', ...adds].sort())
+      expect(Object.keys(k?.metadata ?? {}).sort()).toEqual([...adds].sort())
+      expect(k?.version).toBe(25)
+    })
+
+    it('pages through keys by key id, filters evaluated with the page', async () => {
+      const s = await setup()
+      const made: string[] = []
+      for (let i = 0; i < 7; i++) made.push((await s.create({ principal: i % 2 ? 'odd' : 'even' })).keyId)
+      await s.revoke(made[0] as string)
+      await s.expire(made[2] as string)
+      t += 1
+      const sorted = [...made].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+      const pages: string[][] = []
+      let after: string | undefined
+      for (;;) {
+        const page = await s.list({ limit: 3, ...(after ? { after } : {}) })
+        if (page.length === 0) break
+        pages.push(page.map((k) => k.keyId))
+        after = page[page.length - 1]?.keyId
+      }
+      expect(pages.map((p) => p.length)).toEqual([3, 3, 1])
+      expect(pages.flat()).toEqual(sorted)
+      const activeEven = sorted.filter((id) => made.indexOf(id) % 2 === 0 && id !== made[0] && id !== made[2])
+      const first = await s.list({ principal: 'even', status: 'active', limit: 1 })
+      expect(first.map((k) => k.keyId)).toEqual(activeEven.slice(0, 1))
+      const rest = await s.list({ principal: 'even', status: 'active', after: first[0]?.keyId as string })
+      expect(rest.map((k) => k.keyId)).toEqual(activeEven.slice(1))
+      expect((await s.list({ status: 'revoked' })).map((k) => k.keyId)).toEqual([made[0]])
+      expect((await s.list({ status: 'expired' })).map((k) => k.keyId)).toEqual([made[2]])
+      await expect(s.list({ limit: 0 })).rejects.toBeInstanceOf(ConfigurationError)
+    })
+
     it('stops notifying an unsubscribed listener and survives a throwing one', async () => {
       const s = await setup()
       const seen: string[] = []
@@ -250,6 +331,58 @@ export function describeEncryptedKeyStore(name: string, createHarness: () => Pro
       await expect(Promise.resolve().then(() => persistent().openWithoutMasterKey())).rejects.toBeInstanceOf(ConfigurationError)
     })
 
+    it('refuses a wrong master key at open, before anything is written', async () => {
+      harness = await createHarness()
+      const right = generateMasterKey('v1')
+      const s = await open(right)
+      await s.create({ principal: 'acme' })
+      await s.close()
+      const before = JSON.stringify(await persistent().dumpRows(), (_k, v) => (v instanceof Uint8Array ? [...v] : v))
+      for (const wrong of [
+        generateMasterKey('v1'),
+        generateMasterKey('v1').slice(3),
+        `${generateMasterKey('v2')},${generateMasterKey('v1')}`,
+      ]) {
+        const e = await Promise.resolve()
+          .then(() => open(wrong))
+          .then(
+            () => undefined,
+            (x: unknown) => x,
+          )
+        expect(e).toBeInstanceOf(ConfigurationError)
+        expect(String((e as Error).message)).toMatch(/does not match this key store: master-key version v1/)
+        expect(String((e as Error).message)).not.toContain(wrong.split(',')[0]?.replace(/^v\d:/, '') as string)
+      }
+      expect(JSON.stringify(await persistent().dumpRows(), (_k, v) => (v instanceof Uint8Array ? [...v] : v))).toBe(before)
+      // The right key (bare form: version v1) and a new version next to it still open.
+      await (await open(right.slice(3))).close()
+      await (await open(`${generateMasterKey('v2')},${right}`)).close()
+    })
+
+    it('rotates every row it can and reports the ones it cannot', async () => {
+      harness = await createHarness()
+      const v0 = generateMasterKey('v0')
+      const v1 = generateMasterKey('v1')
+      const v2 = generateMasterKey('v2')
+      const s0 = await open(v0)
+      const lost = [await s0.create({ principal: 'old' }), await s0.create({ principal: 'old' })]
+      await s0.close()
+      const s1 = await open(v1)
+      const good = await Promise.all(Array.from({ length: 6 }, () => s1.create({ principal: 'acme' })))
+      await s1.close()
+      // v0 is no longer configured: its rows cannot be opened, every other row must still move.
+      const s = await open(`${v2},${v1}`)
+      const r = await s.rotateMasterKey()
+      expect(r.reencrypted).toBe(6)
+      expect(r.current).toBe('v2')
+      expect(r.failed.map((f) => f.keyId).sort()).toEqual(lost.map((k) => k.keyId).sort())
+      for (const f of r.failed) expect(f.reason).toMatch(/master-key version v0/)
+      const again = await s.rotateMasterKey()
+      expect(again.reencrypted).toBe(0)
+      expect(again.failed).toHaveLength(2)
+      for (const k of good) expect((await s.info(k.keyId))?.masterKeyVersion).toBe('v2')
+    })
+
     it('rotates the master key: re-encrypts under the new version, old key no longer needed', async () => {
       harness = await createHarness()
       const v1 = generateMasterKey('v1')
@@ -262,16 +395,16 @@ export function describeEncryptedKeyStore(name: string, createHarness: () => Pro
       expect((await both.info(a.keyId))?.masterKeyVersion).toBe('v1')
       const c = await both.create({ principal: 'initech' })
       expect((await both.info(c.keyId))?.masterKeyVersion).toBe('v2')
-      expect(await both.rotateMasterKey()).toEqual({ reencrypted: 2 })
-      expect(await both.rotateMasterKey()).toEqual({ reencrypted: 0 })
+      expect(await both.rotateMasterKey()).toEqual({ reencrypted: 2, current: 'v2', failed: [] })
+      expect(await both.rotateMasterKey()).toEqual({ reencrypted: 0, current: 'v2', failed: [] })
       await both.close()
       const only2 = await open(v2)
       for (const k of [a, b, c]) {
         expect(Buffer.from((await only2.get(k.keyId))?.secret ?? []).equals(Buffer.from(k.secret))).toBe(true)
         expect((await only2.info(k.keyId))?.masterKeyVersion).toBe('v2')
       }
-      const wrong = await open(generateMasterKey('v2'))
-      await expect(wrong.get(a.keyId)).rejects.toBeInstanceOf(ConfigurationError)
+      // A wrong key for a known version is refused at open, before anything is written.
+      await expect(Promise.resolve().then(() => open(generateMasterKey('v2')))).rejects.toThrow(/does not match this key store/)
       const missing = await open(v1)
       await expect(missing.get(a.keyId)).rejects.toThrow(/master-key version v2/)
     })

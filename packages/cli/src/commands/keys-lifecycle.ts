@@ -56,18 +56,20 @@ export const keysScopes: Command = async (args, ctx) => {
   const keyId = onePositional(positionals, 'a key id', 'sigil keys scopes KEY_ID [--set a,b | --add S | --remove S]')
   const split = (xs: string[] | undefined) => (xs ?? []).flatMap((s) => s.split(',')).filter(Boolean)
   if (values.set !== undefined && (values.add || values.remove)) throw usageError('--set cannot be combined with --add/--remove')
+  const changes = values.set !== undefined || values.add || values.remove
   return withStore(values, ctx.io, async (store) => {
     const s = store!
-    const current = await s.info(keyId)
-    let k = current
-    if (current && (values.set !== undefined || values.add || values.remove)) {
-      const remove = new Set(split(values.remove))
-      const next = values.set !== undefined ? split([values.set]) : [...current.scopes, ...split(values.add)].filter((x) => !remove.has(x))
-      k = await s.setScopes(keyId, next)
-    }
+    // --add/--remove are applied by the store atomically to the scopes as they are at commit, so
+    // concurrent edits (other admins, other processes) never undo each other.
+    const k = !changes
+      ? await s.info(keyId)
+      : await s.update(
+          keyId,
+          values.set !== undefined ? { scopes: split([values.set]) } : { addScopes: split(values.add), removeScopes: split(values.remove) },
+        )
     if (!k) throw new SigilError('KEY_UNKNOWN', `no key ${keyId} in this store`)
     out(ctx, keyJson(k), `${k.scopes.join('\n')}${k.scopes.length ? '\n' : '(no scopes)\n'}`)
-    return 0
+    return changes ? announceKeyChange(ctx.io, { type: 'scopes', keyId }) : 0
   })
 }
 
@@ -79,6 +81,6 @@ export const keysExpire: Command = async (args, ctx) => {
   return withStore(values, ctx.io, async (store) => {
     const k = await store!.expire(keyId, at)
     out(ctx, keyJson(k), keyDetails(k))
-    return 0
+    return announceKeyChange(ctx.io, { type: 'expired', keyId })
   })
 }

@@ -24,6 +24,9 @@ export function expiryFlag(
   return undefined
 }
 
+/** Page size of `sigil keys list` without `--limit`. */
+export const DEFAULT_LIST_LIMIT = 100
+
 const out = (ctx: CommandContext, json: unknown, text: string) => ctx.io.stdout.write(ctx.json ? toJson(json) : text)
 
 /** `sigil keys create`. */
@@ -58,20 +61,32 @@ export const keysList: Command = async (args, ctx) => {
     ...STORE_OPTIONS,
     principal: { type: 'string' },
     status: { type: 'string' },
+    limit: { type: 'string' },
+    after: { type: 'string' },
   })
   if (positionals.length) throw usageError('keys list takes no positional arguments')
   const status = values.status as KeyStatus | undefined
   if (status && !['active', 'revoked', 'expired'].includes(status)) throw usageError('--status is active, revoked or expired')
+  const limit = values.limit === undefined ? DEFAULT_LIST_LIMIT : Number(values.limit)
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw usageError('--limit takes a number from 1 to 10000')
   return withStore(
     values,
     ctx.io,
     async (store) => {
       const keys = store
-        ? await store.list({ ...(values.principal ? { principal: values.principal } : {}), ...(status ? { status } : {}) })
+        ? await store.list({
+            limit,
+            ...(values.after ? { after: values.after } : {}),
+            ...(values.principal ? { principal: values.principal } : {}),
+            ...(status ? { status } : {}),
+          })
         : []
       const where = storeLocation(values, ctx.io)
       const note = !store && where.kind === 'sqlite' ? `No key store at ${where.path} yet.\n` : ''
       out(ctx, keys.map(keyJson), note || keysTable(keys))
+      // A full page may have a next one: say how to get it (stderr, so --json stays one array).
+      const last = keys.length === limit ? keys[keys.length - 1] : undefined
+      if (last) ctx.io.stderr.write(`more keys may follow: sigil keys list --limit ${limit} --after ${last.keyId}\n`)
       return 0
     },
     true,

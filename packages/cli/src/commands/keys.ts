@@ -1,5 +1,6 @@
 import { usageError } from '../exit-codes.js'
 import type { Command } from '../io.js'
+import { keysBackup, keysRestore } from './keys-backup.js'
 import { keysExpire, keysRevoke, keysRotate, keysScopes } from './keys-lifecycle.js'
 import { keysCreate, keysList, keysShow } from './keys-read.js'
 import { KEYS_USAGE_COMMAND } from './usage.js'
@@ -19,7 +20,11 @@ export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run
     usage: 'sigil keys create --principal NAME [--scope S]... [--expires-in 90d | --expires-at ISO]',
     run: keysCreate,
   },
-  list: { summary: 'list keys', usage: 'sigil keys list [--principal NAME] [--status active|revoked|expired]', run: keysList },
+  list: {
+    summary: 'list keys, a page at a time (ordered by key id)',
+    usage: 'sigil keys list [--principal NAME] [--status active|revoked|expired] [--limit 100] [--after KEY_ID]',
+    run: keysList,
+  },
   show: { summary: 'show one key (never its secret)', usage: 'sigil keys show KEY_ID', run: keysShow },
   rotate: {
     summary: 'issue a replacement; the old key works until the grace ends',
@@ -34,6 +39,16 @@ export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run
   },
   expire: { summary: 'set the expiry (default now)', usage: 'sigil keys expire KEY_ID [--at ISO | --in 1h]', run: keysExpire },
   usage: KEYS_USAGE_COMMAND,
+  backup: {
+    summary: 'copy the embedded store to a file, consistent while others write',
+    usage: 'sigil keys backup FILE',
+    run: keysBackup,
+  },
+  restore: {
+    summary: 'replace the embedded store with a backup (master key must match)',
+    usage: 'sigil keys restore FILE [--force]',
+    run: keysRestore,
+  },
 }
 
 /** Help text for `sigil keys`. */

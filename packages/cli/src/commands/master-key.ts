@@ -1,6 +1,6 @@
 import { generateMasterKey } from '@sigil/keys'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
-import { usageError } from '../exit-codes.js'
+import { EXIT, usageError } from '../exit-codes.js'
 import { toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { withStore } from '../open-store.js'
@@ -29,12 +29,20 @@ export const masterKey: Command = async (args, ctx) => {
     const { values, positionals } = parseCommandArgs(rest, STORE_OPTIONS)
     if (positionals.length) throw usageError('master-key rotate takes no positional arguments')
     return withStore(values, ctx.io, async (store) => {
-      const { reencrypted } = await store!.rotateMasterKey()
-      const current = (ctx.io.env.SIGIL_MASTER_KEY ?? '').split(',')[0]?.split(':')[0]
-      ctx.io.stdout.write(
-        ctx.json ? toJson({ reencrypted, current }) : `Re-encrypted ${reencrypted} secret(s) under master-key version ${current}.\n`,
-      )
-      return 0
+      // `current` is the version label from the store, never parsed out of SIGIL_MASTER_KEY (a
+      // bare key has no label: the text is the key itself).
+      const { reencrypted, current, failed } = await store!.rotateMasterKey()
+      if (ctx.json) ctx.io.stdout.write(toJson({ reencrypted, current, failed }))
+      else {
+        ctx.io.stdout.write(`Re-encrypted ${reencrypted} secret(s) under master-key version ${current}.\n`)
+        for (const f of failed) ctx.io.stderr.write(`cannot re-encrypt ${f.keyId}: ${f.reason}\n`)
+        if (failed.length) {
+          ctx.io.stderr.write(
+            `${failed.length} key(s) are still under an old master-key version: revoke them (sigil keys revoke KEY_ID) or restore them from a backup, then run this again before retiring the old master key.\n`,
+          )
+        }
+      }
+      return failed.length ? EXIT.FAILURE : EXIT.OK
     })
   }
   if (sub === '--help' || sub === '-h' || sub === 'help') {
