@@ -26,8 +26,8 @@ export type {
   RotateOptions,
   UpdateKeyOptions,
 } from './key-store.js'
-export { checkMasterKeys, type MasterKeyCheck, type MasterKeyEvidence } from './master-key-check.js'
 export { generateMasterKey, type MasterKeyInput, type MasterKeyOptions, type MasterKeyRing, parseMasterKey } from './master-key.js'
+export { checkMasterKeys, type MasterKeyCheck, type MasterKeyEvidence } from './master-key-check.js'
 export { createMemoryBackend, createMemoryKeyStore } from './memory-store.js'
 export { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 export type { StoreOptions } from './store-options.js'
