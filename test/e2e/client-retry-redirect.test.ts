@@ -1,7 +1,7 @@
 // Retries and redirects against a real node:http server (issue 17 items 6 and 8): every attempt
 // and every same-origin hop carries a fresh signature; no signature header ever reaches another
 // origin.
-import { createSignedFetch } from '@sigil/client'
+import { createSignedFetch, signRequest } from '@sigil/client'
 import { createSigningInterceptor } from '@sigil/client/undici'
 import { Agent, interceptors, RetryAgent, request } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -99,6 +99,16 @@ describe('createSignedFetch follows redirects only when asked, re-signing per ho
     await expect(loop(`${api.origin}/loop`, { redirect: 'follow' })).rejects.toThrow(/redirects/)
     expect(api.hits.filter((h) => h.url === '/loop')).toHaveLength(4)
     expect(api.hits.every((h) => h.signed)).toBe(true)
+  })
+})
+
+describe('signRequest', () => {
+  it('returns a copy that does not follow redirects, so fetch cannot carry the signature elsewhere', async () => {
+    const signed = await signRequest(new Request(`${api.origin}/to-other`), creds())
+    expect(signed.redirect).toBe('manual')
+    const res = await fetch(signed)
+    expect(res.status).toBe(307)
+    expect(other.hits).toHaveLength(0)
   })
 })
 

@@ -69,7 +69,8 @@ export async function digestBody(
 /**
  * Sign a `Request`: returns a new `Request` with `Content-Digest`, `Signature-Input` and
  * `Signature`. The caller's request and its body are left untouched (the body is read from a
- * clone).
+ * clone). The copy has `redirect: 'manual'` (unless the original said `'error'`): a 3xx comes back
+ * instead of being followed with the signature attached.
  *
  * @example
  * ```ts
@@ -99,7 +100,9 @@ export async function signRequest(request: Request, options: SignerOptions): Pro
     method: request.method,
     headers,
     body,
-    redirect: request.redirect,
+    // fetch would follow a redirect with these headers attached, to any origin: the signed copy
+    // never follows ('manual'; 'error' is kept). Follow with createSignedFetch, which re-signs.
+    redirect: request.redirect === 'follow' ? 'manual' : request.redirect,
     signal: request.signal,
     credentials: request.credentials,
     cache: request.cache,
