@@ -28,6 +28,89 @@ export interface PostgresKeyStoreOptions extends StoreOptions {
   schema?: string
   /** Default `sigil_keys`. */
   table?: string
+  /**
+   * Longest a query may take before its connection is destroyed and the call fails with
+   * `STORE_UNAVAILABLE`. Applies to the pool created from `connectionString` and to a `pg.Pool`
+   * passed as `client`. Default 2000 ms (migrations at open: 30 s).
+   */
+  queryTimeoutMs?: number
+  /** Longest wait for a pooled connection (or a new one) before the call fails. Default 2000 ms. */
+  connectionTimeoutMs?: number
+  /** Connections of the pool created from `connectionString`. Default 10. */
+  poolSize?: number
+}
+
+/**
+ * A pg.Pool's connection as far as the guard needs it: `connection.stream` is pg's socket, which
+ * is destroyed when a query hangs (ending it politely would wait for a peer that may never answer).
+ */
+interface PooledClient {
+  query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>
+  release(err?: Error | boolean): void
+  on(event: 'error', listener: (e: Error) => void): unknown
+  connection?: { stream?: { destroy(): void } }
+}
+interface PoolLike {
+  connect(): Promise<PooledClient>
+  totalCount: number
+}
+const isPool = (c: unknown): c is PoolLike =>
+  typeof (c as PoolLike)?.connect === 'function' && typeof (c as PoolLike).totalCount === 'number'
+
+function deadline<T>(p: Promise<T>, ms: number, what: string): { promise: Promise<T>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const promise = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
+    p.then(resolve, reject)
+  })
+  return { promise, cancel: () => clearTimeout(timer) }
+}
+
+/**
+ * Run every query of the store on its own pooled connection under a deadline: acquiring waits at
+ * most `acquireMs`; a query that outlives `queryMs` has its connection destroyed (so a pool whose
+ * connections all hung on a frozen network path refills with fresh ones) and fails. Any failed
+ * query also takes its connection out of the pool, as `pool.query` does.
+ */
+function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): PgQueryClient {
+  const run = async (text: string, params: unknown[] | undefined, ms: number) => {
+    const acquiring = pool.connect()
+    const acquire = deadline(acquiring, acquireMs, 'acquiring a connection')
+    let c: PooledClient
+    try {
+      c = await acquire.promise
+    } catch (e) {
+      // A connection that arrives after we gave up goes straight back.
+      acquiring.then(
+        (late) => late.release(),
+        () => {},
+      )
+      throw e
+    } finally {
+      acquire.cancel()
+    }
+    const q = c.query(text, params)
+    const d = deadline(q, ms, 'query')
+    try {
+      const r = await d.promise
+      c.release()
+      return r
+    } catch (e) {
+      q.catch(() => {})
+      c.on('error', () => {})
+      // Out of the pool first (pg marks it ending, so the destroyed socket raises no error event).
+      c.release(e instanceof Error ? e : true)
+      c.connection?.stream?.destroy()
+      throw e
+    } finally {
+      d.cancel()
+    }
+  }
+  return {
+    query: (text, params) => run(text, params, queryMs),
+    // Migrations (at open only) may wait on another instance's migration lock.
+    exec: (text) => run(text, undefined, Math.max(queryMs, 30_000)),
+  }
 }
 
 const ident = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'identifiers are letters, digits and _')
@@ -36,6 +119,9 @@ const schema = storeOptionsSchema.extend({
   connectionString: z.string().min(1).optional(),
   schema: ident.optional(),
   table: ident.optional(),
+  queryTimeoutMs: z.number().int().min(1).optional(),
+  connectionTimeoutMs: z.number().int().min(1).optional(),
+  poolSize: z.number().int().min(1).max(1000).optional(),
 })
 
 async function migrate(client: PgQueryClient, schemaName: string, table: string): Promise<void> {
@@ -60,6 +146,11 @@ async function migrate(client: PgQueryClient, schemaName: string, table: string)
  * Migrations are applied idempotently when it opens; secrets are AES-256-GCM encrypted under
  * `masterKey` (required). Query failures surface as `STORE_UNAVAILABLE`.
  *
+ * On a `pg.Pool` (its own, or one passed as `client`) every query runs under a deadline
+ * (`queryTimeoutMs`, `connectionTimeoutMs`): a connection whose query hangs — frozen network
+ * path, vanished host — is destroyed rather than waited on, and a terminated backend is dropped,
+ * so the pool refills with working connections as soon as the server is reachable again.
+ *
  * @example
  * ```ts
  * import { createPostgresKeyStore } from '@sigil/keys/postgres'
@@ -72,10 +163,30 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   if (!parsed.success) throw new ConfigurationError('invalid PostgreSQL key store options', { cause: parsed.error })
   if (!options.client === !options.connectionString) throw new ConfigurationError('pass exactly one of client or connectionString')
   const ring = parseMasterKey(options.masterKey)
-  const owned = options.client ? undefined : new pg.Pool({ connectionString: options.connectionString, max: 10 })
-  // An idle pooled connection that drops must not crash the process; the next query reconnects.
+  const queryMs = options.queryTimeoutMs ?? 2_000
+  const acquireMs = options.connectionTimeoutMs ?? 2_000
+  const owned = options.client
+    ? undefined
+    : new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.poolSize ?? 10,
+        connectionTimeoutMillis: acquireMs,
+        idleTimeoutMillis: 30_000,
+        // The kernel notices a server host that vanished; the guard handles paths that freeze.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        // Server-side backstop: a statement whose client went away does not run on for ever.
+        statement_timeout: Math.max(queryMs, 30_000),
+      })
+  // An idle pooled connection that drops (server restart, pg_terminate_backend) must not crash
+  // the process; the pool discards it and the next query opens a new one.
   owned?.on('error', () => {})
-  const client = (options.client ?? owned) as PgQueryClient
+  const given = options.client
+  const client: PgQueryClient = owned
+    ? guardPool(owned as unknown as PoolLike, queryMs, acquireMs)
+    : isPool(given)
+      ? guardPool(given, queryMs, acquireMs)
+      : (given as PgQueryClient)
   const schemaName = options.schema ?? 'public'
   const table = options.table ?? 'sigil_keys'
   try {
