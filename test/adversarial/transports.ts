@@ -6,6 +6,8 @@ import { connect } from 'node:net'
 import { splitTarget } from '@sigil/core'
 import { createMemoryNonceStore, createVerifier, declaredBody, resolveOrigin, type Verifier, type VerifyOptions } from '@sigil/server'
 import { withSigil } from '@sigil/server/node'
+import { connectionHost } from '../../packages/server/src/authority.js'
+import { verifyBuilt } from '../../packages/server/src/incoming.js'
 
 export { outcomeOf } from '../helpers/outcome.js'
 
@@ -30,8 +32,8 @@ export function verifierFor(v: Pick<Vector, 'verifier' | 'request'>, over: Parti
 export function toIncoming(w: Wire, verifier: Verifier) {
   const headers = headerSource(w.headers)
   const split = splitTarget(w.target)
-  // RFC 9112 §3.2.2: with an absolute-form target the Host header is ignored.
-  const host = split.authority ?? headers.get('host') ?? ''
+  // The host the app sees; two of them (lines, or a target naming another) is no request at all.
+  const host = connectionHost(headers.getAll?.('host') ?? [], null, split, w.scheme)
   const origin = resolveOrigin((n) => headers.get(n), w.scheme, host, verifier.config)
   // The framing headers the raw socket path would add (see rawRequest).
   const chunked = w.body !== null && w.framing === 'chunked'
@@ -43,6 +45,7 @@ export function toIncoming(w: Wire, verifier: Verifier) {
   return {
     message: { method: w.method, ...origin, path: split.path, query: split.query, headers },
     hasBody: declared.hasBody,
+    mayHaveBody: declared.mayHaveBody,
     ...(declared.contentLength !== undefined ? { contentLength: declared.contentLength } : {}),
     body: () =>
       body
@@ -54,7 +57,7 @@ export function toIncoming(w: Wire, verifier: Verifier) {
 }
 
 export function deliverIncoming(w: Wire, verifier: Verifier): Promise<Outcome> {
-  return outcomeOf(verifier.verifyIncoming(toIncoming(w, verifier)))
+  return outcomeOf(verifyBuilt(verifier, () => toIncoming(w, verifier)))
 }
 
 /** The bytes of an HTTP/1.1 request, written by hand. */

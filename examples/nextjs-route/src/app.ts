@@ -6,6 +6,7 @@ export function createHandler(): (request: Request) => Promise<Response> {
     if (new URL(request.url).pathname !== '/v1/orders') return new Response('not found', { status: 404 })
     if (request.method === 'GET') return route.GET(request)
     if (request.method === 'POST') return route.POST(request)
-    return new Response(null, { status: 405, headers: { allow: 'GET, POST' } })
+    if (request.method === 'DELETE') return route.DELETE(request)
+    return new Response(null, { status: 405, headers: { allow: 'GET, POST, DELETE' } })
   }
 }

@@ -1,12 +1,17 @@
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 
-/** A Web Request from a node:http request, as Next's server builds one for route handlers. */
+/**
+ * A Web Request from a node:http request, as Next's server builds one for route handlers: the URL
+ * names `localhost` and the listening port whatever host the client called (the client's Host
+ * header is kept in the headers), and every method but GET and HEAD gets a body stream, empty or not.
+ */
 export function toRequest(req: IncomingMessage): Request {
+  // Every field line as sent (a repeated field is joined by Headers, as RFC 9110 §5.3 says).
   const headers = new Headers()
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v)
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string)
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
-  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+  return new Request(`http://localhost:${req.socket.localPort ?? 80}${req.url ?? '/'}`, {
     method: req.method ?? 'GET',
     headers,
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),

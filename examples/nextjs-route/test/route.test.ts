@@ -39,5 +39,12 @@ describe('examples/nextjs-route', () => {
       expect((await api(`${base}/v1/orders`, order)).status).toBe(201)
       expect((await api(`${base}/v1/orders?limit=5`)).status).toBe(200)
     })
+
+    it('verifies the Host the client sent although request.url names localhost (as in Next)', async () => {
+      // The client calls 127.0.0.1; the Request the route sees says localhost (issue 16).
+      const api = createSignedFetch(DEMO_PARTNER)
+      const res = await api(`${base}/v1/orders`, { method: 'DELETE' })
+      expect([res.status, await res.json()]).toEqual([200, { by: 'partner-demo', deleted: true }])
+    })
   })
 })

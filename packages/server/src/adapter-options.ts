@@ -28,7 +28,8 @@ export interface SigilOptions extends VerifyOptions {
 /** An adapter's compiled configuration: the verifier and the exemption predicate. */
 export interface CompiledAdapter {
   verifier: Verifier
-  isExempt(method: string, path: string): boolean
+  /** Whether a request is exempt; `routed` is the path the framework dispatches on, when it differs in kind. */
+  isExempt(method: string, path: string, routed?: string): boolean
   /** Set when responses are signed. */
   signing: SignResponseOptions | undefined
 }

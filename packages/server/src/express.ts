@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ConfigurationError, splitTarget } from '@sigil/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { compileAdapter, type SigilOptions } from './adapter-options.js'
-import type { Verified } from './incoming.js'
+import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
 import { incomingFromNode, sendProblem } from './node.js'
 import { joinRetained, type Retained, readChunks, replayBody } from './node-body.js'
 import { checkScopes } from './route-requirements.js'
@@ -47,8 +47,9 @@ function consumed(req: WithRaw): boolean {
   return req.readableEnded || req._body === true || (req.complete && !req.readable)
 }
 
-function bodyAlreadyRead(req: WithRaw): AsyncIterable<Uint8Array> {
-  const raw = req[RAW]
+function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIterable<Uint8Array> {
+  // An outer sigil() kept the bytes it verified: a parser between the two does not lose them.
+  const raw = req[RAW] ?? (earlier?.body && replayCheckedBy(earlier) ? Buffer.from(earlier.body) : undefined)
   if (!raw) {
     throw new ConfigurationError(
       'the request body was consumed before sigil() (a body parser ran first): mount sigil() before express.json(), or pass { verify: sigilRawBody() } to the parser',
@@ -83,19 +84,27 @@ export function sigil(options: SigilOptions): RequestHandler {
   const { verifier, isExempt, signing } = compileAdapter(options)
   return (req: Request, res: Response, next: NextFunction) => {
     const target = req.originalUrl ?? req.url
-    if (req.sigil || isExempt(req.method, splitTarget(target).path)) {
+    const earlier = req.sigil
+    // Stacked sigil(): an outer result counts only if this verifier produced it; another
+    // verifier's result is checked again against this one's keys, scopes and profile.
+    if (verifiedBy(earlier, verifier) || (earlier === undefined && isExempt(req.method, splitTarget(target).path))) {
       next()
       return
     }
     const keep: Retained = { parts: [], bytes: 0, complete: false }
-    const incoming = incomingFromNode(req, verifier, { target })
-    const streamed = incoming.body
-    incoming.body = () => {
-      if (consumed(req as WithRaw)) return bodyAlreadyRead(req as WithRaw)
-      return streamed() === null ? null : readChunks(req, keep)
+    const build = () => {
+      const incoming = incomingFromNode(req, verifier, { target })
+      const streamed = incoming.body
+      incoming.body = () => {
+        if (consumed(req as WithRaw)) return bodyAlreadyRead(req as WithRaw, earlier)
+        return streamed() === null ? null : readChunks(req, keep)
+      }
+      const replayed = replayCheckedBy(earlier)
+      if (replayed) incoming.replayChecked = replayed
+      return incoming
     }
     const accept = async (): Promise<Verified> => {
-      const verified = await verifier.verifyIncoming(incoming)
+      const verified = await verifyBuilt(verifier, build)
       if (!keep.complete) return verified
       const bytes = joinRetained(keep)
       await replayBody(req, bytes)
@@ -103,7 +112,7 @@ export function sigil(options: SigilOptions): RequestHandler {
     }
     accept().then(
       (verified) => {
-        req.sigil = verified
+        req.sigil = markVerified(verified, verifier)
         if (signing) signNodeResponse(res, verified, req, signing)
         next()
       },

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { splitTarget } from '@sigil/core'
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { compileAdapter, type SigilOptions } from './adapter-options.js'
-import type { Verified } from './incoming.js'
+import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
 import { incomingFromNode } from './node.js'
 import { joinRetained, type Retained, readChunks } from './node-body.js'
 import { toProblem } from './problem.js'
@@ -34,31 +34,40 @@ function reject(reply: FastifyReply, error: unknown): void {
 
 const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
   const { verifier, isExempt, signing } = compileAdapter(options)
-  app.decorateRequest('sigil', null)
+  // A second registration (a child scope with its own keys or scopes) shares the decorator.
+  if (!app.hasRequestDecorator('sigil')) app.decorateRequest('sigil', null)
   // preParsing sees the raw payload before Fastify's content-type parsers: digest those bytes,
   // then hand the parsers a stream of the same bytes.
   app.addHook('preParsing', (request, reply, payload, next) => {
     const route = request.routeOptions.config?.sigil
     const target = request.originalUrl
-    if (route === false || isExempt(request.method, splitTarget(target).path)) {
+    const earlier = request.sigil
+    // A second registration (a child scope) counts an earlier result only if it produced it; a
+    // result of another registration is verified again with this one's keys, scopes and profile.
+    if (verifiedBy(earlier, verifier) || route === false || (earlier === null && isExempt(request.method, splitTarget(target).path))) {
       next(null, payload)
       return
     }
     const keep: Retained = { parts: [], bytes: 0, complete: false }
-    const incoming = incomingFromNode(request.raw, verifier, {
-      target,
-      body: () => (incoming.hasBody ? readChunks(payload, keep) : null),
-    })
+    const build = () => {
+      const incoming = incomingFromNode(request.raw, verifier, {
+        target,
+        body: () => (incoming.mayHaveBody ? readChunks(payload, keep) : null),
+      })
+      const replayed = replayCheckedBy(earlier)
+      if (replayed) incoming.replayChecked = replayed
+      return incoming
+    }
     const context = route?.scopes ? { requiredScopes: route.scopes } : undefined
-    verifier.verifyIncoming(incoming, context).then(
+    verifyBuilt(verifier, build, context).then(
       (verified) => {
         if (!keep.complete) {
-          request.sigil = verified
+          request.sigil = markVerified(verified, verifier)
           next(null, payload)
           return
         }
         const bytes = joinRetained(keep)
-        request.sigil = { ...verified, body: bytes }
+        request.sigil = markVerified({ ...verified, body: bytes }, verifier)
         next(null, Readable.from([bytes], { objectMode: false }))
       },
       (e: unknown) => reject(reply, e),
@@ -81,10 +90,12 @@ async function signReply(request: FastifyRequest, reply: FastifyReply, payload: 
   if (!request.sigil) return payload
   const body = await bytesOf(payload)
   const get = (n: string) => {
-    const v = reply.getHeader(n)
+    const v = reply.hasHeader(n) ? reply.getHeader(n) : undefined
     return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v)
   }
-  const req = { get: (n: string) => (request.headers[n] === undefined ? null : String(request.headers[n])) }
+  const req = {
+    get: (n: string) => (Object.hasOwn(request.headers, n) && request.headers[n] !== undefined ? String(request.headers[n]) : null),
+  }
   reply.headers(await responseSignatureHeaders(reply.statusCode, { get }, body, request.sigil, req, signing))
   return body
 }

@@ -1,7 +1,7 @@
 import { splitTarget } from '@sigil/core'
 import type { Context, MiddlewareHandler } from 'hono'
 import { compileAdapter, type SigilOptions } from './adapter-options.js'
-import type { IncomingRequest, Verified } from './incoming.js'
+import { type IncomingRequest, markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
 import { problemResponse } from './problem.js'
 import { checkScopes } from './route-requirements.js'
 import { signResponse } from './sign-response.js'
@@ -23,14 +23,21 @@ declare module 'hono' {
 /** What `@hono/node-server` puts in `c.env`: the Node request, whose `url` is the raw target. */
 type NodeBindings = { incoming?: { url?: unknown; socket?: { remoteAddress?: string } } }
 
-function incomingOf(c: Context, verifier: Verifier): IncomingRequest {
+/** The raw target's path and query (on Node), or the URL's, and the path Hono routes on. */
+function pathsOf(c: Context): { raw: ReturnType<typeof splitTarget>; fromNode: boolean; routed: string } {
   const node = (c.env as NodeBindings | undefined)?.incoming
-  const incoming = incomingFromRequest(c.req.raw, verifier, node?.socket?.remoteAddress)
-  // On Node the WHATWG URL of c.req.url is normalized; sign against the target as it was sent.
+  const routed = new URL(c.req.url).pathname
   if (typeof node?.url === 'string') {
-    const { path, query } = splitTarget(node.url)
-    incoming.message = { ...incoming.message, path, query }
+    return { raw: splitTarget(node.url), fromNode: true, routed }
   }
+  return { raw: splitTarget(c.req.url), fromNode: false, routed }
+}
+
+function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pathsOf>): IncomingRequest {
+  const node = (c.env as NodeBindings | undefined)?.incoming
+  const incoming = incomingFromRequest(c.req.raw, verifier, node?.socket?.remoteAddress, paths.fromNode ? paths.raw : undefined)
+  // On Node the WHATWG URL of c.req.url is normalized; sign against the target as it was sent.
+  if (typeof node?.url === 'string') incoming.message = { ...incoming.message, path: paths.raw.path, query: paths.raw.query }
   return incoming
 }
 
@@ -51,16 +58,24 @@ function incomingOf(c: Context, verifier: Verifier): IncomingRequest {
 export function sigil(options: SigilOptions): MiddlewareHandler<SigilEnv> {
   const { verifier, isExempt, signing } = compileAdapter(options)
   return async (c, next) => {
-    if (c.get('sigil')) return next()
-    const incoming = incomingOf(c, verifier)
-    if (isExempt(c.req.method, incoming.message.path)) return next()
+    const earlier = c.get('sigil') as Verified | undefined
+    // Stacked sigil(): an outer result counts only if this verifier produced it; another
+    // verifier's result is checked again against this one's keys, scopes and profile.
+    if (verifiedBy(earlier, verifier)) return next()
+    const paths = pathsOf(c)
+    if (earlier === undefined && isExempt(c.req.method, paths.raw.path, paths.routed)) return next()
     let verified: Verified
     try {
-      verified = await verifier.verifyIncoming(incoming)
+      verified = await verifyBuilt(verifier, () => {
+        const incoming = incomingOf(c, verifier, paths)
+        const replayed = replayCheckedBy(earlier)
+        if (replayed) incoming.replayChecked = replayed
+        return incoming
+      })
     } catch (e) {
       return problemResponse(e)
     }
-    c.set('sigil', verified)
+    c.set('sigil', markVerified(verified, verifier))
     await next()
     if (signing) c.res = await signResponse(c.res, verified, c.req.raw, signing)
   }

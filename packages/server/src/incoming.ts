@@ -8,8 +8,20 @@ import type { PresignedOptions } from './presigned.js'
  */
 export interface IncomingRequest {
   message: RequestMessage
-  /** True when the request declares a body: non-zero Content-Length or any Transfer-Encoding. */
+  /** True when the framing promises body bytes: a non-zero Content-Length. */
   hasBody: boolean
+  /**
+   * True when the framing does not settle whether bytes follow (Transfer-Encoding, HTTP/2 DATA
+   * frames without Content-Length, a Web `Request` whose body is a stream): the verifier then
+   * decides by the bytes (SPEC §2 step 7): any byte without a covered `content-digest` is
+   * `DIGEST_MISSING`, zero bytes is no body.
+   */
+  mayHaveBody?: boolean
+  /**
+   * The replay check an outer verifier already made for this very request (stacked middleware):
+   * an inner verifier re-checks everything else, but does not count the same nonce twice.
+   */
+  replayChecked?: { keyId: string; nonce: string }
   /** Declared Content-Length, when there is one. */
   contentLength?: number
   /**
@@ -34,12 +46,78 @@ export interface PushBody extends AsyncIterable<Uint8Array> {
   feed(take: (chunk: Uint8Array | string) => void): Promise<void>
 }
 
-/** Body presence from the framing headers (SPEC §2 step 2). */
-export function declaredBody(contentLength: string | null, transferEncoding: string | null): { hasBody: boolean; contentLength?: number } {
-  if (transferEncoding !== null) return { hasBody: true }
-  if (contentLength === null) return { hasBody: false }
+/**
+ * Body presence from the framing headers (SPEC §2 step 2): a non-zero Content-Length promises
+ * bytes; Transfer-Encoding (possibly zero chunks) leaves it to the bytes. `definite` says whether
+ * the absence of both means "no body" (HTTP/1.x) or nothing at all (HTTP/2, Web requests).
+ */
+export function declaredBody(
+  contentLength: string | null,
+  transferEncoding: string | null,
+  definite = true,
+): { hasBody: boolean; mayHaveBody: boolean; contentLength?: number } {
+  if (transferEncoding !== null) return { hasBody: false, mayHaveBody: true }
+  if (contentLength === null) return { hasBody: false, mayHaveBody: !definite }
   const n = Number(contentLength)
-  return Number.isFinite(n) && n >= 0 ? { hasBody: n > 0, contentLength: n } : { hasBody: true }
+  if (!Number.isFinite(n) || n < 0) return { hasBody: true, mayHaveBody: true }
+  return { hasBody: n > 0, mayHaveBody: n > 0 || !definite, contentLength: n }
+}
+
+/**
+ * Whether a body source yields at least one byte. Reads only until the first non-empty chunk,
+ * then releases the source as an abandoned iterator would; a source that ends empty was read to
+ * its end (so adapters can hand the app an empty body again).
+ */
+export async function hasAnyByte(src: ReturnType<IncomingRequest['body']>): Promise<boolean> {
+  if (src === null) return false
+  if (typeof (src as PushBody).feed === 'function') {
+    const FOUND = Symbol('found')
+    try {
+      await (src as PushBody).feed((c) => {
+        if (c.length > 0) throw FOUND
+      })
+      return false
+    } catch (e) {
+      if (e === FOUND) return true
+      throw e
+    }
+  }
+  if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
+    for (const c of src as Iterable<Uint8Array>) if (c.byteLength > 0) return true
+    return false
+  }
+  if (typeof (src as ReadableStream<Uint8Array>).getReader === 'function') {
+    const reader = (src as ReadableStream<Uint8Array>).getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return false
+        if (value.byteLength > 0) return true
+      }
+    } finally {
+      reader.cancel().catch(() => {})
+    }
+  }
+  for await (const c of src as AsyncIterable<Uint8Array>) if (c.byteLength > 0) return true
+  return false
+}
+
+/**
+ * Build an adapter's request and verify it, turning a request that cannot be built (conflicting
+ * Host lines, see `connectionHost`) into a rejection like any other.
+ */
+export function verifyBuilt(
+  verifier: { verifyIncoming(input: IncomingRequest, context?: VerifyContext): Promise<Verified> },
+  build: () => IncomingRequest,
+  context?: VerifyContext,
+): Promise<Verified> {
+  let input: IncomingRequest
+  try {
+    input = build()
+  } catch (e) {
+    return Promise.reject(e)
+  }
+  return verifier.verifyIncoming(input, context)
 }
 
 /** Per-request additions to the verifier's configuration (adapters pass route requirements). */
@@ -67,4 +145,28 @@ export interface Verified {
   metadata?: Record<string, unknown>
   /** Rate-limit state after this request, for `RateLimit` headers on success. */
   rateLimit?: { limit: number; remaining: number; resetSeconds: number; windowSeconds: number }
+}
+
+const PRODUCED_BY = Symbol.for('sigil.verifiedBy')
+
+/** Remember which verifier accepted a result, so stacked middleware can tell theirs from another's. */
+export function markVerified<T extends Verified>(verified: T, verifier: object): T {
+  Object.defineProperty(verified, PRODUCED_BY, { value: verifier, enumerable: false, configurable: true })
+  return verified
+}
+
+/**
+ * Whether a result already on the request (an outer `sigil()`) counts for `verifier`: only when
+ * that very verifier produced it. Otherwise the inner middleware verifies again with its own keys,
+ * scopes and profile, passing {@link IncomingRequest.replayChecked} so the nonce is not counted twice.
+ */
+export function verifiedBy(verified: Verified | null | undefined, verifier: object): boolean {
+  return verified != null && (verified as unknown as Record<symbol, unknown>)[PRODUCED_BY] === verifier
+}
+
+/** The replay check an earlier result stands for (see {@link IncomingRequest.replayChecked}). */
+export function replayCheckedBy(verified: Verified | null | undefined): IncomingRequest['replayChecked'] {
+  return verified?.nonce !== undefined && verifiedBy(verified, (verified as unknown as Record<symbol, object>)[PRODUCED_BY] ?? {})
+    ? { keyId: verified.keyId, nonce: verified.nonce }
+    : undefined
 }

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { HeaderSource } from '@sigil/core'
 import { splitTarget } from '@sigil/core'
-import { resolveOrigin } from './authority.js'
-import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+import { connectionHost, resolveOrigin } from './authority.js'
+import { declaredBody, type IncomingRequest, type Verified, type VerifyContext, verifyBuilt } from './incoming.js'
 import { pushBody } from './node-body.js'
 import type { VerifyOptions } from './options.js'
 import { toProblem } from './problem.js'
@@ -20,13 +20,18 @@ import { verifierFor } from './verify.js'
 class NodeHeaders implements HeaderSource {
   constructor(private readonly req: IncomingMessage) {}
   get(name: string): string | null {
-    const req = this.req
-    // A field sent on exactly one line is node's parsed value as is; only repeated fields need
-    // `headersDistinct` (which node builds for every header on first use).
-    const once = this.lines(name) === 1 ? req.headers[name] : undefined
-    const v = once ?? req.headersDistinct?.[name] ?? req.headers[name]
-    if (v === undefined) return null
-    return Array.isArray(v) ? v.join(', ') : v
+    // The raw lines are the truth: a name that was not sent is absent, whatever `req.headers`
+    // inherits (`constructor`, `__proto__`, `toString` are on a plain object's prototype).
+    const n = this.lines(name)
+    if (n === 0) return null
+    const h = this.req.headers
+    // A field sent on exactly one line is node's parsed value as is.
+    if (n === 1 && Object.hasOwn(h, name)) {
+      const v = h[name]
+      if (typeof v === 'string') return v
+      if (Array.isArray(v)) return v.join(', ')
+    }
+    return this.getAll(name).join(', ')
   }
   /** How many field lines carry `name` (lower-case). */
   private lines(name: string): number {
@@ -64,18 +69,22 @@ export function incomingFromNode(req: IncomingMessage, verifier: Verifier, opts:
   const headers = new NodeHeaders(req)
   const target = splitTarget(opts.target ?? req.url ?? '/')
   const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
+  const h2 = req.httpVersionMajor === 2
+  const connectionScheme = h2 ? (headers.get(':scheme') ?? (encrypted ? 'https' : 'http')) : encrypted ? 'https' : 'http'
   const { authority, scheme } = resolveOrigin(
     (n) => headers.get(n),
-    encrypted ? 'https' : 'http',
-    // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
-    target.authority ?? headers.get(':authority') ?? headers.get('host') ?? '',
+    connectionScheme,
+    connectionHost(headers.getAll('host'), headers.get(':authority'), target, connectionScheme),
     verifier.config,
   )
-  const declared = declaredBody(headers.get('content-length'), headers.get('transfer-encoding'))
+  // HTTP/1.x framing is exact (no Content-Length and no Transfer-Encoding is no body); HTTP/2 may
+  // send DATA frames without Content-Length, so there the bytes decide.
+  const declared = declaredBody(headers.get('content-length'), headers.get('transfer-encoding'), !h2)
   const incoming: IncomingRequest = {
     message: { method: req.method ?? 'GET', scheme, authority, path: target.path, query: target.query, headers },
     hasBody: declared.hasBody,
-    body: opts.body ?? (declared.hasBody ? () => pushBody(req) : noBody),
+    mayHaveBody: declared.mayHaveBody,
+    body: opts.body ?? (declared.mayHaveBody ? () => pushBody(req) : noBody),
   }
   if (declared.contentLength !== undefined) incoming.contentLength = declared.contentLength
   const address = req.socket?.remoteAddress
@@ -111,7 +120,7 @@ export function verifyNodeRequest(
   context?: VerifyContext & NodeVerifyOptions,
 ): Promise<Verified> {
   const verifier = verifierFor(options)
-  return verifier.verifyIncoming(incomingFromNode(req, verifier, context), context)
+  return verifyBuilt(verifier, () => incomingFromNode(req, verifier, context), context)
 }
 
 /** Write a rejection as problem+json (RFC 9457) with `Date`, `WWW-Authenticate`, `Retry-After`. */
@@ -163,7 +172,7 @@ export function withSigil(
     }
     let verified: Verified
     try {
-      verified = await verifier.verifyIncoming(incomingFromNode(req, verifier), context)
+      verified = await verifyBuilt(verifier, () => incomingFromNode(req, verifier), context)
     } catch (e) {
       sendProblem(res, e)
       return

@@ -37,8 +37,12 @@ export interface VerifyOptions {
   authority?: string
   /** Public scheme when it differs from the connection's. */
   scheme?: 'http' | 'https'
-  /** Trust `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`. Default false. */
-  trustProxy?: boolean
+  /**
+   * Trust `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto` from this many proxies in front
+   * of the app (`true` = 1): the value the nearest trusted hops appended counts, never one the
+   * client wrote before them (Express `trust proxy` hop count). Default false.
+   */
+  trustProxy?: boolean | number
   /** Components every signature must cover, on top of the profile's. */
   requiredComponents?: string[]
   /** Scopes every request must hold (per-route scopes are added by adapters). */
@@ -90,7 +94,7 @@ const schema = z.object({
   profile: z.enum(['sigil', 'rfc9421']).optional(),
   authority: z.string().min(1).max(255).optional(),
   scheme: z.enum(['http', 'https']).optional(),
-  trustProxy: z.boolean().optional(),
+  trustProxy: z.union([z.boolean(), z.number().int().min(0).max(32)]).optional(),
   requiredComponents: z.array(z.string().min(1)).optional(),
   requiredScopes: z.array(z.string().min(1)).optional(),
   maxBodyBytes: z.number().int().min(0).optional(),
@@ -134,7 +138,7 @@ export interface VerifierConfig {
   profile: 'sigil' | 'rfc9421'
   authority: string | undefined
   scheme: 'http' | 'https' | undefined
-  trustProxy: boolean
+  trustProxy: boolean | number
   required: string[]
   requiredScopes: string[]
   maxBodyBytes: number

@@ -4,11 +4,35 @@ import type { Verified } from './incoming.js'
 /**
  * A route that skips verification (health checks, public docs): an exact raw path (`/healthz`),
  * a prefix ending in `*` (`/public/*`), a RegExp tested against the raw path, or a predicate.
+ * Only a path every router reads the same way can be exempt (see {@link isPlainPath}).
  */
 export type ExemptRule = string | RegExp | ((route: { method: string; path: string }) => boolean)
 
-/** Compile exemption rules once into a predicate over the raw request path. */
-export function exemptMatcher(rules: ExemptRule | readonly ExemptRule[] | undefined): (method: string, path: string) => boolean {
+/**
+ * Whether a raw request path means the same thing to every router: it starts with `/` and has no
+ * dot segment (`.`, `..`, also `..;x`), no empty segment (`//`), no backslash, no percent-encoded
+ * `.`, `/`, `\`, `%` or NUL, and no control, space or non-ASCII byte. A path that fails this is
+ * one a framework may normalize before routing (`/public/../v1/x` is routed as `/v1/x`), so it
+ * is never exempt: the exemption would be matched on one path and the handler chosen by another.
+ */
+export function isPlainPath(path: string): boolean {
+  if (path.charCodeAt(0) !== 47 /* / */) return false
+  if (path.includes('//') || path.includes('\\')) return false
+  if (/%(?:2e|2f|5c|25|00)/i.test(path)) return false
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are what we refuse
+  if (/[\x00-\x20\x7f-\uffff]/.test(path)) return false
+  for (const seg of path.split('/')) if (/^\.\.?(?:;|$)/.test(seg)) return false
+  return true
+}
+
+/**
+ * Compile exemption rules once into a predicate over the raw request path. `routed`, when the
+ * adapter knows it, is the path the framework dispatches on: a request is exempt only when that is
+ * the raw path itself.
+ */
+export function exemptMatcher(
+  rules: ExemptRule | readonly ExemptRule[] | undefined,
+): (method: string, path: string, routed?: string) => boolean {
   if (rules === undefined) return () => false
   const list = (Array.isArray(rules) ? rules : [rules]) as readonly ExemptRule[]
   const tests = list.map((r): ((method: string, path: string) => boolean) => {
@@ -20,7 +44,11 @@ export function exemptMatcher(rules: ExemptRule | readonly ExemptRule[] | undefi
     }
     return (_, path) => path === r
   })
-  return (method, path) => tests.some((t) => t(method, path))
+  return (method, path, routed) => {
+    if (routed !== undefined && routed !== path) return false
+    if (!isPlainPath(path)) return false
+    return tests.some((t) => t(method, path))
+  }
 }
 
 /**

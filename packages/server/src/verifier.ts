@@ -16,7 +16,7 @@ import {
   signatureBase,
   VerificationError,
 } from '@sigil/core'
-import type { IncomingRequest, PushBody, Verified, VerifyContext } from './incoming.js'
+import { hasAnyByte, type IncomingRequest, type PushBody, type Verified, type VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 import { type PresignedOptions, presignedView } from './presigned.js'
 import { rateLimitHeaders } from './problem.js'
@@ -201,7 +201,10 @@ export function createVerifier(options: VerifyOptions): Verifier {
     const k = key as KeyRecord
     note.principal = k.principal
     // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
-    if (p.nonce !== undefined && (!pre || pre.bound.once || presignedCfg?.singleUse)) {
+    // A nonce an outer verifier already counted for this same request (stacked middleware) is not
+    // counted again; everything else is still checked by this verifier.
+    const counted = request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce
+    if (p.nonce !== undefined && !counted && (!pre || pre.bound.once || presignedCfg?.singleUse)) {
       const nonce = p.nonce
       const ttl = pre ? ((p.expires as number) - nowS + cfg.windowS) * 1000 : ttlMs
       const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttl))
@@ -240,6 +243,10 @@ export function createVerifier(options: VerifyOptions): Verifier {
       if (declared.size) checkContentDigest(declared, digests)
       if (parts) body = concatBytes(parts, bytes)
     }
+    // Body presence is decided by the bytes, not the framing (SPEC §2 step 7): a body the framing
+    // did not announce (HTTP/2 DATA, chunked, a Web stream) still needs a covered digest.
+    if (!pre && !digestCovered && input.mayHaveBody && cfg.profile === 'sigil' && (await hasAnyByte(input.body())))
+      fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
     // 8. Authorize
     const scopes = ctx?.requiredScopes ? [...cfg.requiredScopes, ...ctx.requiredScopes] : cfg.requiredScopes
     for (const s of scopes) if (!hasScope(k.scopes, s)) fail('SCOPE_DENIED', `key lacks scope ${s}`)

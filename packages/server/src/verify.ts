@@ -1,6 +1,6 @@
 import { splitTarget } from '@sigil/core'
-import { resolveOrigin } from './authority.js'
-import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+import { connectionHost, resolveOrigin } from './authority.js'
+import { declaredBody, type IncomingRequest, type Verified, type VerifyContext, verifyBuilt } from './incoming.js'
 import type { VerifyOptions } from './options.js'
 import { createVerifier, type Verifier } from './verifier.js'
 
@@ -17,17 +17,36 @@ export function verifierFor(options: VerifyOptions | Verifier): Verifier {
   return v
 }
 
-/** Adapt a Web `Request` for the verifier. The body is read from a clone, so the app can still read it. */
-export function incomingFromRequest(request: Request, verifier: Verifier, address?: string): IncomingRequest {
+/**
+ * Adapt a Web `Request` for the verifier. The body is read from a clone, so the app can still read
+ * it. `@authority` is the `Host` header the request carries (what the client sent and the app
+ * reads), not the host of `request.url`, which runtimes rewrite (Next.js puts `localhost` there);
+ * only a request without a Host header (one built by a client, e.g. under msw) falls back to the
+ * URL. `target` is an absolute-form request target's authority and scheme, when an adapter saw one.
+ */
+export function incomingFromRequest(
+  request: Request,
+  verifier: Verifier,
+  address?: string,
+  target?: { authority?: string; scheme?: string },
+): IncomingRequest {
   const url = new URL(request.url)
   const { path, query } = splitTarget(request.url)
   const h = request.headers
-  const { authority, scheme } = resolveOrigin((n) => h.get(n), url.protocol.slice(0, -1), url.host, verifier.config)
-  const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'))
-  const hasBody = declared.hasBody || (request.body !== null && h.get('content-length') === null)
+  const scheme = url.protocol.slice(0, -1)
+  const host = h.get('host')
+  const { authority, scheme: resolved } = resolveOrigin(
+    (n) => h.get(n),
+    scheme,
+    connectionHost(host === null ? [] : [host], null, target, scheme, url.host),
+    verifier.config,
+  )
+  // A Web body is a stream whatever the headers say: bytes decide (zero bytes is no body).
+  const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'), request.body === null)
   return {
-    message: { method: request.method, scheme, authority, path, query, headers: h },
-    hasBody,
+    message: { method: request.method, scheme: resolved, authority, path, query, headers: h },
+    hasBody: declared.hasBody,
+    mayHaveBody: request.body !== null,
     ...(declared.contentLength !== undefined ? { contentLength: declared.contentLength } : {}),
     body: () => (request.body === null ? null : (request.clone().body as ReadableStream<Uint8Array>)),
     ...(address ? { address } : {}),
@@ -54,5 +73,5 @@ export function incomingFromRequest(request: Request, verifier: Verifier, addres
  */
 export function verify(request: Request, options: VerifyOptions | Verifier, context?: VerifyContext): Promise<Verified> {
   const verifier = verifierFor(options)
-  return verifier.verifyIncoming(incomingFromRequest(request, verifier), context)
+  return verifyBuilt(verifier, () => incomingFromRequest(request, verifier), context)
 }
