@@ -64,7 +64,10 @@ describe('presigned URLs in a browser', () => {
       const wait = (img: HTMLImageElement) =>
         img.complete
           ? Promise.resolve()
-          : new Promise((r) => img.addEventListener('load', r, { once: true }) && img.addEventListener('error', r, { once: true }))
+          : new Promise((r) => {
+              img.addEventListener('load', r, { once: true })
+              img.addEventListener('error', r, { once: true })
+            })
       const g = document.getElementById('good') as HTMLImageElement
       const e = document.getElementById('edited') as HTMLImageElement
       await Promise.all([wait(g), wait(e)])
