@@ -1,6 +1,8 @@
 // Abort while digesting (issue 17 item 9) and clock-skew corrections that a forged 401 cannot
 // abuse (issue 10 item 9), against a real node:http server.
 import { createSignedFetch } from '@sigil/client'
+import { createSigningInterceptor } from '@sigil/client/undici'
+import { Agent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RealServer, startApi } from './real-server.js'
 
@@ -63,6 +65,25 @@ describe('abort is prompt while digesting', () => {
     const f = createSignedFetch({ keyId: api.keyId, secret: api.secret })
     await expect(f(`${api.origin}/echo`, { method: 'PUT', body: blob, signal: ac.signal })).rejects.toThrow('stop')
     expect(api.hits.length).toBe(before)
+  })
+
+  it('undici interceptor: aborting while a stream body is buffered stops reading it and sends nothing', async () => {
+    const ac = new AbortController()
+    let pulled = 0
+    async function* body() {
+      for (;;) {
+        pulled++
+        if (pulled === 3) ac.abort(new Error('stop'))
+        yield new Uint8Array(1024)
+        await new Promise((r) => setImmediate(r))
+      }
+    }
+    const dispatcher = new Agent().compose(createSigningInterceptor({ keyId: api.keyId, secret: api.secret, bufferStreams: true }))
+    const before = api.hits.length
+    await expect(request(`${api.origin}/echo`, { method: 'PUT', body: body() as never, signal: ac.signal, dispatcher })).rejects.toThrow()
+    expect(pulled).toBeLessThanOrEqual(4)
+    expect(api.hits.length).toBe(before)
+    await dispatcher.close()
   })
 
   it('an already-aborted signal sends nothing', async () => {

@@ -110,7 +110,8 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
     for (let hops = 0; ; hops++) {
       let { res, req } = await attempt(hop, prepared, signer.clockOffsetMs)
       let learnt: number | undefined
-      const offset = retrySkew ? await skewCorrection(res, signer.now(), maxCorrection) : undefined
+      const signedHop = req.headers.has('signature')
+      const offset = retrySkew && signedHop ? await skewCorrection(res, signer.now(), maxCorrection) : undefined
       if (offset !== undefined) {
         await res.body?.cancel()
         ;({ res, req } = await attempt(hop, prepared, offset))

@@ -33,7 +33,12 @@ export function knownBytes(body: unknown): Uint8Array | null | undefined {
  * `bufferStreams`, and must yield bytes or strings; anything else is refused, never sent as
  * something other than what was signed.
  */
-export async function readBody(body: unknown, bufferStreams: boolean, maxBufferBytes: number): Promise<DispatchBody> {
+export async function readBody(
+  body: unknown,
+  bufferStreams: boolean,
+  maxBufferBytes: number,
+  signal?: AbortSignal | null,
+): Promise<DispatchBody> {
   if (typeof body === 'function') {
     throw new SigilError('CONFIGURATION_INVALID', 'undici does not send function bodies; body factories are a createSignedFetch feature')
   }
@@ -53,6 +58,7 @@ export async function readBody(body: unknown, bufferStreams: boolean, maxBufferB
   const parts: Uint8Array[] = []
   let total = 0
   for await (const chunk of body as AsyncIterable<unknown>) {
+    signal?.throwIfAborted()
     const b = typeof chunk === 'string' || chunk instanceof Uint8Array ? toBytes(chunk) : undefined
     if (b === undefined) throw new SigilError('CONFIGURATION_INVALID', 'a body stream must yield bytes (Uint8Array) or strings')
     total += b.byteLength

@@ -191,11 +191,17 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
       return true
     }
     ;(async () => {
-      const b = await readBody(opts.body, options.bufferStreams ?? false, maxBuffer)
+      // undici.request's signal: checked between chunks while we read and hash, before dispatching.
+      const signal = (opts as { signal?: AbortSignal | null }).signal
+      const aborted = signal && typeof signal.throwIfAborted === 'function' ? signal : undefined
+      const b = await readBody(opts.body, options.bufferStreams ?? false, maxBuffer, aborted)
       let value: string
       if (b.blob) {
         const hasher = createHasher(signer.digestAlgorithm)
-        for await (const c of b.blob.stream() as unknown as AsyncIterable<Uint8Array>) hasher.update(c)
+        for await (const c of b.blob.stream() as unknown as AsyncIterable<Uint8Array>) {
+          aborted?.throwIfAborted()
+          hasher.update(c)
+        }
         value = formatContentDigest(signer.digestAlgorithm, hasher.digest())
       } else value = contentDigest(b.bytes as Uint8Array, signer.digestAlgorithm)
       send(b, value)
