@@ -156,7 +156,7 @@ export function createDashboard(o: {
       ? `<h2>Rotate</h2><form method="post" action="/keys/${esc(keyId)}/rotate" class="inline">${csrfField(u)}
 <div><label for="grace">Old key keeps working for <span class="hint">(hours)</span></label><input id="grace" name="graceHours" type="number" min="0" max="720" value="24"></div><button type="submit">Rotate key</button></form>
 <h2>Revoke</h2><form method="post" action="/keys/${esc(keyId)}/revoke" data-confirm="Revoke ${esc(keyId)}? Requests signed with it fail at once.">${csrfField(u)}
-<p><input id="confirm" name="confirm" type="checkbox" value="yes" required> <label for="confirm" style="display:inline">I understand that requests signed with this key will fail at once</label></p><button class="danger" type="submit">Revoke key</button></form>`
+<p><input id="confirm" name="confirm" type="checkbox" value="yes" required> <label for="confirm" class="check">I understand that requests signed with this key will fail at once</label></p><button class="danger" type="submit">Revoke key</button></form>`
       : ''
     const dl = [
       ['Principal', k.principal],

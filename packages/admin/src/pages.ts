@@ -28,6 +28,7 @@ button.danger{background:var(--bad);border-color:var(--bad)}button.plain{backgro
 .secret{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;padding:.75rem;border:2px solid var(--bad);border-radius:6px;background:#fff6f6}
 .secret code{flex:1 1 16rem}.warn{color:var(--bad);font-weight:600}
 .chart{width:100%;height:auto;max-width:40rem;border:1px solid var(--line)}
+label.check{display:inline;font-weight:400}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 @media (max-width:30rem){input[type=text],input[type=datetime-local],input[type=number]{width:100%}dl{grid-template-columns:1fr}}
 `
