@@ -1,7 +1,16 @@
-import type { KeyRecord, KeyResolver } from '@sigil/core'
+import type { KeyRecord, KeyResolver, SigilError } from '@sigil/core'
 import { describe, expect, it } from 'vitest'
-import { createCachedKeyStore } from './cached-key-store.js'
+import { CACHE_MISS, createCachedKeyStore } from './cached-key-store.js'
 import { createMemoryKeyStore } from './memory-store.js'
+
+const record = (keyId: string): KeyRecord => ({
+  keyId,
+  secret: new Uint8Array(32),
+  principal: 'acme',
+  scopes: [],
+  status: 'active',
+  createdAt: new Date(0),
+})
 
 function counting(store: KeyResolver) {
   const calls: string[] = []
@@ -90,38 +99,193 @@ describe('createCachedKeyStore', () => {
     expect(calls.length).toBeGreaterThanOrEqual(1)
   })
 
-  it('evicts the least recently used entry beyond max', async () => {
+  it('keeps the keys that carry the traffic when one-off lookups overflow max (admission)', async () => {
+    const calls: string[] = []
     const records = new Map<string, KeyRecord>()
+    for (let i = 0; i < 1010; i++) records.set(`key${i}`, record(`key${i}`))
+    const cache = createCachedKeyStore(
+      {
+        get: async (k: string) => {
+          calls.push(k)
+          return records.get(k)
+        },
+      },
+      { max: 10 },
+    )
+    const hot = Array.from({ length: 10 }, (_, i) => `key${i}`)
+    for (const k of hot) await cache.get(k)
+    for (let i = 10; i < 1010; i++) {
+      await cache.get(`key${i}`)
+      for (const k of hot) expect(cache.getSync(k)).toBe(records.get(k))
+    }
+    expect(calls.filter((k) => hot.includes(k))).toEqual(hot)
+    expect(cache.stats()).toMatchObject({ size: 10, rejected: 1000 })
+  })
+
+  it('admits a key loaded again and again once the table is full, evicting one not hit since', async () => {
     const calls: string[] = []
     const cache = createCachedKeyStore(
       {
         get: (k: string) => {
           calls.push(k)
-          return records.get(k)
+          return record(k)
         },
       },
       { max: 2 },
     )
     await cache.get('aaaaaaaa')
     await cache.get('bbbbbbbb')
-    await cache.get('aaaaaaaa')
-    await cache.get('cccccccc')
-    await cache.get('aaaaaaaa')
-    await cache.get('bbbbbbbb')
-    expect(calls).toEqual(['aaaaaaaa', 'bbbbbbbb', 'cccccccc', 'bbbbbbbb'])
+    await cache.get('aaaaaaaa') // a is hit, b is not
+    await cache.get('cccccccc') // first sight: kept out
+    expect(cache.getSync('cccccccc')).toBe(CACHE_MISS)
+    await cache.get('cccccccc') // loaded twice: admitted in place of b
+    expect(cache.getSync('cccccccc')).toMatchObject({ keyId: 'cccccccc' })
+    expect(cache.getSync('aaaaaaaa')).toMatchObject({ keyId: 'aaaaaaaa' })
+    expect(cache.getSync('bbbbbbbb')).toBe(CACHE_MISS)
+    expect(calls).toEqual(['aaaaaaaa', 'bbbbbbbb', 'cccccccc', 'cccccccc'])
   })
 
-  it('does not cache errors and shares them with every waiter', async () => {
+  it('remembers unknown ids in a separate bounded table: a flood of them never evicts a real key', async () => {
+    const calls: string[] = []
+    const cache = createCachedKeyStore(
+      {
+        get: async (k: string) => {
+          calls.push(k)
+          return k === 'realkey1' ? record(k) : undefined
+        },
+      },
+      { max: 1, negativeMax: 3 },
+    )
+    await cache.get('realkey1')
+    for (let i = 0; i < 100; i++) expect(await cache.get(`forged${i}`)).toBeUndefined()
+    expect(cache.stats()).toMatchObject({ size: 1, negativeSize: 3 })
+    expect(cache.getSync('forged99')).toBeUndefined()
+    expect(cache.getSync('forged0')).toBe(CACHE_MISS)
+    expect(cache.getSync('realkey1')).toMatchObject({ keyId: 'realkey1' })
+    expect(calls.filter((k) => k === 'realkey1')).toHaveLength(1)
+  })
+
+  it('answers a hit synchronously (getSync, lookup) and a miss with CACHE_MISS or a promise', async () => {
+    const store = createMemoryKeyStore()
+    const { keyId } = await store.create({ principal: 'acme' })
+    const cache = createCachedKeyStore(counting(store).resolver)
+    expect(cache.getSync(keyId)).toBe(CACHE_MISS)
+    const miss = cache.lookup(keyId)
+    expect(miss).toBeInstanceOf(Promise)
+    const loaded = await miss
+    const hit = cache.lookup(keyId)
+    expect(hit).not.toBeInstanceOf(Promise)
+    expect(hit).toBe(loaded)
+    expect(cache.getSync(keyId)).toBe(loaded)
+    await cache.get('Unknown12345')
+    expect(cache.getSync('Unknown12345')).toBeUndefined()
+    expect(cache.lookup('Unknown12345')).toBeUndefined()
+  })
+
+  it('stays exact under random gets, changes and invalidations with a tiny table (model check)', async () => {
+    const store = createMemoryKeyStore()
+    const cache = createCachedKeyStore(store, { max: 3, negativeMax: 2 })
+    const ids: string[] = []
+    for (let i = 0; i < 8; i++) ids.push((await store.create({ principal: `p${i}` })).keyId)
+    ids.push('Unknown00001', 'Unknown00002', 'Unknown00003')
+    let seed = 42
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+      return (seed >>> 8) % n
+    }
+    for (let step = 0; step < 2000; step++) {
+      const k = ids[rnd(ids.length)] as string
+      const op = rnd(20)
+      if (op === 0 && !k.startsWith('Unknown')) await cache.setScopes(k, [`s${step}`])
+      else if (op === 1 && !k.startsWith('Unknown')) await store.update(k, { metadata: { step } })
+      else if (op === 2) cache.invalidate(k)
+      else if (op === 3) cache.clear()
+      else {
+        const want = await store.get(k)
+        const got = await cache.get(k)
+        expect(got?.scopes, `step ${step}`).toEqual(want?.scopes)
+        expect(got?.metadata).toEqual(want?.metadata)
+      }
+    }
+    expect(cache.stats().size).toBeLessThanOrEqual(3)
+  })
+
+  it('bounds a hung store lookup: waiters fail with STORE_UNAVAILABLE, then the key serves again', async () => {
+    const store = createMemoryKeyStore()
+    const { keyId } = await store.create({ principal: 'acme' })
+    let hang = true
+    let calls = 0
+    const cache = createCachedKeyStore(
+      {
+        get: (k: string) => {
+          calls++
+          return hang ? new Promise<never>(() => {}) : store.get(k)
+        },
+      },
+      { loadTimeoutMs: 30 },
+    )
+    const waiters = Array.from({ length: 5 }, () =>
+      cache.get(keyId).then(
+        () => 'answered',
+        (e: SigilError) => e.code,
+      ),
+    )
+    expect(await Promise.all(waiters)).toEqual(Array(5).fill('STORE_UNAVAILABLE'))
+    expect(calls).toBe(1)
+    // Still down: a new lookup starts a new load (not the dead one) and fails the same way.
+    await expect(cache.get(keyId)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    expect(calls).toBe(2)
+    hang = false
+    expect((await cache.get(keyId))?.keyId).toBe(keyId)
+    expect(calls).toBe(3)
+    expect(cache.getSync(keyId)).toMatchObject({ keyId })
+    expect(cache.stats()).toMatchObject({ timeouts: 2, loads: 3 })
+  })
+
+  it('does not cache an answer that arrives after its lookup timed out', async () => {
+    const store = createMemoryKeyStore()
+    const { keyId } = await store.create({ principal: 'acme' })
+    let release: (() => void) | undefined
+    let calls = 0
+    const cache = createCachedKeyStore(
+      {
+        get: async (k: string) => {
+          calls++
+          if (calls === 1) await new Promise<void>((r) => (release = r))
+          return store.get(k)
+        },
+      },
+      { loadTimeoutMs: 20 },
+    )
+    await expect(cache.get(keyId)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    await store.revoke(keyId)
+    release?.()
+    await new Promise((r) => setTimeout(r, 10))
+    expect(cache.getSync(keyId)).toBe(CACHE_MISS)
+    expect((await cache.get(keyId))?.status).toBe('revoked')
+  })
+
+  it('does not cache errors (not even as "unknown") and shares them with every waiter', async () => {
     let fail = true
     const cache = createCachedKeyStore({
-      get: async (_keyId: string) => {
+      get: async (keyId: string) => {
         if (fail) throw new Error('db down')
-        return undefined
+        return record(keyId)
       },
     })
     await expect(Promise.all([cache.get('aaaaaaaa'), cache.get('aaaaaaaa')])).rejects.toThrow('db down')
+    expect(cache.getSync('aaaaaaaa')).toBe(CACHE_MISS)
+    expect(cache.stats()).toMatchObject({ negativeSize: 0, size: 0 })
     fail = false
-    expect(await cache.get('aaaaaaaa')).toBeUndefined()
+    expect(await cache.get('aaaaaaaa')).toMatchObject({ keyId: 'aaaaaaaa' })
+  })
+
+  it('drops a key changed through any pass-through admin method (update)', async () => {
+    const cache = createCachedKeyStore(createMemoryKeyStore(), { ttlMs: 60_000 })
+    const { keyId } = await cache.create({ principal: 'acme', scopes: ['a'] })
+    expect((await cache.get(keyId))?.scopes).toEqual(['a'])
+    await cache.update(keyId, { addScopes: ['b'] })
+    expect((await cache.get(keyId))?.scopes).toEqual(['a', 'b'])
   })
 
   it('passes change events through onChange for fan-out', async () => {
@@ -135,5 +299,6 @@ describe('createCachedKeyStore', () => {
 
   it('validates options once', () => {
     expect(() => createCachedKeyStore(createMemoryKeyStore(), { max: 0 })).toThrow(/invalid cache options/)
+    expect(() => createCachedKeyStore(createMemoryKeyStore(), { loadTimeoutMs: 0 })).toThrow(/invalid cache options/)
   })
 })

@@ -1,5 +1,6 @@
-import { ConfigurationError, type KeyRecord, type KeyResolver } from '@sigil/core'
+import { ConfigurationError, type KeyRecord, type KeyResolver, SigilError } from '@sigil/core'
 import { z } from 'zod'
+import { createKeyTable } from './cached-key-store-table.js'
 import type { KeyChangeListener, KeyStore } from './key-store.js'
 
 /** Options of {@link createCachedKeyStore}. */
@@ -8,20 +9,53 @@ export interface CachedKeyStoreOptions {
   ttlMs?: number
   /** How long "no such key" is remembered (keeps unknown-key floods off the store). Default 2 s. */
   negativeTtlMs?: number
-  /** Most entries kept, least recently used evicted first. Default 10 000. */
+  /** Most found keys kept (~1 KiB each, see the README). Default 100 000. */
   max?: number
+  /** Most unknown key ids remembered, in their own table so they never push out real keys. Default 1 000. */
+  negativeMax?: number
+  /**
+   * A store lookup that has not answered by then fails with `STORE_UNAVAILABLE`, for its caller and
+   * everyone who joined it, and the next lookup asks the store afresh. Default 2000 ms, the
+   * verifier's `storeTimeoutMs`.
+   */
+  loadTimeoutMs?: number
   /** Clock, for tests. */
   now?: () => Date
 }
 
+/** Returned by {@link KeyCache.getSync} when the cache cannot answer without asking the store. */
+export const CACHE_MISS: unique symbol = Symbol('sigil.cache-miss')
+
 /** Cache controls added to the wrapped store. */
 export interface KeyCache {
+  /**
+   * The answer from memory, without a promise: the record, `undefined` for a key known not to
+   * exist, or {@link CACHE_MISS} (then call `get` or `lookup`).
+   */
+  getSync(keyId: string): KeyRecord | undefined | typeof CACHE_MISS
+  /** `get` that answers synchronously on a hit and returns a promise only on a miss. */
+  lookup(keyId: string): KeyRecord | undefined | Promise<KeyRecord | undefined>
   /** Drop one key now, e.g. when another instance announces a change (Redis pub/sub). */
   invalidate(keyId: string): void
   /** Drop everything. */
   clear(): void
   /** Counters, for metrics and tests. */
-  stats(): { hits: number; misses: number; loads: number; size: number }
+  stats(): KeyCacheStats
+}
+
+/** What {@link KeyCache.stats} reports. */
+export interface KeyCacheStats {
+  hits: number
+  misses: number
+  /** Store lookups started (a burst of misses for one key shares one). */
+  loads: number
+  /** Store lookups abandoned after `loadTimeoutMs`. */
+  timeouts: number
+  /** Found keys evicted to make room, and loaded keys admission kept out (the table was full of busier keys). */
+  evictions: number
+  rejected: number
+  size: number
+  negativeSize: number
 }
 
 /** A store (or resolver) with a cache in front of `get`. */
@@ -30,16 +64,15 @@ export type CachedKeyStore<S extends KeyResolver> = S & KeyCache
 const schema = z.object({
   ttlMs: z.number().int().min(0).optional(),
   negativeTtlMs: z.number().int().min(0).optional(),
-  max: z.number().int().min(1).optional(),
+  max: z.number().int().min(1).max(50_000_000).optional(),
+  negativeMax: z.number().int().min(0).optional(),
+  loadTimeoutMs: z.number().int().min(1).optional(),
   now: z.function().optional(),
 })
 
-interface Entry {
-  record: KeyRecord | undefined
-  until: number
-}
-
-const ADMIN = ['info', 'create', 'list', 'rotate', 'revoke', 'setScopes', 'expire', 'close', 'rotateMasterKey'] as const
+const ADMIN = ['info', 'create', 'list', 'rotate', 'revoke', 'setScopes', 'update', 'expire', 'close', 'rotateMasterKey']
+// Reads pass through without dropping anything.
+const READS = new Set(['info', 'list'])
 
 function withStatus(r: KeyRecord, t: number): KeyRecord {
   if (r.status !== 'active') return r
@@ -47,12 +80,19 @@ function withStatus(r: KeyRecord, t: number): KeyRecord {
   return r
 }
 
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as Promise<T>)?.then === 'function'
+}
+
 /**
- * Put an LRU + TTL cache in front of a key store for `verify()`'s lookups. A burst of lookups for
- * one key makes one store query (single-flight); unknown keys are cached briefly. Changes made
- * through this object or the wrapped store (its `onChange`) invalidate at once in this process;
- * wire `onChange` → pub/sub → `invalidate` to reach other instances. A lookup that was in flight
- * when its key was invalidated is not cached.
+ * Put a cache in front of a key store for `verify()`'s lookups. A hit costs one `Map` lookup and
+ * allocates nothing (CLOCK eviction, TinyLFU admission: see the README); `lookup`/`getSync`
+ * answer a hit without a promise. A burst of lookups for one key makes one store query
+ * (single-flight) bounded by `loadTimeoutMs`; failures are never cached. Unknown keys are
+ * remembered briefly in a separate small table. Changes made through this object or the wrapped
+ * store (its `onChange`) invalidate at once in this process; wire `onChange` → pub/sub →
+ * `invalidate` to reach other instances. A lookup in flight when its key was invalidated is not
+ * cached.
  *
  * @example
  * ```ts
@@ -66,68 +106,133 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
   if (!parsed.success) throw new ConfigurationError('invalid cache options', { cause: parsed.error })
   const ttl = options.ttlMs ?? 30_000
   const negTtl = options.negativeTtlMs ?? 2_000
-  const max = options.max ?? 10_000
+  const negMax = options.negativeMax ?? 1_000
+  const loadTimeout = options.loadTimeoutMs ?? 2_000
   const clock = options.now ? () => (options.now as () => Date)().getTime() : Date.now
-  const entries = new Map<string, Entry>()
+  const table = createKeyTable(options.max ?? 100_000)
+  const negatives = new Map<string, number>()
   const inflight = new Map<string, Promise<KeyRecord | undefined>>()
-  const counters = { hits: 0, misses: 0, loads: 0 }
+  const counters = { hits: 0, misses: 0, loads: 0, timeouts: 0 }
 
   const invalidate = (keyId: string) => {
-    entries.delete(keyId)
+    table.remove(keyId)
+    negatives.delete(keyId)
     // A pending load may carry the old state: forget it so the next get asks the store again.
     inflight.delete(keyId)
   }
   const put = (keyId: string, record: KeyRecord | undefined, t: number) => {
-    let until = t + (record ? ttl : negTtl)
+    if (!record) {
+      table.remove(keyId)
+      if (negMax === 0 || negTtl === 0) return
+      negatives.delete(keyId)
+      if (negatives.size >= negMax) negatives.delete(negatives.keys().next().value as string)
+      negatives.set(keyId, t + negTtl)
+      return
+    }
+    negatives.delete(keyId)
+    let until = t + ttl
     // Never serve a key from cache past its own deadline.
-    for (const d of [record?.expiresAt, record?.notAfter]) if (d && d.getTime() < until) until = Math.max(t, d.getTime())
-    entries.delete(keyId)
-    entries.set(keyId, { record, until })
-    if (entries.size > max) entries.delete(entries.keys().next().value as string)
+    if (record.expiresAt && record.expiresAt.getTime() < until) until = record.expiresAt.getTime()
+    if (record.notAfter && record.notAfter.getTime() < until) until = record.notAfter.getTime()
+    if (until <= t) table.remove(keyId)
+    else table.put(keyId, record, until, t)
   }
 
-  const get = (keyId: string): Promise<KeyRecord | undefined> => {
+  const getSync = (keyId: string): KeyRecord | undefined | typeof CACHE_MISS => {
     const t = clock()
-    const hit = entries.get(keyId)
-    if (hit && hit.until > t) {
+    // The deadline cap in `put` means a fresh entry is never past its own expiry: no status check here.
+    const r = table.hit(keyId, t)
+    if (r !== null) {
       counters.hits++
-      entries.delete(keyId)
-      entries.set(keyId, hit)
-      return Promise.resolve(hit.record && withStatus(hit.record, t))
+      return r
     }
-    if (hit) entries.delete(keyId)
+    if (negatives.size > 0) {
+      const n = negatives.get(keyId)
+      if (n !== undefined) {
+        if (n > t) {
+          counters.hits++
+          return undefined
+        }
+        negatives.delete(keyId)
+      }
+    }
     counters.misses++
+    return CACHE_MISS
+  }
+
+  const load = (keyId: string): Promise<KeyRecord | undefined> => {
     const pending = inflight.get(keyId)
     if (pending) return pending
     counters.loads++
-    const p = Promise.resolve()
-      .then(() => store.get(keyId))
-      .then(
+    let answer: ReturnType<S['get']>
+    try {
+      answer = store.get(keyId) as ReturnType<S['get']>
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    if (!isPromise(answer)) {
+      const t = clock()
+      put(keyId, answer, t)
+      return Promise.resolve(answer && withStatus(answer, t))
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const settle = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      const mine = inflight.get(keyId) === p
+      if (mine) inflight.delete(keyId)
+      return mine
+    }
+    const p: Promise<KeyRecord | undefined> = new Promise((resolve, reject) => {
+      timer = setTimeout(() => {
+        timer = undefined
+        counters.timeouts++
+        settle()
+        reject(new SigilError('STORE_UNAVAILABLE', `key store did not answer within ${loadTimeout} ms`))
+      }, loadTimeout)
+      ;(timer as { unref?: () => void }).unref?.()
+      ;(answer as Promise<KeyRecord | undefined>).then(
         (record) => {
-          if (inflight.get(keyId) === p) {
-            inflight.delete(keyId)
-            put(keyId, record, clock())
-          }
-          return record && withStatus(record, clock())
+          // A late answer (after the timeout or an invalidation) is not cached: it may be stale.
+          if (settle()) put(keyId, record, clock())
+          resolve(record && withStatus(record, clock()))
         },
         (err: unknown) => {
-          if (inflight.get(keyId) === p) inflight.delete(keyId)
-          throw err
+          settle()
+          reject(err)
         },
       )
+    })
     inflight.set(keyId, p)
     return p
+  }
+
+  const lookup = (keyId: string) => {
+    const r = getSync(keyId)
+    return r === CACHE_MISS ? load(keyId) : r
+  }
+  const get = (keyId: string): Promise<KeyRecord | undefined> => {
+    const r = getSync(keyId)
+    return r === CACHE_MISS ? load(keyId) : Promise.resolve(r)
   }
 
   const admin = store as unknown as Partial<KeyStore> & Record<string, unknown>
   const out: Record<string, unknown> = {
     get,
+    getSync,
+    lookup,
     invalidate,
     clear: () => {
-      entries.clear()
+      table.clear()
+      negatives.clear()
       inflight.clear()
     },
-    stats: () => ({ ...counters, size: entries.size }),
+    stats: (): KeyCacheStats => ({
+      ...counters,
+      evictions: table.evictions,
+      rejected: table.rejections,
+      size: table.size,
+      negativeSize: negatives.size,
+    }),
   }
   if (typeof admin.onChange === 'function') {
     // Local changes, whichever object they were made through, invalidate at once.
@@ -137,12 +242,16 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
     })
     out.onChange = (l: KeyChangeListener) => (admin.onChange as KeyStore['onChange'])(l)
   }
-  for (const m of ADMIN) {
+  // Every other method (admin calls: create, list, rotate, revoke, update, …) passes through; one
+  // whose first argument is a key id drops that key afterwards.
+  const names = new Set(ADMIN)
+  for (const m in admin) names.add(m)
+  for (const m of names) {
     const fn = admin[m]
-    if (typeof fn !== 'function') continue
+    if (m === 'onChange' || m in out || typeof fn !== 'function') continue
     out[m] = async (...args: unknown[]) => {
       const r = await (fn as (...a: unknown[]) => unknown).apply(store, args)
-      if (typeof args[0] === 'string') invalidate(args[0])
+      if (typeof args[0] === 'string' && !READS.has(m)) invalidate(args[0])
       return r
     }
   }

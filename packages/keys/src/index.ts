@@ -1,5 +1,12 @@
 export { createBackedKeyStore, DEFAULT_GRACE_MS } from './backed-key-store.js'
-export { type CachedKeyStore, type CachedKeyStoreOptions, createCachedKeyStore, type KeyCache } from './cached-key-store.js'
+export {
+  CACHE_MISS,
+  type CachedKeyStore,
+  type CachedKeyStoreOptions,
+  createCachedKeyStore,
+  type KeyCache,
+  type KeyCacheStats,
+} from './cached-key-store.js'
 export {
   createKeyId,
   createKeyInputSchema,
