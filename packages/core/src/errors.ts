@@ -16,6 +16,10 @@ export const ERROR_STATUS = {
   DIGEST_MISSING: 401,
   DIGEST_MISMATCH: 401,
   BODY_TOO_LARGE: 413,
+  /** The body did not arrive within the verifier's `bodyTimeoutMs` (slow drip). */
+  BODY_TIMEOUT: 408,
+  /** The client closed the connection before its body ended (nobody reads this answer). */
+  BODY_INCOMPLETE: 400,
   SCOPE_DENIED: 403,
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,

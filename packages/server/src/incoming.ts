@@ -1,4 +1,4 @@
-import type { RequestMessage } from '@sigil/core'
+import { type RequestMessage, SigilError, VerificationError } from '@sigil/core'
 import type { PresignedOptions } from './presigned.js'
 
 /**
@@ -169,4 +169,24 @@ export function replayCheckedBy(verified: Verified | null | undefined): Incoming
   return verified?.nonce !== undefined && verifiedBy(verified, (verified as unknown as Record<symbol, object>)[PRODUCED_BY] ?? {})
     ? { keyId: verified.keyId, nonce: verified.nonce }
     : undefined
+}
+
+/**
+ * Read a body under a deadline (SPEC §2 step 7): past `ms` the request is 408 `BODY_TIMEOUT`; a
+ * stream that fails while being read (the client closed the connection, an HTTP/2 reset) is
+ * `BODY_INCOMPLETE`, recorded as what it is rather than as an internal error.
+ */
+export async function readBodyWithin<T>(ms: number, read: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new VerificationError('BODY_TIMEOUT', `body did not arrive within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([read(), late])
+  } catch (e) {
+    if (e instanceof SigilError) throw e
+    throw new VerificationError('BODY_INCOMPLETE', 'the body ended early: the client closed the stream', { cause: e })
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -63,6 +63,11 @@ export interface VerifyOptions {
   usage?: UsageRecorder
   /** How long a key, nonce or limit store may take before the request fails with 503. Default 2000 ms. */
   storeTimeoutMs?: number
+  /**
+   * How long the body may take to arrive, once the signature checked out, before the request is
+   * answered 408 `BODY_TIMEOUT` (a slow-drip client holds no worker past it). Default 30000 ms.
+   */
+  bodyTimeoutMs?: number
   /** HMAC implementation (default: node:crypto on Node, WebCrypto elsewhere). */
   hmac?: Hmac
   /**
@@ -118,6 +123,7 @@ const schema = z.object({
   rateLimiter: withMethod('consume').optional(),
   usage: withMethod('record').optional(),
   storeTimeoutMs: z.number().int().min(1).optional(),
+  bodyTimeoutMs: z.number().int().min(1).optional(),
   hmac: withMethod('verify').optional(),
   presigned: z
     .union([
@@ -150,6 +156,7 @@ export interface VerifierConfig {
   rateLimiter: RateLimiter | undefined
   usage: UsageRecorder | undefined
   storeTimeoutMs: number
+  bodyTimeoutMs: number
   hmac: Hmac
   /** A random secret MACed against when the key is unusable in opaque mode (equal cost). */
   decoySecret: Uint8Array
@@ -189,6 +196,7 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     rateLimiter: o.rateLimiter,
     usage: o.usage,
     storeTimeoutMs: o.storeTimeoutMs ?? 2000,
+    bodyTimeoutMs: o.bodyTimeoutMs ?? 30_000,
     hmac: o.hmac ?? hmacSha256,
     decoySecret: randomBytes(32),
     presigned: o.presigned === true ? {} : o.presigned || undefined,

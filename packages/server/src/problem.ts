@@ -15,6 +15,8 @@ const TITLES: Partial<Record<SigilErrorCode, string>> = {
   DIGEST_MISSING: 'Body is not covered by a digest',
   DIGEST_MISMATCH: 'Body does not match its digest',
   BODY_TOO_LARGE: 'Body is too large',
+  BODY_TIMEOUT: 'Body did not arrive in time',
+  BODY_INCOMPLETE: 'Body ended before its end',
   SCOPE_DENIED: 'Key lacks a required scope',
   RATE_LIMITED: 'Rate limit exceeded',
   QUOTA_EXCEEDED: 'Quota exhausted',

@@ -16,7 +16,7 @@ import {
   signatureBase,
   VerificationError,
 } from '@sigil/core'
-import { hasAnyByte, type IncomingRequest, type PushBody, type Verified, type VerifyContext } from './incoming.js'
+import { hasAnyByte, type IncomingRequest, type PushBody, readBodyWithin, type Verified, type VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 import { type PresignedOptions, presignedView } from './presigned.js'
 import { rateLimitHeaders } from './problem.js'
@@ -233,11 +233,18 @@ export function createVerifier(options: VerifyOptions): Verifier {
       })
       const src = input.body()
       if (src !== null) {
-        if (typeof (src as PushBody).feed === 'function') await (src as PushBody).feed(digester.take)
-        else if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
+        if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function' && typeof (src as PushBody).feed !== 'function') {
           // Chunks already in memory: no await per chunk.
           for (const c of src as Iterable<Uint8Array>) digester.take(c)
-        } else await digestStream(src as AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, { algorithms: [], onChunk: digester.take })
+        } else
+          await readBodyWithin(cfg.bodyTimeoutMs, () =>
+            typeof (src as PushBody).feed === 'function'
+              ? (src as PushBody).feed(digester.take)
+              : digestStream(src as AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, {
+                  algorithms: [],
+                  onChunk: digester.take,
+                }).then(() => undefined),
+          )
       }
       const { digests, bytes } = digester.result()
       if (declared.size) checkContentDigest(declared, digests)
@@ -245,7 +252,13 @@ export function createVerifier(options: VerifyOptions): Verifier {
     }
     // Body presence is decided by the bytes, not the framing (SPEC §2 step 7): a body the framing
     // did not announce (HTTP/2 DATA, chunked, a Web stream) still needs a covered digest.
-    if (!pre && !digestCovered && input.mayHaveBody && cfg.profile === 'sigil' && (await hasAnyByte(input.body())))
+    if (
+      !pre &&
+      !digestCovered &&
+      input.mayHaveBody &&
+      cfg.profile === 'sigil' &&
+      (await readBodyWithin(cfg.bodyTimeoutMs, () => hasAnyByte(input.body())))
+    )
       fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
     // 8. Authorize
     const scopes = ctx?.requiredScopes ? [...cfg.requiredScopes, ...ctx.requiredScopes] : cfg.requiredScopes
