@@ -235,3 +235,36 @@ describe('Pool and Client need to know their origin', () => {
     await pinned.close()
   })
 })
+
+describe('undici header shapes and empty bodies', () => {
+  it('flat arrays, [name, value] pairs, Headers and objects are all signed as sent', async () => {
+    const d = dispatcherFor('Agent', false)
+    const shapes = [
+      ['content-type', 'text/x', 'x-a', 'b'],
+      [
+        ['content-type', 'text/x'],
+        ['x-a', 'b'],
+      ],
+      new Headers({ 'content-type': 'text/x', 'x-a': 'b' }),
+      { 'Content-Type': 'text/x', 'x-a': 'b' },
+    ]
+    for (const headers of shapes) {
+      const r = await request(`${api.origin}/echo`, { method: 'POST', body: 'x', headers: headers as never, dispatcher: d }).then(
+        viaUndici,
+        refused,
+      )
+      expect(r).toMatchObject({ status: 200, echo: { contentType: 'text/x', body: 'x' } })
+    }
+  })
+
+  it('an empty body (string, bytes) and no body are accepted through every entry point', async () => {
+    for (const body of ['', new Uint8Array(0), null]) {
+      const u = await request(`${api.origin}/echo`, { method: 'POST', body: body as never, dispatcher: dispatcherFor('Agent', false) })
+      expect(u.statusCode).toBe(200)
+      await u.body.dump()
+      const f = await createSignedFetch(creds())(`${api.origin}/echo`, { method: 'POST', body })
+      expect(f.status).toBe(200)
+      await f.body?.cancel()
+    }
+  })
+})

@@ -52,7 +52,10 @@ function normalizeHeaders(h: Dispatcher.DispatchOptions['headers']): Headers {
     out[key] = key in out ? `${out[key]}, ${val}` : val
   }
   if (!h) return out
-  if (Array.isArray(h)) {
+  if (Array.isArray(h) && Array.isArray(h[0])) {
+    // An array of [name, value] pairs (e.g. Object.entries), which undici also accepts.
+    for (const [k, v] of h as unknown as [string, string | string[]][]) add(String(k), v)
+  } else if (Array.isArray(h)) {
     for (let i = 0; i + 1 < h.length; i += 2) add(String(h[i]), h[i + 1])
   } else if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') {
     for (const [k, v] of h as Iterable<[string, string | string[]]>) add(k, v)
