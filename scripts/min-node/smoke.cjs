@@ -22,7 +22,11 @@ async function roundTrip() {
   const { verify } = require('@sigil/server')
   const secret = new Uint8Array(32).fill(7)
   const order = () =>
-    new Request('http://127.0.0.1:8080/v1/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sku":"A-1"}' })
+    new Request('http://127.0.0.1:8080/v1/orders', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"sku":"A-1"}',
+    })
   const signed = await signRequest(order(), { keyId: 'kMinNode01', secret })
   const again = await signRequest(order(), { keyId: 'kMinNode01', secret })
   const tampered = new Request(again.url, { method: 'POST', headers: again.headers, body: '{"sku":"B-2"}' })
@@ -61,7 +65,8 @@ async function overSocket() {
     const body = await signed.body.text()
     const problem = await unsigned.body.json()
     if (signed.statusCode !== 200 || body !== 'kMinNode02') throw new Error(`signed: ${signed.statusCode} ${body}`)
-    if (unsigned.statusCode !== 401 || problem.code !== 'SIGNATURE_MISSING') throw new Error(`unsigned: ${unsigned.statusCode} ${problem.code}`)
+    if (unsigned.statusCode !== 401 || problem.code !== 'SIGNATURE_MISSING')
+      throw new Error(`unsigned: ${unsigned.statusCode} ${problem.code}`)
     console.log('ok   CJS undici interceptor → node:http verifyNodeRequest on 127.0.0.1; unsigned SIGNATURE_MISSING')
   } finally {
     await agent.close()

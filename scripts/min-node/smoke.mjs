@@ -23,7 +23,11 @@ try {
   const { verify } = await import('@sigil/server')
   const secret = new Uint8Array(32).fill(7)
   const order = () =>
-    new Request('http://127.0.0.1:8080/v1/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sku":"A-1"}' })
+    new Request('http://127.0.0.1:8080/v1/orders', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"sku":"A-1"}',
+    })
   const signed = await signRequest(order(), { keyId: 'kMinNode01', secret })
   const again = await signRequest(order(), { keyId: 'kMinNode01', secret })
   const tampered = new Request(again.url, { method: 'POST', headers: again.headers, body: '{"sku":"B-2"}' })
