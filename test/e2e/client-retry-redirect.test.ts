@@ -52,6 +52,29 @@ describe('undici retries are re-signed whatever the compose order', () => {
   }
 })
 
+describe('retries with response verification', () => {
+  for (const [name, make] of Object.entries({
+    'compose(signing, retry())': () => new Agent().compose(createSigningInterceptor({ ...creds(), verifyResponses: true }), retry()),
+    'compose(retry(), signing)': () => new Agent().compose(retry(), createSigningInterceptor({ ...creds(), verifyResponses: true })),
+  })) {
+    it(`${name}: the answer to the retried attempt verifies against that attempt's signature`, async () => {
+      const dispatcher = make()
+      const res = await request(`${api.origin}/flaky?id=${id()}&encoding=gzip`, { method: 'PUT', body: 'v', dispatcher })
+      expect(res.statusCode).toBe(200)
+      expect(res.headers['content-encoding']).toBe('gzip')
+      await res.body.dump()
+      expect(api.hits).toHaveLength(2)
+      await dispatcher.close()
+    })
+  }
+
+  it('createSignedFetch verifies every hop it follows', async () => {
+    const f = createSignedFetch({ ...creds(), verifyResponses: true })
+    const res = await f(`${api.origin}/redirect?to=/echo/v`, { method: 'PUT', body: 'q', redirect: 'follow' })
+    expect(await res.json()).toMatchObject({ url: '/echo/v', body: 'q' })
+  })
+})
+
 describe('createSignedFetch follows redirects only when asked, re-signing per hop', () => {
   const f = () => createSignedFetch(creds())
 

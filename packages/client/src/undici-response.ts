@@ -71,9 +71,14 @@ export class VerifyingHandler implements Dispatcher.DispatchHandler {
     this.#check(head.status, headerSource(head.headers), body).then(
       () => {
         const h = this.#handler as Dispatcher.DispatchHandler & Record<string, (...a: unknown[]) => void>
-        h.onResponseStart?.(controller, head.status, head.headers, head.message)
-        if (body.byteLength) h.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
-        h.onResponseEnd?.(controller, trailers)
+        try {
+          h.onResponseStart?.(controller, head.status, head.headers, head.message)
+          if (body.byteLength) h.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+          h.onResponseEnd?.(controller, trailers)
+        } catch (e) {
+          // What undici does when a handler throws (a retry handler throws to ask for a retry).
+          this.onResponseError(controller, e as Error)
+        }
       },
       (e: Error) => this.onResponseError(controller, e),
     )
