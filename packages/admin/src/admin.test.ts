@@ -109,6 +109,16 @@ for (const b of backends) {
       const patched = await api(`/api/v1/keys/${keyId}`, 'PATCH', { scopes: ['orders:read', 'orders:write'] })
       expect(patched.json.scopes).toEqual(['orders:read', 'orders:write'])
       expect((await api(`/api/v1/keys/${keyId}`, 'PATCH', { scopes: ['bad scope!'] })).json.code).toBe('INVALID_REQUEST')
+      // Atomic edits: add/remove against the current scopes, merge metadata, compare-and-set on the version.
+      const v = patched.json.version as number
+      const edited = await api(`/api/v1/keys/${keyId}`, 'PATCH', {
+        removeScopes: ['orders:write'],
+        mergeMetadata: { tier: 'gold' },
+        ifVersion: v,
+      })
+      expect(edited.json).toMatchObject({ scopes: ['orders:read'], metadata: { tier: 'gold' } })
+      const stale = await api(`/api/v1/keys/${keyId}`, 'PATCH', { addScopes: ['x'], ifVersion: v })
+      expect([stale.status, stale.json.code]).toEqual([409, 'KEY_CONFLICT'])
 
       const rotated = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { graceSeconds: 0 })
       expect(rotated.status).toBe(201)
@@ -128,9 +138,26 @@ for (const b of backends) {
 
       const events = (await api('/api/v1/events?limit=10')).json.items as Array<{ action: string; actor: string; keyId: string }>
       const adminKeyId = token.length && (await api('/api/v1/keys?principal=ops')).json.items
-      expect(events.map((e) => e.action).slice(0, 4)).toEqual(['key.revoke', 'key.rotate', 'key.update', 'key.create'])
+      expect(events.map((e) => e.action).slice(0, 5)).toEqual(['key.revoke', 'key.rotate', 'key.update', 'key.update', 'key.create'])
       expect(events[0]?.actor).toBe(`key:${(adminKeyId as Array<{ keyId: string }>)[0]?.keyId}`)
       expect((await api('/api/v1/keys/nosuchkey00')).status).toBe(404)
+    })
+
+    it('pages through keys with a cursor, filters and search', async () => {
+      const api = call(adminToken)
+      for (let i = 0; i < 3; i++) await api('/api/v1/keys', 'POST', { principal: 'pager' })
+      const first = await api('/api/v1/keys?principal=pager&limit=2')
+      expect((first.json.items as unknown[]).length).toBe(2)
+      expect(typeof first.json.next).toBe('string')
+      const second = await api(`/api/v1/keys?principal=pager&limit=2&after=${first.json.next}`)
+      expect((second.json.items as unknown[]).length).toBe(1)
+      expect(second.json.next).toBeUndefined()
+      const ids = [...(first.json.items as Array<{ keyId: string }>), ...(second.json.items as Array<{ keyId: string }>)].map(
+        (k) => k.keyId,
+      )
+      expect(new Set(ids).size).toBe(3)
+      const found = await api(`/api/v1/keys?q=${ids[2]?.slice(0, 10)}`)
+      expect((found.json.items as Array<{ keyId: string }>).map((k) => k.keyId)).toContain(ids[2])
     })
 
     it('reads usage per day (empty without a usage source) and validates ranges', async () => {

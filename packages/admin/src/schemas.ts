@@ -34,10 +34,18 @@ export const createKeyBody = z
 
 export const updateKeyBody = z
   .object({
-    scopes: z.array(scope).max(64).optional(),
-    expiresAt: z.iso.datetime().optional().describe('Set the expiry (a past instant expires the key now).'),
+    scopes: z.array(scope).max(64).optional().describe('Replace the scopes.'),
+    addScopes: z.array(scope).max(64).optional().describe('Add to the scopes current when the change commits.'),
+    removeScopes: z.array(scope).max(64).optional().describe('Remove from the scopes current when the change commits.'),
+    expiresAt: z.iso.datetime().nullable().optional().describe('Set the expiry (a past instant expires the key now; null clears it).'),
+    limits: limits.nullable().optional(),
+    metadata: z.record(z.string(), z.unknown()).nullable().optional().describe('Replace the metadata.'),
+    mergeMetadata: z.record(z.string(), z.unknown()).optional().describe('Shallow-merge; a null value removes that entry.'),
+    ifVersion: z.number().int().min(0).optional().describe('Apply only if the key is still at this version (else 409 KEY_CONFLICT).'),
   })
   .strict()
+  .refine((b) => !(b.scopes && (b.addScopes || b.removeScopes)), 'scopes replaces; use it without addScopes/removeScopes')
+  .refine((b) => !(b.metadata !== undefined && b.mergeMetadata), 'metadata replaces; use it without mergeMetadata')
   .meta({ id: 'UpdateKey' })
 
 export const rotateKeyBody = z
@@ -80,6 +88,7 @@ export const keyInfo = z
     notAfter: z.iso.datetime().optional(),
     revokedAt: z.iso.datetime().optional(),
     replacedBy: z.string().optional(),
+    version: z.number().optional().describe('Row version, for ifVersion.'),
     limits: limits.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
   })

@@ -1,9 +1,13 @@
-import type { KeyInfo, KeyStore } from '@sigil/keys'
+import type { KeyInfo, KeyStore, KeyUpdate } from '@sigil/keys'
 import type { AuditEvent, AuditLog } from './audit.js'
 import type { LinkClaims } from './links.js'
 
 /** How a change reaches other instances (e.g. `publishKeyChange` on Redis). Failures are reported, not thrown. */
-export type Announce = (change: { type: 'revoked' | 'rotated' | 'scopes' | 'expired'; keyId: string; replacedBy?: string }) => Promise<void>
+export type Announce = (change: {
+  type: 'revoked' | 'rotated' | 'scopes' | 'expired' | 'updated'
+  keyId: string
+  replacedBy?: string
+}) => Promise<void>
 
 /** Usage per key per day, e.g. `getUsage` of `@sigil/redis` bound to a client. */
 export type UsageSource = (
@@ -50,6 +54,7 @@ export function keyJson(k: KeyInfo): Record<string, unknown> {
   if (k.notAfter) out.notAfter = k.notAfter.toISOString()
   if (k.revokedAt) out.revokedAt = k.revokedAt.toISOString()
   if (k.replacedBy) out.replacedBy = k.replacedBy
+  if (k.version !== undefined) out.version = k.version
   if (k.limits) out.limits = k.limits
   if (k.metadata) out.metadata = k.metadata
   return out
@@ -125,37 +130,64 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
     ) {
       const p = partnerOf(actor)
       const principal = p ? p.principal : q.principal
-      const all = await store.list({ ...(principal ? { principal } : {}), ...(q.status ? { status: q.status } : {}) })
-      const needle = q.q?.toLowerCase()
-      const sorted = all
-        .filter((k) => !needle || k.keyId.toLowerCase().includes(needle) || k.principal.toLowerCase().includes(needle))
-        .sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0))
-      const start = q.after ? sorted.findIndex((k) => k.keyId > (q.after as string)) : 0
       const limit = q.limit ?? 50
-      const page = start < 0 ? [] : sorted.slice(start, start + limit)
-      const more = start >= 0 && start + limit < sorted.length
-      return { items: page.map(keyJson), ...(more ? { next: (page[page.length - 1] as KeyInfo).keyId } : {}) }
+      const needle = q.q?.toLowerCase()
+      // Pages come from the store, ordered by key id, filters in the database; a search term is
+      // applied on top, reading further pages until this one is full.
+      const batchSize = needle ? 500 : limit + 1
+      const items: KeyInfo[] = []
+      let after = q.after
+      let more = false
+      for (;;) {
+        const batch = await store.list({
+          ...(principal ? { principal } : {}),
+          ...(q.status ? { status: q.status } : {}),
+          limit: batchSize,
+          ...(after ? { after } : {}),
+        })
+        for (const k of batch) {
+          if (needle && !k.keyId.toLowerCase().includes(needle) && !k.principal.toLowerCase().includes(needle)) continue
+          if (items.length === limit) {
+            more = true
+            break
+          }
+          items.push(k)
+        }
+        if (more || batch.length < batchSize) break
+        after = (batch[batch.length - 1] as KeyInfo).keyId
+      }
+      return { items: items.map(keyJson), ...(more ? { next: (items[items.length - 1] as KeyInfo).keyId } : {}) }
     },
 
     async get(actor: Actor, keyId: string) {
       return keyJson(await owned(actor, keyId))
     },
 
-    async update(actor: Actor, keyId: string, body: { scopes?: string[]; expiresAt?: string }) {
-      let k = await owned(actor, keyId)
+    async update(actor: Actor, keyId: string, body: Omit<KeyUpdate, 'expiresAt'> & { expiresAt?: string | null; ifVersion?: number }) {
+      await owned(actor, keyId)
+      checkScopes(actor, [...(body.scopes ?? []), ...(body.addScopes ?? [])])
+      if (partnerOf(actor) && (body.limits !== undefined || body.metadata !== undefined || body.mergeMetadata)) {
+        throw new AdminError(403, 'FORBIDDEN', 'partners change scopes and expiry only')
+      }
+      const { ifVersion, expiresAt, ...rest } = body
+      const changes: KeyUpdate = {
+        ...rest,
+        ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : new Date(expiresAt) } : {}),
+      }
+      let k: KeyInfo
+      try {
+        k = await store.update(keyId, changes, ifVersion !== undefined ? { ifVersion } : {})
+      } catch (e) {
+        if ((e as { code?: string }).code === 'KEY_CONFLICT')
+          throw new AdminError(409, 'KEY_CONFLICT', 'the key changed since that version')
+        throw e
+      }
       const warnings: string[] = []
-      if (body.scopes) {
-        checkScopes(actor, body.scopes)
-        k = await store.setScopes(keyId, body.scopes)
-        const w = await announce({ type: 'scopes', keyId })
-        if (w) warnings.push(w)
-      }
-      if (body.expiresAt) {
-        k = await store.expire(keyId, new Date(body.expiresAt))
-        const w = await announce({ type: 'expired', keyId })
-        if (w) warnings.push(w)
-      }
-      await record(actor, 'key.update', k, body)
+      // Every change that can alter a verify outcome (scopes, expiry, limits) reaches other instances.
+      const type = body.scopes || body.addScopes || body.removeScopes ? 'scopes' : expiresAt !== undefined ? 'expired' : 'updated'
+      const w = await announce({ type, keyId })
+      if (w) warnings.push(w)
+      await record(actor, 'key.update', k, body as Record<string, unknown>)
       return { key: keyJson(k), warnings }
     },
 
