@@ -3,7 +3,7 @@
 // origin.
 import { createSignedFetch, signRequest } from '@sigil/client'
 import { createSigningInterceptor } from '@sigil/client/undici'
-import { Agent, interceptors, RetryAgent, request } from 'undici'
+import { Agent, interceptors, RetryAgent, request, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type Echo, type RealServer, startApi, startRecorder } from './real-server.js'
 
@@ -145,6 +145,15 @@ describe('undici redirect interceptor', () => {
     expect(cross.statusCode).toBe(200)
     await cross.body.dump()
     expect(other.hits).toEqual([{ method: 'GET', url: '/landed', signed: false }])
+    await dispatcher.close()
+  })
+
+  it("fetch's own redirect following through a pinned interceptor: same-origin hops re-signed, another origin refused", async () => {
+    const dispatcher = new Agent().compose(createSigningInterceptor({ ...creds(), origin: api.origin }))
+    const same = await undiciFetch(`${api.origin}/redirect?to=/echo/f`, { dispatcher })
+    expect(await same.json()).toMatchObject({ url: '/echo/f' })
+    await expect(undiciFetch(`${api.origin}/to-other`, { dispatcher })).rejects.toThrow()
+    expect(other.hits).toHaveLength(0)
     await dispatcher.close()
   })
 
