@@ -8,4 +8,5 @@ export default packageConfig([
   'src/hono.ts',
   'src/msw.ts',
   'src/testing.ts',
+  'src/rate-limit.ts',
 ])

@@ -13,7 +13,7 @@ describe.each([
   ['express 4', express4],
   ['express 5', express5],
 ])('%s: body consumed before sigil()', (_, express) => {
-  it('fails closed with CONFIGURATION_INVALID when the parser ran without sigilRawBody()', async () => {
+  it('fails closed (generic 500, detail in the server log) when the parser ran without sigilRawBody()', async () => {
     const app = express()
     app.use(express.json())
     app.use(sigil(baseOptions()))
@@ -24,7 +24,9 @@ describe.each([
     try {
       const r = await t.send(await signed('POST', `http://${AUTHORITY}/v1/orders`, json({ a: 1 })))
       expect(r.status).toBe(500)
-      expect(r.json.code).toBe('CONFIGURATION_INVALID')
+      // A configuration error is the server's problem: the caller gets a correlation id, not the detail.
+      expect(r.json.code).toBe('INTERNAL_ERROR')
+      expect(r.json.correlationId).toMatch(/^[0-9a-f-]{36}$/)
     } finally {
       await t.close()
     }

@@ -1,7 +1,7 @@
 // One table-driven suite every framework adapter must pass (SPEC §2, issue 3): the same app,
 // the same signed requests, the same codes, over a real socket and the framework's inject helper.
 import { contentDigest, RESPONSE_TAG, splitTarget, verifyResponseMessage } from '@sigil/core'
-import { createMemoryRateLimiter } from '@sigil/server'
+import { createMemoryRateLimiter } from '@sigil/server/rate-limit'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Harness } from './apps.js'
 import { AUTHORITY, baseOptions, json, keyId, type Reply, secret, sendPartial, signed, type Transport, type Wire } from './fixtures.js'

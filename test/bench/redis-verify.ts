@@ -7,7 +7,8 @@ import { pathToFileURL } from 'node:url'
 import { signRequest } from '@sigil/client'
 import type { KeyRecord } from '@sigil/core'
 import { createRedisNonceStore, createRedisRateLimiter, RECOMMENDED_REDIS_OPTIONS } from '@sigil/redis'
-import { createMemoryNonceStore, createMemoryRateLimiter, createVerifier, incomingFromRequest, type VerifyOptions } from '@sigil/server'
+import { createMemoryNonceStore, createVerifier, incomingFromRequest, type VerifyOptions } from '@sigil/server'
+import { createMemoryRateLimiter } from '@sigil/server/rate-limit'
 import { Redis } from 'ioredis'
 
 /** One row of the result. */

@@ -5,14 +5,17 @@ export { declaredBody, type IncomingRequest, type Verified, type VerifyContext }
 export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './memory-nonce-store.js'
 export { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 export { type PresignedOptions, presignedView } from './presigned.js'
-export { type Problem, type ProblemBody, problemResponse, rateLimitHeaders, toProblem } from './problem.js'
 export {
-  createMemoryRateLimiter,
-  createRateLimiterWith,
-  type RateLimitDecision,
-  type RateLimiter,
-  type RateLimitPolicy,
-} from './rate-limit.js'
+  type ErrorReporter,
+  type Problem,
+  type ProblemBody,
+  type ProblemOptions,
+  problemResponse,
+  rateLimitHeaders,
+  toProblem,
+} from './problem.js'
+// createMemoryRateLimiter lives in `@sigil/server/rate-limit` (it loads rate-limiter-flexible).
+export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './rate-limiter.js'
 export { checkScopes, type ExemptRule, exemptMatcher, hasScope } from './route-requirements.js'
 export {
   type ResponseSignatureHeaders,

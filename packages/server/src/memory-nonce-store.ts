@@ -59,10 +59,12 @@ export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): N
   const max = Math.max(1, Math.floor(options.maxEntries ?? 1_000_000))
   const now = options.now ?? Date.now
   const maxCapacity = Math.max(MIN_CAPACITY, nextPow2(Math.ceil(max / MAX_LOAD)))
-  const seed = new Uint32Array(randomBytes(12).buffer)
-  const s0 = seed[0] as number
-  const s1 = seed[1] as number
-  const s2 = seed[2] as number
+  // Seeds are drawn on first use: nothing at import or construction may need randomness (Workers
+  // forbid it at global scope).
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let seeded = false
 
   let capacity = MIN_CAPACITY
   let mask = capacity - 1
@@ -82,6 +84,13 @@ export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): N
   let lastFullRebuild = -FULL_REBUILD_EVERY_MS
 
   function hash(keyId: string, nonce: string): void {
+    if (!seeded) {
+      const seed = new Uint32Array(randomBytes(12).buffer)
+      s0 = seed[0] as number
+      s1 = seed[1] as number
+      s2 = seed[2] as number
+      seeded = true
+    }
     const kl = keyId.length
     let a = s0 ^ kl
     let b = s1 ^ Math.imul(kl, 0x9e3779b1)
@@ -215,4 +224,16 @@ export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): N
       return r === 1
     },
   }
+}
+
+let shared: ReturnType<typeof createMemoryNonceStore> | undefined
+
+/**
+ * The one memory nonce store of this process (of this isolate, on Workers), created on first use
+ * and shared by every verifier that is not given a store. Pairs are keyed by key id, so verifiers
+ * with different keys never see each other's nonces; verifiers sharing a key share its replays.
+ */
+export function defaultNonceStore(): ReturnType<typeof createMemoryNonceStore> {
+  shared ??= createMemoryNonceStore()
+  return shared
 }

@@ -8,13 +8,12 @@ import {
   type NonceStore,
   PRESIGNED_MAX_LIFETIME_S,
   PRESIGNED_TAG,
-  randomBytes,
   type SignatureLimits,
 } from '@sigil/core'
 import { z } from 'zod'
-import { createMemoryNonceStore } from './memory-nonce-store.js'
+import { defaultNonceStore } from './memory-nonce-store.js'
 import type { PresignedOptions } from './presigned.js'
-import type { RateLimiter } from './rate-limit.js'
+import type { RateLimiter } from './rate-limiter.js'
 import { type SecretInput, staticKeys } from './static-keys.js'
 import type { UsageRecorder } from './usage.js'
 
@@ -23,15 +22,30 @@ import type { UsageRecorder } from './usage.js'
  * never runs the validator.
  */
 export interface VerifyOptions {
-  /** `{ keyId: secret }` or any key store with `get(keyId)` (e.g. `@sigil/keys`). */
-  keys: Record<string, SecretInput> | KeyResolver
-  /** Replay store. Default: a bounded in-memory store (one process only). */
+  /**
+   * `{ keyId: secret }` or any key store with `get(keyId)` (e.g. `@sigil/keys`). A record is read
+   * live (deleting an entry revokes the key on the next request; see `staticKeys`). Each secret
+   * must be >= 32 bytes in one of the `SecretInput` forms, or options are refused with a
+   * `ConfigurationError` naming the key id, never the secret.
+   */
+  keys: Record<string, SecretInput | undefined> | KeyResolver
+  /**
+   * Replay store. Default: ONE in-memory store per process, shared by every verifier that is not
+   * given a store (pairs are keyed by key id), so `verify(request, { keys })` with a fresh options
+   * object per call still refuses a replay. It protects one process only: with several processes
+   * or instances (node:cluster, serverless, Workers isolates) pass `@sigil/redis`'s store.
+   */
   nonceStore?: NonceStore
   /** Allowed clock difference in seconds, both ways. Default 300. */
   window?: number
   /** Signature tag to select. Default `sigil`; `null` accepts a single untagged signature. */
   tag?: string | null
-  /** `sigil` (SPEC §2) or `rfc9421`: nonce, tag and body digest optional, any component set. */
+  /**
+   * `sigil` (SPEC §2) or `rfc9421`: nonce and tag optional, for plain RFC 9421 signers. `rfc9421`
+   * still requires `@method @authority @path`, and `content-digest` when the request has a body,
+   * unless `requiredComponents` is given, which then replaces that floor. A nonce-less signature
+   * is not recorded, so it can be replayed for as long as it is within its time window.
+   */
   profile?: 'sigil' | 'rfc9421'
   /** Public authority (`api.example.com`) to use instead of the Host header, e.g. behind a proxy. */
   authority?: string
@@ -43,7 +57,10 @@ export interface VerifyOptions {
    * client wrote before them (Express `trust proxy` hop count). Default false.
    */
   trustProxy?: boolean | number
-  /** Components every signature must cover, on top of the profile's. */
+  /**
+   * Components every signature must cover: on top of the `sigil` profile's; under `rfc9421` this
+   * replaces the floor (`@method @authority @path`, and `content-digest` with a body).
+   */
   requiredComponents?: string[]
   /** Scopes every request must hold (per-route scopes are added by adapters). */
   requiredScopes?: string[]
@@ -71,6 +88,13 @@ export interface VerifyOptions {
   /** HMAC implementation (default: node:crypto on Node, WebCrypto elsewhere). */
   hmac?: Hmac
   /**
+   * Where internal failures are told (a store error's cause, a decrypt failure, a bug): the caller
+   * gets a generic problem with a correlation id, this hook gets the error and the same id.
+   * Default: `console.error` of the error's name and message chain (never secrets: Sigil's
+   * messages carry none).
+   */
+  onError?: (error: unknown, info: { correlationId: string }) => void
+  /**
    * Accept presigned URLs (SPEC §7) from `presignUrl()` / `sigil presign`. Default false: a query
    * signature is ignored and the request is `SIGNATURE_MISSING`. Enable it only on the routes that
    * serve links (a separate `sigil()` there, with those paths exempt from the app-wide one).
@@ -86,7 +110,8 @@ const withMethod = (m: string) =>
   )
 
 const schema = z.object({
-  keys: z.union([z.record(z.string(), z.union([z.string(), z.instanceof(Uint8Array)])), withMethod('get')]),
+  // Secrets are checked by staticKeys, whose errors name the key id and the accepted forms.
+  keys: z.union([withMethod('get'), z.record(z.string(), z.unknown())]),
   nonceStore: withMethod('checkAndSet').optional(),
   window: z.number().int().min(1).max(3600).optional(),
   tag: z
@@ -125,6 +150,7 @@ const schema = z.object({
   storeTimeoutMs: z.number().int().min(1).optional(),
   bodyTimeoutMs: z.number().int().min(1).optional(),
   hmac: withMethod('verify').optional(),
+  onError: fn.optional(),
   presigned: z
     .union([
       z.boolean(),
@@ -158,13 +184,35 @@ export interface VerifierConfig {
   storeTimeoutMs: number
   bodyTimeoutMs: number
   hmac: Hmac
-  /** A random secret MACed against when the key is unusable in opaque mode (equal cost). */
-  decoySecret: Uint8Array
+  onError: ((error: unknown, info: { correlationId: string }) => void) | undefined
+  /** Under `rfc9421`: a request with a body must cover `content-digest` (the floor, unless lowered). */
+  digestRequired: boolean
+  /** Whether the nonce store is the shared per-process default. */
+  defaultNonceStore: boolean
   /** Presigned URLs accepted (SPEC §7), or undefined when they are not. */
   presigned: PresignedOptions | undefined
 }
 
 const SIGIL_REQUIRED = ['@method', '@authority', '@path', '@query']
+const RFC9421_FLOOR = ['@method', '@authority', '@path']
+
+let warned = false
+
+/**
+ * The default memory store only protects one process. Say so once when that is likely to matter:
+ * a node:cluster worker (NODE_UNIQUE_ID is how Node marks one) or NODE_ENV=production.
+ */
+function warnPerProcess(env: Record<string, string | undefined> | undefined): void {
+  if (warned || !env || (env.NODE_ENV !== 'production' && env.NODE_UNIQUE_ID === undefined)) return
+  const p = (globalThis as { process?: { emitWarning?: (m: string, o: { code: string; type: string }) => void } }).process
+  if (typeof p?.emitWarning !== 'function') return
+  warned = true
+  p.emitWarning(
+    'Sigil is using its default in-memory nonce store: replay protection covers this process only. ' +
+      'With several processes or instances, pass a shared store, e.g. createRedisNonceStore from @sigil/redis.',
+    { code: 'SIGIL_MEMORY_NONCE_STORE', type: 'SigilWarning' },
+  )
+}
 
 /** Validate options into a {@link VerifierConfig}; throws `ConfigurationError` with the zod issues as cause. */
 export function compileOptions(options: VerifyOptions): VerifierConfig {
@@ -174,11 +222,14 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
   if (o.debug && env?.NODE_ENV === 'production') throw new ConfigurationError('debug is refused when NODE_ENV=production')
   const profile = o.profile ?? 'sigil'
-  const required = [...(profile === 'sigil' ? SIGIL_REQUIRED : []), ...(o.requiredComponents ?? [])].map((c) => component(c).id)
+  // rfc9421 keeps a floor unless the integrator lowers it by naming the components explicitly.
+  const floor = profile === 'sigil' ? SIGIL_REQUIRED : o.requiredComponents ? [] : RFC9421_FLOOR
+  const required = [...floor, ...(o.requiredComponents ?? [])].map((c) => component(c).id)
+  if (!o.nonceStore) warnPerProcess(env)
   const isResolver = typeof (o.keys as KeyResolver).get === 'function'
   return {
-    keys: isResolver ? (o.keys as KeyResolver) : staticKeys(o.keys as Record<string, SecretInput>),
-    nonceStore: o.nonceStore ?? createMemoryNonceStore(),
+    keys: isResolver ? (o.keys as KeyResolver) : staticKeys(o.keys as Record<string, SecretInput | undefined>),
+    nonceStore: o.nonceStore ?? defaultNonceStore(),
     windowS: o.window ?? 300,
     tag: o.tag === undefined ? (profile === 'sigil' ? 'sigil' : null) : o.tag,
     profile,
@@ -198,7 +249,9 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     storeTimeoutMs: o.storeTimeoutMs ?? 2000,
     bodyTimeoutMs: o.bodyTimeoutMs ?? 30_000,
     hmac: o.hmac ?? hmacSha256,
-    decoySecret: randomBytes(32),
+    onError: o.onError,
+    digestRequired: profile === 'sigil' || !o.requiredComponents,
+    defaultNonceStore: !o.nonceStore,
     presigned: o.presigned === true ? {} : o.presigned || undefined,
   }
 }

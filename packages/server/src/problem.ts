@@ -1,5 +1,5 @@
 import { SigilError, type SigilErrorCode } from '@sigil/core'
-import type { RateLimitDecision } from './rate-limit.js'
+import type { RateLimitDecision } from './rate-limiter.js'
 
 const TITLES: Partial<Record<SigilErrorCode, string>> = {
   SIGNATURE_MISSING: 'Request is not signed',
@@ -23,6 +23,43 @@ const TITLES: Partial<Record<SigilErrorCode, string>> = {
   STORE_UNAVAILABLE: 'Verification store unavailable',
 }
 
+/** Receives internal failures with the correlation id the caller was given. */
+export type ErrorReporter = (error: unknown, info: { correlationId: string }) => void
+
+const correlation = new WeakMap<object, string>()
+
+function describe(error: unknown): string {
+  const parts: string[] = []
+  let e: unknown = error
+  for (let depth = 0; e !== undefined && depth < 5; depth++) {
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : typeof e === 'string' ? e : 'non-error thrown')
+    e = e instanceof Error ? e.cause : undefined
+  }
+  return parts.join(' <- caused by ')
+}
+
+const defaultReporter: ErrorReporter = (error, { correlationId }) => {
+  console.error(`[sigil] ${correlationId} ${describe(error)}`)
+}
+
+/**
+ * Report an internal failure once and return its correlation id; later calls for the same error
+ * return the same id without reporting again (the verifier reports store failures where the
+ * integrator's `onError` is known; problem rendering finds the id).
+ */
+export function reportInternal(error: unknown, onError: ErrorReporter | undefined = defaultReporter): string {
+  const known = typeof error === 'object' && error !== null ? correlation.get(error) : undefined
+  if (known) return known
+  const id = crypto.randomUUID()
+  if (typeof error === 'object' && error !== null) correlation.set(error, id)
+  try {
+    onError(error, { correlationId: id })
+  } catch {
+    // A failing logger never turns a problem response into a crash.
+  }
+  return id
+}
+
 /** RFC 9457 problem details as Sigil renders them. */
 export interface ProblemBody {
   type: string
@@ -30,6 +67,10 @@ export interface ProblemBody {
   status: number
   code: string
   detail?: string
+  /** `urn:uuid:<correlation id>` on 5xx answers: the id under which the detail was logged. */
+  instance?: string
+  /** The same id, for clients that look for a plain field. */
+  correlationId?: string
   /** Only with the `debug` option, never in production. */
   signatureBase?: string
 }
@@ -51,42 +92,74 @@ export function rateLimitHeaders(d: RateLimitDecision): Record<string, string> {
   }
 }
 
+/** Options of {@link toProblem} / {@link problemResponse}. */
+export interface ProblemOptions {
+  /** Where the detail of an internal failure goes (default `console.error`). */
+  onError?: ErrorReporter
+}
+
 /**
- * Render any error as problem+json. Sigil errors keep their status and code; anything else is a
- * 500 that reveals nothing. Every rejection carries `Date` so clients can correct their clocks.
+ * Render any error as problem+json. A 4xx Sigil error keeps its status, code and message (Sigil's
+ * messages carry no secrets or header values). Anything else — a configuration or store error, a bug — is a 500 with a generic title
+ * and a correlation id (`instance`, `correlationId`); its detail goes to `onError` under that id,
+ * never to the caller. `STORE_UNAVAILABLE` stays a 503, with a generic detail and a correlation id. Every rejection carries `Date` so
+ * clients can correct their clocks.
  *
  * @example
  * ```ts
  * const { status, headers, body } = toProblem(error)
  * ```
  */
-export function toProblem(error: unknown, now: Date = new Date()): Problem {
+export function toProblem(error: unknown, now: Date = new Date(), options: ProblemOptions = {}): Problem {
   const headers: Record<string, string> = {
     'content-type': 'application/problem+json',
     date: now.toUTCString(),
     'cache-control': 'no-store',
   }
-  if (!(error instanceof SigilError)) {
-    return { status: 500, headers, body: { type: 'about:blank', title: 'Internal Server Error', status: 500, code: 'INTERNAL_ERROR' } }
+  // A verdict (4xx) says why in Sigil's own words. Anything 5xx says nothing but a correlation id.
+  const verdict = error instanceof SigilError && error.status < 500
+  const unavailable = error instanceof SigilError && error.code === 'STORE_UNAVAILABLE'
+  if (!verdict && !unavailable) {
+    const id = reportInternal(error, options.onError)
+    return {
+      status: 500,
+      headers,
+      body: {
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+        code: 'INTERNAL_ERROR',
+        detail: 'the server could not verify this request; quote the correlation id when reporting it',
+        instance: `urn:uuid:${id}`,
+        correlationId: id,
+      },
+    }
   }
-  const code = error.code
+  const e = error as SigilError
+  const code = e.code
   const body: ProblemBody = {
     type: `urn:sigil:problem:${code.toLowerCase().replace(/_/g, '-')}`,
     title: TITLES[code] ?? code,
-    status: error.status,
+    status: e.status,
     code,
-    detail: error.message,
+    detail: e.message,
+  }
+  if (unavailable) {
+    const id = reportInternal(error, options.onError)
+    body.detail = 'a verification store did not answer; retry later'
+    body.instance = `urn:uuid:${id}`
+    body.correlationId = id
   }
   const base = (error as { signatureBase?: string }).signatureBase
   if (base !== undefined) body.signatureBase = base
-  if (error.status === 401) headers['www-authenticate'] = `Signature error="${code.toLowerCase()}"`
+  if (e.status === 401) headers['www-authenticate'] = `Signature error="${code.toLowerCase()}"`
   if (code === 'STORE_UNAVAILABLE') headers['retry-after'] = '1'
   Object.assign(headers, (error as { headers?: Record<string, string> }).headers)
-  return { status: error.status, headers, body }
+  return { status: e.status, headers, body }
 }
 
-/** A Web `Response` for a rejection. */
-export function problemResponse(error: unknown): Response {
-  const p = toProblem(error)
+/** A Web `Response` for a rejection (see {@link toProblem}). */
+export function problemResponse(error: unknown, options: ProblemOptions = {}): Response {
+  const p = toProblem(error, new Date(), options)
   return new Response(JSON.stringify(p.body), { status: p.status, headers: p.headers })
 }

@@ -1,29 +1,56 @@
-import { decodeSecret, type KeyRecord, type KeyResolver } from '@sigil/core'
+import { type KeyRecord, type KeyResolver, type SecretInput, secretBytes } from '@sigil/core'
 
-/** A secret as bytes, or as base64/base64url text. */
-export type SecretInput = Uint8Array | string
+export type { SecretInput }
 
-function toSecret(s: SecretInput): Uint8Array | undefined {
-  if (typeof s !== 'string') return s
-  return decodeSecret(s)
+const EPOCH = new Date(0)
+
+function recordOf(keyId: string, input: unknown, scopes: readonly string[]): KeyRecord {
+  return {
+    keyId,
+    secret: secretBytes(input, keyId),
+    principal: keyId,
+    scopes,
+    status: 'active',
+    createdAt: EPOCH,
+    algorithm: 'hmac-sha256',
+  }
 }
 
 /**
- * A key resolver over a fixed `{ keyId: secret }` record, for tests, demos and small apps.
- * Every key is active, principal = key id, scopes as given (default none).
+ * A key resolver over a `{ keyId: secret }` record, for tests, demos and small apps. Every key is
+ * active, principal = key id, scopes as given (default none).
+ *
+ * Every secret is checked when this is called (SPEC §4: >= 32 bytes; see `SecretInput` for the
+ * accepted forms): a missing, short or ambiguous one is a `ConfigurationError` naming the key
+ * id, never the secret. The record is read live, with own properties only: deleting an entry
+ * revokes that key from the next request on, and an entry added or replaced later is checked on
+ * its first use (a bad one fails that request closed, 503, and never verifies). Decoded secrets
+ * are cached per entry, so the hot path is one property read and one map lookup.
  *
  * @example
  * ```ts
- * const keys = staticKeys({ k_partner_1: process.env.PARTNER_SECRET! })
+ * const keys = staticKeys({ k_partner_1: process.env.PARTNER_SECRET })
  * ```
  */
-export function staticKeys(record: Record<string, SecretInput>, scopes: Record<string, readonly string[]> = {}): KeyResolver {
-  const map = new Map<string, KeyRecord>()
-  const createdAt = new Date(0)
-  for (const [keyId, s] of Object.entries(record)) {
-    const secret = toSecret(s)
-    if (!secret) throw new TypeError(`secret of ${keyId} is not base64`)
-    map.set(keyId, { keyId, secret, principal: keyId, scopes: scopes[keyId] ?? [], status: 'active', createdAt, algorithm: 'hmac-sha256' })
+export function staticKeys(record: Record<string, SecretInput | undefined>, scopes: Record<string, readonly string[]> = {}): KeyResolver {
+  const cache = new Map<string, { input: unknown; key: KeyRecord }>()
+  for (const keyId of Object.keys(record)) {
+    const input = record[keyId]
+    cache.set(keyId, { input, key: recordOf(keyId, input, Object.hasOwn(scopes, keyId) ? (scopes[keyId] ?? []) : []) })
   }
-  return { get: (keyId) => map.get(keyId) }
+  return {
+    get(keyId) {
+      if (!Object.hasOwn(record, keyId)) {
+        cache.delete(keyId)
+        return undefined
+      }
+      const input = record[keyId]
+      const hit = cache.get(keyId)
+      if (hit && hit.input === input) return hit.key
+      // Added or replaced since: check it now. A bad one throws, which the verifier answers 503.
+      const key = recordOf(keyId, input, Object.hasOwn(scopes, keyId) ? (scopes[keyId] ?? []) : [])
+      cache.set(keyId, { input, key })
+      return key
+    },
+  }
 }

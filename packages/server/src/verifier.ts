@@ -7,10 +7,12 @@ import {
   type DigestAlgorithm,
   digestStream,
   type KeyRecord,
+  MIN_SECRET_BYTES,
   PRESIGNED_MAX_LIFETIME_S,
   PRESIGNED_TAG,
   parseContentDigest,
   parseSignatures,
+  randomBytes,
   SigilError,
   type SignatureEntry,
   signatureBase,
@@ -19,7 +21,7 @@ import {
 import { hasAnyByte, type IncomingRequest, type PushBody, readBodyWithin, type Verified, type VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 import { type PresignedOptions, presignedView } from './presigned.js'
-import { rateLimitHeaders } from './problem.js'
+import { rateLimitHeaders, reportInternal } from './problem.js'
 import { hasScope } from './route-requirements.js'
 import { recordUsage } from './usage.js'
 
@@ -40,14 +42,23 @@ const SHA256_ONLY: readonly DigestAlgorithm[] = ['sha-256']
 // Ids as the parser gives them (component(...).id), so the profile check compares like with like.
 const URL_COMPONENTS = ['@method', '@authority', '@path', '@query'].map((n) => component(n).id)
 const SHA512_ONLY: readonly DigestAlgorithm[] = ['sha-512']
+// Kept past a signature's last valid instant, for a store whose clock runs slightly behind ours.
+const TTL_MARGIN_MS = 1000
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function'
 }
 
+/** The error a store failure becomes: a store's own 4xx verdict as is, anything else a generic 503. */
+const generic = new WeakSet<object>()
 function storeError(e: unknown, what: string): unknown {
-  if (e instanceof SigilError && e.code !== 'STORE_UNAVAILABLE') return e
-  return new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`)
+  if (typeof e === 'object' && e !== null && generic.has(e)) return e
+  if (e instanceof SigilError && e.status < 500 && e.code !== 'CONFIGURATION_INVALID') return e
+  // The detail (a decrypt failure, a driver message, a key id) is for the server's log, not the
+  // caller: the cause travels on the error and is reported by `onError` under a correlation id.
+  const err = new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`, { cause: e })
+  generic.add(err)
+  return err
 }
 
 /**
@@ -120,7 +131,13 @@ function keyProblem(key: KeyRecord | undefined, nowMs: number): 'KEY_UNKNOWN' | 
  */
 export function createVerifier(options: VerifyOptions): Verifier {
   const cfg = compileOptions(options)
-  const ttlMs = cfg.windowS * 2000
+  // Drawn on first use, not at construction: Workers forbid randomness at global scope.
+  let decoy: Uint8Array | undefined
+  const fail503 = (what: string, e: unknown): never => {
+    const err = storeError(e, what)
+    if (err instanceof VerificationError && err.code === 'STORE_UNAVAILABLE') reportInternal(err, cfg.onError)
+    throw err
+  }
 
   async function run(
     request: IncomingRequest,
@@ -151,7 +168,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
       if (!entry.components.some((c) => c.id === id)) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
     }
     const digestCovered = !pre && entry.components.some((c) => c.name === 'content-digest')
-    if (!pre && input.hasBody && !digestCovered && cfg.profile === 'sigil')
+    if (!pre && input.hasBody && !digestCovered && cfg.digestRequired)
       fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
     // 3. Time
     const nowMs = cfg.now()
@@ -176,10 +193,21 @@ export function createVerifier(options: VerifyOptions): Verifier {
     }
     // 4. Key (algorithm comes from the key record, never from the header)
     const keyId = p.keyid as string
-    const keyAnswer = store('key store', cfg.storeTimeoutMs, () => cfg.keys.get(keyId))
-    const key = isPromise(keyAnswer) ? await keyAnswer : keyAnswer
+    let key: KeyRecord | undefined
+    try {
+      const keyAnswer = store('key store', cfg.storeTimeoutMs, () => cfg.keys.get(keyId))
+      key = isPromise(keyAnswer) ? await keyAnswer : keyAnswer
+    } catch (e) {
+      fail503('key store', e)
+    }
     const problem = keyProblem(key, nowMs)
     note.keyFound = key !== undefined
+    // A record whose secret is not >= 32 bytes is never MACed against: fail closed, like a store outage.
+    if (!problem) {
+      const sk = (key as KeyRecord).secret
+      if (!(sk instanceof Uint8Array) || sk.length < MIN_SECRET_BYTES)
+        fail503('key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${keyId}`))
+    }
     if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
     // 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
     let base: string
@@ -189,7 +217,8 @@ export function createVerifier(options: VerifyOptions): Verifier {
       if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
       throw e
     }
-    const secret = problem ? cfg.decoySecret : (key as KeyRecord).secret
+    if (problem && !decoy) decoy = randomBytes(32)
+    const secret = problem ? (decoy as Uint8Array) : (key as KeyRecord).secret
     const okAnswer = cfg.hmac.verify(secret, base, entry.signature)
     const ok = typeof okAnswer === 'boolean' ? okAnswer : await okAnswer
     // One throw site for an unusable key and a bad MAC, so opaque mode costs the same either way.
@@ -206,9 +235,21 @@ export function createVerifier(options: VerifyOptions): Verifier {
     const counted = request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce
     if (p.nonce !== undefined && !counted && (!pre || pre.bound.once || presignedCfg?.singleUse)) {
       const nonce = p.nonce
-      const ttl = pre ? ((p.expires as number) - nowS + cfg.windowS) * 1000 : ttlMs
-      const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttl))
-      const fresh = isPromise(freshAnswer) ? await freshAnswer : freshAnswer
+      // Remember the pair past the last instant at which this signature could still verify: the
+      // end of the window around `created`, or `expires` when earlier (SPEC §2.6).
+      const lastS = pre
+        ? (p.expires as number) + cfg.windowS
+        : p.expires !== undefined
+          ? Math.min(created + cfg.windowS, p.expires)
+          : created + cfg.windowS
+      const ttl = Math.ceil(Math.max(0, lastS * 1000 - nowMs)) + TTL_MARGIN_MS
+      let fresh: boolean
+      try {
+        const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttl))
+        fresh = isPromise(freshAnswer) ? await freshAnswer : freshAnswer
+      } catch (e) {
+        fresh = fail503('nonce store', e)
+      }
       if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
     }
     // 7. Body
@@ -266,7 +307,12 @@ export function createVerifier(options: VerifyOptions): Verifier {
     let rateLimit: Verified['rateLimit']
     if (cfg.rateLimiter) {
       const limiter = cfg.rateLimiter
-      const d = await store('rate limiter', cfg.storeTimeoutMs, () => limiter.consume(k))
+      let d: Awaited<ReturnType<typeof limiter.consume>>
+      try {
+        d = await store('rate limiter', cfg.storeTimeoutMs, () => limiter.consume(k))
+      } catch (e) {
+        d = fail503('rate limiter', e)
+      }
       if (!d.allowed)
         fail(d.code ?? 'RATE_LIMITED', d.code === 'QUOTA_EXCEEDED' ? 'quota exhausted' : 'rate limit exceeded', rateLimitHeaders(d))
       if (d.limit) rateLimit = { limit: d.limit, remaining: d.remaining, resetSeconds: d.resetSeconds, windowSeconds: d.windowSeconds }

@@ -81,9 +81,21 @@ describe('verify()', () => {
     const v = await verify(signed, {
       keys: { 'test-shared-secret': secretOf(vec.secretBase64!) },
       profile: 'rfc9421',
+      // B.2.5 covers only date, @authority and content-type: the floor must be lowered explicitly.
+      requiredComponents: ['@authority'],
       now: () => 1618884473_000,
     })
     expect(v).toMatchObject({ keyId: 'test-shared-secret', label: 'sig-b25' })
+    // Without lowering it, the rfc9421 floor (@method @authority @path) refuses it.
+    expect(
+      await codeOf(
+        verify(signed.clone(), {
+          keys: { 'test-shared-secret': secretOf(vec.secretBase64!) },
+          profile: 'rfc9421',
+          now: () => 1618884473_000,
+        }),
+      ),
+    ).toBe('PROFILE_VIOLATION')
     // the same request under the sigil profile lacks nonce and tag
     expect(await codeOf(verify(signed, { keys: { 'test-shared-secret': secretOf(vec.secretBase64!) }, now: () => 1618884473_000 }))).toBe(
       'SIGNATURE_MISSING',

@@ -1,0 +1,107 @@
+import type { KeyRecord } from '@sigil/core'
+
+/** The outcome of charging one request to a key. */
+export interface RateLimitDecision {
+  allowed: boolean
+  /** Which limit said no. */
+  code?: 'RATE_LIMITED' | 'QUOTA_EXCEEDED'
+  limit: number
+  remaining: number
+  /** Seconds until the window resets. */
+  resetSeconds: number
+  /** Window length in seconds (for RateLimit-Policy). */
+  windowSeconds: number
+}
+
+/**
+ * Rate limits and quotas per key. Implementations: {@link createMemoryRateLimiter} here, Redis in
+ * `@sigil/redis`. Throwing means the limiter is unavailable: the verifier answers 503.
+ */
+export interface RateLimiter {
+  consume(key: KeyRecord): Promise<RateLimitDecision>
+}
+
+/** Limits applied when a key record carries none. */
+export interface RateLimitPolicy {
+  rate?: { points: number; windowSeconds: number }
+  quota?: { points: number; periodSeconds: number }
+  /** Charge per principal instead of per key id. */
+  perPrincipal?: boolean
+}
+
+/** What a rate-limiter-flexible result looks like (duck-typed, so this file does not import it). */
+interface LimiterResult {
+  remainingPoints: number
+  msBeforeNext: number
+}
+
+/** A rate-limiter-flexible limiter: resolves when allowed, rejects with a result when not. */
+export type Limiter = { consume(key: string, points?: number): Promise<LimiterResult> }
+
+// rate-limiter-flexible rejects with a plain RateLimiterRes when the limit is hit, and with an
+// Error when its backend fails (which must stay a failure: 503).
+const isLimitHit = (e: unknown): e is LimiterResult =>
+  typeof e === 'object' && e !== null && !(e instanceof Error) && typeof (e as LimiterResult).msBeforeNext === 'number'
+
+/**
+ * Shared decision logic over rate-limiter-flexible limiters: the rate window first, then the
+ * quota; limits come from the key record, else the policy. `make` builds a limiter for a
+ * (points, duration, kind) triple — memory here, Redis in `@sigil/redis`.
+ */
+export function createRateLimiterWith(
+  make: (points: number, durationSeconds: number, kind: 'rate' | 'quota') => Limiter,
+  policy: RateLimitPolicy | ((key: KeyRecord) => RateLimitPolicy) = {},
+): RateLimiter {
+  const limiters = new Map<string, Limiter>()
+  const get = (points: number, duration: number, kind: 'rate' | 'quota') => {
+    const id = `${kind}:${points}:${duration}`
+    let l = limiters.get(id)
+    if (!l) {
+      l = make(points, duration, kind)
+      limiters.set(id, l)
+    }
+    return l
+  }
+  const charge = async (l: Limiter, id: string, points: number, window: number, code: 'RATE_LIMITED' | 'QUOTA_EXCEEDED') => {
+    try {
+      const r = await l.consume(id)
+      return {
+        allowed: true,
+        limit: points,
+        remaining: r.remainingPoints,
+        resetSeconds: Math.ceil(r.msBeforeNext / 1000),
+        windowSeconds: window,
+      }
+    } catch (e) {
+      if (isLimitHit(e)) {
+        return {
+          allowed: false,
+          code,
+          limit: points,
+          remaining: 0,
+          resetSeconds: Math.max(1, Math.ceil(e.msBeforeNext / 1000)),
+          windowSeconds: window,
+        }
+      }
+      throw e
+    }
+  }
+  return {
+    async consume(key) {
+      const p = typeof policy === 'function' ? policy(key) : policy
+      const rate = key.limits?.rate ?? p.rate
+      const quota = key.limits?.quota ?? p.quota
+      const id = p.perPrincipal ? `p:${key.principal}` : `k:${key.keyId}`
+      let last: RateLimitDecision = { allowed: true, limit: 0, remaining: 0, resetSeconds: 0, windowSeconds: 0 }
+      if (rate) {
+        last = await charge(get(rate.points, rate.windowSeconds, 'rate'), id, rate.points, rate.windowSeconds, 'RATE_LIMITED')
+        if (!last.allowed) return last
+      }
+      if (quota) {
+        const q = await charge(get(quota.points, quota.periodSeconds, 'quota'), id, quota.points, quota.periodSeconds, 'QUOTA_EXCEEDED')
+        if (!q.allowed || !rate) return q
+      }
+      return last
+    },
+  }
+}
