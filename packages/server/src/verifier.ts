@@ -297,7 +297,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
       !pre &&
       !digestCovered &&
       input.mayHaveBody &&
-      cfg.profile === 'sigil' &&
+      cfg.digestRequired &&
       (await readBodyWithin(cfg.bodyTimeoutMs, () => hasAnyByte(input.body())))
     )
       fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
