@@ -1,0 +1,148 @@
+// CLI hygiene around the embedded store: file modes, master-key handling, error mapping, bounds.
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateMasterKey } from '@sigil/keys'
+import Database from 'better-sqlite3'
+import { describe, expect, it } from 'vitest'
+import { EXIT } from './exit-codes.js'
+import type { CliIo } from './io.js'
+import { run } from './run.js'
+
+function cli(env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), 'sigil-hygiene-'))) {
+  const out: string[] = []
+  const err: string[] = []
+  const io: CliIo = {
+    stdout: { write: (s) => out.push(typeof s === 'string' ? s : new TextDecoder().decode(s)) },
+    stderr: { write: (s) => err.push(s) },
+    env,
+    cwd,
+  }
+  return { io, cwd, out: () => out.join(''), err: () => err.join(''), reset: () => out.splice(0) && err.splice(0) }
+}
+
+describe('sigil and the embedded store', () => {
+  it('creates the store 0600 in a 0700 folder (WAL files too)', async () => {
+    const c = cli({ SIGIL_MASTER_KEY: generateMasterKey() })
+    expect(await run(['keys', 'create', '--principal', 'acme'], c.io)).toBe(0)
+    expect(statSync(join(c.cwd, '.sigil')).mode & 0o777).toBe(0o700)
+    expect(statSync(join(c.cwd, '.sigil', 'keys.db')).mode & 0o777).toBe(0o600)
+    const db = new Database(join(c.cwd, '.sigil', 'keys.db'))
+    db.prepare('SELECT count(*) FROM sigil_keys').get()
+    expect(statSync(join(c.cwd, '.sigil', 'keys.db-wal')).mode & 0o777).toBe(0o600)
+    db.close()
+  })
+
+  it('refuses a wrong SIGIL_MASTER_KEY at open: exit 78, nothing written', async () => {
+    const right = generateMasterKey('v1')
+    const c = cli({ SIGIL_MASTER_KEY: right })
+    expect(await run(['keys', 'create', '--principal', 'acme'], c.io)).toBe(0)
+    const file = join(c.cwd, '.sigil', 'keys.db')
+    const db = new Database(file, { readonly: true })
+    const before = db.prepare('SELECT count(*) AS n FROM sigil_keys').get()
+    db.close()
+    for (const wrong of [generateMasterKey('v1'), generateMasterKey('v1').slice(3)]) {
+      const w = cli({ SIGIL_MASTER_KEY: wrong }, c.cwd)
+      for (const args of [['keys', 'create', '--principal', 'evil'], ['master-key', 'rotate'], ['keys', 'list']]) {
+        expect(await run([...args, '--json'], w.io)).toBe(EXIT.CONFIG)
+        expect(JSON.parse(w.err()).error.message).toMatch(/does not match this key store/)
+        expect(w.err()).not.toContain(wrong.replace(/^v1:/, ''))
+        w.reset()
+      }
+    }
+    const after = new Database(file, { readonly: true })
+    expect(after.prepare('SELECT count(*) AS n FROM sigil_keys').get()).toEqual(before)
+    after.close()
+  })
+
+  it('master-key rotate never prints key material (bare and versioned forms, --json)', async () => {
+    const bare = generateMasterKey('v1').slice(3)
+    const c = cli({ SIGIL_MASTER_KEY: bare })
+    expect(await run(['keys', 'create', '--principal', 'acme'], c.io)).toBe(0)
+    const next = generateMasterKey('v2')
+    for (const env of [{ SIGIL_MASTER_KEY: bare }, { SIGIL_MASTER_KEY: `${next},v1:${bare}` }]) {
+      for (const json of [[], ['--json']]) {
+        const r = cli(env, c.cwd)
+        expect(await run(['master-key', 'rotate', ...json], r.io)).toBe(0)
+        const all = r.out() + r.err()
+        for (const secret of [bare, next.slice(3)]) expect(all).not.toContain(secret)
+        expect(all).toMatch(/v[12]/)
+      }
+    }
+  })
+
+  it('master-key rotate reports rows it cannot re-encrypt and exits non-zero', async () => {
+    const v0 = generateMasterKey('v0')
+    const v1 = generateMasterKey('v1')
+    const c = cli({ SIGIL_MASTER_KEY: v0 })
+    await run(['keys', 'create', '--principal', 'old', '--json'], c.io)
+    const lost = JSON.parse(c.out()).keyId as string
+    const ok = cli({ SIGIL_MASTER_KEY: v1 }, c.cwd)
+    for (let i = 0; i < 3; i++) expect(await run(['keys', 'create', '--principal', 'acme'], ok.io)).toBe(0)
+    const r = cli({ SIGIL_MASTER_KEY: `${generateMasterKey('v2')},${v1}` }, c.cwd)
+    expect(await run(['master-key', 'rotate', '--json'], r.io)).toBe(EXIT.FAILURE)
+    const j = JSON.parse(r.out())
+    expect(j).toMatchObject({ reencrypted: 3, current: 'v2' })
+    expect(j.failed).toEqual([{ keyId: lost, reason: expect.stringMatching(/v0/) }])
+  })
+
+  it('a store held busy by another writer is STORE_UNAVAILABLE, exit 4', async () => {
+    const mk = generateMasterKey()
+    const c = cli({ SIGIL_MASTER_KEY: mk })
+    expect(await run(['keys', 'create', '--principal', 'acme'], c.io)).toBe(0)
+    const holder = new Database(join(c.cwd, '.sigil', 'keys.db'))
+    holder.exec('BEGIN IMMEDIATE')
+    try {
+      const b = cli({ SIGIL_MASTER_KEY: mk }, c.cwd)
+      expect(await run(['keys', 'create', '--principal', 'acme', '--json'], b.io)).toBe(EXIT.STORE)
+      expect(JSON.parse(b.err()).error).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/SQLITE_BUSY/) })
+    } finally {
+      holder.exec('ROLLBACK')
+      holder.close()
+    }
+  }, 30_000)
+
+  it('an unreachable PostgreSQL is STORE_UNAVAILABLE, exit 4', async () => {
+    const c = cli({ SIGIL_MASTER_KEY: generateMasterKey(), SIGIL_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' })
+    expect(await run(['keys', 'list', '--json'], c.io)).toBe(EXIT.STORE)
+  })
+
+  it('without fan-out, lifecycle changes print how long other instances may take', async () => {
+    const c = cli({ SIGIL_MASTER_KEY: generateMasterKey() })
+    await run(['keys', 'create', '--principal', 'acme', '--json'], c.io)
+    const keyId = JSON.parse(c.out()).keyId as string
+    for (const args of [
+      ['keys', 'scopes', keyId, '--add', 'a'],
+      ['keys', 'expire', keyId, '--in', '1h'],
+      ['keys', 'revoke', keyId],
+    ]) {
+      const r = cli(c.io.env as Record<string, string>, c.cwd)
+      expect(await run(args, r.io)).toBe(0)
+      expect(r.err()).toMatch(/within their key-cache TTL \(30 s by default\).*SIGIL_REDIS_URL/)
+    }
+  })
+
+  it('lists a page at a time with --limit and --after', async () => {
+    const c = cli({ SIGIL_MASTER_KEY: generateMasterKey() })
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      c.reset()
+      await run(['keys', 'create', '--principal', 'acme', '--json'], c.io)
+      ids.push(JSON.parse(c.out()).keyId)
+    }
+    ids.sort()
+    const seen: string[] = []
+    let after: string[] = []
+    for (;;) {
+      const r = cli(c.io.env as Record<string, string>, c.cwd)
+      expect(await run(['keys', 'list', '--limit', '2', ...after, '--json'], r.io)).toBe(0)
+      const page = JSON.parse(r.out()).map((k: { keyId: string }) => k.keyId)
+      if (page.length === 0) break
+      seen.push(...page)
+      if (page.length === 2) expect(r.err()).toContain(`--after ${page[1]}`)
+      after = ['--after', page[page.length - 1]]
+    }
+    expect(seen).toEqual(ids)
+    expect(readFileSync(join(c.cwd, '.sigil', 'keys.db')).length).toBeGreaterThan(0)
+  })
+})
