@@ -43,7 +43,11 @@ describe('sigil and the embedded store', () => {
     db.close()
     for (const wrong of [generateMasterKey('v1'), generateMasterKey('v1').slice(3)]) {
       const w = cli({ SIGIL_MASTER_KEY: wrong }, c.cwd)
-      for (const args of [['keys', 'create', '--principal', 'evil'], ['master-key', 'rotate'], ['keys', 'list']]) {
+      for (const args of [
+        ['keys', 'create', '--principal', 'evil'],
+        ['master-key', 'rotate'],
+        ['keys', 'list'],
+      ]) {
         expect(await run([...args, '--json'], w.io)).toBe(EXIT.CONFIG)
         expect(JSON.parse(w.err()).error.message).toMatch(/does not match this key store/)
         expect(w.err()).not.toContain(wrong.replace(/^v1:/, ''))
