@@ -1,5 +1,5 @@
-import { type BareItem, type Item, type Parameters, serializeItem } from 'structured-headers'
 import { ComponentError } from './errors.js'
+import { type BareItem, type Item, type Parameters, serializeItem } from './structured-fields.js'
 
 /** Derived components of RFC 9421 §2.2 that Sigil understands. */
 export const DERIVED_COMPONENTS = [

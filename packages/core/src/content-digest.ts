@@ -1,11 +1,9 @@
 import { sha256, sha512 } from '@noble/hashes/sha2.js'
-import { serializeByteSequence } from 'structured-headers'
 import { toBase64, toBytes } from './encoding.js'
 import { VerificationError } from './errors.js'
-import { fastByteSequences } from './fast-signatures.js'
 import { timingSafeEqual } from './hmac.js'
 import { nodeCrypto } from './platform.js'
-import { parseDictionaryLimited } from './structured-fields.js'
+import { isInnerList, parseDictionaryLimited, serializeByteSequence } from './structured-fields.js'
 
 /** Digest algorithms Sigil computes and accepts (RFC 9530 §5, "Active"). */
 export type DigestAlgorithm = 'sha-256' | 'sha-512'
@@ -135,24 +133,16 @@ export async function digestStream(
  * (RFC 9530 §2); a header with none Sigil knows yields an empty map.
  */
 export function parseContentDigest(value: string, maxBytes = 4096): Map<DigestAlgorithm, Uint8Array> {
-  if (value.length <= maxBytes) {
-    // `sha-256=:...:` members only (the usual shape): same result as the library, without it.
-    const fast = fastByteSequences(value)
-    if (fast) {
-      const out = new Map<DigestAlgorithm, Uint8Array>()
-      for (const [key, bytes] of fast) if (key === 'sha-256' || key === 'sha-512') out.set(key, bytes)
-      return out
-    }
-  }
-  const dict = parseDictionaryLimited(value, maxBytes, 'Content-Digest')
+  // Sigil profile: an algorithm named twice is malformed, not "the last one wins".
+  const dict = parseDictionaryLimited(value, maxBytes, 'Content-Digest', true)
   const out = new Map<DigestAlgorithm, Uint8Array>()
   for (const [key, member] of dict) {
     if (key !== 'sha-256' && key !== 'sha-512') continue
     const v = member[0]
-    if (!(v instanceof ArrayBuffer)) {
+    if (isInnerList(member) || !(v instanceof Uint8Array)) {
       throw new VerificationError('SIGNATURE_MALFORMED', 'Content-Digest member is not a byte sequence')
     }
-    out.set(key, new Uint8Array(v))
+    out.set(key, v)
   }
   return out
 }
@@ -171,5 +161,5 @@ export function checkContentDigest(header: Map<DigestAlgorithm, Uint8Array>, com
 
 /** Byte-sequence serialization (RFC 8941 §4.1.8), re-exported for callers that build fields. */
 export function byteSequence(bytes: Uint8Array): string {
-  return serializeByteSequence(bytes as Uint8Array<ArrayBuffer>)
+  return serializeByteSequence(bytes)
 }

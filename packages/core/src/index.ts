@@ -1,4 +1,3 @@
-export type { BareItem } from 'structured-headers'
 export { type Component, component, DERIVED_COMPONENTS, fromItem } from './components.js'
 export {
   byteSequence,
@@ -96,6 +95,27 @@ export {
   type SignatureParams,
   serializeSignatureParams,
 } from './signature-input.js'
-export { dictionaryKeys, parseDictionaryLimited } from './structured-fields.js'
+export {
+  type BareItem,
+  Decimal,
+  type Dictionary,
+  DisplayString,
+  type InnerList,
+  type Item,
+  isInnerList,
+  type List,
+  type Parameters,
+  parseDictionary,
+  parseDictionaryLimited,
+  parseItemField,
+  parseList,
+  StructuredFieldError,
+  StructuredFieldSerializeError,
+  serializeDictionary,
+  serializeInnerList,
+  serializeItem,
+  serializeList,
+  Token,
+} from './structured-fields.js'
 export { formatToken, isKeyId, parseToken, TOKEN_PREFIX } from './token.js'
 export type { KeyLimits, KeyRecord, KeyResolver, KeyStatus, NonceStore } from './types.js'

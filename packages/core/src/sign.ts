@@ -1,4 +1,3 @@
-import type { BareItem } from 'structured-headers'
 import { type Component, component } from './components.js'
 import { randomBytes, toBase64, toBase64Url } from './encoding.js'
 import { ConfigurationError } from './errors.js'
@@ -6,6 +5,7 @@ import { type Hmac, hmacSha256 } from './hmac.js'
 import type { Message } from './message.js'
 import { signatureBase } from './signature-base.js'
 import { type SignatureEntry, type SignatureParams, serializeSignatureParams } from './signature-input.js'
+import type { BareItem } from './structured-fields.js'
 
 /** What to sign a message with. */
 export interface SignMessageOptions {

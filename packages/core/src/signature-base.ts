@@ -1,19 +1,19 @@
-import {
-  type Dictionary,
-  isInnerList,
-  parseDictionary,
-  parseItem,
-  parseList,
-  serializeDictionary,
-  serializeInnerList,
-  serializeItem,
-  serializeList,
-} from 'structured-headers'
 import type { Component } from './components.js'
 import { toBase64, utf8 } from './encoding.js'
 import { ComponentError } from './errors.js'
 import { isResponse, type Message, type RequestMessage } from './message.js'
 import { queryParam } from './query-param.js'
+import {
+  type Dictionary,
+  isInnerList,
+  parseDictionary,
+  parseItemField,
+  parseList,
+  serializeDictionary,
+  serializeInnerList,
+  serializeItem,
+  serializeList,
+} from './structured-fields.js'
 
 /**
  * Structured-field types of fields Sigil can strictly re-serialize for the `sf` and `key` flags
@@ -56,11 +56,14 @@ function strictField(name: string, value: string, c: Component): string {
       const dict: Dictionary = parseDictionary(value)
       const member = dict.get(key)
       if (member === undefined) throw new ComponentError(`dictionary key missing from "${name}"`)
-      return isInnerList(member) ? serializeInnerList(member) : serializeItem(member)
+      return isInnerList(member) ? serializeInnerList(member) : serializeItem(member[0], member[1])
     }
     if (type === 'dictionary') return serializeDictionary(parseDictionary(value))
     if (type === 'list') return serializeList(parseList(value))
-    if (type === 'item') return serializeItem(parseItem(value))
+    if (type === 'item') {
+      const [v, p] = parseItemField(value)
+      return serializeItem(v, p)
+    }
   } catch (e) {
     if (e instanceof ComponentError) throw e
     throw new ComponentError(`field "${name}" is not a valid structured field of its type`)

@@ -1,17 +1,20 @@
-import {
-  type BareItem,
-  type InnerList,
-  isInnerList,
-  type Parameters,
-  serializeInnerList,
-  serializeInteger,
-  serializeKey,
-  serializeString,
-} from 'structured-headers'
 import { type Component, fromItem } from './components.js'
 import { ComponentError, VerificationError } from './errors.js'
-import { type FastInputMember, fastByteSequences, fastSignatureInput } from './fast-signatures.js'
-import { parseDictionaryLimited } from './structured-fields.js'
+import {
+  type BareItem,
+  createInnerListCache,
+  type Dictionary,
+  type InnerList,
+  type Item,
+  isInnerList,
+  type MemberSpans,
+  type Parameters,
+  parseDictionary,
+  StructuredFieldError,
+  serializeBareItem,
+  serializeInnerList,
+  serializeKey,
+} from './structured-fields.js'
 
 /** Parser limits; every one is a clean `SIGNATURE_MALFORMED` when exceeded. */
 export interface SignatureLimits {
@@ -46,7 +49,7 @@ export interface SignatureParams {
 /** One signature found in a message: label, what it covers, its parameters and its bytes. */
 export interface SignatureEntry {
   label: string
-  components: Component[]
+  components: readonly Component[]
   params: SignatureParams
   /** All parameters as received, in order. */
   raw: Parameters
@@ -77,9 +80,46 @@ function readParams(raw: Parameters, limits: SignatureLimits): SignatureParams {
   return out
 }
 
+// The inner lists signers keep sending, by exact text; and their components, by parsed list.
+const innerLists = createInnerListCache(32)
+const componentsByList = new WeakMap<Item[], readonly Component[]>()
+const spans: MemberSpans = { spans: [] }
+
+function parseField(value: string, field: string, limits: SignatureLimits, withSpans: boolean): Dictionary {
+  if (value.length > limits.maxHeaderBytes)
+    throw new VerificationError('SIGNATURE_MALFORMED', `${field} exceeds ${limits.maxHeaderBytes} bytes`)
+  try {
+    if (!withSpans) return parseDictionary(value, { strict: true })
+    spans.spans.length = 0
+    return parseDictionary(value, { strict: true, spans, innerLists })
+  } catch (e) {
+    if (!(e instanceof StructuredFieldError)) throw e
+    throw new VerificationError(
+      'SIGNATURE_MALFORMED',
+      `${field} is not a valid structured dictionary (Sigil profile: labels and parameters once each)`,
+    )
+  }
+}
+
+function componentsOf(items: Item[]): readonly Component[] {
+  const hit = componentsByList.get(items)
+  if (hit) return hit
+  let components: Component[]
+  try {
+    components = items.map(fromItem)
+  } catch (e) {
+    if (e instanceof ComponentError) throw new VerificationError('SIGNATURE_MALFORMED', e.message)
+    throw e
+  }
+  // Cached lists are frozen and shared: remember what they compile to.
+  if (Object.isFrozen(items)) componentsByList.set(items, Object.freeze(components))
+  return components
+}
+
 /**
- * Parse `Signature-Input` and `Signature` (RFC 9421 §4) within limits. Labels must be unique in
- * each header and the two headers must carry the same set of labels.
+ * Parse `Signature-Input` and `Signature` (RFC 9421 §4) within limits, with the one structured
+ * field parser. Labels (and parameter keys) must be unique in each header (Sigil profile) and the
+ * two headers must carry the same set of labels.
  */
 export function parseSignatures(
   signatureInput: string | null,
@@ -89,91 +129,30 @@ export function parseSignatures(
   if (signatureInput === null || signature === null) {
     throw new VerificationError('SIGNATURE_MISSING', 'request carries no Signature and Signature-Input')
   }
-  // Canonical, well-formed headers (what every conforming signer sends) take the fast path; it
-  // yields exactly what the library would, and anything unusual goes to the library.
-  if (signatureInput.length <= limits.maxHeaderBytes && signature.length <= limits.maxHeaderBytes) {
-    const inputs = fastSignatureInput(signatureInput)
-    const sigs = inputs && fastByteSequences(signature)
-    if (inputs && sigs) return entriesFast(inputs, sigs, limits)
-  }
-  return parseSignaturesWithLibrary(signatureInput, signature, limits)
-}
-
-// Component lists by their serialized inner list: signers send the same few lists over and over.
-const componentCache = new Map<string, readonly Component[]>()
-
-function componentsOf(m: FastInputMember): Component[] {
-  const hit = componentCache.get(m.list)
-  if (hit) return hit.slice()
-  let components: Component[]
-  try {
-    components = m.items.map((name) => fromItem([name, new Map()]))
-  } catch (e) {
-    if (e instanceof ComponentError) throw new VerificationError('SIGNATURE_MALFORMED', e.message)
-    throw e
-  }
-  if (componentCache.size < 256) componentCache.set(m.list, Object.freeze(components.slice()))
-  return components
-}
-
-function entriesFast(inputs: FastInputMember[], sigs: Map<string, Uint8Array>, limits: SignatureLimits): SignatureEntry[] {
-  // Same checks, same order and same errors as the library path below.
-  if (inputs.length > limits.maxSignatures || sigs.size > limits.maxSignatures) {
-    throw new VerificationError('SIGNATURE_MALFORMED', `more than ${limits.maxSignatures} signatures`)
-  }
-  if (inputs.length !== sigs.size) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature and Signature-Input labels differ')
-  const out: SignatureEntry[] = []
-  for (const m of inputs) {
-    const signature = sigs.get(m.label)
-    if (!signature) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature and Signature-Input labels differ')
-    if (m.items.length > limits.maxComponents) throw new VerificationError('SIGNATURE_MALFORMED', 'too many covered components')
-    const components = componentsOf(m)
-    out.push({ label: m.label, components, params: readParams(m.params, limits), raw: m.params, paramsValue: m.paramsValue, signature })
-  }
-  return out
-}
-
-/**
- * {@link parseSignatures} through the structured-headers library only: the reference the fast
- * path is tested against.
- * @internal
- */
-export function parseSignaturesWithLibrary(
-  signatureInput: string,
-  signature: string,
-  limits: SignatureLimits = DEFAULT_LIMITS,
-): SignatureEntry[] {
-  const inputs = parseDictionaryLimited(signatureInput, limits.maxHeaderBytes, 'Signature-Input', true)
-  const sigs = parseDictionaryLimited(signature, limits.maxHeaderBytes, 'Signature', true)
+  const inputs = parseField(signatureInput, 'Signature-Input', limits, true)
+  const at = spans.spans.slice()
+  const sigs = parseField(signature, 'Signature', limits, false)
   if (inputs.size > limits.maxSignatures || sigs.size > limits.maxSignatures) {
     throw new VerificationError('SIGNATURE_MALFORMED', `more than ${limits.maxSignatures} signatures`)
   }
   if (inputs.size !== sigs.size) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature and Signature-Input labels differ')
   const out: SignatureEntry[] = []
+  let n = 0
   for (const [label, member] of inputs) {
     const sig = sigs.get(label)
     if (!sig) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature and Signature-Input labels differ')
     if (!isInnerList(member)) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature-Input member is not an inner list')
-    if (isInnerList(sig) || !(sig[0] instanceof ArrayBuffer)) {
+    if (isInnerList(sig) || !(sig[0] instanceof Uint8Array)) {
       throw new VerificationError('SIGNATURE_MALFORMED', 'Signature member is not a byte sequence')
     }
     const [items, raw] = member
     if (items.length > limits.maxComponents) throw new VerificationError('SIGNATURE_MALFORMED', 'too many covered components')
-    let components: Component[]
-    try {
-      components = items.map(fromItem)
-    } catch (e) {
-      if (e instanceof ComponentError) throw new VerificationError('SIGNATURE_MALFORMED', e.message)
-      throw e
-    }
-    out.push({
-      label,
-      components,
-      params: readParams(raw, limits),
-      raw,
-      paramsValue: serializeInnerList(member as InnerList),
-      signature: new Uint8Array(sig[0]),
-    })
+    const components = componentsOf(items)
+    // The received text is the `@signature-params` value when it is already the strict
+    // serialization (what conforming signers send); otherwise it is re-serialized.
+    const k = 3 * n++
+    const paramsValue = at[k + 2] === 1 ? signatureInput.slice(at[k], at[k + 1]) : serializeInnerList(member as InnerList)
+    out.push({ label, components, params: readParams(raw, limits), raw, paramsValue, signature: sig[0] as Uint8Array })
   }
   return out
 }
@@ -193,9 +172,12 @@ export function serializeSignatureParams(
     const v = params[k]
     if (v === undefined) continue
     const key = KNOWN_PARAM_KEYS.has(k) ? k : serializeKey(k)
-    if (typeof v === 'number') out += `;${key}=${Number.isSafeInteger(v) && Math.abs(v) < 1e15 ? String(v) : serializeInteger(v)}`
-    else if (typeof v === 'string') out += `;${key}=${isPlainString(v) ? `"${v}"` : serializeString(v)}`
-    else throw new ComponentError(`unsupported signature parameter type for ${k}`)
+    // The common shapes inline; anything else through the serializer (which throws for a value
+    // that has no structured-field form).
+    if (typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) < 1e15) out += `;${key}=${v}`
+    else if (typeof v === 'string' && isPlainString(v)) out += `;${key}="${v}"`
+    else if (v === true) out += `;${key}`
+    else out += `;${key}=${serializeBareItem(v)}`
   }
   return out
 }
