@@ -3,7 +3,7 @@
 // Redis answers. Writes test/bench/results/results.json, results.md and chart.svg. Flags: --quick,
 // --no-server, --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --passes=N,
 // --time=ms, --only=substring, --no-micro,
-// --server-rounds=N, --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
+// --server-rounds=N, --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -69,6 +69,19 @@ if (!flag('no-nonce')) {
   )
   if (r.status !== 0) throw new Error(`nonce child failed: ${r.stderr}`)
   nonce = JSON.parse(r.stdout.trim().split('\n').pop() as string) as NonceResult
+}
+
+if (!flag('no-keys')) {
+  // Key lookups as the key count grows: its own script and results (results/keys.md); --1m via `pnpm bench:keys --1m`.
+  log('keys: lookups at 100 / 10k / 100k keys')
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx/esm', '--conditions=source', `${here}keys.ts`, ...(quick ? ['--sizes=100,10000'] : [])],
+    {
+      stdio: 'inherit',
+    },
+  )
+  if (r.status !== 0) log('  keys benchmark failed')
 }
 
 const redisUp = () =>

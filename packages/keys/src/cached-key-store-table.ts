@@ -1,10 +1,10 @@
 import type { KeyRecord } from '@sigil/core'
 
 /**
- * The found-key table behind {@link createCachedKeyStore}: a `Map` from key id to a slot, and the
- * slots in parallel arrays (record, deadline, reference bit). Eviction is CLOCK (an approximate
- * LRU: a hit only sets a bit, so the hit path allocates nothing and costs the same at 100 keys or
- * 1 M), and admission is TinyLFU: when the table is full, a newly loaded key takes the victim's
+ * The found-key table behind {@link createCachedKeyStore}: a `Map` from key id to a slot object
+ * (record, deadline, reference bit; one cache line, reused on eviction). Eviction is CLOCK (an
+ * approximate LRU: a hit only sets a bit, so the hit path is one `Map` lookup, allocates nothing
+ * and does O(1) work at any size), and admission is TinyLFU: when the table is full, a newly loaded key takes the victim's
  * slot only if it was loaded more often recently, so a stream of one-off lookups cannot flush the
  * keys that carry the traffic (no evict → reload → evict thrash).
  */
@@ -60,94 +60,88 @@ function frequencySketch(capacity: number) {
   return { estimate, add }
 }
 
-/** A table of at most `max` keys; arrays grow on demand up to `max`. */
+interface Slot {
+  keyId: string
+  record: KeyRecord | undefined
+  until: number
+  /** CLOCK reference bit: hit since the hand last passed. */
+  ref: boolean
+}
+
+/** A table of at most `max` keys. A slot is one small object, reused when its key is evicted. */
 export function createKeyTable(max: number): KeyTable {
-  const index = new Map<string, number>()
-  const ids: Array<string | undefined> = []
-  const records: Array<KeyRecord | undefined> = []
-  let until = new Float64Array(Math.min(max, 1024))
-  let ref = new Uint8Array(until.length)
-  const free: number[] = []
+  const index = new Map<string, Slot>()
+  // The CLOCK ring: slots in insertion order; the hand walks it when the table is full.
+  const ring: Slot[] = []
+  const free: Slot[] = []
   const sketch = frequencySketch(max)
-  let used = 0
   let hand = 0
   let evictions = 0
   let rejections = 0
 
-  const slotFor = (keyId: string, t: number): number => {
+  const slotFor = (keyId: string, t: number): Slot | undefined => {
     const f = free.pop()
-    if (f !== undefined) return f
-    if (used < max) {
-      if (used === until.length) {
-        const n = Math.min(max, until.length * 2)
-        const u = new Float64Array(n)
-        u.set(until)
-        until = u
-        const r = new Uint8Array(n)
-        r.set(ref)
-        ref = r
-      }
-      return used++
+    if (f) return f
+    if (ring.length < max) {
+      const s: Slot = { keyId, record: undefined, until: 0, ref: false }
+      ring.push(s)
+      return s
     }
-    // CLOCK: pass over recently hit entries (clearing their bit); a stale entry is a victim at once.
-    // Each pass over a hit entry also counts it in the sketch, so busy keys keep their frequency
-    // without the hit path touching the sketch.
-    while (ref[hand] === 1 && (until[hand] as number) > t) {
-      ref[hand] = 0
-      sketch.add(ids[hand] as string)
+    // CLOCK: pass over recently hit entries (clearing their bit and counting them in the sketch, so
+    // busy keys keep their frequency without the hit path touching it); a stale entry goes at once.
+    let s = ring[hand] as Slot
+    while (s.ref && s.until > t) {
+      s.ref = false
+      sketch.add(s.keyId)
       hand = hand + 1 === max ? 0 : hand + 1
+      s = ring[hand] as Slot
     }
-    const victim = hand
-    const old = ids[victim] as string
-    if ((until[victim] as number) > t && sketch.estimate(keyId) <= sketch.estimate(old)) {
+    if (s.until > t && s.record !== undefined && sketch.estimate(keyId) <= sketch.estimate(s.keyId)) {
       rejections++
-      return -1
+      return undefined
     }
     hand = hand + 1 === max ? 0 : hand + 1
-    index.delete(old)
-    evictions++
-    return victim
+    if (s.record !== undefined) {
+      index.delete(s.keyId)
+      evictions++
+    }
+    return s
   }
 
   return {
     hit(keyId, t) {
       const s = index.get(keyId)
-      if (s === undefined || (until[s] as number) <= t) return null
-      ref[s] = 1
-      return records[s] as KeyRecord
+      if (s === undefined || s.until <= t) return null
+      s.ref = true
+      return s.record as KeyRecord
     },
-    put(keyId, record, u, t) {
+    put(keyId, record, until, t) {
       sketch.add(keyId)
       let s = index.get(keyId)
       if (s === undefined) {
         s = slotFor(keyId, t)
-        if (s < 0) return false
+        if (s === undefined) return false
+        s.keyId = keyId
+        s.ref = false
         index.set(keyId, s)
-        ids[s] = keyId
-        ref[s] = 0
       }
-      records[s] = record
-      until[s] = u
+      s.record = record
+      s.until = until
       return true
     },
     remove(keyId) {
       const s = index.get(keyId)
       if (s === undefined) return
       index.delete(keyId)
-      ids[s] = undefined
-      records[s] = undefined
-      until[s] = 0
-      ref[s] = 0
+      s.record = undefined
+      s.until = 0
+      s.ref = false
       free.push(s)
     },
     clear() {
       index.clear()
-      ids.length = 0
-      records.length = 0
+      ring.length = 0
       free.length = 0
-      until.fill(0)
-      ref.fill(0)
-      used = 0
       hand = 0
     },
     get size() {

@@ -242,6 +242,28 @@ describe('createCachedKeyStore', () => {
     expect(cache.stats()).toMatchObject({ timeouts: 2, loads: 3 })
   })
 
+  it('still times out a hung lookup that was invalidated while it waited, and one per key among many', async () => {
+    const answered = new Set(['fast0001', 'fast0002'])
+    const cache = createCachedKeyStore(
+      { get: (k: string) => (answered.has(k) ? Promise.resolve(record(k)) : new Promise<never>(() => {})) },
+      { loadTimeoutMs: 25 },
+    )
+    const hung = cache.get('hung0001').then(
+      () => 'answered',
+      (e: SigilError) => e.code,
+    )
+    cache.invalidate('hung0001')
+    const others = ['hung0002', 'fast0001', 'hung0003', 'fast0002'].map((k) =>
+      cache.get(k).then(
+        (r) => r?.keyId,
+        (e: SigilError) => e.code,
+      ),
+    )
+    expect(await hung).toBe('STORE_UNAVAILABLE')
+    expect(await Promise.all(others)).toEqual(['STORE_UNAVAILABLE', 'fast0001', 'STORE_UNAVAILABLE', 'fast0002'])
+    expect(cache.stats().timeouts).toBe(3)
+  })
+
   it('does not cache an answer that arrives after its lookup timed out', async () => {
     const store = createMemoryKeyStore()
     const { keyId } = await store.create({ principal: 'acme' })

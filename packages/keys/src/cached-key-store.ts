@@ -80,6 +80,14 @@ function withStatus(r: KeyRecord, t: number): KeyRecord {
   return r
 }
 
+interface Flight {
+  keyId?: string
+  promise?: Promise<KeyRecord | undefined>
+  deadline: number
+  done: boolean
+  reject: ((e: unknown) => void) | undefined
+}
+
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function'
 }
@@ -160,6 +168,48 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
     return CACHE_MISS
   }
 
+  // Every load has the same timeout, so loads in start order are in deadline order: one timer for
+  // the oldest instead of one per load (a timer costs more than the rest of the miss path). A
+  // load stays here until answered or timed out, even when invalidation dropped it from `inflight`.
+  const deadlines: Flight[] = []
+  let head = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const drain = () => {
+    while (head < deadlines.length && (deadlines[head] as Flight).done) head++
+    if (head === deadlines.length) {
+      deadlines.length = 0
+      head = 0
+    } else if (head > 1024 && head * 2 > deadlines.length) {
+      deadlines.splice(0, head)
+      head = 0
+    }
+  }
+  const finish = (f: Flight) => {
+    f.done = true
+    f.promise = undefined
+    f.reject = undefined
+    drain()
+  }
+  const expire = () => {
+    timer = undefined
+    const now = performance.now()
+    while (head < deadlines.length) {
+      const f = deadlines[head] as Flight
+      if (f.deadline > now) break
+      const reject = f.reject as (e: unknown) => void
+      if (inflight.get(f.keyId as string) === f.promise) inflight.delete(f.keyId as string)
+      counters.timeouts++
+      finish(f)
+      reject(new SigilError('STORE_UNAVAILABLE', `key store did not answer within ${loadTimeout} ms`))
+    }
+    if (head < deadlines.length) arm()
+  }
+  const arm = () => {
+    const f = deadlines[head] as Flight
+    timer = setTimeout(expire, Math.max(1, Math.ceil(f.deadline - performance.now())))
+    ;(timer as { unref?: () => void }).unref?.()
+  }
+
   const load = (keyId: string): Promise<KeyRecord | undefined> => {
     const pending = inflight.get(keyId)
     if (pending) return pending
@@ -175,34 +225,33 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
       put(keyId, answer, t)
       return Promise.resolve(answer && withStatus(answer, t))
     }
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const settle = () => {
-      if (timer !== undefined) clearTimeout(timer)
-      const mine = inflight.get(keyId) === p
-      if (mine) inflight.delete(keyId)
-      return mine
-    }
+    const flight: Flight = { deadline: performance.now() + loadTimeout, done: false, reject: undefined }
     const p: Promise<KeyRecord | undefined> = new Promise((resolve, reject) => {
-      timer = setTimeout(() => {
-        timer = undefined
-        counters.timeouts++
-        settle()
-        reject(new SigilError('STORE_UNAVAILABLE', `key store did not answer within ${loadTimeout} ms`))
-      }, loadTimeout)
-      ;(timer as { unref?: () => void }).unref?.()
+      flight.reject = reject
       ;(answer as Promise<KeyRecord | undefined>).then(
         (record) => {
-          // A late answer (after the timeout or an invalidation) is not cached: it may be stale.
-          if (settle()) put(keyId, record, clock())
+          if (flight.done) return
+          finish(flight)
+          // An answer that lost its place (invalidated meanwhile) is not cached: it may be stale.
+          if (inflight.get(keyId) === p) {
+            inflight.delete(keyId)
+            put(keyId, record, clock())
+          }
           resolve(record && withStatus(record, clock()))
         },
         (err: unknown) => {
-          settle()
+          if (flight.done) return
+          finish(flight)
+          if (inflight.get(keyId) === p) inflight.delete(keyId)
           reject(err)
         },
       )
     })
+    flight.keyId = keyId
+    flight.promise = p
     inflight.set(keyId, p)
+    deadlines.push(flight)
+    if (timer === undefined) arm()
     return p
   }
 

@@ -1,0 +1,246 @@
+// One cell of the keys bench, in its own process (run with --expose-gc). `sqlite`/`postgres`:
+// populate a fresh store with `size` keys in bulk (one transaction; secrets sealed exactly as the
+// store seals them), time uncached `get`, a cache ten times smaller than the key set, and a `list`
+// page; clean up. `cache`: the cache's hit path and memory per key at `size` entries. Prints one
+// JSON line.
+// Args: <sqlite|postgres|cache> <size>
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { KeyRecord } from '@sigil/core'
+import {
+  CACHE_MISS,
+  createCachedKeyStore,
+  createKeyId,
+  type EncryptedKeyStore,
+  generateMasterKey,
+  parseMasterKey,
+  sealSecret,
+} from '@sigil/keys'
+import { createPostgresKeyStore } from '@sigil/keys/postgres'
+import { createSqliteKeyStore } from '@sigil/keys/sqlite'
+import Database from 'better-sqlite3'
+import pg from 'pg'
+
+const gc = (globalThis as { gc?: () => void }).gc
+if (!gc) throw new Error('run with --expose-gc')
+const backend = process.argv[2] as 'sqlite' | 'postgres' | 'cache'
+const size = Number(process.argv[3])
+const PG_URL = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const ring = parseMasterKey(generateMasterKey())
+const secret = new Uint8Array(32).fill(7)
+const SQLITE_BATCH = 50_000
+const PG_BATCH = 20_000
+
+function rows(n: number, each: (keyId: string, sealed: Buffer, i: number) => void): string[] {
+  const ids: string[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const keyId = createKeyId()
+    ids[i] = keyId
+    const s = sealSecret(ring, keyId, secret)
+    each(keyId, Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength), i)
+  }
+  return ids
+}
+
+async function openSqlite(): Promise<{ store: EncryptedKeyStore; ids: string[]; cleanup: () => Promise<void>; populateMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-keys-bench-'))
+  const path = join(dir, 'keys.db')
+  const t0 = performance.now()
+  createSqliteKeyStore({ path, masterKey: ring }).close() // migrations + check value
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  const ins = db.prepare(
+    `INSERT INTO sigil_keys (key_id, principal, scopes, status, created_at, updated_at, secret_ciphertext, master_key_version) VALUES (?, ?, '["read"]', 'active', ?, ?, ?, ?)`,
+  )
+  const now = Date.now()
+  let ids: string[] = []
+  for (let done = 0; done < size; done += SQLITE_BATCH) {
+    const n = Math.min(SQLITE_BATCH, size - done)
+    db.transaction(() => {
+      ids = ids.concat(rows(n, (keyId, sealed, i) => ins.run(keyId, `p${(done + i) % 1000}`, now, now, sealed, ring.current)))
+    })()
+  }
+  db.exec('ANALYZE')
+  db.close()
+  const populateMs = performance.now() - t0
+  const store = createSqliteKeyStore({ path, masterKey: ring })
+  return { store, ids, populateMs, cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+async function openPostgres(): Promise<{ store: EncryptedKeyStore; ids: string[]; cleanup: () => Promise<void>; populateMs: number }> {
+  const schema = `sigil_keys_bench_${process.pid}`
+  const t0 = performance.now()
+  const admin = new pg.Client({ connectionString: PG_URL })
+  await admin.connect()
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  const store = await createPostgresKeyStore({ connectionString: PG_URL, masterKey: ring, schema })
+  let ids: string[] = []
+  await admin.query('BEGIN')
+  for (let done = 0; done < size; done += PG_BATCH) {
+    const n = Math.min(PG_BATCH, size - done)
+    const hex: string[] = []
+    const batch = rows(n, (_k, sealed) => hex.push(sealed.toString('hex')))
+    await admin.query(
+      `INSERT INTO ${schema}.sigil_keys (key_id, principal, scopes, status, created_at, updated_at, secret_ciphertext, master_key_version)
+       SELECT k, 'p' || ((ord + $4) % 1000), '["read"]'::jsonb, 'active', now(), now(), decode(c, 'hex'), $3
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k, c, ord)`,
+      [batch, hex, ring.current, done],
+    )
+    ids = ids.concat(batch)
+  }
+  await admin.query('COMMIT')
+  await admin.query(`ANALYZE ${schema}.sigil_keys`)
+  const populateMs = performance.now() - t0
+  return {
+    store,
+    ids,
+    populateMs,
+    cleanup: async () => {
+      await store.close()
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      await admin.end()
+    },
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+let seed = 12345
+// xorshift32: deterministic, uniform enough for picking keys.
+const rnd = (n: number) => {
+  seed ^= seed << 13
+  seed ^= seed >>> 17
+  seed ^= seed << 5
+  return (seed >>> 0) % n
+}
+const picks = (ids: string[], n: number) => Array.from({ length: n }, () => ids[rnd(ids.length)] as string)
+
+// Each timer returns the median over batches of µs per op: wall time for PostgreSQL (it waits on
+// the server), CPU time of this process otherwise, so a loaded shared machine (other processes
+// taking the CPU away mid-batch) does not inflate in-process figures.
+const cpuNow = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+const clockFor = (wall: boolean) => (wall ? () => performance.now() : cpuNow)
+
+async function timeAsync(keys: string[], per: number, batches: number, call: (k: string) => unknown, wall = false): Promise<number> {
+  const now = clockFor(wall)
+  const out: number[] = []
+  let j = 0
+  for (let b = 0; b < batches; b++) {
+    const t = now()
+    for (let i = 0; i < per; i++) await call(keys[j++ % keys.length] as string)
+    out.push(((now() - t) * 1000) / per)
+  }
+  return median(out)
+}
+
+function timeSync(keys: string[], per: number, batches: number, call: (k: string) => unknown): number {
+  const out: number[] = []
+  let j = 0
+  let sink = 0
+  for (let b = 0; b < batches; b++) {
+    const t = cpuNow()
+    for (let i = 0; i < per; i++) if (call(keys[j++ % keys.length] as string) !== CACHE_MISS) sink++
+    out.push(((cpuNow() - t) * 1000) / per)
+  }
+  if (sink < 0) console.error(sink)
+  return median(out)
+}
+
+function rss(): number {
+  for (let i = 0; i < 4; i++) gc?.()
+  return process.memoryUsage().rss
+}
+
+if (backend === 'cache') {
+  console.log(JSON.stringify(await cacheCell()))
+  process.exit(0)
+}
+
+const { store, ids, cleanup, populateMs } = backend === 'sqlite' ? await openSqlite() : await openPostgres()
+try {
+  const sample = picks(ids, 20_000)
+  const isPg = backend === 'postgres'
+  // Warm-up, then uncached lookups (batches of ~1-2 ms, median: robust to a loaded machine).
+  await timeAsync(sample, isPg ? 5 : 100, 10, (k) => store.get(k), isPg)
+  const getUs = await timeAsync(sample, isPg ? 5 : 100, isPg ? 100 : 60, (k) => store.get(k), isPg)
+
+  // A cache smaller than the key set (max = size / 10), random lookups over every key: the miss
+  // path must cost no more than the store itself (no evict → reload thrash).
+  let small: Record<string, number> | undefined
+  if (size >= 10_000) {
+    const max = Math.floor(size / 10)
+    const cache = createCachedKeyStore(store, { max, ttlMs: 3_600_000 })
+    // Warm it with as many lookups as it has room for, then time fresh random traffic.
+    await timeAsync(picks(ids, 2 * max), isPg ? 5 : 100, Math.ceil((2 * max) / (isPg ? 5 : 100)), (k) => cache.get(k), isPg)
+    const traffic = picks(ids, 20_000)
+    const us = await timeAsync(traffic, isPg ? 5 : 100, isPg ? 100 : 60, (k) => cache.get(k), isPg)
+    const s = cache.stats()
+    small = { max, us, ratioToStore: us / getUs, hitRatio: s.hits / (s.hits + s.misses), evictions: s.evictions, rejected: s.rejected }
+  }
+
+  // A list page (cursor pagination), first page and one from the middle.
+  const mid = [...ids].sort()[Math.floor(ids.length / 2)] as string
+  const pageTimes: number[] = []
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now()
+    await store.list({ limit: 100, ...(i % 2 ? { after: mid } : {}) })
+    pageTimes.push(performance.now() - t)
+  }
+  console.log(JSON.stringify({ backend, size, populateMs, getUs, small, listPageMs: median(pageTimes) }))
+} finally {
+  if (backend === 'sqlite') await store.close()
+  await cleanup()
+}
+
+/**
+ * The cache's own figures at `size` entries: the hit path does not touch the backend, so the table
+ * is filled from records shaped exactly like a real store's `get()` answer (one fetched from a
+ * SQLite store, then copied per key with its own id, secret buffer, dates and scopes array).
+ */
+async function cacheCell() {
+  const probe = createSqliteKeyStore({ path: ':memory:', masterKey: ring })
+  const { keyId } = await probe.create({ principal: 'partner-0001', scopes: ['orders:read', 'orders:write'] })
+  const template = (await probe.get(keyId)) as KeyRecord
+  await probe.close()
+  const ids = Array.from({ length: size }, () => createKeyId())
+  const make = (k: string): KeyRecord => {
+    const b = Buffer.concat([Buffer.from(template.secret)]) // pooled, like openSecret's output
+    return {
+      ...template,
+      keyId: k,
+      principal: `${template.principal}${k.slice(0, 2)}`,
+      scopes: [...template.scopes],
+      createdAt: new Date(template.createdAt.getTime()),
+      secret: new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+    }
+  }
+  const cache = createCachedKeyStore({ get: async (k: string) => make(k) }, { max: Math.max(size, 1), ttlMs: 3_600_000 })
+  const before = rss()
+  const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers
+  for (const k of ids) await cache.get(k)
+  const after = rss()
+  const heapAfter = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers
+  const hits = picks(ids, 200_000)
+  timeSync(hits, 5_000, 20, (k) => cache.getSync(k))
+  // The floor: a bare Map<string, object> of the same ids, timed the same way.
+  const bare = new Map<string, object>()
+  for (const k of ids) bare.set(k, { k })
+  const mapGetUs = timeSync(hits, 5_000, 100, (k) => bare.get(k))
+  bare.clear()
+  const out = {
+    backend: 'cache',
+    size,
+    mapGetUs,
+    getSyncUs: timeSync(hits, 5_000, 100, (k) => cache.getSync(k)),
+    lookupUs: timeSync(hits, 5_000, 100, (k) => cache.lookup(k)),
+    getUs: await timeAsync(hits, 5_000, 40, (k) => cache.get(k)),
+    rssPerKey: (after - before) / size,
+    heapPerKey: (heapAfter - heapBefore) / size,
+    stats: cache.stats(),
+  }
+  if (out.stats.size !== size || out.stats.loads !== size) throw new Error('the cache did not keep every key')
+  return out
+}
