@@ -10,6 +10,7 @@ import {
   splitTarget,
 } from '@sigil/core'
 import type { Dispatcher } from 'undici'
+import { blobChunks } from './body.js'
 import { wireMethod } from './method.js'
 import { resolveSigner, type SignerOptions } from './options.js'
 import { signViewSync } from './sign-request.js'
@@ -201,7 +202,7 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
       let value: string
       if (b.blob) {
         const hasher = createHasher(signer.digestAlgorithm)
-        for await (const c of b.blob.stream() as unknown as AsyncIterable<Uint8Array>) {
+        for await (const c of blobChunks(b.blob)) {
           aborted?.throwIfAborted()
           hasher.update(c)
         }
