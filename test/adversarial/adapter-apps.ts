@@ -38,6 +38,8 @@ export interface Running {
 
 interface Seen {
   principal: string | null
+  /** `inner` when the stacked sub-router's handler answered. */
+  area?: 'inner' | 'outer'
   host: string | null
   path: string
   bytes: number
@@ -73,8 +75,9 @@ async function drain(req: IncomingMessage): Promise<number> {
 
 function expressApp(express: typeof express5, spec: AppSpec) {
   const app = express()
-  const handler = (req: express5.Request, res: express5.Response) => {
+  const handlerIn = (area: 'inner' | 'outer') => (req: express5.Request, res: express5.Response) => {
     res.json({
+      area,
       principal: req.sigil?.principal ?? null,
       host: req.headers.host ?? null,
       path: req.path,
@@ -86,10 +89,10 @@ function expressApp(express: typeof express5, spec: AppSpec) {
   if (spec.inner) {
     const inner = express.Router()
     inner.use(sx.sigil(spec.inner.options))
-    inner.use(handler)
+    inner.use(handlerIn('inner'))
     app.use(spec.inner.prefix, inner)
   }
-  app.use(handler)
+  app.use(handlerIn('outer'))
   return app
 }
 
@@ -98,29 +101,32 @@ async function fastifyApp(spec: AppSpec, http2: boolean) {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
   await app.register(sf.sigil, spec.options)
-  const handler = async (req: { sigil: Verified | null; headers: Record<string, unknown>; url: string; body: unknown }) =>
-    ({
-      principal: req.sigil?.principal ?? null,
-      host: (req.headers.host as string | undefined) ?? (req.headers[':authority'] as string | undefined) ?? null,
-      path: req.url.split('?')[0] as string,
-      bytes: Buffer.isBuffer(req.body) ? req.body.byteLength : 0,
-    }) satisfies Seen
+  const handlerIn =
+    (area: 'inner' | 'outer') => async (req: { sigil: Verified | null; headers: Record<string, unknown>; url: string; body: unknown }) =>
+      ({
+        area,
+        principal: req.sigil?.principal ?? null,
+        host: (req.headers.host as string | undefined) ?? (req.headers[':authority'] as string | undefined) ?? null,
+        path: req.url.split('?')[0] as string,
+        bytes: Buffer.isBuffer(req.body) ? req.body.byteLength : 0,
+      }) satisfies Seen
   const inner = spec.inner
   if (inner) {
     await app.register(async (child) => {
       await child.register(sf.sigil, inner.options)
-      child.all(`${inner.prefix}/*`, handler)
+      child.all(`${inner.prefix}/*`, handlerIn('inner'))
     })
   }
-  app.all('/*', handler)
+  app.all('/*', handlerIn('outer'))
   await app.ready()
   return app
 }
 
 function honoApp(spec: AppSpec) {
   const app = new Hono()
-  const handler = async (c: import('hono').Context) =>
+  const handlerIn = (area: 'inner' | 'outer') => async (c: import('hono').Context) =>
     c.json({
+      area,
       principal: (c.get('sigil') as Verified | undefined)?.principal ?? null,
       host: c.req.header('host') ?? null,
       path: c.req.path,
@@ -130,10 +136,10 @@ function honoApp(spec: AppSpec) {
   if (spec.inner) {
     const sub = new Hono()
     sub.use(sh.sigil(spec.inner.options))
-    sub.all('*', handler)
+    sub.all('*', handlerIn('inner'))
     app.route(spec.inner.prefix, sub)
   }
-  app.all('*', handler)
+  app.all('*', handlerIn('outer'))
   return app
 }
 
@@ -174,9 +180,9 @@ export async function startApp(name: AdapterName, spec: AppSpec): Promise<Runnin
       // verify(Request) as a Next.js route handler calls it, on the Request Next builds.
       return listen(
         createServer(async (req, res) => {
-          const request = toRequest(req)
           let response: Response
           try {
+            const request = toRequest(req)
             const v = await verify(request, options)
             const bytes = (await request.arrayBuffer()).byteLength
             response = Response.json({

@@ -52,6 +52,13 @@ describe.each(ADAPTERS)('%s', (name) => {
         expect((await send(app, w, 'chunked')).code).toBe('DIGEST_MISSING')
       })
     }
+    it('bytes sent with a signed GET are DIGEST_MISSING where the app could read them', async () => {
+      const w = await receive(await sign({ method: 'GET', target: '/v1/orders' }), { body: '{"refund":1000}' })
+      const a = await send(app, w, 'chunked')
+      // A Web Request for GET has no body at all (Next and undici drop it): nothing reaches the app.
+      if (name === 'web') expect([a.code, a.seen?.bytes]).toEqual(['ok', 0])
+      else expect(a.code).toBe('DIGEST_MISSING')
+    })
     it('a signed body with its digest is accepted and reaches the app whole', async () => {
       const w = await sign({ method: 'POST', target: '/v1/orders', headers: [['Content-Type', 'application/json']], body: '{"a":1}' })
       for (const framing of ['content-length', 'chunked'] as Framing[]) {
@@ -74,7 +81,9 @@ describe.each(ADAPTERS)('%s', (name) => {
       const forged = await receive(w, { target: `http://${HOST}/v1/orders`, set: { Host: 'tenant-b.example' } })
       expect((await send(app, forged)).code).not.toBe('ok')
       const other = await receive(await sign({ target: '/v1/orders' }), { target: 'http://tenant-b.example/v1/orders' })
-      expect((await send(app, other)).code).not.toBe('ok')
+      // verify(Request) sees no request target (the runtime keeps only its path): there the app
+      // and the verifier both read Host, so they agree; every adapter that sees the target refuses.
+      expect((await send(app, other)).code).toBe(name === 'web' ? 'ok' : 'COMPONENT_UNRESOLVABLE')
     })
     it('a second Host line is refused, before or after the signed one', async () => {
       for (const add of [true, false]) {

@@ -11,7 +11,10 @@ export function toRequest(req: IncomingMessage): Request {
   const headers = new Headers()
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string)
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
-  return new Request(`http://localhost:${req.socket.localPort ?? 80}${req.url ?? '/'}`, {
+  // An absolute-form target (`GET http://host/p`) keeps only its path: the host is the Host header.
+  const raw = req.url ?? '/'
+  const target = raw.startsWith('/') ? raw : raw.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, '') || '/'
+  return new Request(`http://localhost:${req.socket.localPort ?? 80}${target.startsWith('/') ? target : `/${target}`}`, {
     method: req.method ?? 'GET',
     headers,
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),

@@ -1,7 +1,7 @@
 import { splitTarget } from '@sigil/core'
 import type { Context, MiddlewareHandler } from 'hono'
 import { compileAdapter, type SigilOptions } from './adapter-options.js'
-import { type IncomingRequest, markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
+import { declaredBody, type IncomingRequest, markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
 import { problemResponse } from './problem.js'
 import { checkScopes } from './route-requirements.js'
 import { signResponse } from './sign-response.js'
@@ -38,6 +38,18 @@ function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pat
   const incoming = incomingFromRequest(c.req.raw, verifier, node?.socket?.remoteAddress, paths.fromNode ? paths.raw : undefined)
   // On Node the WHATWG URL of c.req.url is normalized; sign against the target as it was sent.
   if (typeof node?.url === 'string') incoming.message = { ...incoming.message, path: paths.raw.path, query: paths.raw.query }
+  // @hono/node-server gives GET and HEAD no body stream whatever arrived; bytes framed on the
+  // connection still count (SPEC §2 step 7), so read them from the Node request.
+  // (Read as an async iterable: no node: import, so this module still runs on Workers.)
+  if (c.req.raw.body === null && node && typeof (node as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function') {
+    const h = c.req.raw.headers
+    const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'))
+    if (declared.mayHaveBody) {
+      incoming.hasBody = declared.hasBody
+      incoming.mayHaveBody = true
+      incoming.body = () => node as unknown as AsyncIterable<Uint8Array>
+    }
+  }
   return incoming
 }
 
