@@ -3,7 +3,7 @@
 // origin.
 import { createSignedFetch, signRequest } from '@sigil/client'
 import { createSigningInterceptor } from '@sigil/client/undici'
-import { Agent, interceptors, RetryAgent, request, fetch as undiciFetch } from 'undici'
+import { Agent, type Dispatcher, interceptors, RetryAgent, request, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type Echo, type RealServer, startApi, startRecorder } from './real-server.js'
 
@@ -50,6 +50,30 @@ describe('undici retries are re-signed whatever the compose order', () => {
       await dispatcher.close()
     })
   }
+})
+
+describe('an inner interceptor that reads the signed headers in another order', () => {
+  it('still sends a matching Signature / Signature-Input pair, fresh on each read', async () => {
+    // Reads every header sorted ("signature" before "signature-input"), twice, then dispatches a copy.
+    const sorting: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+      const h = opts.headers as Record<string, string>
+      const copy = () =>
+        Object.fromEntries(
+          Object.keys(h)
+            .sort()
+            .map((k) => [k, h[k]]),
+        )
+      const first = copy()
+      const second = copy()
+      expect(second.signature).not.toBe(first.signature)
+      return dispatch({ ...opts, headers: second }, handler)
+    }
+    const dispatcher = new Agent().compose(sorting, createSigningInterceptor(creds()))
+    const res = await request(`${api.origin}/echo`, { method: 'POST', body: 'z', dispatcher })
+    expect(res.statusCode).toBe(200)
+    await res.body.dump()
+    await dispatcher.close()
+  })
 })
 
 describe('retries with response verification', () => {

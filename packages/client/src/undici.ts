@@ -86,23 +86,26 @@ function targetOf(opts: Dispatcher.DispatchOptions): string {
 /**
  * Headers whose signature is minted again each time undici reads them to build a request. A
  * retry interceptor composed *inside* the signer (`compose(retry(), signing)`) re-dispatches the
- * same options; undici then reads `signature-input` again and gets a fresh `created` and nonce
- * instead of replaying the first one (`NONCE_REPLAYED`). `signature` always pairs with the last
- * `signature-input` read. `current()` is the pair last sent, for response verification.
+ * same options; undici then reads the signature headers again and gets a fresh `created` and nonce
+ * instead of replaying the first ones (`NONCE_REPLAYED`). A pair is served once per header: reading
+ * a header a second time mints the next pair, so the two always match whichever is read first.
+ * `current()` is the pair last handed out, for response verification.
  */
 function resigningHeaders(base: Headers, sign: () => SignedHeaders): { headers: Headers; current: () => SignedHeaders } {
   let pair = sign()
-  let fresh = true
+  const read = { input: false, sig: false }
+  const serve = (which: 'input' | 'sig') => {
+    if (read[which]) {
+      pair = sign()
+      read.input = false
+      read.sig = false
+    }
+    read[which] = true
+    return pair
+  }
   const headers: Headers = { ...base }
-  Object.defineProperty(headers, 'signature-input', {
-    enumerable: true,
-    get: () => {
-      if (!fresh) pair = sign()
-      fresh = false
-      return pair.signatureInput
-    },
-  })
-  Object.defineProperty(headers, 'signature', { enumerable: true, get: () => pair.signature })
+  Object.defineProperty(headers, 'signature-input', { enumerable: true, get: () => serve('input').signatureInput })
+  Object.defineProperty(headers, 'signature', { enumerable: true, get: () => serve('sig').signature })
   return { headers, current: () => pair }
 }
 
