@@ -107,9 +107,9 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
     migrate(db, table)
     // Read the check values and record new ones in one write transaction: two processes opening
     // with different keys for a new version cannot both get theirs accepted.
-    db.transaction(() =>
-      saveSqliteMasterKeyChecks(db, table, checkMasterKeys(ring, sqliteMasterKeyEvidence(db, 'main', table))),
-    ).immediate()
+    // Usually every version has its check value already: then a read, no write lock taken.
+    const check = () => checkMasterKeys(ring, sqliteMasterKeyEvidence(db, 'main', table))
+    if (check().length > 0) db.transaction(() => saveSqliteMasterKeyChecks(db, table, check())).immediate()
     const store = createBackedKeyStore(sqliteBackend(db, table), { ...options, masterKey: ring })
     return Object.assign(store, {
       async backup(file: string) {
