@@ -13,9 +13,30 @@ describe.each([
   ['express 4', express4],
   ['express 5', express5],
 ])('%s: body consumed before sigil()', (_, express) => {
+  it('app.use(sigil()) right after app.use(express.json()) moves in front of it: the POST works (issue 12 item 4)', async () => {
+    const app = express()
+    app.use(express.json())
+    app.use(express.urlencoded({ extended: false }))
+    app.use(sigil(baseOptions()))
+    app.post('/v1/orders', (req, res) => {
+      res.json({ by: req.sigil?.principal, body: req.body })
+    })
+    const t = await listening(createServer(app))
+    try {
+      const r = await t.send(await signed('POST', `http://${AUTHORITY}/v1/orders`, json({ a: 1 })))
+      expect([r.status, r.json]).toEqual([200, { by: 'partner-a', body: { a: 1 } }])
+      const tampered = await signed('POST', `http://${AUTHORITY}/v1/orders`, json({ a: 1 }))
+      const bad = await t.send({ ...tampered, body: JSON.stringify({ a: 2 }) })
+      expect(bad.json.code).toBe('DIGEST_MISMATCH')
+    } finally {
+      await t.close()
+    }
+  })
+
   it('fails closed (generic 500, detail in the server log) when the parser ran without sigilRawBody()', async () => {
     const app = express()
     app.use(express.json())
+    app.use((_req, _res, next) => next())
     app.use(sigil(baseOptions()))
     app.post('/v1/orders', (_req, res) => {
       res.json({ accepted: true })

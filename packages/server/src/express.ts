@@ -25,9 +25,10 @@ function captureRawBody(req: IncomingMessage, _res: ServerResponse, buf: Buffer)
 }
 
 /**
- * A body-parser `verify` hook that keeps the raw bytes for `sigil()`. Needed only when `sigil()`
- * is mounted *after* `express.json()` / `urlencoded()` / `text()` / `raw()`, which consume the
- * stream; mounted before them, `sigil()` needs nothing. Pass it called or uncalled.
+ * A body-parser `verify` hook that keeps the raw bytes for `sigil()`. Needed only when a parser
+ * (`express.json()` / `urlencoded()` / `text()` / `raw()`) reads the body before `sigil()` runs
+ * and `sigil()` cannot move in front of it (see {@link sigil}); mounted before the parsers,
+ * `sigil()` needs nothing. Pass it called (`sigilRawBody()`), so `app.use` can tell it is there.
  *
  * @example
  * ```ts
@@ -38,9 +39,46 @@ function captureRawBody(req: IncomingMessage, _res: ServerResponse, buf: Buffer)
 export function sigilRawBody(): typeof captureRawBody
 export function sigilRawBody(req: IncomingMessage, res: ServerResponse, buf: Buffer): void
 export function sigilRawBody(req?: IncomingMessage, res?: ServerResponse, buf?: Buffer): typeof captureRawBody | undefined {
-  if (req === undefined) return captureRawBody
+  if (req === undefined) {
+    rawBodyHooks++
+    return captureRawBody
+  }
   captureRawBody(req, res as ServerResponse, buf as Buffer)
   return undefined
+}
+
+/** How many parsers were given `sigilRawBody()` (called form) so far: none means none can keep bytes. */
+let rawBodyHooks = 0
+let warnedConsumed = false
+const PARSERS = new Set(['jsonParser', 'urlencodedParser', 'textParser', 'rawParser'])
+type Layer = { name?: string }
+
+/**
+ * `app.use(sigil())` tells us where it was mounted (Express emits `mount` on anything with
+ * `handle` and `set`): body parsers mounted just before it are moved after it, so the digest sees
+ * the raw bytes and the parsers then read them again. A parser further up, with other middleware
+ * in between, stays where it is: a start-up warning then says what to do, unless a parser was
+ * given `sigilRawBody()`.
+ */
+function mountedOn(parent: { router?: { stack?: Layer[] }; _router?: { stack?: Layer[] } }): void {
+  // Express 4 keeps its router on `_router` (its `router` getter throws); Express 5 on `router`.
+  const stack = (parent._router ?? parent.router)?.stack
+  if (!Array.isArray(stack) || stack.length === 0) return
+  const at = stack.length - 1 // Express pushed our layer, then emitted `mount`
+  let first = at
+  while (first > 0 && PARSERS.has((stack[first - 1] as Layer).name ?? '')) first--
+  if (first < at) stack.splice(first, 0, ...stack.splice(at, 1))
+  if (rawBodyHooks === 0 && stack.slice(0, first).some((l) => PARSERS.has(l.name ?? ''))) {
+    emitWarningOnce(
+      'sigil() is mounted after a body parser with other middleware in between: requests with a body will fail (500) unless that parser has { verify: sigilRawBody() }; mount sigil() before the parsers',
+    )
+  }
+}
+
+function emitWarningOnce(message: string): void {
+  if (warnedConsumed) return
+  warnedConsumed = true
+  process.emitWarning(message, { code: 'SIGIL_BODY_CONSUMED' })
 }
 
 function consumed(req: WithRaw): boolean {
@@ -51,6 +89,7 @@ function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIter
   // An outer sigil() kept the bytes it verified: a parser between the two does not lose them.
   const raw = req[RAW] ?? (earlier?.body && replayCheckedBy(earlier) ? Buffer.from(earlier.body) : undefined)
   if (!raw) {
+    emitWarningOnce('a request body was consumed by a parser before sigil() without sigilRawBody(): every request with a body fails (500)')
     throw new ConfigurationError(
       'the request body was consumed before sigil() (a body parser ran first): mount sigil() before express.json(), or pass { verify: sigilRawBody() } to the parser',
     )
@@ -66,9 +105,15 @@ function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIter
 
 /**
  * Express 4 and 5 middleware that verifies every request (SPEC §2) and puts the result on
- * `req.sigil`. The digest is computed from the raw bytes whether it runs before or after the body
- * parsers; mounted before them, it hands the parsers the same bytes again, so `req.body` is parsed
- * as usual. Inside a mounted router it signs `req.originalUrl`. Rejections are problem+json.
+ * `req.sigil`. Mount it before the body parsers: it digests the raw bytes and hands the parsers the
+ * same bytes again, so `req.body` is parsed as usual. `app.use(sigil())` placed right after
+ * `app.use(express.json())` (or urlencoded/text/raw) moves itself in front of them. A parser that
+ * runs earlier than that (other middleware in between, or a parser on the app before a router
+ * that mounts `sigil()`) consumes the stream: give it `{ verify: sigilRawBody() }`, else every
+ * request with a body is a 500 (and a `SIGIL_BODY_CONSUMED` warning is printed at start-up when
+ * `app.use` can tell, at the first such request otherwise). Inside a mounted router it signs
+ * `req.originalUrl`. A second `sigil()` further down (a router with other keys or scopes)
+ * verifies again with its own options. Rejections are problem+json.
  *
  * @example
  * ```ts
@@ -82,7 +127,7 @@ function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIter
  */
 export function sigil(options: SigilOptions): RequestHandler {
   const { verifier, isExempt, signing } = compileAdapter(options)
-  return (req: Request, res: Response, next: NextFunction) => {
+  const middleware = (req: Request, res: Response, next: NextFunction) => {
     const target = req.originalUrl ?? req.url
     const earlier = req.sigil
     // Stacked sigil(): an outer result counts only if this verifier produced it; another
@@ -119,6 +164,15 @@ export function sigil(options: SigilOptions): RequestHandler {
       (e: unknown) => sendProblem(res, e),
     )
   }
+  // Seen by `app.use` as a mountable app: it calls `handle` per request and emits `mount` once.
+  return Object.assign(middleware, {
+    handle: middleware,
+    set: () => undefined,
+    emit: (event: string, parent: Parameters<typeof mountedOn>[1]) => {
+      if (event === 'mount') mountedOn(parent)
+      return true
+    },
+  })
 }
 
 /**
