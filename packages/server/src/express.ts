@@ -168,7 +168,7 @@ export function sigil(options: SigilOptions): RequestHandler {
   return Object.assign(middleware, {
     handle: middleware,
     set: () => undefined,
-    emit: (event: string, parent: Parameters<typeof mountedOn>[1]) => {
+    emit: (event: string, parent: Parameters<typeof mountedOn>[0]) => {
       if (event === 'mount') mountedOn(parent)
       return true
     },
