@@ -181,6 +181,18 @@ describe('undici redirect interceptor', () => {
     await dispatcher.close()
   })
 
+  it('with verifyResponses, a hop to another origin is refused (its answer cannot be verified)', async () => {
+    const dispatcher = new Agent().compose(
+      createSigningInterceptor({ ...creds(), verifyResponses: true }),
+      interceptors.redirect({ maxRedirections: 3 }),
+    )
+    await expect(request(`${api.origin}/to-other`, { dispatcher })).rejects.toMatchObject({ code: 'RESPONSE_SIGNATURE_MISSING' })
+    expect(other.hits).toHaveLength(0)
+    const f = createSignedFetch({ ...creds(), verifyResponses: true, redirects: { crossOrigin: true } })
+    await expect(f(`${api.origin}/to-other`, { redirect: 'follow' })).rejects.toMatchObject({ code: expect.stringMatching(/^RESPONSE_/) })
+    await dispatcher.close()
+  })
+
   it('composed beneath the signer: the hop is stopped before a byte is written', async () => {
     const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections: 3 }), createSigningInterceptor(creds()))
     await expect(request(`${api.origin}/to-other`, { dispatcher })).rejects.toMatchObject({ code: 'CONFIGURATION_INVALID' })

@@ -5,6 +5,7 @@ import {
   formatContentDigest,
   normalizeAuthority,
   type RequestMessage,
+  ResponseVerificationError,
   SigilError,
   type SignedHeaders,
   splitTarget,
@@ -167,7 +168,11 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
       // A redirect interceptor composed outside us re-dispatches every hop here: a hop to another
       // origin goes out unsigned (a signature never leaves the origin the chain started on).
       const chain = redirectChainOrigin(handler)
-      if (chain !== undefined && chain !== origin.origin) return dispatch({ ...out, headers: base }, handler)
+      if (chain !== undefined && chain !== origin.origin) {
+        // Its answer cannot carry our signature: with verifyResponses that is a refusal, not a pass.
+        if (verify) throw new ResponseVerificationError('RESPONSE_SIGNATURE_MISSING', 'a redirect to another origin cannot be verified')
+        return dispatch({ ...out, headers: base }, handler)
+      }
       const { headers, current } = resigningHeaders(base, () => signViewSync(view, hasBody, signer))
       out.headers = headers
       let h: Dispatcher.DispatchHandler = new RedirectGuardHandler(handler)
