@@ -1,7 +1,8 @@
 // One library in its own process (issue 13): `micro-child.ts <entry> <sizes> <rounds> <timeMs>`
-// measures that entry and the floor, interleaved, every round; prints one JSON line of samples.
-// Every operation is warmed up, then timed in fixed-size batches with hrtime; a round's figure is
-// the median batch. Verify inputs are signed and put on the "wire" (`toWire`) before each batch,
+// measures that entry and the floor, batch by batch in alternation, every round; prints one JSON
+// line of samples. Every operation is warmed up, then timed in fixed-size batches with hrtime; a
+// round's ratio is the median over adjacent (entry, floor) batch pairs, which keeps the ratio
+// steady on a machine whose load changes from second to second. Verify inputs are signed and put on the "wire" (`toWire`) before each batch,
 // outside the timed region; sign+verify runs sign → toWire → verify per request, with the clock
 // stopped during toWire, for every entry and the floor alike.
 import { jsonBody } from './fixtures.js'
@@ -15,6 +16,8 @@ export interface ChildSample {
   op: Op
   us: number[]
   floorUs: number[]
+  /** Per round: median of (entry batch ÷ the floor batch right beside it). */
+  ratios: number[]
 }
 
 const [name = 'Sigil', sizesArg = '1024', roundsArg = '5', timeArg = '60'] = process.argv.slice(2)
@@ -39,11 +42,9 @@ async function prepare(impl: Impl, body: Buffer, n: number): Promise<Wire[]> {
   return out
 }
 
-/** Median µs per op over batches run for `ms` (at least 5 batches). */
-async function time(impl: Impl, op: Op, body: Buffer, batch: number, ms: number): Promise<number> {
-  const perOp: number[] = []
-  const until = performance.now() + ms
-  while (perOp.length < 5 || performance.now() < until) {
+/** µs per op of one batch. */
+async function once(impl: Impl, op: Op, body: Buffer, batch: number): Promise<number> {
+  {
     const wires = op === 'verify' ? await prepare(impl, body, batch) : undefined
     let us = 0
     if (op === 'both') {
@@ -69,9 +70,40 @@ async function time(impl: Impl, op: Op, body: Buffer, batch: number, ms: number)
       }
       us = Number(process.hrtime.bigint() - t) / 1000
     }
-    perOp.push(us / batch)
+    return us / batch
   }
+}
+
+/** Median µs per op over batches run for `ms` (at least 5 batches). */
+async function time(impl: Impl, op: Op, body: Buffer, batch: number, ms: number): Promise<number> {
+  const perOp: number[] = []
+  const until = performance.now() + ms
+  while (perOp.length < 5 || performance.now() < until) perOp.push(await once(impl, op, body, batch))
   return median(perOp)
+}
+
+/**
+ * One round: batches of the entry and of the floor alternate for `ms` (at least 7 pairs), so load
+ * from other processes lands on both alike; the round's ratio is the median of the pair ratios.
+ */
+async function pairs(impl: Impl, floorImpl: Impl, op: Op, body: Buffer, batch: number, ms: number) {
+  const us: number[] = []
+  const floorUs: number[] = []
+  const ratios: number[] = []
+  const until = performance.now() + 2 * ms
+  impl.reset?.()
+  floorImpl.reset?.()
+  while (ratios.length < 7 || performance.now() < until) {
+    const flip = ratios.length % 2 === 1
+    const a = await once(flip ? floorImpl : impl, op, body, batch)
+    const b = await once(flip ? impl : floorImpl, op, body, batch)
+    const u = flip ? b : a
+    const f = flip ? a : b
+    us.push(u)
+    floorUs.push(f)
+    ratios.push(u / f)
+  }
+  return { us: median(us), floorUs: median(floorUs), ratio: median(ratios) }
 }
 
 const samples: ChildSample[] = []
@@ -87,19 +119,14 @@ for (const size of sizesArg.split(',').map(Number)) {
     for (const op of ['sign', 'verify', 'both'] as const) await time(e, op, body, batch, 3 * timeMs) // warm-up
   }
   const bySize = new Map<Op, ChildSample>()
-  for (const op of ['sign', 'verify', 'both'] as const) bySize.set(op, { size, op, us: [], floorUs: [] })
+  for (const op of ['sign', 'verify', 'both'] as const) bySize.set(op, { size, op, us: [], floorUs: [], ratios: [] })
   for (let round = 0; round < rounds; round++) {
     for (const op of ['sign', 'verify', 'both'] as const) {
       const s = bySize.get(op) as ChildSample
-      // Alternate who goes first so neither always runs on a freshly collected heap.
-      const first: Impl = round % 2 ? impl : floorImpl
-      const second: Impl = first === impl ? floorImpl : impl
-      for (const e of [first, second]) {
-        e.reset?.()
-        const us = await time(e, op, body, batch, timeMs)
-        if (e === impl) s.us.push(us)
-        if (e === floorImpl) s.floorUs.push(us)
-      }
+      const r = await pairs(impl, floorImpl, op, body, batch, timeMs)
+      s.us.push(r.us)
+      s.floorUs.push(r.floorUs)
+      s.ratios.push(r.ratio)
     }
   }
   samples.push(...bySize.values())

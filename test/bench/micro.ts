@@ -23,7 +23,7 @@ export interface MicroRow {
   /** The floor's same operation, measured beside it (median, µs). */
   floorUs: number
   opsPerSec: number
-  /** Median over passes of the per-pass median of (entry / floor, same op, same round). */
+  /** Median over passes of the per-pass median over rounds of the median (entry batch ÷ adjacent floor batch). */
   ratio: number
   /** Per-pass ratios, to show the spread. */
   passRatios: number[]
@@ -83,7 +83,7 @@ export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
       const samples = await child(e.name, o)
       byEntry.set(e.name, [...(byEntry.get(e.name) ?? []), samples])
       const kib = samples.find((s) => s.size === 1024 && s.op === 'both')
-      const ratio = kib ? ` 1 KiB sign+verify ${median(kib.us.map((u, i) => u / (kib.floorUs[i] as number))).toFixed(2)}×` : ''
+      const ratio = kib ? ` 1 KiB sign+verify ${median(kib.ratios).toFixed(2)}×` : ''
       log(`  pass ${pass + 1}/${o.passes} ${e.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${ratio}`)
     }
   }
@@ -95,7 +95,7 @@ export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
           .map((ss) => ss.find((s) => s.size === size && s.op === op))
           .filter((s) => s !== undefined)
         if (passes.length === 0) continue
-        const passRatios = passes.map((s) => median(s.us.map((u, i) => u / (s.floorUs[i] as number))))
+        const passRatios = passes.map((s) => median(s.ratios))
         const usPerOp = median(passes.flatMap((s) => s.us))
         rows.push({
           size,

@@ -5,7 +5,7 @@ import { type Hmac, hmacSha256 } from './hmac.js'
 import type { Message } from './message.js'
 import { signatureBase } from './signature-base.js'
 import { type SignatureEntry, type SignatureParams, serializeSignatureParams } from './signature-input.js'
-import type { BareItem } from './structured-fields.js'
+import { type BareItem, serializeInteger, serializeString } from './structured-fields.js'
 
 /** What to sign a message with. */
 export interface SignMessageOptions {
@@ -37,21 +37,27 @@ export interface SignedHeaders {
   params: SignatureParams
 }
 
-// CSPRNG bytes are drawn 1 KiB at a time (one getRandomValues call per 64 nonces) and every byte
-// is handed out once, as node's randomUUID does with its entropy cache.
+// CSPRNG bytes are drawn 4 KiB at a time (one getRandomValues call per 256 nonces) and every byte
+// is handed out once, as node's randomUUID does with its entropy cache. On Node the pool is a
+// Buffer, so a nonce is one base64url slice with no view object in between.
 const NONCE_BYTES = 16
+const POOL_BYTES = 4096
 let pool: Uint8Array = new Uint8Array(0)
-let poolOffset = 0
+let poolOffset = POOL_BYTES
+const NodeBuffer = (globalThis as { Buffer?: { from(b: ArrayBuffer): Uint8Array } }).Buffer
 
 /** A fresh nonce: 16 CSPRNG bytes, base64url. */
 export function createNonce(): string {
   if (poolOffset + NONCE_BYTES > pool.length) {
-    pool = randomBytes(1024)
+    const bytes = randomBytes(POOL_BYTES)
+    pool = NodeBuffer ? NodeBuffer.from(bytes.buffer as ArrayBuffer) : bytes
     poolOffset = 0
   }
-  const bytes = pool.subarray(poolOffset, poolOffset + NONCE_BYTES)
+  const at = poolOffset
   poolOffset += NONCE_BYTES
-  return toBase64Url(bytes)
+  if (NodeBuffer)
+    return (pool as unknown as { toString(enc: string, s: number, e: number): string }).toString('base64url', at, at + NONCE_BYTES)
+  return toBase64Url(pool.subarray(at, at + NONCE_BYTES))
 }
 
 /**
@@ -65,10 +71,16 @@ export function createNonce(): string {
  * })
  * ```
  */
-export async function signMessage(message: Message, o: SignMessageOptions): Promise<SignedHeaders> {
-  const { paramsValue, base, params } = prepare(message, o)
-  const mac = await (o.hmac ?? hmacSha256).sign(o.secret, base)
-  return finish(o, paramsValue, base, params, mac)
+export function signMessage(message: Message, o: SignMessageOptions): Promise<SignedHeaders> {
+  try {
+    const p = prepare(message, o)
+    const mac = (o.hmac ?? hmacSha256).sign(o.secret, p.base)
+    // node:crypto answers synchronously: no extra async frame or await for it.
+    if (mac instanceof Uint8Array) return Promise.resolve(finish(o, p, mac))
+    return mac.then((m) => finish(o, p, m))
+  } catch (e) {
+    return Promise.reject(e)
+  }
 }
 
 /**
@@ -76,30 +88,50 @@ export async function signMessage(message: Message, o: SignMessageOptions): Prom
  * await, such as an undici dispatcher interceptor. Throws if the HMAC is asynchronous.
  */
 export function signMessageSync(message: Message, o: SignMessageOptions): SignedHeaders {
-  const { paramsValue, base, params } = prepare(message, o)
-  const mac = (o.hmac ?? hmacSha256).sign(o.secret, base)
+  const p = prepare(message, o)
+  const mac = (o.hmac ?? hmacSha256).sign(o.secret, p.base)
   if (!(mac instanceof Uint8Array)) throw new ConfigurationError('signMessageSync needs a synchronous HMAC (node:crypto)')
-  return finish(o, paramsValue, base, params, mac)
+  return finish(o, p, mac)
 }
 
-function finish(o: SignMessageOptions, paramsValue: string, base: string, params: SignatureParams, mac: Uint8Array): SignedHeaders {
+interface Prepared {
+  paramsValue: string
+  base: string
+  params: SignatureParams
+}
+
+function finish(o: SignMessageOptions, p: Prepared, mac: Uint8Array): SignedHeaders {
   const label = o.label ?? 'sig1'
-  return { signatureInput: `${label}=${paramsValue}`, signature: `${label}=:${toBase64(mac)}:`, base, params }
+  return { signatureInput: `${label}=${p.paramsValue}`, signature: `${label}=:${toBase64(mac)}:`, base: p.base, params: p.params }
 }
 
-function prepare(message: Message, o: SignMessageOptions) {
-  const standard: SignatureParams & Record<string, BareItem | undefined> = {
-    created: o.created,
-    expires: o.expiresIn === undefined ? undefined : o.created + o.expiresIn,
-    nonce: o.nonce === false ? undefined : (o.nonce ?? createNonce()),
-    keyid: o.keyId,
-    alg: o.alg === false ? undefined : 'hmac-sha256',
-    tag: o.tag === false ? undefined : (o.tag ?? 'sigil'),
+function prepare(message: Message, o: SignMessageOptions): Prepared {
+  const nonce = o.nonce === false ? undefined : (o.nonce ?? createNonce())
+  const expires = o.expiresIn === undefined ? undefined : o.created + o.expiresIn
+  const alg = o.alg === false ? undefined : 'hmac-sha256'
+  const tag = o.tag === false ? undefined : (o.tag ?? 'sigil')
+  const params: SignatureParams & Record<string, BareItem | undefined> = { created: o.created, expires, nonce, keyid: o.keyId, alg, tag }
+  let paramsValue: string
+  if (o.extraParams) {
+    // Extra parameters may override a standard one in place: the general serializer keeps order.
+    for (const k in o.extraParams) params[k] = o.extraParams[k]
+    paramsValue = serializeSignatureParams(o.components, params)
+  } else {
+    // The usual shape in one pass: the inner list, then each parameter the serializer would write.
+    let list = '('
+    const cs = o.components
+    for (let k = 0; k < cs.length; k++) list += k ? ` ${(cs[k] as Component).id}` : (cs[k] as Component).id
+    paramsValue = `${list});created=${integer(o.created)}`
+    if (expires !== undefined) paramsValue += `;expires=${integer(expires)}`
+    if (nonce !== undefined) paramsValue += `;nonce=${serializeString(nonce)}`
+    paramsValue += `;keyid=${serializeString(o.keyId)}`
+    if (alg !== undefined) paramsValue += ';alg="hmac-sha256"'
+    if (tag !== undefined) paramsValue += `;tag=${serializeString(tag)}`
   }
-  const params = o.extraParams ? { ...standard, ...o.extraParams } : standard
-  const paramsValue = serializeSignatureParams(o.components, params)
   return { paramsValue, base: signatureBase(message, o.components, paramsValue), params }
 }
+
+const integer = (n: number) => (Number.isSafeInteger(n) && Math.abs(n) < 1e15 ? String(n) : serializeInteger(n))
 
 /**
  * Check one parsed signature's MAC against a message in constant time. Throws `ComponentError`
