@@ -338,3 +338,30 @@ describe('issue 18 item 3: internal failures answer generically, with a correlat
     }
   })
 })
+
+describe('issue 11: one key cannot fill the memory nonce store for everyone', () => {
+  it('key A flooding (past its rate limit and its share) leaves key B 100% accepted', async () => {
+    const { createMemoryRateLimiter } = await import('./rate-limit.js')
+    const a = uniqueId()
+    const b = uniqueId()
+    const verifier = createVerifier({
+      keys: { [a]: secret, [b]: secret },
+      nonceStore: createMemoryNonceStore({ maxEntriesPerKey: 150 }),
+      rateLimiter: createMemoryRateLimiter({ rate: { points: 40, windowSeconds: 60 } }),
+      onError: () => {},
+    })
+    const outcomes: Record<string, number> = {}
+    let bAccepted = 0
+    for (let i = 0; i < 240; i++) {
+      const code = await codeOf(verify(await sign(post(), a), verifier))
+      outcomes[code] = (outcomes[code] ?? 0) + 1
+      if (i % 8 === 0 && (await codeOf(verify(await sign(post(), b), verifier))) === 'accepted') bAccepted++
+    }
+    expect(outcomes.accepted).toBe(40)
+    expect(outcomes.RATE_LIMITED).toBeGreaterThan(0)
+    // A's share filled: A (only A) now fails closed.
+    expect(outcomes.STORE_UNAVAILABLE).toBeGreaterThan(0)
+    // B stays under its own rate limit (30 requests < 40) and is never touched by A's flood.
+    expect(bAccepted).toBe(30)
+  })
+})
