@@ -1,6 +1,18 @@
 import { ConfigurationError } from '@sigil/core'
-import { z } from 'zod'
-import type { VerifyOptions } from './options.js'
+import {
+  array,
+  boolean,
+  custom,
+  maxLength,
+  minLength,
+  object,
+  optional,
+  string,
+  union,
+  enum as zenum,
+  instanceof as zinstanceof,
+} from 'zod/mini'
+import { optionsError, type VerifyOptions } from './options.js'
 import { type ExemptRule, exemptMatcher } from './route-requirements.js'
 import type { SignResponseOptions } from './sign-response.js'
 import { createVerifier, type Verifier } from './verifier.js'
@@ -34,20 +46,20 @@ export interface CompiledAdapter {
   signing: SignResponseOptions | undefined
 }
 
-const rule = z.union([z.string().min(1), z.instanceof(RegExp), z.custom<ExemptRule>((v) => typeof v === 'function')])
-const schema = z.object({
-  publicAuthority: z.string().min(1).max(255).optional(),
-  exempt: z.union([rule, z.array(rule)]).optional(),
-  signResponses: z
-    .union([
-      z.boolean(),
-      z.object({
-        tag: z.string().min(1).optional(),
-        label: z.string().min(1).optional(),
-        digestAlgorithm: z.enum(['sha-256', 'sha-512']).optional(),
+const rule = union([string().check(minLength(1)), zinstanceof(RegExp), custom<ExemptRule>((v) => typeof v === 'function')])
+const schema = object({
+  publicAuthority: optional(string().check(minLength(1), maxLength(255))),
+  exempt: optional(union([rule, array(rule)])),
+  signResponses: optional(
+    union([
+      boolean(),
+      object({
+        tag: optional(string().check(minLength(1))),
+        label: optional(string().check(minLength(1))),
+        digestAlgorithm: optional(zenum(['sha-256', 'sha-512'])),
       }),
-    ])
-    .optional(),
+    ]),
+  ),
 })
 
 /**
@@ -61,7 +73,7 @@ const schema = z.object({
  */
 export function compileAdapter(options: SigilOptions): CompiledAdapter {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid adapter options', { cause: parsed.error })
+  if (!parsed.success) throw optionsError('adapter', parsed.error)
   const { publicAuthority, exempt, signResponses, ...verify } = options
   if (publicAuthority !== undefined && verify.authority !== undefined && publicAuthority.toLowerCase() !== verify.authority.toLowerCase()) {
     throw new ConfigurationError('publicAuthority and authority disagree: set one')

@@ -10,7 +10,27 @@ import {
   PRESIGNED_TAG,
   type SignatureLimits,
 } from '@sigil/core'
-import { z } from 'zod'
+import {
+  array,
+  boolean,
+  custom,
+  gte,
+  int,
+  lte,
+  maxLength,
+  minLength,
+  nullable,
+  object,
+  optional,
+  partial,
+  record,
+  refine,
+  strictObject,
+  string,
+  union,
+  unknown,
+  enum as zenum,
+} from 'zod/mini'
 import { defaultNonceStore } from './memory-nonce-store.js'
 import type { PresignedOptions } from './presigned.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -102,64 +122,61 @@ export interface VerifyOptions {
   presigned?: boolean | PresignedOptions
 }
 
-const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')
+// zod/mini with named imports: edge bundles of verify() carry only the validators used here.
+const fn = custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')
 const withMethod = (m: string) =>
-  z.custom<object>(
-    (v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[m] === 'function',
-    `must have ${m}()`,
-  )
+  custom<object>((v) => typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[m] === 'function', `must have ${m}()`)
+const intIn = (min: number, max?: number) => (max === undefined ? int().check(gte(min)) : int().check(gte(min), lte(max)))
+const text = (min: number, max?: number) =>
+  max === undefined ? string().check(minLength(min)) : string().check(minLength(min), maxLength(max))
 
-const schema = z.object({
+const schema = object({
   // Secrets are checked by staticKeys, whose errors name the key id and the accepted forms.
-  keys: z.union([withMethod('get'), z.record(z.string(), z.unknown())]),
-  nonceStore: withMethod('checkAndSet').optional(),
-  window: z.number().int().min(1).max(3600).optional(),
-  tag: z
-    .string()
-    .min(1)
-    .max(64)
-    .refine((t) => t !== PRESIGNED_TAG, 'sigil-url is the presigned-URL tag')
-    .nullable()
-    .optional(),
-  profile: z.enum(['sigil', 'rfc9421']).optional(),
-  authority: z.string().min(1).max(255).optional(),
-  scheme: z.enum(['http', 'https']).optional(),
-  trustProxy: z.union([z.boolean(), z.number().int().min(0).max(32)]).optional(),
-  requiredComponents: z.array(z.string().min(1)).optional(),
-  requiredScopes: z.array(z.string().min(1)).optional(),
-  maxBodyBytes: z.number().int().min(0).optional(),
-  retainBody: z.boolean().optional(),
-  now: fn.optional(),
-  opaque: z.boolean().optional(),
-  debug: z.boolean().optional(),
-  limits: z
-    .object({
-      maxHeaderBytes: z
-        .number()
-        .int()
-        .min(64)
-        .max(1 << 20),
-      maxSignatures: z.number().int().min(1).max(64),
-      maxComponents: z.number().int().min(1).max(256),
-      maxParamLength: z.number().int().min(16).max(4096),
-    })
-    .partial()
-    .optional(),
-  rateLimiter: withMethod('consume').optional(),
-  usage: withMethod('record').optional(),
-  storeTimeoutMs: z.number().int().min(1).optional(),
-  bodyTimeoutMs: z.number().int().min(1).optional(),
-  hmac: withMethod('verify').optional(),
-  onError: fn.optional(),
-  presigned: z
-    .union([
-      z.boolean(),
-      z
-        .object({ maxLifetime: z.number().int().min(1).max(PRESIGNED_MAX_LIFETIME_S).optional(), singleUse: z.boolean().optional() })
-        .strict(),
-    ])
-    .optional(),
+  keys: union([withMethod('get'), record(string(), unknown())]),
+  nonceStore: optional(withMethod('checkAndSet')),
+  window: optional(intIn(1, 3600)),
+  tag: optional(nullable(text(1, 64).check(refine((t) => t !== PRESIGNED_TAG, 'sigil-url is the presigned-URL tag')))),
+  profile: optional(zenum(['sigil', 'rfc9421'])),
+  authority: optional(text(1, 255)),
+  scheme: optional(zenum(['http', 'https'])),
+  trustProxy: optional(union([boolean(), intIn(0, 32)])),
+  requiredComponents: optional(array(text(1))),
+  requiredScopes: optional(array(text(1))),
+  maxBodyBytes: optional(intIn(0)),
+  retainBody: optional(boolean()),
+  now: optional(fn),
+  opaque: optional(boolean()),
+  debug: optional(boolean()),
+  limits: optional(
+    partial(
+      object({
+        maxHeaderBytes: intIn(64, 1 << 20),
+        maxSignatures: intIn(1, 64),
+        maxComponents: intIn(1, 256),
+        maxParamLength: intIn(16, 4096),
+      }),
+    ),
+  ),
+  rateLimiter: optional(withMethod('consume')),
+  usage: optional(withMethod('record')),
+  storeTimeoutMs: optional(intIn(1)),
+  bodyTimeoutMs: optional(intIn(1)),
+  hmac: optional(withMethod('verify')),
+  onError: optional(fn),
+  presigned: optional(
+    union([boolean(), strictObject({ maxLifetime: optional(intIn(1, PRESIGNED_MAX_LIFETIME_S)), singleUse: optional(boolean()) })]),
+  ),
 })
+
+/**
+ * What was wrong with options, naming the field but never echoing its value (it may be a
+ * secret): `invalid verify options: window: Too big: expected number to be <=3600`.
+ */
+export function optionsError(what: string, error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): ConfigurationError {
+  const issue = error.issues[0]
+  const field = issue?.path.map(String).join('.') || '(options)'
+  return new ConfigurationError(`invalid ${what} options: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
+}
 
 /** The validated configuration a verifier runs on. */
 export interface VerifierConfig {
@@ -217,7 +234,7 @@ function warnPerProcess(env: Record<string, string | undefined> | undefined): vo
 /** Validate options into a {@link VerifierConfig}; throws `ConfigurationError` with the zod issues as cause. */
 export function compileOptions(options: VerifyOptions): VerifierConfig {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid verify options', { cause: parsed.error })
+  if (!parsed.success) throw optionsError('verify', parsed.error)
   const o = options
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
   if (o.debug && env?.NODE_ENV === 'production') throw new ConfigurationError('debug is refused when NODE_ENV=production')
