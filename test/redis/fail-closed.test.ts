@@ -101,7 +101,8 @@ describe('fail closed', () => {
       while (performance.now() - back < 5_000) {
         last = await outcome(verify(await signed(), options))
         if (last === 'accepted') break
-        expect(last).toBe('503 STORE_UNAVAILABLE')
+        // NONCE_STORE_RESET: Redis came back empty; signatures dated before that are refused for a moment.
+        expect(['503 STORE_UNAVAILABLE', '503 NONCE_STORE_RESET']).toContain(last)
         await new Promise((r) => setTimeout(r, 20))
       }
       expect(last).toBe('accepted')

@@ -41,5 +41,10 @@ export interface KeyResolver {
  * cannot answer; the verifier turns that into `STORE_UNAVAILABLE`.
  */
 export interface NonceStore {
-  checkAndSet(keyId: string, nonce: string, ttlMs: number): Promise<boolean> | boolean
+  /**
+   * `createdS` is the signature's `created` (seconds): a store that can tell it lost its data
+   * (e.g. a Redis restarted without persistence) refuses signatures created before that moment
+   * with `NONCE_STORE_RESET` instead of accepting a possible replay.
+   */
+  checkAndSet(keyId: string, nonce: string, ttlMs: number, createdS?: number): Promise<boolean> | boolean
 }

@@ -54,6 +54,8 @@ const generic = new WeakSet<object>()
 function storeError(e: unknown, what: string): unknown {
   if (typeof e === 'object' && e !== null && generic.has(e)) return e
   if (e instanceof SigilError && e.status < 500 && e.code !== 'CONFIGURATION_INVALID') return e
+  // A nonce store that lost its records says so (503, the client signs again): not a store failure.
+  if (e instanceof SigilError && e.code === 'NONCE_STORE_RESET') return e
   // The detail (a decrypt failure, a driver message, a key id) is for the server's log, not the
   // caller: the cause travels on the error and is reported by `onError` under a correlation id.
   const err = new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`, { cause: e })
@@ -245,7 +247,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
       const ttl = Math.ceil(Math.max(0, lastS * 1000 - nowMs)) + TTL_MARGIN_MS
       let fresh: boolean
       try {
-        const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttl))
+        const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttl, created))
         fresh = isPromise(freshAnswer) ? await freshAnswer : freshAnswer
       } catch (e) {
         fresh = fail503('nonce store', e)
