@@ -65,14 +65,14 @@ describe('Redis restarted without persistence', () => {
       `redis restart without persistence: ${replaysAccepted}/${N} replays accepted after the restart, ${JSON.stringify(tally(after))}`,
     )
     expect(replaysAccepted).toBe(0)
-    for (const x of after) expect(x).toBe('503 NONCE_STORE_RESET')
+    for (const x of after) expect(x).toBe('401 NONCE_STORE_RESET')
 
     // Fresh signatures are accepted again once they are dated after the reset (within ~1 s).
     let fresh = ''
     for (let i = 0; i < 100 && fresh !== 'accepted'; i++) {
       fresh = await outcome(a, await signed(N + i))
       if (fresh !== 'accepted') {
-        expect(fresh).toBe('503 NONCE_STORE_RESET')
+        expect(fresh).toBe('401 NONCE_STORE_RESET')
         await new Promise((r) => setTimeout(r, 50))
       }
     }

@@ -59,7 +59,7 @@ type WithScripts = RedisClient & {
  * replica) would forget every nonce and accept replays of everything signed in the last window.
  * On a single Redis node the store keeps an epoch key (`{<prefix>}:nonce-epoch`, Redis' clock):
  * when it is missing the data was lost, the epoch becomes now, and signatures whose `created` is
- * before it are refused with `NONCE_STORE_RESET` (503, the client signs again) until they leave the
+ * before it are refused with `NONCE_STORE_RESET` (401, like `NONCE_REPLAYED`; an honest client signs again) until they leave the
  * window. Cluster clients keep the plain `SET NX` (the epoch cannot share every key's slot).
  *
  * @example

@@ -154,7 +154,7 @@ export function toProblem(error: unknown, now: Date = new Date(), options: Probl
   const base = (error as { signatureBase?: string }).signatureBase
   if (base !== undefined) body.signatureBase = base
   if (e.status === 401) headers['www-authenticate'] = `Signature error="${code.toLowerCase()}"`
-  if (code === 'STORE_UNAVAILABLE' || code === 'NONCE_STORE_RESET') headers['retry-after'] = '1'
+  if (code === 'STORE_UNAVAILABLE') headers['retry-after'] = '1'
   Object.assign(headers, (error as { headers?: Record<string, string> }).headers)
   return { status: e.status, headers, body }
 }

@@ -54,8 +54,6 @@ const generic = new WeakSet<object>()
 function storeError(e: unknown, what: string): unknown {
   if (typeof e === 'object' && e !== null && generic.has(e)) return e
   if (e instanceof SigilError && e.status < 500 && e.code !== 'CONFIGURATION_INVALID') return e
-  // A nonce store that lost its records says so (503, the client signs again): not a store failure.
-  if (e instanceof SigilError && e.code === 'NONCE_STORE_RESET') return e
   // The detail (a decrypt failure, a driver message, a key id) is for the server's log, not the
   // caller: the cause travels on the error and is reported by `onError` under a correlation id.
   const err = new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`, { cause: e })
