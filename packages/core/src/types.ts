@@ -33,6 +33,11 @@ export interface KeyRecord {
 /** The read side of a key store, all `verify()` needs. */
 export interface KeyResolver {
   get(keyId: string): Promise<KeyRecord | undefined> | KeyRecord | undefined
+  /**
+   * Optional, same answer as `get`: a cache answers a hit synchronously here and returns a promise
+   * only on a miss. `verify()` prefers it, so a cached key costs no promise and no timer.
+   */
+  lookup?(keyId: string): Promise<KeyRecord | undefined> | KeyRecord | undefined
 }
 
 /**

@@ -195,7 +195,9 @@ export function createVerifier(options: VerifyOptions): Verifier {
     const keyId = p.keyid as string
     let key: KeyRecord | undefined
     try {
-      const keyAnswer = store('key store', cfg.storeTimeoutMs, () => cfg.keys.get(keyId))
+      // A cache's `lookup` answers a hit synchronously: no promise, no deadline timer.
+      const keys = cfg.keys
+      const keyAnswer = store('key store', cfg.storeTimeoutMs, () => (keys.lookup ? keys.lookup(keyId) : keys.get(keyId)))
       key = isPromise(keyAnswer) ? await keyAnswer : keyAnswer
     } catch (e) {
       fail503('key store', e)
