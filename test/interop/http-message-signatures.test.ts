@@ -83,4 +83,26 @@ describe('interop with http-message-signatures (hmac-sha256)', () => {
     const tampered = new Request(req.url, { method: 'POST', headers: req.headers, body: body.replace('2', '3') })
     await expect(verify(tampered, { keys: { [keyId]: secret }, profile: 'rfc9421' })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' })
   })
+
+  it('a peer keyed with a UTF-8 passphrase interoperates through { utf8 }, and the bare string is refused (issue 12 item 5)', async () => {
+    const passphrase = 'peer-side passphrase: 32+ bytes of UTF-8 text'
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'content-digest': `sha-256=:${Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body))).toString('base64')}:`,
+    }
+    const signed = await httpbis.signMessage(
+      {
+        key: createSigner(Buffer.from(passphrase, 'utf8'), 'hmac-sha256', keyId),
+        fields: ['@method', '@authority', '@path', 'content-digest'],
+        params: ['keyid', 'alg', 'created'],
+        paramValues: { created: new Date() },
+      },
+      { method: 'POST', url, headers },
+    )
+    const req = () => new Request(url, { method: 'POST', headers: signed.headers as Record<string, string>, body })
+    const v = await verify(req(), { keys: { [keyId]: { utf8: passphrase } }, profile: 'rfc9421' })
+    expect(v.keyId).toBe(keyId)
+    // The same text as a plain string is not silently base64-decoded into another key.
+    expect(() => verify(req(), { keys: { [keyId]: passphrase }, profile: 'rfc9421' })).toThrow(/secret of kInteropKey01 .*\{ utf8 \}/)
+  })
 })

@@ -39,7 +39,26 @@ function describe(error: unknown): string {
   return parts.join(' <- caused by ')
 }
 
+// During an outage every request fails the same way: the default log keeps to a few lines a
+// second and says how many it left out, so a store outage does not become a log flood.
+const LOG_BURST = 20
+const LOG_WINDOW_MS = 10_000
+let logWindowStart = 0
+let logged = 0
+let suppressed = 0
 const defaultReporter: ErrorReporter = (error, { correlationId }) => {
+  const now = Date.now()
+  if (now - logWindowStart >= LOG_WINDOW_MS) {
+    if (suppressed) console.error(`[sigil] ${suppressed} more internal errors in the last ${LOG_WINDOW_MS / 1000} s not logged`)
+    logWindowStart = now
+    logged = 0
+    suppressed = 0
+  }
+  if (logged >= LOG_BURST) {
+    suppressed++
+    return
+  }
+  logged++
   console.error(`[sigil] ${correlationId} ${describe(error)}`)
 }
 
@@ -95,7 +114,7 @@ export function rateLimitHeaders(d: RateLimitDecision): Record<string, string> {
 
 /** Options of {@link toProblem} / {@link problemResponse}. */
 export interface ProblemOptions {
-  /** Where the detail of an internal failure goes (default `console.error`). */
+  /** Where the detail of an internal failure goes (default `console.error`, at most 20 lines per 10 s). */
   onError?: ErrorReporter
 }
 
