@@ -5,7 +5,7 @@ import { connectShared, deletePrefix, SHARED_REDIS_PORT, uniquePrefix } from './
 import { type Instance, startInstances, stopInstances } from './instances.js'
 
 const TRIALS = 1_000
-const RATE = 40 // per second, per key, across all instances
+const RATE = 40 // per window, per key, across all instances
 
 let redis: Redis
 let db: ReturnType<typeof keyDatabase>
@@ -87,32 +87,22 @@ describe('three API instances sharing Redis', () => {
     for (const l of latencies) expect(l).toBeLessThan(1_000)
   }, 30_000)
 
-  it(`a rate limit of ${RATE}/s per key holds across instances`, async () => {
-    const key = await db.createKey({ rate: { points: RATE, windowSeconds: 1 } })
-    // Align to a fresh fixed window: the first accepted request opens it.
+  it(`a rate limit of ${RATE} per window per key holds across instances`, async () => {
+    // One fixed window long enough that the whole burst falls into it, however loaded the machine:
+    // exactly RATE accepted across the three instances, every other request limited.
+    const key = await db.createKey({ rate: { points: RATE, windowSeconds: 120 } })
     const answers: Answer[] = []
-    const first = await send(instances[0]?.url as string, '/v1/r?0', await signedHeaders(key, '/v1/r?0'))
-    expect(first.status).toBe(200)
-    answers.push(first)
-    const opened = performance.now()
-    const windows = 3
-    let i = 1
-    await pool(10_000, 12, async () => {
-      if (performance.now() - opened > windows * 1000 - 60) return
-      const n = i++
+    const TOTAL = RATE * 4
+    await pool(TOTAL, 12, async (n) => {
       const path = `/v1/r?${n}`
       answers.push(await send(instances[n % 3]?.url as string, path, await signedHeaders(key, path)))
     })
     const ok = answers.filter((a) => a.status === 200).length
     const limited = answers.filter((a) => a.code === 'RATE_LIMITED')
-    console.log(
-      `rate limit: ${answers.length} requests in ${windows} windows, ${ok} accepted (limit ${RATE * windows}), ${limited.length} limited`,
-    )
-    expect(answers.length).toBeGreaterThan(RATE * windows * 2) // the load really exceeded the limit
-    expect(ok + limited.length).toBe(answers.length)
-    // Fixed 1 s windows in Redis: exactly RATE per window, give or take one request per boundary.
-    expect(ok).toBeGreaterThanOrEqual(RATE * windows - windows)
-    expect(ok).toBeLessThanOrEqual(RATE * windows + windows)
+    console.log(`rate limit: ${answers.length} requests, ${ok} accepted (limit ${RATE}), ${limited.length} limited`)
+    expect(answers).toHaveLength(TOTAL)
+    expect(ok).toBe(RATE)
+    expect(limited).toHaveLength(TOTAL - RATE)
     const h = limited[0]?.headers ?? {}
     expect(Number(h['retry-after'])).toBeGreaterThanOrEqual(1)
     expect(String(h['ratelimit-policy'])).toContain(`${RATE}`)
