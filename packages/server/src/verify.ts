@@ -59,11 +59,14 @@ export function incomingFromRequest(
  *
  * @example
  * ```ts
- * import { verify, problemResponse } from '@sigil/server'
- * const options = { keys: { k_partner_1: process.env.PARTNER_SECRET! } }
+ * import { createVerifier, verify, problemResponse } from '@sigil/server'
+ * // Hoisted: options are validated once, here (a missing or short secret throws at start-up).
+ * // Options passed inline also work (replays are still refused: verifiers without a nonceStore
+ * // share one per process), but each call then revalidates them.
+ * const verifier = createVerifier({ keys: { k_partner_1: process.env.PARTNER_SECRET } })
  * export async function POST(request: Request) {
  *   try {
- *     const { principal } = await verify(request, options)
+ *     const { principal } = await verify(request, verifier)
  *     return Response.json({ hello: principal })
  *   } catch (e) {
  *     return problemResponse(e)
