@@ -152,7 +152,17 @@ describe('sigil curl and explain (spawned)', () => {
     expect(ok.code).toBe(0)
     const okJson = JSON.parse(ok.stdout)
     expect(okJson.ok).toBe(true)
-    expect(okJson.checks.map((c: { step: string }) => c.step)).toEqual(['parse', 'profile', 'time', 'key', 'base', 'mac', 'digest'])
+    // The verifier's own steps (createVerifier().explain), in SPEC §2 order.
+    expect(okJson.checks.map((c: { step: string }) => c.step)).toEqual([
+      'parse',
+      'profile',
+      'time',
+      'key',
+      'mac',
+      'replay',
+      'body',
+      'authorize',
+    ])
 
     writeFileSync(join(dir, 'tampered.json'), '{"sku":"A-2"}\n')
     const tampered = await sigil(['explain', '--token', token, '--json', ...req.slice(0, -3), '--data-binary', '@tampered.json', url])

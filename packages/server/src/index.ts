@@ -26,5 +26,5 @@ export {
 } from './sign-response.js'
 export { type SecretInput, staticKeys } from './static-keys.js'
 export { recordUsage, type UsageEvent, type UsageRecorder } from './usage.js'
-export { createVerifier, type Verifier } from './verifier.js'
+export { createVerifier, type ExplainStep, type Explanation, VERIFY_STEPS, type Verifier, type VerifyStep } from './verifier.js'
 export { incomingFromRequest, verifierFor, verify } from './verify.js'

@@ -12,8 +12,10 @@ import {
   PRESIGNED_TAG,
   parseContentDigest,
   parseSignatures,
+  type RequestMessage,
   randomBytes,
   SigilError,
+  type SigilErrorCode,
   type SignatureEntry,
   signatureBase,
   VerificationError,
@@ -30,6 +32,68 @@ export interface Verifier {
   readonly config: VerifierConfig
   /** Verify an adapter-built request (see `@sigil/server/node`, `verify()` for Web Requests). */
   verifyIncoming(input: IncomingRequest, context?: VerifyContext): Promise<Verified>
+  /**
+   * Run the same steps as {@link Verifier.verifyIncoming} and report each instead of throwing:
+   * which passed, which failed with what code, and the signature base this verifier rebuilt.
+   * Nothing is recorded: no nonce is stored, no rate-limit point spent, no usage written.
+   * `sigil explain` is this function.
+   */
+  explain(input: IncomingRequest, context?: VerifyContext): Promise<Explanation>
+}
+
+/** The steps of SPEC §2, in order, as {@link Verifier.explain} names them. */
+export const VERIFY_STEPS = ['parse', 'profile', 'time', 'key', 'mac', 'replay', 'body', 'authorize'] as const
+export type VerifyStep = (typeof VERIFY_STEPS)[number]
+
+/** One step of an {@link Explanation}; `ok: null` means not checked. */
+export interface ExplainStep {
+  step: VerifyStep
+  ok: boolean | null
+  code?: SigilErrorCode
+  detail: string
+}
+
+/** What {@link Verifier.explain} found. Never contains a secret or a MAC. */
+export interface Explanation {
+  ok: boolean
+  /** The code `verifyIncoming` would reject with. */
+  code?: SigilErrorCode
+  steps: ExplainStep[]
+  /** The signature base this verifier rebuilt, once it got that far. */
+  signatureBase?: string
+  keyId?: string
+  label?: string
+}
+
+/** What a run leaves behind for usage records and explain(). */
+interface Note {
+  keyId?: string
+  principal?: string
+  keyFound?: boolean
+  step?: VerifyStep
+  base?: string
+  label?: string
+  /** explain(): check, but record nothing. */
+  dryRun?: boolean
+}
+
+const PASSED: Record<VerifyStep, string> = {
+  parse: 'one signature selected',
+  profile: 'parameters and covered components meet the profile',
+  time: 'within the window',
+  key: 'key is active',
+  mac: 'HMAC-SHA256 matches',
+  replay: 'not checked: explain records no nonce',
+  body: 'body matches its Content-Digest, or carries no byte',
+  authorize: 'scopes held; rate limits not consumed by explain',
+}
+
+/** Where a bad MAC usually comes from, said without echoing any value. */
+function macHint(m: RequestMessage, cfg: VerifierConfig): string {
+  const forwarded = m.headers.get('x-forwarded-host') !== null || m.headers.get('forwarded') !== null
+  const from = cfg.authority !== undefined ? 'the authority option' : cfg.trustProxy && forwarded ? 'the trusted proxy header' : 'Host'
+  const proxy = forwarded && !cfg.trustProxy ? '; X-Forwarded-Host/Forwarded is present but trustProxy is off' : ''
+  return `the signer saw a different base or used another secret: @authority came from ${from} (${m.authority})${proxy}; compare the signature base with the client's`
 }
 
 const fail = (code: ConstructorParameters<typeof VerificationError>[0], message: string, headers?: Record<string, string>): never => {
@@ -139,11 +203,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
     throw err
   }
 
-  async function run(
-    request: IncomingRequest,
-    ctx: VerifyContext | undefined,
-    note: { keyId?: string; principal?: string; keyFound?: boolean },
-  ): Promise<Verified> {
+  async function run(request: IncomingRequest, ctx: VerifyContext | undefined, note: Note): Promise<Verified> {
     // A presigned URL (SPEC §7) only where the integrator allows it; elsewhere its query is a query.
     const presignedCfg: PresignedOptions | undefined = ctx?.presigned ?? cfg.presigned
     const pre = presignedCfg ? presignedView(request) : null
@@ -154,10 +214,19 @@ export function createVerifier(options: VerifyOptions): Verifier {
       fail('BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`)
     }
     // 1. Parse
+    note.step = 'parse'
     const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.limits)
     const entry = selectEntry(entries, pre ? PRESIGNED_TAG : cfg.tag)
     const p = entry.params
+    note.label = entry.label
+    if (note.dryRun) {
+      // explain() shows the base even when an earlier step fails (time, key).
+      try {
+        note.base = signatureBase(m, entry.components, entry.paramsValue)
+      } catch {}
+    }
     // 2. Profile
+    note.step = 'profile'
     if (p.keyid === undefined) fail('PROFILE_VIOLATION', 'keyid is required')
     note.keyId = p.keyid
     if (p.created === undefined) fail('PROFILE_VIOLATION', 'created is required')
@@ -171,6 +240,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
     if (!pre && input.hasBody && !digestCovered && cfg.digestRequired)
       fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
     // 3. Time
+    note.step = 'time'
     const nowMs = cfg.now()
     const nowS = nowMs / 1000
     const created = p.created as number
@@ -192,6 +262,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
       if (p.expires <= nowS) fail('SIGNATURE_EXPIRED', 'signature has expired')
     }
     // 4. Key (algorithm comes from the key record, never from the header)
+    note.step = 'key'
     const keyId = p.keyid as string
     let key: KeyRecord | undefined
     try {
@@ -212,6 +283,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
     }
     if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
     // 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
+    note.step = 'mac'
     let base: string
     try {
       base = signatureBase(m, entry.components, entry.paramsValue)
@@ -225,7 +297,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
     const ok = typeof okAnswer === 'boolean' ? okAnswer : await okAnswer
     // One throw site for an unusable key and a bad MAC, so opaque mode costs the same either way.
     if (problem || !ok) {
-      const e = new VerificationError('SIGNATURE_INVALID', 'signature does not verify')
+      const e = new VerificationError('SIGNATURE_INVALID', note.dryRun && !problem ? macHint(m, cfg) : 'signature does not verify')
       if (cfg.debug && !problem) Object.defineProperty(e, 'signatureBase', { value: base, enumerable: false })
       throw e
     }
@@ -234,7 +306,8 @@ export function createVerifier(options: VerifyOptions): Verifier {
     // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
     // A nonce an outer verifier already counted for this same request (stacked middleware) is not
     // counted again; everything else is still checked by this verifier.
-    const counted = request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce
+    note.step = 'replay'
+    const counted = note.dryRun || (request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce)
     if (p.nonce !== undefined && !counted && (!pre || pre.bound.once || presignedCfg?.singleUse)) {
       const nonce = p.nonce
       // Remember the pair past the last instant at which this signature could still verify: the
@@ -255,6 +328,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
       if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
     }
     // 7. Body
+    note.step = 'body'
     let body: Uint8Array | undefined
     const digestValue = pre ? (pre.bound.contentDigest ?? null) : digestCovered ? m.headers.get('content-digest') : null
     // An upload link bound to a size alone is still read, to hold it to that size.
@@ -304,10 +378,11 @@ export function createVerifier(options: VerifyOptions): Verifier {
     )
       fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
     // 8. Authorize
+    note.step = 'authorize'
     const scopes = ctx?.requiredScopes ? [...cfg.requiredScopes, ...ctx.requiredScopes] : cfg.requiredScopes
     for (const s of scopes) if (!hasScope(k.scopes, s)) fail('SCOPE_DENIED', `key lacks scope ${s}`)
     let rateLimit: Verified['rateLimit']
-    if (cfg.rateLimiter) {
+    if (cfg.rateLimiter && !note.dryRun) {
       const limiter = cfg.rateLimiter
       let d: Awaited<ReturnType<typeof limiter.consume>>
       try {
@@ -334,18 +409,39 @@ export function createVerifier(options: VerifyOptions): Verifier {
   return {
     config: cfg,
     verifyIncoming(input, context) {
-      const note: { keyId?: string; principal?: string; keyFound?: boolean } = {}
+      const note: Note = {}
       // Without a usage recorder there is nothing to do around `run`: hand its promise back as is.
       if (!cfg.usage) return run(input, context, note)
       return recorded(input, context, note)
     },
+    async explain(input, context) {
+      const note: Note = { dryRun: true }
+      const report = (code?: SigilErrorCode, detail?: string): Explanation => {
+        const reached = note.step === undefined ? 0 : VERIFY_STEPS.indexOf(note.step)
+        const steps: ExplainStep[] = VERIFY_STEPS.slice(0, code ? reached : VERIFY_STEPS.length).map((step) => ({
+          step,
+          ok: step === 'replay' ? null : true,
+          detail: PASSED[step],
+        }))
+        if (code) steps.push({ step: note.step ?? 'parse', ok: false, code, detail: detail ?? code })
+        const out: Explanation = { ok: !code, steps }
+        if (code) out.code = code
+        if (note.base !== undefined) out.signatureBase = note.base
+        if (note.keyId !== undefined) out.keyId = note.keyId
+        if (note.label !== undefined) out.label = note.label
+        return out
+      }
+      try {
+        await run(input, context, note)
+        return report()
+      } catch (e) {
+        if (e instanceof SigilError) return report(e.code, e.message)
+        throw e
+      }
+    },
   }
 
-  async function recorded(
-    input: IncomingRequest,
-    context: VerifyContext | undefined,
-    note: { keyId?: string; principal?: string; keyFound?: boolean },
-  ) {
+  async function recorded(input: IncomingRequest, context: VerifyContext | undefined, note: Note) {
     try {
       const v = await run(input, context, note)
       if (cfg.usage)
@@ -361,7 +457,14 @@ export function createVerifier(options: VerifyOptions): Verifier {
     } catch (e) {
       const code = e instanceof SigilError ? e.code : 'INTERNAL_ERROR'
       if (cfg.usage)
-        recordUsage(cfg.usage, { ...note, outcome: code, at: new Date(cfg.now()), ...(input.address ? { address: input.address } : {}) })
+        recordUsage(cfg.usage, {
+          ...(note.keyId !== undefined ? { keyId: note.keyId } : {}),
+          ...(note.principal !== undefined ? { principal: note.principal } : {}),
+          ...(note.keyFound !== undefined ? { keyFound: note.keyFound } : {}),
+          outcome: code,
+          at: new Date(cfg.now()),
+          ...(input.address ? { address: input.address } : {}),
+        })
       throw e
     }
   }

@@ -1,32 +1,23 @@
 import { componentsFor } from '@sigil/client'
-import {
-  checkContentDigest,
-  digestBytes,
-  normalizeAuthority,
-  parseContentDigest,
-  parseSignatures,
-  type RequestMessage,
-  requestFromUrl,
-  SigilError,
-  type SignatureEntry,
-  serializeSignatureParams,
-  signatureBase,
-  verifyMessageSignature,
-} from '@sigil/core'
+import { type KeyRecord, type KeyResolver, requestFromUrl, serializeSignatureParams, signatureBase } from '@sigil/core'
+import { createVerifier, type ExplainStep, incomingFromRequest } from '@sigil/server'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { EXIT, usageError } from '../exit-codes.js'
 import { toJson } from '../format.js'
 import type { Command } from '../io.js'
+import { type StoreFlags, withStore } from '../open-store.js'
 import { credentialsFromFlags, REQUEST_OPTIONS, requestFromFlags } from '../request-flags.js'
-import { type Check, profileChecks } from './explain-checks.js'
-import { keyCheck } from './explain-key.js'
 
 const USAGE = `usage: sigil explain [-X METHOD] [-H "Name: value"]... [--data-binary @FILE] [--signature-input V --signature V]
-                     [--token T | --key-id ID --secret S] [--now UNIX] [--window 300] [--tag sigil] URL
+                     [--token T | --key-id ID --secret S | --store PATH | --database-url URL] [--now UNIX] [--window 300] [--tag sigil] URL
 
-Signature-Input / Signature may also be given as -H headers.`
+Signature-Input / Signature may also be given as -H headers. The checks are the verifier's own
+(createVerifier().explain): the same steps, in the same order, with the same codes.`
 
-/** `sigil explain`: rebuild the signature base of a request and say which verifier check fails. */
+const storeNamed = (flags: StoreFlags, env: Record<string, string | undefined>) =>
+  flags.store ?? flags['database-url'] ?? env.SIGIL_STORE ?? env.SIGIL_DATABASE_URL
+
+/** `sigil explain`: run the verifier's steps on a request and say which one fails, with the base it rebuilt. */
 export const explain: Command = async (args, ctx) => {
   const { values, positionals } = parseCommandArgs(args, {
     ...REQUEST_OPTIONS,
@@ -49,108 +40,88 @@ export const explain: Command = async (args, ctx) => {
   if (!values.header?.some((h) => /^content-type\s*:/i.test(h))) spec.headers.delete('content-type')
   const nowSec = values.now !== undefined ? Number(values.now) : Math.floor((ctx.io.now ?? Date.now)() / 1000)
   const window = values.window !== undefined ? Number(values.window) : 300
-  if (!Number.isInteger(nowSec) || !Number.isInteger(window) || window <= 0) throw usageError('--now and --window take whole seconds')
+  if (!Number.isInteger(nowSec) || !Number.isInteger(window) || window <= 0 || window > 3600)
+    throw usageError('--now and --window take whole seconds (window 1-3600)')
   const tag = values.tag ?? 'sigil'
   const creds = credentialsFromFlags(values, ctx.io)
+  const named = storeNamed(values, ctx.io.env)
 
-  const view: RequestMessage = requestFromUrl(spec.method, spec.url, spec.headers)
-  const host = spec.headers.get('host')
-  if (host) view.authority = normalizeAuthority(host, view.scheme)
-  const checks: Check[] = []
-  let base: string | undefined
-  let entry: SignatureEntry | undefined
-  const fail = (step: string, e: unknown) =>
-    checks.push({ step, ok: false, code: e instanceof SigilError ? e.code : 'INTERNAL', detail: (e as Error).message })
-
-  try {
-    const all = parseSignatures(spec.headers.get('signature-input'), spec.headers.get('signature'))
-    const tagged = all.filter((s) => s.params.tag === tag)
-    if (tagged.length !== 1) {
-      checks.push({
-        step: 'parse',
-        ok: false,
-        code: tagged.length ? 'SIGNATURE_MALFORMED' : 'SIGNATURE_MISSING',
-        detail: `${tagged.length} signatures carry tag "${tag}" (labels: ${all.map((s) => s.label).join(', ') || 'none'}); exactly one must`,
-      })
-    } else {
-      entry = tagged[0] as SignatureEntry
-      checks.push({ step: 'parse', ok: true, detail: `one signature tagged "${tag}", label ${entry.label}` })
-    }
-  } catch (e) {
-    fail('parse', e)
-  }
-
-  if (entry) {
-    checks.push(...profileChecks(entry, spec.body, nowSec, window, creds?.keyId))
-    try {
-      base = signatureBase(view, entry.components, entry.paramsValue)
-      checks.push({ step: 'base', ok: true, detail: 'every covered component could be derived' })
-    } catch (e) {
-      fail('base', e)
-    }
-    // No secret given: with a key store named (flag or environment), check the key there.
-    let secret = creds?.secret
-    if (!creds && entry.params.keyid !== undefined) {
-      const found = await keyCheck(values, ctx.io, entry.params.keyid, nowSec)
-      if (found) {
-        // Replaces the "not checked (no credentials)" placeholder of the profile checks.
-        const at = checks.findIndex((c) => c.step === 'key' && c.ok === null)
-        if (at >= 0) checks[at] = found.check
-        else checks.push(found.check)
-        secret = found.secret
-      }
-    }
-    if (base !== undefined && secret) {
-      const { ok } = await verifyMessageSignature(view, entry, secret)
-      checks.push(
-        ok
-          ? { step: 'mac', ok: true, detail: 'HMAC-SHA256 matches' }
-          : {
-              step: 'mac',
-              ok: false,
-              code: 'SIGNATURE_INVALID',
-              detail: 'MAC mismatch: the signer saw a different base or used another secret',
-            },
-      )
-    } else if (base !== undefined) {
-      checks.push({ step: 'mac', ok: null, detail: 'skipped: no --token / --secret given and no usable key in a store' })
-    }
-  } else if (!spec.headers.has('signature-input')) {
-    // No signature to explain: show what Sigil would sign, with illustrative parameters.
+  // No signature at all: show what Sigil would sign, with illustrative parameters.
+  if (!spec.headers.has('signature-input') && !spec.headers.has('signature')) {
+    const view = requestFromUrl(spec.method, spec.url, spec.headers)
     const components = componentsFor(spec.body !== null, spec.headers.has('content-type'), [])
     const params = serializeSignatureParams(components, { created: nowSec, keyid: creds?.keyId ?? 'KEY_ID', alg: 'hmac-sha256', tag })
-    base = signatureBase(view, components, params)
+    const base = signatureBase(view, components, params)
+    const steps: ExplainStep[] = [{ step: 'parse', ok: false, code: 'SIGNATURE_MISSING', detail: 'the request carries no signature' }]
+    return print(ctx, { ok: false, code: 'SIGNATURE_MISSING', steps, signatureBase: base }, true)
   }
 
-  const digestHeader = spec.headers.get('content-digest')
-  if (spec.body && digestHeader) {
-    try {
-      checkContentDigest(
-        parseContentDigest(digestHeader),
-        new Map([
-          ['sha-256', digestBytes('sha-256', spec.body)],
-          ['sha-512', digestBytes('sha-512', spec.body)],
-        ]),
-      )
-      checks.push({ step: 'digest', ok: true, detail: 'body matches Content-Digest' })
-    } catch (e) {
-      fail('digest', e)
+  const run = async (keys: KeyResolver, keyChecked: boolean) => {
+    const verifier = createVerifier({ keys, window, tag, now: () => nowSec * 1000, maxBodyBytes: 1 << 30 })
+    const request = new Request(spec.url, {
+      method: spec.method,
+      headers: spec.headers,
+      ...(spec.body ? { body: spec.body as Uint8Array<ArrayBuffer> } : {}),
+    })
+    const report = await verifier.explain(incomingFromRequest(request, verifier))
+    // Without credentials or a store there is no key to check against: say so, don't guess.
+    if (!keyChecked && report.code === 'KEY_UNKNOWN') {
+      const at = report.steps.findIndex((s) => s.step === 'key')
+      report.steps.splice(at, 1, {
+        step: 'key',
+        ok: null,
+        detail: `keyid "${report.keyId ?? ''}"; not checked: pass --token / --secret or a key store`,
+      })
+      report.steps.push({ step: 'mac', ok: null, detail: 'not checked without a key' })
+      delete report.code
+      report.ok = true
     }
-  } else if (spec.body) {
-    checks.push({ step: 'digest', ok: false, code: 'DIGEST_MISSING', detail: 'the request has a body but no Content-Digest' })
+    return report
   }
 
-  const failed = checks.find((c) => c.ok === false)
-  const io = ctx.io
-  if (ctx.json) {
-    io.stdout.write(toJson({ ok: !failed, code: failed?.code ?? null, signatureBase: base ?? null, checks }))
+  let report: Awaited<ReturnType<typeof run>>
+  if (creds) {
+    const key: KeyRecord = {
+      keyId: creds.keyId,
+      secret: creds.secret,
+      principal: '(credentials)',
+      scopes: [],
+      status: 'active',
+      createdAt: new Date(0),
+    }
+    report = await run({ get: (id) => (id === key.keyId ? key : undefined) }, true)
+  } else if (named) {
+    report = await withStore(values, ctx.io, async (store) => run({ get: async (id) => store?.get(id) }, true), true)
   } else {
-    if (base !== undefined)
-      io.stdout.write(`Signature base${entry ? '' : ' Sigil would sign (illustrative parameters)'}:\n${base.replace(/^/gm, '  ')}\n\n`)
-    io.stdout.write('Checks:\n')
-    for (const c of checks)
-      io.stdout.write(`  ${c.ok === null ? '-' : c.ok ? '✓' : '✗'} ${c.step.padEnd(8)}${c.code ? `${c.code}: ` : ''}${c.detail}\n`)
-    io.stdout.write(failed ? `\nA Sigil verifier would reject this request with ${failed.code}.\n` : '\nNo check failed.\n')
+    report = await run({ get: () => undefined }, false)
   }
-  return failed ? EXIT.FAILURE : EXIT.OK
+  return print(ctx, report, false)
+}
+
+function print(
+  ctx: Parameters<Command>[1],
+  r: { ok: boolean; code?: string; steps: ExplainStep[]; signatureBase?: string },
+  illustrative: boolean,
+): number {
+  const io = ctx.io
+  const complete = r.steps.every((s) => s.ok !== null || s.step === 'replay')
+  if (ctx.json) {
+    io.stdout.write(toJson({ ok: r.ok, code: r.code ?? null, signatureBase: r.signatureBase ?? null, checks: r.steps }))
+  } else {
+    if (r.signatureBase !== undefined)
+      io.stdout.write(
+        `Signature base${illustrative ? ' Sigil would sign (illustrative parameters)' : ''}:\n${r.signatureBase.replace(/^/gm, '  ')}\n\n`,
+      )
+    io.stdout.write('Checks:\n')
+    for (const c of r.steps)
+      io.stdout.write(`  ${c.ok === null ? '-' : c.ok ? '✓' : '✗'} ${c.step.padEnd(10)}${c.code ? `${c.code}: ` : ''}${c.detail}\n`)
+    io.stdout.write(
+      r.code
+        ? `\nA Sigil verifier would reject this request with ${r.code}.\n`
+        : complete
+          ? '\nA Sigil verifier would accept this request.\n'
+          : '\nNo check failed; the key and MAC were not checked.\n',
+    )
+  }
+  return r.ok ? EXIT.OK : EXIT.FAILURE
 }
