@@ -48,6 +48,7 @@ interface PooledClient {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>
   release(err?: Error | boolean): void
   on(event: 'error', listener: (e: Error) => void): unknown
+  removeListener(event: 'error', listener: (e: Error) => void): unknown
   connection?: { stream?: { destroy(): void } }
 }
 interface PoolLike {
@@ -89,15 +90,19 @@ function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): PgQueryC
     } finally {
       acquire.cancel()
     }
+    // A checked-out client has no pool listener: a backend terminated mid-query (or a reset
+    // socket) would emit 'error' with no one listening and crash the process. Listen while we hold it.
+    const swallow = () => {}
+    c.on('error', swallow)
     const q = c.query(text, params)
     const d = deadline(q, ms, 'query')
     try {
       const r = await d.promise
+      c.removeListener('error', swallow)
       c.release()
       return r
     } catch (e) {
       q.catch(() => {})
-      c.on('error', () => {})
       // Out of the pool first (pg marks it ending, so the destroyed socket raises no error event).
       c.release(e instanceof Error ? e : true)
       c.connection?.stream?.destroy()
