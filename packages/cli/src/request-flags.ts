@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { wireMethod } from '@sigil/client'
-import { decodeSecret, parseToken, SigilError } from '@sigil/core'
+import { parseToken, SigilError, secretBytes } from '@sigil/core'
 import { usageError } from './exit-codes.js'
 import type { CliIo } from './io.js'
 
@@ -98,9 +98,14 @@ export function credentialsFromFlags(
 ): { keyId: string; secret: Uint8Array } | undefined {
   if (flags['key-id'] || flags.secret) {
     if (!flags['key-id'] || !flags.secret) throw usageError('--key-id and --secret go together')
-    const secret = decodeSecret(flags.secret)
-    if (!secret || secret.length < 32) throw new SigilError('TOKEN_INVALID', '--secret must be at least 32 bytes, base64 or base64url')
-    return { keyId: flags['key-id'], secret }
+    // The one secret rule (SPEC §4); hex and plain-text secrets are named with a prefix.
+    const raw = flags.secret
+    const input = raw.startsWith('hex:') ? { hex: raw.slice(4) } : raw.startsWith('utf8:') ? { utf8: raw.slice(5) } : raw
+    try {
+      return { keyId: flags['key-id'], secret: secretBytes(input, flags['key-id']) }
+    } catch (e) {
+      throw new SigilError('TOKEN_INVALID', `--secret: ${(e as Error).message.replace(/^secret of \S+ /, '')}`)
+    }
   }
   const token = flags.token ?? io.env.SIGIL_TOKEN
   return token ? parseToken(token) : undefined

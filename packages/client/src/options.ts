@@ -1,8 +1,22 @@
-import { type BareItem, type Component, ConfigurationError, component, decodeSecret, parseToken, SigilError } from '@sigil/core'
+import {
+  type BareItem,
+  type Component,
+  ConfigurationError,
+  component,
+  parseToken,
+  type SecretInput,
+  SigilError,
+  secretBytes,
+} from '@sigil/core'
 import { z } from 'zod'
 
 /** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */
-export type Credentials = { token: string } | { keyId: string; secret: Uint8Array | string }
+/**
+ * How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. The secret
+ * follows the one rule the server uses (SPEC §4): bytes, canonical base64url/base64, or an
+ * explicitly typed `{ hex }` / `{ utf8 }` / `{ base64 }` / `{ base64url }`, at least 32 bytes.
+ */
+export type Credentials = { token: string } | { keyId: string; secret: SecretInput }
 
 /**
  * Options shared by {@link signRequest}, {@link createSignedFetch} and the undici interceptor.
@@ -28,7 +42,7 @@ const schema = z
   .object({
     token: z.string().optional(),
     keyId: z.string().optional(),
-    secret: z.union([z.instanceof(Uint8Array), z.string()]).optional(),
+    secret: z.unknown().optional(),
     components: z.array(z.string().min(1)).optional(),
     expiresIn: z.number().int().min(0).max(86_400).optional(),
     tag: z.string().min(1).max(64).optional(),
@@ -83,11 +97,9 @@ export function resolveSigner(options: SignerOptions): ResolvedSigner {
     if (o.token !== undefined) {
       ;({ keyId, secret } = parseToken(o.token))
     } else {
-      if (!o.keyId || o.secret === undefined) throw new ConfigurationError('pass either token or keyId and secret')
+      if (!o.keyId) throw new ConfigurationError('pass either token or keyId and secret')
       keyId = o.keyId
-      const s = typeof o.secret === 'string' ? decodeSecret(o.secret) : o.secret
-      if (!s) throw new ConfigurationError('secret must be bytes or base64/base64url')
-      secret = s
+      secret = secretBytes(o.secret, o.keyId)
     }
   } catch (e) {
     if (e instanceof SigilError) throw e
