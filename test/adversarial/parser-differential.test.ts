@@ -173,8 +173,9 @@ function compare<T extends Dictionary | List | Item>(
     // Our serialization reads back to the same value.
     expect(norm(ours(mine) as never)).toEqual(norm(o.v as never))
   } else if (o.ok && !l.ok) {
-    // Only the library's Date bug may make it reject what we accept.
-    expect(hasDate(o.v)).toBe(true)
+    // Only the library's Date bug may make it reject what we accept (the Date may since have been
+    // replaced by a repeated key, as in `();a=@0;a`).
+    expect(hasDate(o.v) || /@-?[0-9]/.test(input)).toBe(true)
   } else if (!o.ok && l.ok) {
     // Only the library's wide Display String characters may make it accept what we reject.
     expect(hasWideChar(input)).toBe(true)
