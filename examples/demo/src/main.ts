@@ -73,20 +73,36 @@ await show('same request replayed', 'NONCE_REPLAYED', async () => {
   return fetch(lastSigned!)
 })
 
-const attempts: string[] = []
+const skewed = (minutes: number) => {
+  const attempts: string[] = []
+  return {
+    attempts,
+    run: () =>
+      client({
+        now: () => Date.now() + minutes * 60_000,
+        fetch: async (r) => {
+          const res = await fetch(r)
+          attempts.push(res.ok ? `${res.status}` : `${res.status} ${((await res.clone().json()) as { code: string }).code}`)
+          return res
+        },
+      })(`${base}/v1/orders`, order),
+  }
+}
+const fast = skewed(10)
+await show(
+  'client clock 10 minutes fast',
+  200,
+  fast.run,
+  () => `attempts: ${fast.attempts.join(' → ')} (clock corrected from the server's Date header, then re-signed)`,
+)
+// A forward correction beyond the window is never taken from an unsigned 401: a forged Date
+// would make the client sign requests that verify only later (a pre-signed replay).
+const slow = skewed(-10)
 await show(
   'client clock 10 minutes slow',
-  200,
-  () =>
-    client({
-      now: () => Date.now() - 10 * 60_000,
-      fetch: async (r) => {
-        const res = await fetch(r)
-        attempts.push(res.ok ? `${res.status}` : `${res.status} ${((await res.clone().json()) as { code: string }).code}`)
-        return res
-      },
-    })(`${base}/v1/orders`, order),
-  () => `attempts: ${attempts.join(' → ')} (clock corrected from the server's Date header, then re-signed)`,
+  'CLOCK_SKEW',
+  slow.run,
+  () => `attempts: ${slow.attempts.join(' → ')} (a forward correction over the window is refused: fix the clock)`,
 )
 
 await show('unknown key', 'KEY_UNKNOWN', () =>

@@ -26,5 +26,7 @@ export async function skewCorrection(res: Response, localNowMs: number, maxCorre
   const date = Date.parse(res.headers.get('date') ?? '')
   if (!Number.isFinite(date)) return undefined
   const offset = date - localNowMs
-  return Math.abs(offset) <= maxCorrectionMs ? offset : undefined
+  // Backwards (our clock is fast) is safe at any size: a signature dated in the past can only be
+  // refused, never become valid later. Forwards is what a forged 401 would ask for: bounded.
+  return offset <= maxCorrectionMs ? offset : undefined
 }
