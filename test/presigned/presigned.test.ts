@@ -124,6 +124,14 @@ for (const h of harnesses) {
       expect(await code(on, wire(pinned, 'PUT', JSON.stringify({ sku: 'B-2' })))).toBe('401 DIGEST_MISMATCH')
     })
 
+    it('refuses bytes sent with a link that is not an upload link', async () => {
+      const link = await presignUrl(`${base}/v1/orders`, creds)
+      const withBody = wire(link, 'GET', '{"sku":"A-1"}')
+      expect(await code(on, withBody)).toBe('401 DIGEST_MISSING')
+      const del = await presignUrl(`${base}/v1/orders`, { ...creds, method: 'DELETE' })
+      expect(await code(on, wire(del, 'DELETE', '{}'))).toBe('401 DIGEST_MISSING')
+    })
+
     it('records the nonce of a single-use link', async () => {
       const link = await presignUrl(`${base}/v1/orders`, { ...creds, singleUse: true })
       expect(await code(on, wire(link))).toBe(200)

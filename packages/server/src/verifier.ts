@@ -103,6 +103,8 @@ const fail = (code: ConstructorParameters<typeof VerificationError>[0], message:
 }
 
 const SHA256_ONLY: readonly DigestAlgorithm[] = ['sha-256']
+/** Methods whose presigned links may carry a body without binding it (SPEC §7). */
+const UPLOAD_METHODS = new Set(['PUT', 'POST', 'PATCH'])
 // Ids as the parser gives them (component(...).id), so the profile check compares like with like.
 const URL_COMPONENTS = ['@method', '@authority', '@path', '@query'].map((n) => component(n).id)
 const SHA512_ONLY: readonly DigestAlgorithm[] = ['sha-512']
@@ -369,14 +371,13 @@ export function createVerifier(options: VerifyOptions): Verifier {
     }
     // Body presence is decided by the bytes, not the framing (SPEC §2 step 7): a body the framing
     // did not announce (HTTP/2 DATA, chunked, a Web stream) still needs a covered digest.
-    if (
-      !pre &&
-      !digestCovered &&
-      input.mayHaveBody &&
-      cfg.digestRequired &&
-      (await readBodyWithin(cfg.bodyTimeoutMs, () => hasAnyByte(input.body())))
-    )
-      fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
+    // The same holds for a presigned link that is not an upload link (SPEC §7): a GET, HEAD or
+    // DELETE link binds no body, so bytes sent with it are refused rather than handed to the app.
+    const unboundBody = pre
+      ? !UPLOAD_METHODS.has(m.method) && digestValue === null && pre.bound.maxBytes === undefined && (input.hasBody || input.mayHaveBody)
+      : !digestCovered && input.mayHaveBody && cfg.digestRequired
+    if (unboundBody && (await readBodyWithin(cfg.bodyTimeoutMs, () => hasAnyByte(input.body()))))
+      fail('DIGEST_MISSING', pre ? 'this link is not an upload link: it takes no body' : 'a request with a body must cover content-digest')
     // 8. Authorize
     note.step = 'authorize'
     const scopes = ctx?.requiredScopes ? [...cfg.requiredScopes, ...ctx.requiredScopes] : cfg.requiredScopes
