@@ -9,4 +9,5 @@ export default packageConfig([
   'src/msw.ts',
   'src/testing.ts',
   'src/rate-limit.ts',
+  'src/internal.ts',
 ])

@@ -12,7 +12,8 @@ import {
   timingSafeEqual,
   toBase64,
 } from '@sigil/core'
-import { createVerifier, type IncomingRequest, incomingFromRequest, type VerifyOptions } from '@sigil/server'
+import { createVerifier, type IncomingRequest, type VerifyOptions } from '@sigil/server'
+import { incomingFromRequest } from '@sigil/server/internal'
 import { describe, expect, it } from 'vitest'
 import { compareTiming, isLeak, measureUntil } from './stats.js'
 

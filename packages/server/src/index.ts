@@ -1,10 +1,9 @@
 export { ConfigurationError, SigilError, type SigilErrorCode, VerificationError } from '@sigil/core'
-export { type CompiledAdapter, compileAdapter, type SigilOptions } from './adapter-options.js'
-export { resolveOrigin } from './authority.js'
-export { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+export type { SigilOptions } from './adapter-options.js'
+export type { IncomingRequest, Verified, VerifyContext } from './incoming.js'
 export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './memory-nonce-store.js'
-export { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
-export { type PresignedOptions, presignedView } from './presigned.js'
+export type { VerifierConfig, VerifyOptions } from './options.js'
+export type { PresignedOptions } from './presigned.js'
 export {
   type ErrorReporter,
   type Problem,
@@ -16,7 +15,7 @@ export {
 } from './problem.js'
 // createMemoryRateLimiter lives in `@sigil/server/rate-limit` (it loads rate-limiter-flexible).
 export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './rate-limiter.js'
-export { checkScopes, type ExemptRule, exemptMatcher, hasScope } from './route-requirements.js'
+export { checkScopes, type ExemptRule, hasScope } from './route-requirements.js'
 export {
   type ResponseSignatureHeaders,
   responseSignatureHeaders,
@@ -25,6 +24,7 @@ export {
   signResponse,
 } from './sign-response.js'
 export { type SecretInput, staticKeys } from './static-keys.js'
-export { recordUsage, type UsageEvent, type UsageRecorder } from './usage.js'
+export type { UsageEvent, UsageRecorder } from './usage.js'
 export { createVerifier, type ExplainStep, type Explanation, VERIFY_STEPS, type Verifier, type VerifyStep } from './verifier.js'
-export { incomingFromRequest, verifierFor, verify } from './verify.js'
+export { verify } from './verify.js'
+// Plumbing (compileAdapter, compileOptions, incomingFromRequest, verifierFor, …): @sigil/server/internal

@@ -1,6 +1,7 @@
 import { componentsFor } from '@sigil/client'
 import { type KeyRecord, type KeyResolver, requestFromUrl, serializeSignatureParams, signatureBase } from '@sigil/core'
-import { createVerifier, type ExplainStep, incomingFromRequest } from '@sigil/server'
+import { createVerifier, type ExplainStep } from '@sigil/server'
+import { incomingFromRequest } from '@sigil/server/internal'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { EXIT, usageError } from '../exit-codes.js'
 import { toJson } from '../format.js'
