@@ -1,9 +1,7 @@
 import {
   type Component,
   contentDigest,
-  createHasher,
   DEFAULT_COMPONENTS,
-  formatContentDigest,
   type RequestMessage,
   requestFromUrl,
   type SignedHeaders,
@@ -54,16 +52,6 @@ export function signView(view: RequestMessage, hasBody: boolean, s: ResolvedSign
 /** Synchronous {@link signView} (node:crypto HMAC), for dispatcher interceptors. */
 export function signViewSync(view: RequestMessage, hasBody: boolean, s: ResolvedSigner): SignedHeaders {
   return signMessageSync(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra), s.clockOffsetMs))
-}
-
-/** Digest a body stream chunk by chunk (constant memory); returns the Content-Digest value. */
-export async function digestBody(
-  body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
-  alg: 'sha-256' | 'sha-512',
-): Promise<string> {
-  const h = createHasher(alg)
-  for await (const chunk of body as AsyncIterable<Uint8Array>) h.update(chunk)
-  return formatContentDigest(alg, h.digest())
 }
 
 /**

@@ -7,16 +7,10 @@ interface BufferLike {
 const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 /** UTF-8 encode. */
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s)
-}
-
-/** UTF-8 decode. */
-export function fromUtf8(b: Uint8Array): string {
-  return decoder.decode(b)
 }
 
 /** Standard base64 with padding. */

@@ -1,6 +1,5 @@
 export { type Component, component, DERIVED_COMPONENTS, fromItem } from './components.js'
 export {
-  byteSequence,
   checkContentDigest,
   contentDigest,
   createDigester,
@@ -21,7 +20,6 @@ export {
   decodeSecret,
   fromBase64,
   fromBase64Url,
-  fromUtf8,
   MIN_SECRET_BYTES,
   randomBytes,
   SECRET_FORMS,

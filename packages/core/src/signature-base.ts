@@ -17,9 +17,10 @@ import {
 
 /**
  * Structured-field types of fields Sigil can strictly re-serialize for the `sf` and `key` flags
- * (RFC 9421 §2.1.1 says the type must be known). Extend with `knownStructuredFields`.
+ * (RFC 9421 §2.1.1 says the type must be known). Frozen: a field not listed here cannot be covered
+ * with `sf` or `key` (`ComponentError`), whatever a caller does at run time.
  */
-export const STRUCTURED_FIELD_TYPES: Record<string, 'dictionary' | 'list' | 'item'> = {
+export const STRUCTURED_FIELD_TYPES: Readonly<Record<string, 'dictionary' | 'list' | 'item'>> = Object.freeze({
   'content-digest': 'dictionary',
   'repr-digest': 'dictionary',
   'want-content-digest': 'dictionary',
@@ -30,7 +31,7 @@ export const STRUCTURED_FIELD_TYPES: Record<string, 'dictionary' | 'list' | 'ite
   'proxy-status': 'list',
   priority: 'dictionary',
   'example-dict': 'dictionary',
-}
+})
 
 function fieldValue(headers: Message['headers'], name: string): string {
   const v = headers.get(name)
