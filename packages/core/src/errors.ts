@@ -64,7 +64,15 @@ export class SigilError extends Error {
 }
 
 /** A request (or response) was rejected by verification. */
-export class VerificationError extends SigilError {}
+export class VerificationError extends SigilError {
+  /** Response headers the rejection calls for (`Date` on `CLOCK_SKEW`, `RateLimit-*`/`Retry-After` on 429). */
+  declare headers?: Record<string, string>
+  /**
+   * The server's signature base, only with the verifier's `debug` option (never in production).
+   * Not enumerable, so logging or serializing the error does not carry it.
+   */
+  declare readonly signatureBase?: string
+}
 
 /** The caller configured Sigil wrongly; `cause` carries the validation error. */
 export class ConfigurationError extends SigilError {

@@ -1,4 +1,4 @@
-import { SigilError, type SigilErrorCode } from '@sigil/core'
+import { SigilError, type SigilErrorCode, type VerificationError } from '@sigil/core'
 import type { RateLimitDecision } from './rate-limiter.js'
 
 const TITLES: Partial<Record<SigilErrorCode, string>> = {
@@ -170,11 +170,12 @@ export function toProblem(error: unknown, now: Date = new Date(), options: Probl
     body.instance = `urn:uuid:${id}`
     body.correlationId = id
   }
-  const base = (error as { signatureBase?: string }).signatureBase
+  // Typed fields of VerificationError, read by shape (a second copy of core must not lose them).
+  const { signatureBase: base, headers: extra } = error as Partial<Pick<VerificationError, 'signatureBase' | 'headers'>>
   if (base !== undefined) body.signatureBase = base
   if (e.status === 401) headers['www-authenticate'] = `Signature error="${code.toLowerCase()}"`
   if (code === 'STORE_UNAVAILABLE') headers['retry-after'] = '1'
-  Object.assign(headers, (error as { headers?: Record<string, string> }).headers)
+  if (extra) Object.assign(headers, extra)
   return { status: e.status, headers, body }
 }
 

@@ -98,7 +98,7 @@ function macHint(m: RequestMessage, cfg: VerifierConfig): string {
 
 const fail = (code: ConstructorParameters<typeof VerificationError>[0], message: string, headers?: Record<string, string>): never => {
   const e = new VerificationError(code, message)
-  if (headers) (e as VerificationError & { headers?: Record<string, string> }).headers = headers
+  if (headers) e.headers = headers
   throw e
 }
 
