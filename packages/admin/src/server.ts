@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ConfigurationError } from '@sigil/core'
 import type { KeyStore } from '@sigil/keys'
 import { createVerifier, type VerifyOptions } from '@sigil/server'
 import { createApiHandler } from './api.js'
@@ -37,7 +38,8 @@ export interface AdminOptions {
  * ```
  */
 export function createAdmin(o: AdminOptions) {
-  if (!(o.adminSecret instanceof Uint8Array) || o.adminSecret.length < 32) throw new TypeError('adminSecret must be at least 32 bytes')
+  if (!(o.adminSecret instanceof Uint8Array) || o.adminSecret.length < 32)
+    throw new ConfigurationError('adminSecret must be at least 32 bytes (deriveAdminSecret(SIGIL_MASTER_KEY))')
   const audit = o.audit ?? createMemoryAuditLog()
   const service = createKeyService({
     store: o.store,

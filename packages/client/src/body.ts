@@ -1,4 +1,4 @@
-import { concatBytes, createHasher, formatContentDigest, SigilError, toBytes } from '@sigil/core'
+import { ConfigurationError, concatBytes, createHasher, formatContentDigest, toBytes } from '@sigil/core'
 
 /** A request body that can be read more than once: every attempt re-signs and re-sends it. */
 export type BodyFactory = () => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>
@@ -51,7 +51,7 @@ export async function* chunksOf(
       checkAbort(signal)
       if (done) return
       if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
-        throw new SigilError('CONFIGURATION_INVALID', 'a body stream must yield bytes (Uint8Array) or strings')
+        throw new ConfigurationError('a body stream must yield bytes (Uint8Array) or strings')
       }
       const bytes = toBytes(value)
       if (!signal) {
@@ -102,8 +102,7 @@ export async function prepareBody(
   }
   if (body instanceof ReadableStream || isAsyncIterable(body)) {
     if (!bufferStreams) {
-      throw new SigilError(
-        'CONFIGURATION_INVALID',
+      throw new ConfigurationError(
         'a one-shot stream body cannot be digested before it is sent: pass a Blob (fs.openAsBlob), a body factory () => stream, or bufferStreams: true',
       )
     }
@@ -111,7 +110,7 @@ export async function prepareBody(
     for await (const c of chunksOf(body as AsyncIterable<Uint8Array>, signal)) parts.push(c)
     return { prepared: { bytes: concatBytes(parts) } }
   }
-  throw new SigilError('CONFIGURATION_INVALID', 'unsupported request body type')
+  throw new ConfigurationError('unsupported request body type')
 }
 
 /** The `Content-Digest` of a prepared body, streamed in constant memory for Blobs and factories. */

@@ -1,4 +1,4 @@
-import { concatBytes, SigilError, toBytes } from '@sigil/core'
+import { ConfigurationError, concatBytes, toBytes } from '@sigil/core'
 
 /** A request body as the interceptor sends it: bytes it digested, or a Blob it streamed through the hash. */
 export interface DispatchBody {
@@ -40,29 +40,26 @@ export async function readBody(
   signal?: AbortSignal | null,
 ): Promise<DispatchBody> {
   if (typeof body === 'function') {
-    throw new SigilError('CONFIGURATION_INVALID', 'undici does not send function bodies; body factories are a createSignedFetch feature')
+    throw new ConfigurationError('undici does not send function bodies; body factories are a createSignedFetch feature')
   }
-  if (typeof body !== 'object' || body === null) throw new SigilError('CONFIGURATION_INVALID', 'unsupported request body type')
+  if (typeof body !== 'object' || body === null) throw new ConfigurationError('unsupported request body type')
   if (isBlobLike(body)) return { bytes: null, blob: body, ...(body.type ? { contentType: body.type } : {}) }
   if (isFormDataLike(body) || body instanceof URLSearchParams) {
     const r = new Response(body as FormData | URLSearchParams)
     return { bytes: new Uint8Array(await r.arrayBuffer()), contentType: r.headers.get('content-type') as string }
   }
-  if (!isIterable(body)) throw new SigilError('CONFIGURATION_INVALID', 'unsupported request body type')
+  if (!isIterable(body)) throw new ConfigurationError('unsupported request body type')
   if (!bufferStreams) {
-    throw new SigilError(
-      'CONFIGURATION_INVALID',
-      'stream and iterable request bodies must be buffered to be digested: set bufferStreams: true',
-    )
+    throw new ConfigurationError('stream and iterable request bodies must be buffered to be digested: set bufferStreams: true')
   }
   const parts: Uint8Array[] = []
   let total = 0
   for await (const chunk of body as AsyncIterable<unknown>) {
     signal?.throwIfAborted()
     const b = typeof chunk === 'string' || chunk instanceof Uint8Array ? toBytes(chunk) : undefined
-    if (b === undefined) throw new SigilError('CONFIGURATION_INVALID', 'a body stream must yield bytes (Uint8Array) or strings')
+    if (b === undefined) throw new ConfigurationError('a body stream must yield bytes (Uint8Array) or strings')
     total += b.byteLength
-    if (total > maxBufferBytes) throw new SigilError('CONFIGURATION_INVALID', `request body exceeds maxBufferBytes (${maxBufferBytes})`)
+    if (total > maxBufferBytes) throw new ConfigurationError(`request body exceeds maxBufferBytes (${maxBufferBytes})`)
     parts.push(b)
   }
   return { bytes: concatBytes(parts, total) }

@@ -1,12 +1,12 @@
 import { stringify } from 'node:querystring'
 import {
+  ConfigurationError,
   contentDigest,
   createHasher,
   formatContentDigest,
   normalizeAuthority,
   type RequestMessage,
   ResponseVerificationError,
-  SigilError,
   type SignedHeaders,
   splitTarget,
 } from '@sigil/core'
@@ -79,7 +79,7 @@ function fail(handler: Dispatcher.DispatchHandler, err: Error): void {
 function targetOf(opts: Dispatcher.DispatchOptions): string {
   const query = (opts as { query?: Record<string, unknown> }).query
   if (!query) return opts.path
-  if (/[?#]/.test(opts.path)) throw new SigilError('CONFIGURATION_INVALID', 'query cannot be passed when the path already has "?" or "#"')
+  if (/[?#]/.test(opts.path)) throw new ConfigurationError('query cannot be passed when the path already has "?" or "#"')
   const q = stringify(query as Parameters<typeof stringify>[0])
   return q ? `${opts.path}?${q}` : opts.path
 }
@@ -134,13 +134,10 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
     const send = (body: DispatchBody, digest: string | null): boolean => {
       const given = opts.origin === undefined || opts.origin === null ? undefined : new URL(String(opts.origin)).origin
       if (given === undefined && pinned === undefined) {
-        throw new SigilError(
-          'CONFIGURATION_INVALID',
-          'no origin in the dispatch options: pass origin to createSigningInterceptor on a Pool or Client',
-        )
+        throw new ConfigurationError('no origin in the dispatch options: pass origin to createSigningInterceptor on a Pool or Client')
       }
       if (given !== undefined && pinned !== undefined && given !== pinned) {
-        throw new SigilError('CONFIGURATION_INVALID', 'request origin differs from the interceptor origin')
+        throw new ConfigurationError('request origin differs from the interceptor origin')
       }
       const origin = new URL((given ?? pinned) as string)
       const method = wireMethod(opts.method)
