@@ -72,7 +72,9 @@ export async function presignUrl(url: string | URL, options: PresignUrlOptions):
   if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new ConfigurationError('presignUrl needs an http(s) URL')
   if (target.username || target.password) throw new ConfigurationError('presignUrl refuses URLs with user info')
   target.hash = ''
-  if (splitPresignedQuery(rawQuery(target)) !== null) throw new ConfigurationError('URL is already presigned')
+  // The raw query as core's request view reads it (href keeps a bare '?', URL.search drops it).
+  if (splitPresignedQuery(requestFromUrl('GET', target, new Headers()).query) !== null)
+    throw new ConfigurationError('URL is already presigned')
   // The bound parameters are ordinary query parameters, so @query covers them.
   const bound: string[] = []
   if (o.maxBytes !== undefined) bound.push(`${PRESIGNED_MAX_BYTES_PARAM}=${o.maxBytes}`)
@@ -106,9 +108,4 @@ function appendQuery(href: string, params: string): string {
   const q = href.indexOf('?')
   if (q < 0) return `${href}?${params}`
   return q === href.length - 1 ? `${href}${params}` : `${href}&${params}`
-}
-
-function rawQuery(u: URL): string {
-  const q = u.href.indexOf('?')
-  return q >= 0 ? u.href.slice(q) : ''
 }
