@@ -6,7 +6,7 @@ import { defineConfig, type Options } from 'tsup'
  * declares Node >= 20.19), so nothing is bundled; scripts/test-min-node.sh installs the packed
  * packages with the lowest Node `engines` allows and --engine-strict, and loads both builds.
  */
-export function packageConfig(entry: string[], platform: Options['platform'] = 'node') {
+export function packageConfig(entry: string[] | Record<string, string>, platform: Options['platform'] = 'node') {
   return defineConfig({
     entry,
     format: ['esm', 'cjs'],

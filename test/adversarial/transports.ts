@@ -7,8 +7,8 @@ import { splitTarget } from '@sigil/core'
 import { createMemoryNonceStore, createVerifier, type Verifier, type VerifyOptions } from '@sigil/server'
 import { declaredBody, resolveOrigin } from '@sigil/server/internal'
 import { withSigil } from '@sigil/server/node'
-import { connectionHost } from '../../packages/server/src/authority.js'
-import { verifyBuilt } from '../../packages/server/src/incoming.js'
+import { connectionHost } from '../../packages/server/src/internal/authority.js'
+import { verifyBuilt } from '../../packages/server/src/internal/incoming.js'
 
 export { outcomeOf } from '../helpers/outcome.js'
 

@@ -1,9 +1,9 @@
 export { ConfigurationError, SigilError, type SigilErrorCode, VerificationError } from '@sigil/core'
-export type { SigilOptions } from './adapter-options.js'
-export type { IncomingRequest, Verified, VerifyContext } from './incoming.js'
-export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './memory-nonce-store.js'
-export type { VerifierConfig, VerifyOptions } from './options.js'
-export type { PresignedOptions } from './presigned.js'
+export type { SigilOptions } from './internal/adapter-options.js'
+export type { IncomingRequest, Verified, VerifyContext } from './internal/incoming.js'
+export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './internal/memory-nonce-store.js'
+export type { VerifierConfig, VerifyOptions } from './internal/options.js'
+export type { PresignedOptions } from './internal/presigned.js'
 export {
   type ErrorReporter,
   type Problem,
@@ -12,19 +12,19 @@ export {
   problemResponse,
   rateLimitHeaders,
   toProblem,
-} from './problem.js'
+} from './internal/problem.js'
 // createMemoryRateLimiter lives in `@sigil/server/rate-limit` (it loads rate-limiter-flexible).
-export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './rate-limiter.js'
-export { checkScopes, type ExemptRule, hasScope } from './route-requirements.js'
+export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './internal/rate-limiter.js'
+export { checkScopes, type ExemptRule, hasScope } from './internal/route-requirements.js'
 export {
   type ResponseSignatureHeaders,
   responseSignatureHeaders,
   type SignResponseOptions,
   signNodeResponse,
   signResponse,
-} from './sign-response.js'
-export { type SecretInput, staticKeys } from './static-keys.js'
-export type { UsageEvent, UsageRecorder } from './usage.js'
-export { createVerifier, type ExplainStep, type Explanation, VERIFY_STEPS, type Verifier, type VerifyStep } from './verifier.js'
-export { verify } from './verify.js'
+} from './internal/sign-response.js'
+export { type SecretInput, staticKeys } from './internal/static-keys.js'
+export type { UsageEvent, UsageRecorder } from './internal/usage.js'
+export { createVerifier, type ExplainStep, type Explanation, VERIFY_STEPS, type Verifier, type VerifyStep } from './internal/verifier.js'
+export { verify } from './internal/verify.js'
 // Plumbing (compileAdapter, compileOptions, incomingFromRequest, verifierFor, …): @sigil/server/internal

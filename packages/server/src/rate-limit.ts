@@ -1,10 +1,10 @@
 import type { KeyRecord } from '@sigil/core'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
-import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from './rate-limiter.js'
+import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from './internal/rate-limiter.js'
 
 // The `@sigil/server/rate-limit` entry: the only one that loads rate-limiter-flexible, so the main
 // entry stays free of it (edge bundles, Workers).
-export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './rate-limiter.js'
+export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './internal/rate-limiter.js'
 
 /**
  * In-process rate limits and quotas on rate-limiter-flexible's memory backend.

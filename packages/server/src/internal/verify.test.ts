@@ -1,12 +1,12 @@
 import { signRequest } from '@sigil/client'
 import { type KeyRecord, randomBytes, type SigilErrorCode } from '@sigil/core'
 import { describe, expect, it } from 'vitest'
-import { outcomeOf as codeOf } from '../../../test/helpers/outcome.js'
-import { RFC9421, SIGIL_V1, secretOf, vectorRequest } from '../../../test/vectors/load.js'
+import { outcomeOf as codeOf } from '../../../../test/helpers/outcome.js'
+import { RFC9421, SIGIL_V1, secretOf, vectorRequest } from '../../../../test/vectors/load.js'
+import { createMemoryRateLimiter } from '../rate-limit.js'
 import { createMemoryNonceStore } from './memory-nonce-store.js'
 import type { VerifyOptions } from './options.js'
 import { problemResponse, toProblem } from './problem.js'
-import { createMemoryRateLimiter } from './rate-limit.js'
 import { verify } from './verify.js'
 
 const secret = randomBytes(32)

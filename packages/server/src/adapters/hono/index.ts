@@ -1,12 +1,20 @@
 import { splitTarget } from '@sigil/core'
 import type { Context, MiddlewareHandler } from 'hono'
-import { compileAdapter, type SigilOptions } from './adapter-options.js'
-import { declaredBody, type IncomingRequest, markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
-import { problemResponse } from './problem.js'
-import { checkScopes } from './route-requirements.js'
-import { signResponse } from './sign-response.js'
-import type { Verifier } from './verifier.js'
-import { incomingFromRequest } from './verify.js'
+import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
+import {
+  declaredBody,
+  type IncomingRequest,
+  markVerified,
+  replayCheckedBy,
+  type Verified,
+  verifiedBy,
+  verifyBuilt,
+} from '../../internal/incoming.js'
+import { problemResponse } from '../../internal/problem.js'
+import { checkScopes } from '../../internal/route-requirements.js'
+import { signResponse } from '../../internal/sign-response.js'
+import type { Verifier } from '../../internal/verifier.js'
+import { incomingFromRequest } from '../../internal/verify.js'
 
 /** The context variables the middleware sets: `c.get('sigil')`. */
 export type SigilVariables = { sigil: Verified }
@@ -112,5 +120,5 @@ export function requireScopes(...scopes: string[]): MiddlewareHandler<SigilEnv> 
   }
 }
 
-export type { ExemptRule } from './route-requirements.js'
+export type { ExemptRule } from '../../internal/route-requirements.js'
 export type { SigilOptions, Verified }

@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream'
 import { splitTarget } from '@sigil/core'
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
-import { compileAdapter, type SigilOptions } from './adapter-options.js'
-import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
-import { incomingFromNode } from './node.js'
-import { joinRetained, type Retained, readChunks } from './node-body.js'
-import { toProblem } from './problem.js'
-import { checkScopes } from './route-requirements.js'
-import { responseSignatureHeaders, type SignResponseOptions } from './sign-response.js'
+import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
+import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from '../../internal/incoming.js'
+import { joinRetained, type Retained, readChunks } from '../../internal/node-body.js'
+import { toProblem } from '../../internal/problem.js'
+import { checkScopes } from '../../internal/route-requirements.js'
+import { responseSignatureHeaders, type SignResponseOptions } from '../../internal/sign-response.js'
+import { incomingFromNode } from '../node/index.js'
 
 /** Per-route settings, in the route's `config.sigil`: `false` exempts the route. */
 export type SigilRouteConfig = false | { scopes?: readonly string[] }
@@ -143,5 +143,5 @@ export function requireScopes(...scopes: string[]): preHandlerHookHandler {
   }
 }
 
-export type { ExemptRule } from './route-requirements.js'
+export type { ExemptRule } from '../../internal/route-requirements.js'
 export type { SigilOptions, Verified }

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ConfigurationError, splitTarget } from '@sigil/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { compileAdapter, type SigilOptions } from './adapter-options.js'
-import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from './incoming.js'
-import { incomingFromNode, sendProblem } from './node.js'
-import { joinRetained, type Retained, readChunks, replayBody } from './node-body.js'
-import { checkScopes } from './route-requirements.js'
-import { signNodeResponse } from './sign-response.js'
+import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
+import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from '../../internal/incoming.js'
+import { joinRetained, type Retained, readChunks, replayBody } from '../../internal/node-body.js'
+import { checkScopes } from '../../internal/route-requirements.js'
+import { signNodeResponse } from '../../internal/sign-response.js'
+import { incomingFromNode, sendProblem } from '../node/index.js'
 
 declare global {
   namespace Express {
@@ -196,5 +196,5 @@ export function requireScopes(...scopes: string[]): RequestHandler {
   }
 }
 
-export type { ExemptRule } from './route-requirements.js'
+export type { ExemptRule } from '../../internal/route-requirements.js'
 export type { SigilOptions, Verified }

@@ -1,9 +1,9 @@
 import type { DefaultBodyType, HttpResponseResolver, PathParams } from 'msw'
-import type { Verified, VerifyContext } from './incoming.js'
-import type { VerifyOptions } from './options.js'
-import { problemResponse } from './problem.js'
-import type { Verifier } from './verifier.js'
-import { verifierFor, verify } from './verify.js'
+import type { Verified, VerifyContext } from '../../internal/incoming.js'
+import type { VerifyOptions } from '../../internal/options.js'
+import { problemResponse } from '../../internal/problem.js'
+import type { Verifier } from '../../internal/verifier.js'
+import { verifierFor, verify } from '../../internal/verify.js'
 
 /**
  * Wrap an msw resolver so it only answers correctly signed requests; others get Sigil's

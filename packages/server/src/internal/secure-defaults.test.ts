@@ -1,7 +1,7 @@
 import { signRequest } from '@sigil/client'
 import { ConfigurationError, type KeyRecord, randomBytes, toBase64, toBase64Url } from '@sigil/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { outcomeOf as codeOf } from '../../../test/helpers/outcome.js'
+import { outcomeOf as codeOf } from '../../../../test/helpers/outcome.js'
 import { createMemoryNonceStore } from './memory-nonce-store.js'
 import type { VerifyOptions } from './options.js'
 import { problemResponse, toProblem } from './problem.js'
@@ -341,7 +341,7 @@ describe('issue 18 item 3: internal failures answer generically, with a correlat
 
 describe('issue 11: one key cannot fill the memory nonce store for everyone', () => {
   it('key A flooding (past its rate limit and its share) leaves key B 100% accepted', async () => {
-    const { createMemoryRateLimiter } = await import('./rate-limit.js')
+    const { createMemoryRateLimiter } = await import('../rate-limit.js')
     const a = uniqueId()
     const b = uniqueId()
     const verifier = createVerifier({

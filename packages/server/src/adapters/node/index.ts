@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { HeaderSource } from '@sigil/core'
 import { splitTarget } from '@sigil/core'
-import { connectionHost, resolveOrigin } from './authority.js'
-import { declaredBody, type IncomingRequest, type Verified, type VerifyContext, verifyBuilt } from './incoming.js'
-import { pushBody } from './node-body.js'
-import type { VerifyOptions } from './options.js'
-import { toProblem } from './problem.js'
-import { type ExemptRule, exemptMatcher } from './route-requirements.js'
-import { type SignResponseOptions, signNodeResponse } from './sign-response.js'
-import type { Verifier } from './verifier.js'
-import { verifierFor } from './verify.js'
+import { connectionHost, resolveOrigin } from '../../internal/authority.js'
+import { declaredBody, type IncomingRequest, type Verified, type VerifyContext, verifyBuilt } from '../../internal/incoming.js'
+import { pushBody } from '../../internal/node-body.js'
+import type { VerifyOptions } from '../../internal/options.js'
+import { toProblem } from '../../internal/problem.js'
+import { type ExemptRule, exemptMatcher } from '../../internal/route-requirements.js'
+import { type SignResponseOptions, signNodeResponse } from '../../internal/sign-response.js'
+import type { Verifier } from '../../internal/verifier.js'
+import { verifierFor } from '../../internal/verify.js'
 
 /**
  * Header access over a Node request: every field line joined with ", " (RFC 9110 §5.3), and each
@@ -182,6 +182,6 @@ export function withSigil(
   }
 }
 
-export { checkScopes, type ExemptRule } from './route-requirements.js'
-export { type SignResponseOptions, signNodeResponse } from './sign-response.js'
+export { checkScopes, type ExemptRule } from '../../internal/route-requirements.js'
+export { type SignResponseOptions, signNodeResponse } from '../../internal/sign-response.js'
 export type { Verified, VerifyContext, VerifyOptions }

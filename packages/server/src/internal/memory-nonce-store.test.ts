@@ -1,7 +1,7 @@
 import { SigilError } from '@sigil/core'
 import { describe, expect, it } from 'vitest'
+import { nonceStoreConformance } from '../testing.js'
 import { createMemoryNonceStore, SHARD_MAX_ENTRIES } from './memory-nonce-store.js'
-import { nonceStoreConformance } from './testing.js'
 
 nonceStoreConformance('memory', () => createMemoryNonceStore())
 
