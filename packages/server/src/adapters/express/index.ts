@@ -4,9 +4,9 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from '../../internal/incoming.js'
 import { joinRetained, type Retained, readChunks, replayBody } from '../../internal/node-body.js'
+import { incomingFromNode, sendProblem } from '../../internal/node-http.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { signNodeResponse } from '../../internal/sign-response.js'
-import { incomingFromNode, sendProblem } from '../node/index.js'
 
 declare global {
   namespace Express {

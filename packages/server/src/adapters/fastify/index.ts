@@ -4,10 +4,10 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerHoo
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from '../../internal/incoming.js'
 import { joinRetained, type Retained, readChunks } from '../../internal/node-body.js'
+import { incomingFromNode } from '../../internal/node-http.js'
 import { toProblem } from '../../internal/problem.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { responseSignatureHeaders, type SignResponseOptions } from '../../internal/sign-response.js'
-import { incomingFromNode } from '../node/index.js'
 
 /** Per-route settings, in the route's `config.sigil`: `false` exempts the route. */
 export type SigilRouteConfig = false | { scopes?: readonly string[] }
