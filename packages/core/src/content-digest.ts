@@ -2,7 +2,7 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { toBase64, toBytes } from './encoding.js'
 import { VerificationError } from './errors.js'
 import { timingSafeEqual } from './hmac.js'
-import { nodeCrypto } from './platform.js'
+import { nodeCrypto, nodeHash } from './platform.js'
 import { isInnerList, parseDictionaryLimited, serializeByteSequence } from './structured-fields.js'
 
 /** Digest algorithms Sigil computes and accepts (RFC 9530 §5, "Active"). */
@@ -23,13 +23,27 @@ export interface Hasher {
  */
 export function createHasher(alg: DigestAlgorithm): Hasher {
   // node's Hash already has this shape; handing it out as is saves two closures per digest.
-  if (nodeCrypto) return nodeCrypto.createHash(alg === 'sha-256' ? 'sha256' : 'sha512')
+  if (nodeCrypto) return nodeCrypto.createHash(NODE_NAME[alg])
   const h = (alg === 'sha-256' ? sha256 : sha512).create()
   return { update: (c) => void h.update(c), digest: () => h.digest() }
 }
 
-/** Digest bytes in one call. */
+const NODE_NAME: Record<DigestAlgorithm, string> = { 'sha-256': 'sha256', 'sha-512': 'sha512' }
+
+/** Bytes of a latin1 string: one char per byte (a digest read as `'latin1'`). */
+function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length)
+  for (let k = 0; k < s.length; k++) out[k] = s.charCodeAt(k)
+  return out
+}
+
+/**
+ * Digest bytes in one call. On Node, one-shot `crypto.hash` read as latin1: no Hash object, no
+ * Buffer (node:crypto allocates an external Buffer per digest, which costs more than hashing
+ * 1 KiB).
+ */
 export function digestBytes(alg: DigestAlgorithm, body: Uint8Array | string): Uint8Array {
+  if (nodeHash) return latin1Bytes(nodeHash(NODE_NAME[alg], body, 'latin1'))
   const h = createHasher(alg)
   h.update(toBytes(body))
   return h.digest()
@@ -49,6 +63,8 @@ export function formatContentDigest(alg: DigestAlgorithm, digest: Uint8Array): s
  * ```
  */
 export function contentDigest(body: Uint8Array | string, alg: DigestAlgorithm = 'sha-256'): string {
+  // Strings hash as UTF-8 either way (crypto.hash encodes them so, as toBytes does).
+  if (nodeHash) return `${alg}=:${nodeHash(NODE_NAME[alg], body, 'base64')}:`
   return formatContentDigest(alg, digestBytes(alg, body))
 }
 
@@ -75,31 +91,58 @@ export interface Digester {
   result(): StreamDigest
 }
 
-/** A {@link Digester} for push-style sources (Node `data` events, chunk arrays), in constant memory. */
+/**
+ * A {@link Digester} for push-style sources (Node `data` events, chunk arrays), in constant memory.
+ *
+ * A body that arrives as one chunk (most requests) is hashed in one call when the result is read
+ * (node's one-shot `crypto.hash`: no Hash object, no Buffer per digest); a second chunk starts
+ * incremental hashing with the first. Until then the first chunk is held by reference, so, as for
+ * `onChunk` consumers, a chunk must not be modified after it was passed to `take` — streams hand
+ * each chunk over for good.
+ */
 export function createDigester(options: DigestStreamOptions = {}): Digester {
-  const algs = options.algorithms ?? ['sha-256']
+  const algs = options.algorithms ?? SHA256
   const max = options.maxBytes ?? Number.POSITIVE_INFINITY
   const onChunk = options.onChunk
-  // One algorithm is the common case: no array walk per chunk.
-  const single = algs.length === 1 ? createHasher(algs[0] as DigestAlgorithm) : undefined
-  const hashers = single ? [single] : algs.map(createHasher)
+  const oneShot = nodeHash !== undefined && algs.length > 0
+  let first: Uint8Array | undefined
+  let hashers: Hasher[] | undefined = oneShot ? undefined : algs.map(createHasher)
   let bytes = 0
   return {
     take(raw) {
       const chunk = toBytes(raw)
       bytes += chunk.byteLength
       if (bytes > max) throw new VerificationError('BODY_TOO_LARGE', `body exceeds ${max} bytes`)
-      if (single) single.update(chunk)
-      else for (const h of hashers) h.update(chunk)
+      if (hashers) for (let k = 0; k < hashers.length; k++) (hashers[k] as Hasher).update(chunk)
+      else if (first === undefined) first = chunk
+      else {
+        hashers = algs.map(createHasher)
+        for (const h of hashers) {
+          h.update(first)
+          h.update(chunk)
+        }
+        first = undefined
+      }
       onChunk?.(chunk)
     },
     result() {
       const digests = new Map<DigestAlgorithm, Uint8Array>()
-      for (let i = 0; i < algs.length; i++) digests.set(algs[i] as DigestAlgorithm, (hashers[i] as Hasher).digest())
+      for (let k = 0; k < algs.length; k++) {
+        const alg = algs[k] as DigestAlgorithm
+        const h = hashers?.[k]
+        digests.set(alg, h ? hasherDigest(h) : digestBytes(alg, first ?? EMPTY))
+      }
       return { bytes, digests }
     },
   }
 }
+
+const SHA256: readonly DigestAlgorithm[] = ['sha-256']
+const EMPTY = new Uint8Array(0)
+
+// node's Hash returns a Buffer from digest(); read as latin1 it skips that allocation.
+const hasherDigest = (h: Hasher): Uint8Array =>
+  nodeCrypto ? latin1Bytes((h as unknown as { digest(e: 'latin1'): string }).digest('latin1')) : h.digest()
 
 /** Digest an async iterable of chunks (a Web ReadableStream or a Node Readable) in constant memory. */
 export async function digestStream(

@@ -1,7 +1,7 @@
 import { type Component, component } from './components.js'
 import { randomBytes, toBase64, toBase64Url } from './encoding.js'
 import { ConfigurationError } from './errors.js'
-import { type Hmac, hmacSha256 } from './hmac.js'
+import { type Hmac, hmacBase64For, hmacSha256 } from './hmac.js'
 import type { Message } from './message.js'
 import { signatureBase } from './signature-base.js'
 import { type SignatureEntry, type SignatureParams, serializeSignatureParams } from './signature-input.js'
@@ -74,10 +74,12 @@ export function createNonce(): string {
 export function signMessage(message: Message, o: SignMessageOptions): Promise<SignedHeaders> {
   try {
     const p = prepare(message, o)
+    const b64 = hmacBase64For(o.hmac)
+    if (b64) return Promise.resolve(finish(o, p, b64(o.secret, p.base)))
     const mac = (o.hmac ?? hmacSha256).sign(o.secret, p.base)
-    // node:crypto answers synchronously: no extra async frame or await for it.
-    if (mac instanceof Uint8Array) return Promise.resolve(finish(o, p, mac))
-    return mac.then((m) => finish(o, p, m))
+    // A synchronous HMAC answers at once: no extra async frame or await for it.
+    if (mac instanceof Uint8Array) return Promise.resolve(finish(o, p, toBase64(mac)))
+    return mac.then((m) => finish(o, p, toBase64(m)))
   } catch (e) {
     return Promise.reject(e)
   }
@@ -89,9 +91,11 @@ export function signMessage(message: Message, o: SignMessageOptions): Promise<Si
  */
 export function signMessageSync(message: Message, o: SignMessageOptions): SignedHeaders {
   const p = prepare(message, o)
+  const b64 = hmacBase64For(o.hmac)
+  if (b64) return finish(o, p, b64(o.secret, p.base))
   const mac = (o.hmac ?? hmacSha256).sign(o.secret, p.base)
   if (!(mac instanceof Uint8Array)) throw new ConfigurationError('signMessageSync needs a synchronous HMAC (node:crypto)')
-  return finish(o, p, mac)
+  return finish(o, p, toBase64(mac))
 }
 
 interface Prepared {
@@ -100,9 +104,9 @@ interface Prepared {
   params: SignatureParams
 }
 
-function finish(o: SignMessageOptions, p: Prepared, mac: Uint8Array): SignedHeaders {
+function finish(o: SignMessageOptions, p: Prepared, macBase64: string): SignedHeaders {
   const label = o.label ?? 'sig1'
-  return { signatureInput: `${label}=${p.paramsValue}`, signature: `${label}=:${toBase64(mac)}:`, base: p.base, params: p.params }
+  return { signatureInput: `${label}=${p.paramsValue}`, signature: `${label}=:${macBase64}:`, base: p.base, params: p.params }
 }
 
 function prepare(message: Message, o: SignMessageOptions): Prepared {
