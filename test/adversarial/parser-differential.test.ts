@@ -326,6 +326,71 @@ describe('structured-field parser vs the structured-headers oracle', () => {
   )
 
   it(
+    'compiled shapes: a header read through a cached shape gives what a full parse gives, with its own values (mutated headers)',
+    () => {
+      // Few shapes, so most inputs hit a compiled one; values and edits vary on every request.
+      const shapeLabel = fc.constantFrom('sig1', 'sig2', 'a')
+      const list = fc.constantFrom(
+        '("@method" "@authority" "@path" "@query" "content-type" "content-digest")',
+        '("@method" "@path")',
+        '("@method" "@path" "@query")',
+        '()',
+        '("@query-param";name="a)" "@method")',
+      )
+      const keyOrder = fc.constantFrom(
+        ['created', 'expires', 'nonce', 'keyid', 'alg', 'tag'],
+        ['created', 'keyid'],
+        ['keyid', 'created', 'x'],
+        ['created', 'nonce', 'keyid', 'alg', 'tag'],
+      )
+      const value = fc.oneof(
+        fc.integer({ min: -1e15 + 1, max: 1e15 - 1 }).map(String),
+        fc.constantFrom('0', '-0', '01', '1735689600', '1.0', '1.5', '9999999999999999', '?1', '?0', 'tok', ':AAAA:', '@1'),
+        fc.string({ maxLength: 12 }).map((x) => JSON.stringify(x)),
+        fc.constantFrom('"a\\"b"', '"k1"', '"hmac-sha256"', '"sigil"', `"${'n'.repeat(300)}"`, '"unterminated'),
+      )
+      const header = fc
+        .tuple(shapeLabel, list, keyOrder, fc.array(value, { minLength: 6, maxLength: 6 }))
+        .map(([l, li, ks, vs]) => `${l}=${li}${ks.map((k, i) => `;${k}=${vs[i]}`).join('')}`)
+      const sigOf = (l: string) =>
+        fc.oneof(
+          b64.map((b) => `${l}=:${b}:`),
+          fc.constantFrom(`${l}=:AAAA:;p=1`, `${l}=:AAAA:, b=:AAAA:`, 'sig1=:AAAA:'),
+        )
+      const request = fc.oneof(
+        header,
+        mutate(header),
+        fc.tuple(header, joiner, header).map(([a, j, b]) => a + j + b),
+      )
+      const input = request.chain((si) => fc.tuple(fc.constant(si), sigOf(si.slice(0, Math.max(0, si.indexOf('='))))))
+      const view = (r: ReturnType<typeof attempt<ReturnType<typeof parseSignatures>>>) =>
+        r.ok
+          ? r.v.map((e) => ({
+              label: e.label,
+              components: e.components.map((c) => c.id),
+              params: e.params,
+              raw: normParams(e.raw),
+              paramsValue: e.paramsValue,
+              signature: Buffer.from(e.signature).toString('hex'),
+            }))
+          : { code: (r.e as SigilError).code, message: (r.e as Error).message }
+      fc.assert(
+        fc.property(input, ([si, sig]) => {
+          const read = attempt(() => parseSignatures(si, sig))
+          if (!read.ok && !(read.e instanceof SigilError)) throw read.e
+          // A leading space is never a compiled shape (the parser skips it): a full parse.
+          const full = attempt(() => parseSignatures(` ${si}`, sig))
+          expect(view(read)).toEqual(view(full))
+          // And again, now that this header may have been compiled.
+          expect(view(attempt(() => parseSignatures(si, sig)))).toEqual(view(full))
+        }),
+        assertOpts(6),
+      )
+    },
+    fuzzTimeout(4),
+  )
+
+  it(
     'parseContentDigest: typed errors only; accepted digests are the oracle bytes',
     () => {
       const cdMember = fc.oneof(

@@ -3,7 +3,7 @@ import { toBase64, toBytes } from './encoding.js'
 import { VerificationError } from './errors.js'
 import { timingSafeEqual } from './hmac.js'
 import { nodeCrypto, nodeHash } from './platform.js'
-import { isInnerList, parseDictionaryLimited, serializeByteSequence } from './structured-fields.js'
+import { isInnerList, parseDictionaryLimited, parseShapedByteSequence, serializeByteSequence } from './structured-fields.js'
 
 /** Digest algorithms Sigil computes and accepts (RFC 9530 §5, "Active"). */
 export type DigestAlgorithm = 'sha-256' | 'sha-512'
@@ -176,6 +176,12 @@ export async function digestStream(
  * (RFC 9530 §2); a header with none Sigil knows yields an empty map.
  */
 export function parseContentDigest(value: string, maxBytes = 4096): Map<DigestAlgorithm, Uint8Array> {
+  // What signers send: one `sha-256=:…:` (or sha-512) member, read without the dictionary around it.
+  if (value.length <= maxBytes && value.charCodeAt(7) === 0x3d /* = */) {
+    const alg = value.startsWith('sha-256') ? 'sha-256' : value.startsWith('sha-512') ? 'sha-512' : undefined
+    const bytes = alg && parseShapedByteSequence(value, 8)
+    if (bytes) return new Map<DigestAlgorithm, Uint8Array>().set(alg as DigestAlgorithm, bytes)
+  }
   // Sigil profile: an algorithm named twice is malformed, not "the last one wins".
   const dict = parseDictionaryLimited(value, maxBytes, 'Content-Digest', true)
   const out = new Map<DigestAlgorithm, Uint8Array>()

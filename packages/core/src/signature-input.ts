@@ -10,6 +10,8 @@ import {
   type MemberSpans,
   type Parameters,
   parseDictionary,
+  parseShapedByteSequence,
+  parseShapedParameters,
   StructuredFieldError,
   serializeBareItem,
   serializeInnerList,
@@ -58,26 +60,121 @@ export interface SignatureEntry {
   signature: Uint8Array
 }
 
+function readParam(out: SignatureParams, k: string, v: BareItem, limits: SignatureLimits): void {
+  switch (k) {
+    case 'created':
+    case 'expires':
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be an integer`)
+      out[k] = v
+      break
+    case 'nonce':
+    case 'keyid':
+    case 'alg':
+    case 'tag':
+      if (typeof v !== 'string') throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be a string`)
+      if (v.length > limits.maxParamLength) throw new VerificationError('SIGNATURE_MALFORMED', `${k} is too long`)
+      out[k] = v
+      break
+  }
+}
+
 function readParams(raw: Parameters, limits: SignatureLimits): SignatureParams {
   const out: SignatureParams = {}
-  for (const [k, v] of raw) {
-    switch (k) {
-      case 'created':
-      case 'expires':
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be an integer`)
-        out[k] = v
-        break
-      case 'nonce':
-      case 'keyid':
-      case 'alg':
-      case 'tag':
-        if (typeof v !== 'string') throw new VerificationError('SIGNATURE_MALFORMED', `${k} must be a string`)
-        if (v.length > limits.maxParamLength) throw new VerificationError('SIGNATURE_MALFORMED', `${k} is too long`)
-        out[k] = v
-        break
-    }
-  }
+  for (const [k, v] of raw) readParam(out, k, v, limits)
   return out
+}
+
+/** A parsed signature; `raw` is built on first read when the entry came from a compiled shape. */
+class Entry implements SignatureEntry {
+  #raw: Parameters | undefined
+  readonly #keys: readonly string[] | undefined
+  readonly #values: readonly BareItem[] | undefined
+  constructor(
+    readonly label: string,
+    readonly components: readonly Component[],
+    readonly params: SignatureParams,
+    readonly paramsValue: string,
+    readonly signature: Uint8Array,
+    raw: Parameters | undefined,
+    keys?: readonly string[],
+    values?: readonly BareItem[],
+  ) {
+    this.#raw = raw
+    this.#keys = keys
+    this.#values = values
+  }
+  get raw(): Parameters {
+    if (!this.#raw) {
+      const raw: Parameters = new Map()
+      const keys = this.#keys as readonly string[]
+      for (let k = 0; k < keys.length; k++) raw.set(keys[k] as string, (this.#values as readonly BareItem[])[k] as BareItem)
+      this.#raw = raw
+    }
+    return this.#raw
+  }
+}
+
+/**
+ * What a signer sends on every request, compiled (issue 13): one `Signature-Input` member whose
+ * label and inner list (`prefix`, e.g. `sig1=("@method" …)`) were parsed before, followed by the
+ * same parameter keys in the same order. Only the parameter values are parsed per request, by the
+ * same item parser; everything else comes from here. A shape holds nothing of any one request.
+ */
+interface Shape {
+  /** The received text up to and including the inner list's `)`, which is its first `)`. */
+  prefix: string
+  label: string
+  components: readonly Component[]
+  keys: readonly string[]
+  /** `;key=` per parameter, in order. */
+  lits: readonly string[]
+  /** `label=` of the `Signature` member. */
+  sigPrefix: string
+}
+
+const MAX_SHAPES = 64
+const shapes = new Map<string, Shape>()
+let lastShape: Shape | undefined
+
+function shapeOf(signatureInput: string): Shape | undefined {
+  if (lastShape && signatureInput.startsWith(lastShape.prefix)) return lastShape
+  const close = signatureInput.indexOf(')')
+  if (close < 0 || shapes.size === 0) return undefined
+  const hit = shapes.get(signatureInput.slice(0, close + 1))
+  if (hit) lastShape = hit
+  return hit
+}
+
+/** After a full parse of a single, canonical member: remember its shape (bounded, oldest out). */
+function remember(signatureInput: string, entry: SignatureEntry, items: Item[]): void {
+  const prefix = `${entry.label}=${serializeInnerList([items, NO_PARAMETERS])}`
+  if (prefix.length > 1024 || prefix.indexOf(')') !== prefix.length - 1 || !signatureInput.startsWith(prefix) || shapes.has(prefix)) return
+  const keys: string[] = []
+  const lits: string[] = []
+  for (const [k, v] of entry.raw) {
+    if (v === true) return // `;k` has no `=`: not a shape this path reads
+    keys.push(k)
+    lits.push(`;${k}=`)
+  }
+  if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value as string)
+  shapes.set(prefix, { prefix, label: entry.label, components: entry.components, keys, lits, sigPrefix: `${entry.label}=` })
+}
+
+const NO_PARAMETERS: Parameters = new Map()
+
+/** The one entry of a request whose headers have a known shape, or undefined (parse in full). */
+function parseShaped(signatureInput: string, signature: string, limits: SignatureLimits): Entry | undefined {
+  const shape = shapeOf(signatureInput)
+  if (!shape || shape.components.length > limits.maxComponents || !signature.startsWith(shape.sigPrefix)) return undefined
+  const values = parseShapedParameters(signatureInput, shape.prefix.length, shape.lits)
+  if (!values) return undefined
+  const mac = parseShapedByteSequence(signature, shape.sigPrefix.length)
+  if (!mac) return undefined
+  const params: SignatureParams = {}
+  for (let k = 0; k < values.length; k++) readParam(params, shape.keys[k] as string, values[k] as BareItem, limits)
+  // The member's text is canonical (checked while reading it): it is the @signature-params value.
+  const paramsValue = signatureInput.slice(shape.label.length + 1)
+  return new Entry(shape.label, shape.components, params, paramsValue, mac, undefined, shape.keys, values)
 }
 
 // The inner lists signers keep sending, by exact text; and their components, by parsed list.
@@ -129,6 +226,10 @@ export function parseSignatures(
   if (signatureInput === null || signature === null) {
     throw new VerificationError('SIGNATURE_MISSING', 'request carries no Signature and Signature-Input')
   }
+  if (signatureInput.length <= limits.maxHeaderBytes && signature.length <= limits.maxHeaderBytes) {
+    const entry = parseShaped(signatureInput, signature, limits)
+    if (entry) return [entry]
+  }
   const inputs = parseField(signatureInput, 'Signature-Input', limits, true)
   const at = spans.spans.slice()
   const sigs = parseField(signature, 'Signature', limits, false)
@@ -138,6 +239,7 @@ export function parseSignatures(
   if (inputs.size !== sigs.size) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature and Signature-Input labels differ')
   const out: SignatureEntry[] = []
   let n = 0
+  let only: Item[] | undefined
   for (const [label, member] of inputs) {
     const sig = sigs.get(label)
     if (!sig) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature and Signature-Input labels differ')
@@ -151,9 +253,12 @@ export function parseSignatures(
     // The received text is the `@signature-params` value when it is already the strict
     // serialization (what conforming signers send); otherwise it is re-serialized.
     const k = 3 * n++
-    const paramsValue = at[k + 2] === 1 ? signatureInput.slice(at[k], at[k + 1]) : serializeInnerList(member as InnerList)
-    out.push({ label, components, params: readParams(raw, limits), raw, paramsValue, signature: sig[0] as Uint8Array })
+    const canonical = at[k + 2] === 1
+    const paramsValue = canonical ? signatureInput.slice(at[k], at[k + 1]) : serializeInnerList(member as InnerList)
+    out.push(new Entry(label, components, readParams(raw, limits), paramsValue, sig[0] as Uint8Array, raw))
+    if (canonical && inputs.size === 1) only = items
   }
+  if (only) remember(signatureInput, out[0] as SignatureEntry, only)
   return out
 }
 
