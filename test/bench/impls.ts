@@ -36,6 +36,13 @@ export interface Wire {
   rawHeaders: string[]
   /** The body as one chunk (the same bytes every time; no entry caches by body identity). */
   body: Buffer
+  /**
+   * The same chunk as a body source for Sigil's node adapter, made with the wire (off the clock):
+   * as node's parser hands the adapter a stream, the benchmark hands it the chunk in memory, so
+   * the closure that holds it is not counted as Sigil's (under tsx, naming a closure costs a
+   * defineProperty that the built package does not pay).
+   */
+  chunks: () => Buffer[] | null
 }
 
 // A new flat copy of a string: what node's parser allocates for every header it reads.
@@ -58,7 +65,8 @@ export function toWire(added: Record<string, string>, body: Buffer): Wire {
     const lower = k.toLowerCase()
     if (lower !== 'host' && lower !== 'content-type' && lower !== 'content-length') put(k, added[k] as string)
   }
-  return { method: METHOD, url: fresh(PATH + QUERY), headers, rawHeaders, body }
+  const chunks = body.length ? [body] : null
+  return { method: METHOD, url: fresh(PATH + QUERY), headers, rawHeaders, body, chunks: () => chunks }
 }
 
 /** One implementation under test: `sign` returns the headers it adds, `verify` checks a wire request. */
@@ -134,6 +142,9 @@ export function floor(body: Buffer): Impl {
 // same endpoint).
 const freshUrl = () => fresh(URL_STRING)
 
+/** The connection a node request arrives on (TLS: `@scheme` is https). */
+const TLS_SOCKET = { encrypted: true }
+
 /** Sigil at the level a framework adapter calls it: sign a request view, verify a node request. */
 export function sigil(body: Buffer, maxEntries = 1_000_000): Impl & { store: ReturnType<typeof createMemoryNonceStore> } {
   const signer = resolveSigner({ keyId: KEY_ID, secret: SECRET })
@@ -154,9 +165,8 @@ export function sigil(body: Buffer, maxEntries = 1_000_000): Impl & { store: Ret
       return headers
     },
     async verify(w) {
-      const req = { method: w.method, url: w.url, headers: w.headers, rawHeaders: w.rawHeaders, socket: { encrypted: true } }
-      const chunk = w.body.length ? [w.body] : null
-      await verifier.verifyIncoming(incomingFromNode(req as unknown as IncomingMessage, verifier, { body: () => chunk }))
+      const req = { method: w.method, url: w.url, headers: w.headers, rawHeaders: w.rawHeaders, socket: TLS_SOCKET }
+      await verifier.verifyIncoming(incomingFromNode(req as unknown as IncomingMessage, verifier, { body: w.chunks }))
     },
     reset: () => nonceStore.clear(),
     store: nonceStore,

@@ -3,7 +3,7 @@
 // Redis answers. Writes test/bench/results/results.json, results.md and chart.svg. Flags: --quick,
 // --no-server, --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --passes=N,
 // --time=ms, --only=substring, --no-micro,
-// --server-rounds=N, --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
+// --server-rounds=N, --server-kinds=node-sigil,node-floor (a subset), --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -42,6 +42,7 @@ if (!flag('no-server')) {
   servers = await runServers({
     seconds: quick ? 2 : 4,
     rounds: Number(value('server-rounds') ?? 1),
+    ...(value('server-kinds') ? { kinds: (value('server-kinds') as string).split(',') as ServerRow['kind'][] } : {}),
     connections: 10,
     bodySize: 1024,
     baseLength,
@@ -160,10 +161,12 @@ function markdown(r: typeof results): string {
     )
     for (const s of r.servers) {
       const fw = s.kind.split('-')[0]
-      const plain = by.get(`${fw}-plain` as ServerRow['kind']) as ServerRow
-      const floor = by.get(`${fw}-floor` as ServerRow['kind']) as ServerRow
+      const plain = by.get(`${fw}-plain` as ServerRow['kind'])
+      const floor = by.get(`${fw}-floor` as ServerRow['kind'])
+      // --server-kinds may leave out a row's plain or floor server.
+      const pct = (a: number, b: number | undefined) => (b ? `${((100 * a) / b).toFixed(0)}%` : '—')
       out.push(
-        `| ${s.kind} | ${s.reqPerSec.toFixed(0)} | ${s.p50Ms} | ${s.p99Ms} | ${s.non2xx} | ${((100 * s.reqPerSec) / plain.reqPerSec).toFixed(0)}% | ${((100 * s.reqPerSec) / floor.reqPerSec).toFixed(0)}% | ${s.cpuUsPerReq?.toFixed(0) ?? '—'} | ${s.cpuUsPerReq ? `${((100 * s.cpuUsPerReq) / floor.cpuUsPerReq).toFixed(0)}%` : '—'} |`,
+        `| ${s.kind} | ${s.reqPerSec.toFixed(0)} | ${s.p50Ms} | ${s.p99Ms} | ${s.non2xx} | ${pct(s.reqPerSec, plain?.reqPerSec)} | ${pct(s.reqPerSec, floor?.reqPerSec)} | ${s.cpuUsPerReq?.toFixed(0) ?? '—'} | ${s.cpuUsPerReq ? pct(s.cpuUsPerReq, floor?.cpuUsPerReq) : '—'} |`,
       )
     }
     out.push('')

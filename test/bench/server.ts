@@ -89,13 +89,16 @@ export async function runServers(o: {
   connections: number
   bodySize: number
   baseLength: number
+  /** A subset of {@link SERVER_KINDS} (default all), e.g. to iterate on one adapter beside its floor. */
+  kinds?: readonly ServerKind[]
   log?: (s: string) => void
 }): Promise<ServerRow[]> {
+  const kinds = o.kinds ?? SERVER_KINDS
   const body = jsonBody(o.bodySize)
   const runs = new Map<ServerKind, autocannon.Result[]>()
   const cpu = new Map<ServerKind, number[]>()
   for (let round = 0; round < o.rounds; round++) {
-    for (const kind of SERVER_KINDS) {
+    for (const kind of kinds) {
       const { child, port } = await startChild(kind, o.baseLength)
       try {
         await load(port, 1, o.connections, body)
@@ -114,7 +117,7 @@ export async function runServers(o: {
     }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number
-  return SERVER_KINDS.map((kind) => {
+  return kinds.map((kind) => {
     const rs = runs.get(kind) as autocannon.Result[]
     return {
       kind,

@@ -1,7 +1,10 @@
-import { normalizeAuthority, VerificationError } from '@sigil/core'
+import { type HeaderSource, normalizeAuthority, VerificationError } from '@sigil/core'
 import type { VerifierConfig } from './options.js'
 
 type Get = (name: string) => string | null
+
+const read = (headers: Get | HeaderSource, name: string): string | null =>
+  typeof headers === 'function' ? headers(name) : headers.get(name)
 
 const conflict = (what: string): never => {
   throw new VerificationError('COMPONENT_UNRESOLVABLE', `@authority is ambiguous: ${what}`)
@@ -28,9 +31,9 @@ export function connectionHost(
   fallback = '',
 ): string {
   if (host.length > 1 || (host.length === 1 && (host[0] as string).includes(','))) conflict('more than one Host')
-  const same = (a: string, b: string) => a === b || normalizeAuthority(a, scheme) === normalizeAuthority(b, scheme)
   const h = host[0]
-  if (pseudo !== null && h !== undefined && !same(pseudo, h)) conflict(':authority and Host differ')
+  if (pseudo !== null && h !== undefined && pseudo !== h && normalizeAuthority(pseudo, scheme) !== normalizeAuthority(h, scheme))
+    conflict(':authority and Host differ')
   const seen = pseudo ?? h
   const named = target?.authority
   if (named && seen !== undefined && normalizeAuthority(named, target.scheme ?? scheme) !== normalizeAuthority(seen, scheme)) {
@@ -98,7 +101,7 @@ function forwardedParam(element: string, name: string): string | null {
  * the connection's host (see {@link connectionHost}).
  */
 export function resolveOrigin(
-  get: Get,
+  headers: Get | HeaderSource,
   connectionScheme: string,
   connectionHost: string,
   cfg: VerifierConfig,
@@ -107,8 +110,8 @@ export function resolveOrigin(
   let host: string | null = null
   const hops = trustedHops(cfg.trustProxy)
   if (hops > 0) {
-    const fwd = trustedMember(get('forwarded'), hops)
-    const xHost = trustedMember(get('x-forwarded-host'), hops)
+    const fwd = trustedMember(read(headers, 'forwarded'), hops)
+    const xHost = trustedMember(read(headers, 'x-forwarded-host'), hops)
     if (fwd !== null) {
       host = forwardedParam(fwd, 'host')
       const p = forwardedParam(fwd, 'proto')
@@ -118,7 +121,7 @@ export function resolveOrigin(
       if (host !== null && xHost !== null && host.toLowerCase() !== xHost.toLowerCase()) conflict('Forwarded and X-Forwarded-Host differ')
     } else {
       host = xHost
-      const xp = trustedMember(get('x-forwarded-proto'), hops)
+      const xp = trustedMember(read(headers, 'x-forwarded-proto'), hops)
       if (xp && !cfg.scheme) scheme = xp.toLowerCase()
     }
   }

@@ -31,6 +31,17 @@ export interface IncomingRequest {
   body: () => AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | Iterable<Uint8Array> | PushBody | null
   /** Peer address, for usage records. */
   address?: string
+  /**
+   * Keep the body bytes on the result even when the verifier's `retainBody` is off: the adapter
+   * hands them on (Fastify's parsers read them after the digest did).
+   */
+  keepBody?: boolean
+}
+
+/** Where a body's chunks go: the verifier's digest, size limit and copy, or a probe. */
+export interface BodyTaker {
+  /** Take one chunk; throws to stop reading (the size limit). */
+  take(chunk: Uint8Array | string): void
 }
 
 /**
@@ -39,11 +50,13 @@ export interface IncomingRequest {
  */
 export interface PushBody extends AsyncIterable<Uint8Array> {
   /**
-   * Call `take` with every chunk and resolve once the body has ended. When `take` throws (the
-   * size limit), stop reading, release the source as an abandoned async iterator would, and
-   * reject with that error; a stream error or an early close rejects as iterating would.
+   * Hand every chunk to `sink.take` and resolve once the body has ended; return `undefined`
+   * instead of a promise when the whole body was already there and has been taken synchronously.
+   * When `take` throws (the size limit), stop reading, release the source as an abandoned async
+   * iterator would, and reject (or throw) with that error; a stream error or an early close
+   * rejects as iterating would.
    */
-  feed(take: (chunk: Uint8Array | string) => void): Promise<void>
+  feed(sink: BodyTaker): Promise<void> | undefined
 }
 
 /**
@@ -63,6 +76,14 @@ export function declaredBody(
   return { hasBody: n > 0, mayHaveBody: n > 0 || !definite, contentLength: n }
 }
 
+const FOUND = Symbol('found')
+/** Stops a body at its first byte. */
+const PROBE: BodyTaker = {
+  take(chunk) {
+    if (chunk.length > 0) throw FOUND
+  },
+}
+
 /**
  * Whether a body source yields at least one byte. Reads only until the first non-empty chunk,
  * then releases the source as an abandoned iterator would; a source that ends empty was read to
@@ -71,11 +92,8 @@ export function declaredBody(
 export async function hasAnyByte(src: ReturnType<IncomingRequest['body']>): Promise<boolean> {
   if (src === null) return false
   if (typeof (src as PushBody).feed === 'function') {
-    const FOUND = Symbol('found')
     try {
-      await (src as PushBody).feed((c) => {
-        if (c.length > 0) throw FOUND
-      })
+      await (src as PushBody).feed(PROBE)
       return false
     } catch (e) {
       if (e === FOUND) return true
@@ -100,6 +118,11 @@ export async function hasAnyByte(src: ReturnType<IncomingRequest['body']>): Prom
   }
   for await (const c of src as AsyncIterable<Uint8Array>) if (c.byteLength > 0) return true
   return false
+}
+
+/** Whether an answer is a promise (a thenable) rather than the value itself. */
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as Promise<T> | null)?.then === 'function'
 }
 
 /**
@@ -176,13 +199,13 @@ export function replayCheckedBy(verified: Verified | null | undefined): Incoming
  * stream that fails while being read (the client closed the connection, an HTTP/2 reset) is
  * `BODY_INCOMPLETE`, recorded as what it is rather than as an internal error.
  */
-export async function readBodyWithin<T>(ms: number, read: () => Promise<T>): Promise<T> {
+export async function readBodyWithin<T>(ms: number, read: Promise<T> | (() => Promise<T>)): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new VerificationError('BODY_TIMEOUT', `body did not arrive within ${ms} ms`)), ms)
   })
   try {
-    return await Promise.race([read(), late])
+    return await Promise.race([typeof read === 'function' ? read() : read, late])
   } catch (e) {
     if (e instanceof SigilError) throw e
     throw new VerificationError('BODY_INCOMPLETE', 'the body ended early: the client closed the stream', { cause: e })

@@ -1,6 +1,8 @@
+import { IncomingMessage } from 'node:http'
+import { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { joinRetained, type Retained, readChunks, replayBody } from './node-body.js'
+import { joinRetained, pushBody, type Retained, readChunks, replayBody } from './node-body.js'
 
 const keep = (): Retained => ({ parts: [], bytes: 0, complete: false })
 
@@ -29,5 +31,66 @@ describe('readChunks / replayBody', () => {
     expect(k.complete).toBe(false)
     expect(stream.destroyed).toBe(false)
     expect(stream.listenerCount('data')).toBe(0)
+  })
+})
+
+describe('pushBody', () => {
+  const message = () => new IncomingMessage(new Socket())
+  const sink = () => {
+    const seen: string[] = []
+    return { seen, take: (c: Uint8Array | string) => void seen.push(String(c)) }
+  }
+  const listeners = (s: Readable) => ['data', 'end', 'error', 'close'].map((e) => s.listenerCount(e))
+
+  it('takes a request the parser already finished without a promise', () => {
+    const req = message()
+    req.push(Buffer.from('hello '))
+    req.push(Buffer.from('world'))
+    req.complete = true
+    req.push(null)
+    const s = sink()
+    expect(pushBody(req).feed(s)).toBeUndefined()
+    expect(s.seen.join('')).toBe('hello world')
+  })
+
+  it('waits for a request still arriving, then leaves no listener behind', async () => {
+    const req = message()
+    const before = listeners(req)
+    const s = sink()
+    const fed = pushBody(req).feed(s)
+    expect(fed).toBeInstanceOf(Promise)
+    req.push(Buffer.from('hello '))
+    setImmediate(() => {
+      req.push(Buffer.from('world'))
+      req.complete = true
+      req.push(null)
+    })
+    await fed
+    expect(s.seen.join('')).toBe('hello world')
+    expect(listeners(req)).toEqual(before)
+  })
+
+  it('stops where take throws: rejects with its error, pauses the request, keeps it open', async () => {
+    const req = message()
+    const tooLarge = new Error('too large')
+    const fed = pushBody(req).feed({
+      take() {
+        throw tooLarge
+      },
+    })
+    req.push(Buffer.from('x'))
+    await expect(fed).rejects.toBe(tooLarge)
+    expect(req.isPaused()).toBe(true)
+    expect(req.destroyed).toBe(false)
+    expect(req.listenerCount('data')).toBe(0)
+  })
+
+  it('rejects when the request closes before its end (the client went away)', async () => {
+    const req = message()
+    const fed = pushBody(req).feed(sink())
+    req.push(Buffer.from('partial'))
+    setImmediate(() => req.destroy())
+    await expect(fed).rejects.toThrow()
+    expect(listeners(req).slice(0, 2)).toEqual([0, 0])
   })
 })

@@ -1,5 +1,6 @@
-import { finished, Readable } from 'node:stream'
-import type { PushBody } from './incoming.js'
+import { IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
+import type { BodyTaker, PushBody } from './incoming.js'
 
 /** Bytes read from a request while it was verified, so the app can read them again. */
 export interface Retained {
@@ -100,41 +101,100 @@ export async function replayBody(req: Readable & { closed?: boolean }, bytes: Ui
   if (!req.readable && bytes.byteLength > 0) throw new Error('could not make the request body readable again')
 }
 
+/** A read in progress: where its chunks go and how it ends. Kept on the stream, so the listeners are shared. */
+interface Feeding {
+  sink: BodyTaker
+  resolve: () => void
+  reject: (e: unknown) => void
+}
+
+const FEEDING = Symbol('sigil.feeding')
+type Fed = Readable & { [FEEDING]?: Feeding | undefined }
+
+function stopFeeding(stream: Fed, f: Feeding, err: unknown, pause: boolean): void {
+  stream[FEEDING] = undefined
+  stream.off('data', onFedData).off('end', onFedEnd).off('error', onFedError).off('close', onFedClose)
+  // Left paused and undestroyed, as an abandoned iterator leaves a request (autoDestroy is off
+  // for IncomingMessage): the adapter can still answer 413 on it.
+  if (pause) stream.pause()
+  if (err === undefined) f.resolve()
+  else f.reject(err)
+}
+
+// Module-level listeners (`this` is the stream): a read costs no closure per request.
+function onFedData(this: Fed, chunk: Uint8Array | string): void {
+  const f = this[FEEDING]
+  if (!f) return
+  try {
+    f.sink.take(chunk)
+  } catch (e) {
+    stopFeeding(this, f, e, true)
+  }
+}
+function onFedEnd(this: Fed): void {
+  const f = this[FEEDING]
+  if (f) stopFeeding(this, f, undefined, false)
+}
+function onFedError(this: Fed, e: unknown): void {
+  const f = this[FEEDING]
+  if (f) stopFeeding(this, f, e ?? new Error('request stream failed'), false)
+}
+function onFedClose(this: Fed): void {
+  // A close before `end`: the client went away mid-body (as `finished()` reports it).
+  const f = this[FEEDING]
+  if (f) stopFeeding(this, f, prematureClose(), false)
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
+}
+
 /**
- * A request body for the verifier that is read with `data` events straight into the digest (no
- * promise per chunk), and is still an async iterable of the request for anyone who pulls. Errors
- * and early closes reject exactly as iterating `req` would; when the digest refuses a chunk (size
- * limit) the request is paused, as an abandoned iterator of it would leave it.
+ * Take what a fully received node request holds, synchronously: `complete` says the parser saw
+ * its end, so every byte is in the readable buffer (or was read by someone else). False when the
+ * stream must be waited for.
+ */
+function drainComplete(stream: Fed, sink: BodyTaker): boolean {
+  if (!(stream instanceof IncomingMessage) || !stream.complete || stream.readableFlowing === true || stream.destroyed) return false
+  for (let chunk = stream.read() as Uint8Array | string | null; chunk !== null; chunk = stream.read() as Uint8Array | string | null) {
+    try {
+      sink.take(chunk)
+    } catch (e) {
+      stream.pause()
+      throw e
+    }
+  }
+  // The parser set `complete` right before it pushed the end: read() returning null means every
+  // byte has been taken, and the stream emits `end` on the next tick.
+  return true
+}
+
+class NodePushBody implements PushBody {
+  constructor(private readonly stream: Fed) {}
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+  }
+  feed(sink: BodyTaker): Promise<void> | undefined {
+    const stream = this.stream
+    if (stream.readableEnded) return undefined
+    if (drainComplete(stream, sink)) return undefined
+    if (stream.destroyed) return Promise.reject(prematureClose())
+    if (stream[FEEDING]) return Promise.reject(new Error('the request body is already being read'))
+    return new Promise<void>((resolve, reject) => {
+      stream[FEEDING] = { sink, resolve, reject }
+      stream.on('data', onFedData).on('end', onFedEnd).on('error', onFedError).on('close', onFedClose)
+      stream.resume()
+    })
+  }
+}
+
+/**
+ * A request body for the verifier, read with `data` events straight into the digest: one promise
+ * per body (none when the request was already received whole), no closure per chunk or request.
+ * It is still an async iterable of the request for anyone who pulls. Errors and early closes
+ * reject as iterating `req` would; when the digest refuses a chunk (size limit) the request is
+ * paused, as an abandoned iterator of it would leave it.
  */
 export function pushBody(stream: Readable): PushBody {
-  return {
-    [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>,
-    feed(take) {
-      return new Promise<void>((resolve, reject) => {
-        let settled = false
-        const settle = (err: unknown, stop: boolean) => {
-          if (settled) return
-          settled = true
-          stream.off('data', onData)
-          stopWatching()
-          // Left paused and undestroyed, as an abandoned iterator leaves a request (autoDestroy is
-          // off for IncomingMessage): the adapter can still answer 413 on it.
-          if (stop) stream.pause()
-          if (err) reject(err)
-          else resolve()
-        }
-        const onData = (chunk: Uint8Array | string) => {
-          try {
-            take(chunk)
-          } catch (e) {
-            settle(e, true)
-          }
-        }
-        // `finished` reports the end, a stream error and a premature close like the iterator does.
-        const stopWatching = finished(stream, { writable: false }, (err) => settle(err ?? null, false))
-        stream.on('data', onData)
-        stream.resume()
-      })
-    },
-  }
+  return new NodePushBody(stream as Fed)
 }

@@ -1,57 +1,130 @@
 // node:http plumbing shared by the node, express and fastify adapters: the request view (raw
 // target, Host-derived authority, streamed body) and the problem+json writer.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { HeaderSource } from '@sigil/core'
-import { splitTarget } from '@sigil/core'
+import { type HeaderSource, type RequestMessage, splitTarget } from '@sigil/core'
 import { connectionHost, resolveOrigin } from './authority.js'
 import { declaredBody, type IncomingRequest } from './incoming.js'
 import { pushBody } from './node-body.js'
+import type { VerifierConfig } from './options.js'
 import { toProblem } from './problem.js'
 import type { Verifier } from './verifier.js'
 
 /**
- * Header access over a Node request: every field line joined with ", " (RFC 9110 §5.3), and each
- * line for `bs`. `req.headers` is not enough: Node keeps only the first line of Host,
- * Content-Type and a few others, so a second line an app or proxy might use would go unseen.
- * A class, so a request costs one small object rather than two closures.
+ * Header access over a Node request's raw field lines: every line of a name joined with ", "
+ * (RFC 9110 §5.3), and each line for `bs`. `req.headers` is not enough: Node keeps only the first
+ * line of Host, Content-Type and a few others, so a second line an app or proxy might use would
+ * go unseen; and it is not touched here (Node builds it on first access).
  */
-class NodeHeaders implements HeaderSource {
-  constructor(private readonly req: IncomingMessage) {}
+class RawHeaders implements HeaderSource {
+  constructor(protected readonly raw: string[]) {}
+
   get(name: string): string | null {
-    // The raw lines are the truth: a name that was not sent is absent, whatever `req.headers`
-    // inherits (`constructor`, `__proto__`, `toString` are on a plain object's prototype).
-    const n = this.lines(name)
-    if (n === 0) return null
-    const h = this.req.headers
-    // A field sent on exactly one line is node's parsed value as is.
-    if (n === 1 && Object.hasOwn(h, name)) {
-      const v = h[name]
-      if (typeof v === 'string') return v
-      if (Array.isArray(v)) return v.join(', ')
-    }
-    return this.getAll(name).join(', ')
-  }
-  /** How many field lines carry `name` (lower-case). */
-  private lines(name: string): number {
-    const raw = this.req.rawHeaders
-    let n = 0
+    // The raw lines are the truth: a name that was not sent is absent, whatever a plain object
+    // inherits (`constructor`, `__proto__`, `toString` are on its prototype).
+    const raw = this.raw
+    const len = name.length
+    let value: string | null = null
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const r = raw[i] as string
-      if (r.length === name.length && (r === name || r.toLowerCase() === name)) n++
+      if (r.length !== len || (r !== name && r.toLowerCase() !== name)) continue
+      value = value === null ? (raw[i + 1] as string) : `${value}, ${raw[i + 1] as string}`
     }
-    return n
+    return value
   }
+
   getAll(name: string): string[] {
     const out: string[] = []
-    const raw = this.req.rawHeaders
-    for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === name) out.push(raw[i + 1] as string)
+    const raw = this.raw
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const r = raw[i] as string
+      if (r.length === name.length && (r === name || r.toLowerCase() === name)) out.push(raw[i + 1] as string)
+    }
     return out
   }
 }
 
-/** Header access over a Node request (see {@link NodeHeaders}). */
+/**
+ * A Node request as the verifier reads it, in one object per request: the message view (raw path
+ * and query, resolved authority), its headers (see {@link RawHeaders}) and its body. No copy of
+ * the headers, no closure.
+ */
+export class NodeIncoming extends RawHeaders implements IncomingRequest, RequestMessage {
+  readonly message: RequestMessage = this
+  readonly headers: HeaderSource = this
+  readonly method: string
+  scheme: string
+  authority: string
+  path: string
+  query: string
+  hasBody: boolean
+  mayHaveBody: boolean
+  contentLength: number | undefined = undefined
+  replayChecked: IncomingRequest['replayChecked'] = undefined
+  keepBody = false
+  /** Set once the verifier asked for the body: the stream has been read (to its end, or rejected). */
+  bodyTaken = false
+  private readonly source: NodeVerifyOptions['body']
+
+  constructor(
+    private readonly req: IncomingMessage,
+    cfg: VerifierConfig,
+    opts: NodeVerifyOptions | undefined,
+  ) {
+    super(req.rawHeaders)
+    this.source = opts?.body
+    this.method = req.method ?? 'GET'
+    const target = splitTarget(opts?.target ?? req.url ?? '/')
+    this.path = target.path
+    this.query = target.query
+    const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
+    const h2 = req.httpVersionMajor === 2
+    const connectionScheme = h2 ? (this.get(':scheme') ?? (encrypted ? 'https' : 'http')) : encrypted ? 'https' : 'http'
+    const origin = resolveOrigin(
+      this,
+      connectionScheme,
+      connectionHost(this.hostLines(), h2 ? this.get(':authority') : null, target, connectionScheme),
+      cfg,
+    )
+    this.scheme = origin.scheme
+    this.authority = origin.authority
+    // HTTP/1.x framing is exact (no Content-Length and no Transfer-Encoding is no body); HTTP/2 may
+    // send DATA frames without Content-Length, so there the bytes decide.
+    const declared = declaredBody(this.get('content-length'), this.get('transfer-encoding'), !h2)
+    this.hasBody = declared.hasBody
+    this.mayHaveBody = declared.mayHaveBody
+    this.contentLength = declared.contentLength
+  }
+
+  /** Peer address, for usage records: read only when a recorder asks. */
+  get address(): string | undefined {
+    return this.req.socket?.remoteAddress || undefined
+  }
+
+  /** The Host field lines (see `connectionHost`): none, one, or all of them when there are more. */
+  private hostLines(): readonly string[] {
+    const raw = this.raw
+    let first: string | undefined
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const r = raw[i] as string
+      if (r.length !== 4 || (r !== 'host' && r.toLowerCase() !== 'host')) continue
+      if (first !== undefined) return this.getAll('host')
+      first = raw[i + 1] as string
+    }
+    return first === undefined ? NO_LINES : [first]
+  }
+
+  body(): ReturnType<IncomingRequest['body']> {
+    this.bodyTaken = true
+    if (this.source) return this.source()
+    return this.mayHaveBody ? pushBody(this.req) : null
+  }
+}
+
+const NO_LINES: readonly string[] = []
+
+/** Header access over a Node request (see {@link NodeIncoming}). */
 export function nodeHeaders(req: IncomingMessage): HeaderSource {
-  return new NodeHeaders(req)
+  return new RawHeaders(req.rawHeaders)
 }
 
 /** Options of the Node adapter. */
@@ -63,34 +136,28 @@ export interface NodeVerifyOptions {
 }
 
 /** Adapt a `node:http` request: raw path and query, Host-derived authority, streamed body. */
-export function incomingFromNode(req: IncomingMessage, verifier: Verifier, opts: NodeVerifyOptions = {}): IncomingRequest {
-  const headers = new NodeHeaders(req)
-  const target = splitTarget(opts.target ?? req.url ?? '/')
-  const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
-  const h2 = req.httpVersionMajor === 2
-  const connectionScheme = h2 ? (headers.get(':scheme') ?? (encrypted ? 'https' : 'http')) : encrypted ? 'https' : 'http'
-  const { authority, scheme } = resolveOrigin(
-    (n) => headers.get(n),
-    connectionScheme,
-    connectionHost(headers.getAll('host'), headers.get(':authority'), target, connectionScheme),
-    verifier.config,
-  )
-  // HTTP/1.x framing is exact (no Content-Length and no Transfer-Encoding is no body); HTTP/2 may
-  // send DATA frames without Content-Length, so there the bytes decide.
-  const declared = declaredBody(headers.get('content-length'), headers.get('transfer-encoding'), !h2)
-  const incoming: IncomingRequest = {
-    message: { method: req.method ?? 'GET', scheme, authority, path: target.path, query: target.query, headers },
-    hasBody: declared.hasBody,
-    mayHaveBody: declared.mayHaveBody,
-    body: opts.body ?? (declared.mayHaveBody ? () => pushBody(req) : noBody),
-  }
-  if (declared.contentLength !== undefined) incoming.contentLength = declared.contentLength
-  const address = req.socket?.remoteAddress
-  if (address) incoming.address = address
-  return incoming
+export function incomingFromNode(req: IncomingMessage, verifier: Verifier, opts?: NodeVerifyOptions): IncomingRequest {
+  return new NodeIncoming(req, verifier.config, opts)
 }
 
-const noBody = () => null
+/** {@link incomingFromNode} for Sigil's own adapters, which also read `keepBody` and `bodyTaken`. */
+export function nodeIncoming(req: IncomingMessage, verifier: Verifier, opts?: NodeVerifyOptions): NodeIncoming {
+  return new NodeIncoming(req, verifier.config, opts)
+}
+
+/**
+ * Whether bytes of the request's body may still be on the connection. A rejection can be written
+ * synchronously inside the `request` event (synchronous stores), before the parser has marked
+ * even a body-less request `complete`: an HTTP/1.x request without Content-Length or
+ * Transfer-Encoding has no body to leave unread (RFC 9112 §6.3).
+ */
+export function bodyUnread(req: IncomingMessage): boolean {
+  if (req.complete) return false
+  if (req.httpVersionMajor !== 1) return true
+  const h = req.headers
+  const length = h['content-length']
+  return h['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
 
 /** Write a rejection as problem+json (RFC 9457) with `Date`, `WWW-Authenticate`, `Retry-After`. */
 export function sendProblem(res: ServerResponse, error: unknown): void {
@@ -102,7 +169,7 @@ export function sendProblem(res: ServerResponse, error: unknown): void {
   const body = JSON.stringify(p.body)
   // A body left unread (rejected before step 7) would be parsed as the next request: close the
   // connection then. A fully received request keeps its keep-alive connection.
-  const unread = res.req !== undefined && !res.req.complete
+  const unread = res.req !== undefined && bodyUnread(res.req)
   res.writeHead(p.status, { ...p.headers, 'content-length': Buffer.byteLength(body), ...(unread ? { connection: 'close' } : {}) })
   res.end(body)
 }

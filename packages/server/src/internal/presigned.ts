@@ -56,5 +56,13 @@ export function presignedView(input: IncomingRequest): PresignedView | null {
     query: bound.baseQuery,
     headers: overlay(m.headers, bound),
   }
-  return { input: { ...input, message }, bound }
+  // Field by field, not a spread: an adapter's request may be a class whose methods (body()) and
+  // getters live on its prototype.
+  const view: IncomingRequest = { message, hasBody: input.hasBody, body: () => input.body() }
+  if (input.mayHaveBody !== undefined) view.mayHaveBody = input.mayHaveBody
+  if (input.contentLength !== undefined) view.contentLength = input.contentLength
+  if (input.replayChecked !== undefined) view.replayChecked = input.replayChecked
+  if (input.address !== undefined) view.address = input.address
+  if (input.keepBody !== undefined) view.keepBody = input.keepBody
+  return { input: view, bound }
 }

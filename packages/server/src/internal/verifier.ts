@@ -1,12 +1,14 @@
 import {
+  type Component,
   ComponentError,
   checkContentDigest,
   component,
-  concatBytes,
   createDigester,
   type DigestAlgorithm,
+  type Digester,
   digestStream,
   type KeyRecord,
+  type KeyResolver,
   MIN_SECRET_BYTES,
   PRESIGNED_MAX_LIFETIME_S,
   PRESIGNED_TAG,
@@ -18,12 +20,23 @@ import {
   type SigilErrorCode,
   type SignatureEntry,
   signatureBase,
+  toBytes,
   VerificationError,
 } from '@sigil/core'
-import { hasAnyByte, type IncomingRequest, type PushBody, readBodyWithin, type Verified, type VerifyContext } from './incoming.js'
+import {
+  type BodyTaker,
+  hasAnyByte,
+  type IncomingRequest,
+  isPromise,
+  type PushBody,
+  readBodyWithin,
+  type Verified,
+  type VerifyContext,
+} from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
-import { type PresignedOptions, presignedView } from './presigned.js'
+import { type PresignedOptions, type PresignedView, presignedView } from './presigned.js'
 import { rateLimitHeaders, reportInternal } from './problem.js'
+import type { RateLimitDecision, RateLimiter } from './rate-limiter.js'
 import { hasScope } from './route-requirements.js'
 import { recordUsage } from './usage.js'
 
@@ -65,18 +78,6 @@ export interface Explanation {
   label?: string
 }
 
-/** What a run leaves behind for usage records and explain(). */
-interface Note {
-  keyId?: string
-  principal?: string
-  keyFound?: boolean
-  step?: VerifyStep
-  base?: string
-  label?: string
-  /** explain(): check, but record nothing. */
-  dryRun?: boolean
-}
-
 const PASSED: Record<VerifyStep, string> = {
   parse: 'one signature selected',
   profile: 'parameters and covered components meet the profile',
@@ -111,10 +112,6 @@ const SHA512_ONLY: readonly DigestAlgorithm[] = ['sha-512']
 // Kept past a signature's last valid instant, for a store whose clock runs slightly behind ours.
 const TTL_MARGIN_MS = 1000
 
-function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof (v as Promise<T>)?.then === 'function'
-}
-
 /** The error a store failure becomes: a store's own 4xx verdict as is, anything else a generic 503. */
 const generic = new WeakSet<object>()
 function storeError(e: unknown, what: string): unknown {
@@ -125,21 +122,6 @@ function storeError(e: unknown, what: string): unknown {
   const err = new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`, { cause: e })
   generic.add(err)
   return err
-}
-
-/**
- * Call a store; a synchronous answer (memory stores) is returned as is, so the hot path does not
- * pay for a promise, a timer and a race. An async answer is awaited under a deadline. Any failure
- * or timeout is `STORE_UNAVAILABLE`.
- */
-function store<T>(what: string, ms: number, call: () => T | Promise<T>): T | Promise<T> {
-  let v: T | Promise<T>
-  try {
-    v = call()
-  } catch (e) {
-    throw storeError(e, what)
-  }
-  return isPromise(v) ? withDeadline(what, ms, v) : v
 }
 
 async function withDeadline<T>(what: string, ms: number, v: Promise<T>): Promise<T> {
@@ -186,8 +168,111 @@ function keyProblem(key: KeyRecord | undefined, nowMs: number): 'KEY_UNKNOWN' | 
 }
 
 /**
+ * The body as the verifier reads it (SPEC §2 step 7): core's digester counts every chunk against
+ * the size limit and hashes it with each algorithm the `Content-Digest` declares; the bytes are
+ * kept when the result carries them. One object per request, no closure: adapters call `take`
+ * from their own event handlers. The kept bytes are the first chunk as is (the usual single-chunk
+ * body costs no copy) or one buffer sized from Content-Length when more chunks follow.
+ */
+class BodySink implements BodyTaker {
+  private bytes = 0
+  private readonly digester: Digester
+  private kept: Uint8Array | undefined
+  private buf: Uint8Array | undefined
+  constructor(
+    algorithms: readonly DigestAlgorithm[],
+    private readonly max: number,
+    /** Whether the bytes are kept for the result. */
+    readonly retain: boolean,
+    private readonly expected: number | undefined,
+  ) {
+    this.digester = createDigester({ algorithms, maxBytes: max })
+  }
+  take(raw: Uint8Array | string): void {
+    const chunk = typeof raw === 'string' ? toBytes(raw) : raw
+    this.digester.take(chunk)
+    const before = this.bytes
+    const total = before + chunk.byteLength
+    this.bytes = total
+    if (!this.retain || chunk.byteLength === 0) return
+    if (before === 0) {
+      this.kept = chunk
+      return
+    }
+    let buf = this.buf
+    if (buf === undefined || buf.byteLength < total) {
+      // Content-Length when it holds the bytes (node:http enforces it), else double.
+      const size = this.expected !== undefined && this.expected >= total ? this.expected : Math.max(total, 2 * before)
+      const grown = new Uint8Array(Math.min(size, this.max))
+      grown.set(buf === undefined ? (this.kept as Uint8Array) : buf.subarray(0, before))
+      this.buf = buf = grown
+    }
+    buf.set(chunk, before)
+  }
+  /** The digests of what was taken, by algorithm. */
+  digests(): Map<DigestAlgorithm, Uint8Array> {
+    return this.digester.result().digests
+  }
+  /** The bytes taken (when retained). */
+  body(): Uint8Array {
+    if (this.buf !== undefined) return this.bytes === this.buf.byteLength ? this.buf : this.buf.subarray(0, this.bytes)
+    return this.kept ?? new Uint8Array(0)
+  }
+}
+
+const NO_ALGORITHMS: readonly DigestAlgorithm[] = []
+const NO_DIGESTS: ReadonlyMap<DigestAlgorithm, Uint8Array> = new Map()
+
+/**
+ * One request on its way through the steps: what each step leaves for the next, and what
+ * usage records and explain() read afterwards. One object per request.
+ */
+class Check {
+  // What usage records and explain() read.
+  keyId: string | undefined = undefined
+  principal: string | undefined = undefined
+  keyFound: boolean | undefined = undefined
+  step: VerifyStep | undefined = undefined
+  base: string | undefined = undefined
+  label: string | undefined = undefined
+  // What the steps hand on.
+  presignedCfg: PresignedOptions | undefined = undefined
+  pre: PresignedView | null = null
+  input: IncomingRequest
+  maxBodyBytes = 0
+  entry: SignatureEntry | undefined = undefined
+  digestCovered = false
+  nowMs = 0
+  key: KeyRecord | undefined = undefined
+  problem: ReturnType<typeof keyProblem> = undefined
+  macOk = false
+  /** The base the MAC was checked over, kept for `debug` only. */
+  macBase: string | undefined = undefined
+  digestValue: string | null = null
+  declared: ReadonlyMap<DigestAlgorithm, Uint8Array> = NO_DIGESTS
+  sink: BodySink | undefined = undefined
+  anyByte = false
+  rateLimit: Verified['rateLimit'] = undefined
+  constructor(
+    readonly request: IncomingRequest,
+    readonly ctx: VerifyContext | undefined,
+    /** explain(): check, but record nothing. */
+    readonly dryRun: boolean,
+  ) {
+    this.input = request
+  }
+}
+
+/** A step returns nothing when it is done, or a promise when it waits for a store or the body. */
+type Step = (c: Check) => undefined | Promise<unknown>
+
+/**
  * Build a verifier. Checks run in SPEC §2 order: parse, profile, time, key, MAC, replay, body,
- * authorize; failures are `VerificationError`s with stable codes.
+ * authorize; failures are `VerificationError`s with stable codes. When the key store, the nonce
+ * store (and the rate limiter, when there is one) answer synchronously and the body is already
+ * in memory, every step runs in one synchronous pass: no promise per step, one per request
+ * (adapters that can take a synchronous answer get none, see {@link verifyNow}). A store that
+ * answers with a promise waits under `storeTimeoutMs`, and the remaining steps follow it.
  *
  * @example
  * ```ts
@@ -205,53 +290,78 @@ export function createVerifier(options: VerifyOptions): Verifier {
     throw err
   }
 
-  async function run(request: IncomingRequest, ctx: VerifyContext | undefined, note: Note): Promise<Verified> {
+  // 1. Parse (after the presigned view and the declared size)
+  function parse(c: Check): undefined {
+    const request = c.request
     // A presigned URL (SPEC §7) only where the integrator allows it; elsewhere its query is a query.
-    const presignedCfg: PresignedOptions | undefined = ctx?.presigned ?? cfg.presigned
+    const presignedCfg = c.ctx?.presigned ?? cfg.presigned
+    c.presignedCfg = presignedCfg
     const pre = presignedCfg ? presignedView(request) : null
+    c.pre = pre
     const input = pre ? pre.input : request
+    c.input = input
     const m = input.message
     const maxBodyBytes = pre?.bound.maxBytes !== undefined ? Math.min(pre.bound.maxBytes, cfg.maxBodyBytes) : cfg.maxBodyBytes
+    c.maxBodyBytes = maxBodyBytes
     if (input.contentLength !== undefined && input.contentLength > maxBodyBytes) {
       fail('BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`)
     }
-    // 1. Parse
-    note.step = 'parse'
+    c.step = 'parse'
     const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.limits)
     const entry = selectEntry(entries, pre ? PRESIGNED_TAG : cfg.tag)
-    const p = entry.params
-    note.label = entry.label
-    if (note.dryRun) {
+    c.entry = entry
+    c.label = entry.label
+    if (c.dryRun) {
       // explain() shows the base even when an earlier step fails (time, key).
       try {
-        note.base = signatureBase(m, entry.components, entry.paramsValue)
+        c.base = signatureBase(m, entry.components, entry.paramsValue)
       } catch {}
     }
-    // 2. Profile
-    note.step = 'profile'
+    return undefined
+  }
+
+  // 2. Profile
+  function profile(c: Check): undefined {
+    c.step = 'profile'
+    const entry = c.entry as SignatureEntry
+    const p = entry.params
+    const pre = c.pre
     if (p.keyid === undefined) fail('PROFILE_VIOLATION', 'keyid is required')
-    note.keyId = p.keyid
+    c.keyId = p.keyid
     if (p.created === undefined) fail('PROFILE_VIOLATION', 'created is required')
     if ((pre || cfg.profile === 'sigil') && p.nonce === undefined) fail('PROFILE_VIOLATION', 'nonce is required')
     if (p.alg !== undefined && p.alg !== 'hmac-sha256') fail('PROFILE_VIOLATION', 'alg must be hmac-sha256')
     const required = pre ? URL_COMPONENTS : cfg.required
-    for (const id of required) {
-      if (!entry.components.some((c) => c.id === id)) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
+    const components = entry.components
+    for (let r = 0; r < required.length; r++) {
+      const id = required[r] as string
+      let covered = false
+      for (let i = 0; i < components.length && !covered; i++) covered = (components[i] as Component).id === id
+      if (!covered) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
     }
-    const digestCovered = !pre && entry.components.some((c) => c.name === 'content-digest')
-    if (!pre && input.hasBody && !digestCovered && cfg.digestRequired)
+    let digestCovered = false
+    if (!pre)
+      for (let i = 0; i < components.length && !digestCovered; i++) digestCovered = (components[i] as Component).name === 'content-digest'
+    c.digestCovered = digestCovered
+    if (!pre && c.input.hasBody && !digestCovered && cfg.digestRequired)
       fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
-    // 3. Time
-    note.step = 'time'
+    return undefined
+  }
+
+  // 3. Time
+  function time(c: Check): undefined {
+    c.step = 'time'
+    const p = (c.entry as SignatureEntry).params
     const nowMs = cfg.now()
+    c.nowMs = nowMs
     const nowS = nowMs / 1000
     const created = p.created as number
-    if (pre) {
+    if (c.pre) {
       // A link lives until `expires`, not ±window: only `created` from the future is skew.
       if (p.expires === undefined) fail('PROFILE_VIOLATION', 'a presigned URL must carry expires')
       const lifetime = (p.expires as number) - created
       if (lifetime < 0) fail('SIGNATURE_MALFORMED', 'expires is before created')
-      if (lifetime > (presignedCfg?.maxLifetime ?? PRESIGNED_MAX_LIFETIME_S)) fail('PROFILE_VIOLATION', 'presigned URL lives too long')
+      if (lifetime > (c.presignedCfg?.maxLifetime ?? PRESIGNED_MAX_LIFETIME_S)) fail('PROFILE_VIOLATION', 'presigned URL lives too long')
       if (created - nowS > cfg.windowS) {
         fail('CLOCK_SKEW', `created is more than ${cfg.windowS} s ahead`, { date: new Date(nowMs).toUTCString() })
       }
@@ -263,177 +373,293 @@ export function createVerifier(options: VerifyOptions): Verifier {
       if (p.expires < created) fail('SIGNATURE_MALFORMED', 'expires is before created')
       if (p.expires <= nowS) fail('SIGNATURE_EXPIRED', 'signature has expired')
     }
-    // 4. Key (algorithm comes from the key record, never from the header)
-    note.step = 'key'
-    const keyId = p.keyid as string
-    let key: KeyRecord | undefined
+    return undefined
+  }
+
+  // 4. Key (algorithm comes from the key record, never from the header)
+  function lookupKey(c: Check): undefined | Promise<unknown> {
+    c.step = 'key'
+    const keyId = c.keyId as string
+    const keys = cfg.keys
+    let answer: ReturnType<KeyResolver['get']>
     try {
       // A cache's `lookup` answers a hit synchronously: no promise, no deadline timer.
-      const keys = cfg.keys
-      const keyAnswer = store('key store', cfg.storeTimeoutMs, () => (keys.lookup ? keys.lookup(keyId) : keys.get(keyId)))
-      key = isPromise(keyAnswer) ? await keyAnswer : keyAnswer
+      answer = keys.lookup ? keys.lookup(keyId) : keys.get(keyId)
     } catch (e) {
-      fail503('key store', e)
+      return fail503('key store', e)
     }
-    const problem = keyProblem(key, nowMs)
-    note.keyFound = key !== undefined
+    if (isPromise(answer))
+      return withDeadline('key store', cfg.storeTimeoutMs, answer).then(
+        (key) => {
+          c.key = key
+        },
+        (e) => fail503('key store', e),
+      )
+    c.key = answer
+    return undefined
+  }
+
+  function checkKey(c: Check): undefined {
+    const key = c.key
+    const problem = keyProblem(key, c.nowMs)
+    c.problem = problem
+    c.keyFound = key !== undefined
     // A record whose secret is not >= 32 bytes is never MACed against: fail closed, like a store outage.
     if (!problem) {
       const sk = (key as KeyRecord).secret
       if (!(sk instanceof Uint8Array) || sk.length < MIN_SECRET_BYTES)
-        fail503('key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${keyId}`))
+        fail503('key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${c.keyId}`))
     }
     if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
-    // 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
-    note.step = 'mac'
+    return undefined
+  }
+
+  // 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
+  function mac(c: Check): undefined | Promise<unknown> {
+    c.step = 'mac'
+    const entry = c.entry as SignatureEntry
     let base: string
     try {
-      base = signatureBase(m, entry.components, entry.paramsValue)
+      base = signatureBase(c.input.message, entry.components, entry.paramsValue)
     } catch (e) {
       if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
       throw e
     }
+    const problem = c.problem
     if (problem && !decoy) decoy = randomBytes(32)
-    const secret = problem ? (decoy as Uint8Array) : (key as KeyRecord).secret
-    const okAnswer = cfg.hmac.verify(secret, base, entry.signature)
-    const ok = typeof okAnswer === 'boolean' ? okAnswer : await okAnswer
+    const secret = problem ? (decoy as Uint8Array) : (c.key as KeyRecord).secret
+    if (cfg.debug) c.macBase = base
+    const ok = cfg.hmac.verify(secret, base, entry.signature)
+    if (typeof ok === 'boolean') {
+      c.macOk = ok
+      return undefined
+    }
+    return ok.then((v) => {
+      c.macOk = v
+    })
+  }
+
+  function macVerdict(c: Check): undefined {
+    const problem = c.problem
     // One throw site for an unusable key and a bad MAC, so opaque mode costs the same either way.
-    if (problem || !ok) {
-      const e = new VerificationError('SIGNATURE_INVALID', note.dryRun && !problem ? macHint(m, cfg) : 'signature does not verify')
-      if (cfg.debug && !problem) Object.defineProperty(e, 'signatureBase', { value: base, enumerable: false })
+    if (problem || !c.macOk) {
+      const e = new VerificationError(
+        'SIGNATURE_INVALID',
+        c.dryRun && !problem ? macHint(c.input.message, cfg) : 'signature does not verify',
+      )
+      if (cfg.debug && !problem) Object.defineProperty(e, 'signatureBase', { value: c.macBase, enumerable: false })
       throw e
     }
-    const k = key as KeyRecord
-    note.principal = k.principal
-    // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
-    // A nonce an outer verifier already counted for this same request (stacked middleware) is not
-    // counted again; everything else is still checked by this verifier.
-    note.step = 'replay'
-    const counted = note.dryRun || (request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce)
-    if (p.nonce !== undefined && !counted && (!pre || pre.bound.once || presignedCfg?.singleUse)) {
-      const nonce = p.nonce
-      // Remember the pair past the last instant at which this signature could still verify: the
-      // end of the window around `created`, or `expires` when earlier (SPEC §2.6).
-      const lastS = pre
-        ? (p.expires as number) + cfg.windowS
-        : p.expires !== undefined
-          ? Math.min(created + cfg.windowS, p.expires)
-          : created + cfg.windowS
-      const ttl = Math.ceil(Math.max(0, lastS * 1000 - nowMs)) + TTL_MARGIN_MS
-      let fresh: boolean
-      try {
-        const freshAnswer = store('nonce store', cfg.storeTimeoutMs, () => cfg.nonceStore.checkAndSet(keyId, nonce, ttl, created))
-        fresh = isPromise(freshAnswer) ? await freshAnswer : freshAnswer
-      } catch (e) {
-        fresh = fail503('nonce store', e)
-      }
-      if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
+    c.principal = (c.key as KeyRecord).principal
+    return undefined
+  }
+
+  // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
+  // A nonce an outer verifier already counted for this same request (stacked middleware) is not
+  // counted again; everything else is still checked by this verifier.
+  function replay(c: Check): undefined | Promise<unknown> {
+    c.step = 'replay'
+    const p = (c.entry as SignatureEntry).params
+    const keyId = c.keyId as string
+    const request = c.request
+    const pre = c.pre
+    const counted = c.dryRun || (request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce)
+    if (p.nonce === undefined || counted || (pre && !pre.bound.once && !c.presignedCfg?.singleUse)) return undefined
+    const created = p.created as number
+    // Remember the pair past the last instant at which this signature could still verify: the
+    // end of the window around `created`, or `expires` when earlier (SPEC §2.6).
+    const lastS = pre
+      ? (p.expires as number) + cfg.windowS
+      : p.expires !== undefined
+        ? Math.min(created + cfg.windowS, p.expires)
+        : created + cfg.windowS
+    const ttl = Math.ceil(Math.max(0, lastS * 1000 - c.nowMs)) + TTL_MARGIN_MS
+    let fresh: boolean | Promise<boolean>
+    try {
+      fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created)
+    } catch (e) {
+      return fail503('nonce store', e)
     }
-    // 7. Body
-    note.step = 'body'
-    let body: Uint8Array | undefined
-    const digestValue = pre ? (pre.bound.contentDigest ?? null) : digestCovered ? m.headers.get('content-digest') : null
+    if (isPromise(fresh))
+      return withDeadline('nonce store', cfg.storeTimeoutMs, fresh).then(replayVerdict, (e) => fail503('nonce store', e))
+    replayVerdict(fresh)
+    return undefined
+  }
+
+  // 7. Body
+  function readBody(c: Check): undefined | Promise<unknown> {
+    c.step = 'body'
+    const pre = c.pre
+    const input = c.input
+    const digestValue = pre ? (pre.bound.contentDigest ?? null) : c.digestCovered ? input.message.headers.get('content-digest') : null
+    c.digestValue = digestValue
     // An upload link bound to a size alone is still read, to hold it to that size.
-    if (digestValue !== null || pre?.bound.maxBytes !== undefined) {
-      const declared = digestValue === null ? new Map() : parseContentDigest(digestValue)
-      if (digestValue !== null && declared.size === 0) fail('DIGEST_MISSING', 'Content-Digest carries no supported algorithm')
-      const parts: Uint8Array[] | undefined = cfg.retainBody ? [] : undefined
-      const digester = createDigester({
-        algorithms:
-          declared.size === 0
-            ? SHA256_ONLY
-            : declared.size === 1
-              ? declared.keys().next().value === 'sha-256'
-                ? SHA256_ONLY
-                : SHA512_ONLY
-              : [...declared.keys()],
-        maxBytes: maxBodyBytes,
-        ...(parts ? { onChunk: (c: Uint8Array) => parts.push(c) } : {}),
-      })
-      const src = input.body()
-      if (src !== null) {
-        if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function' && typeof (src as PushBody).feed !== 'function') {
-          // Chunks already in memory: no await per chunk.
-          for (const c of src as Iterable<Uint8Array>) digester.take(c)
-        } else
-          await readBodyWithin(cfg.bodyTimeoutMs, () =>
-            typeof (src as PushBody).feed === 'function'
-              ? (src as PushBody).feed(digester.take)
-              : digestStream(src as AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, {
-                  algorithms: [],
-                  onChunk: digester.take,
-                }).then(() => undefined),
-          )
-      }
-      const { digests, bytes } = digester.result()
-      if (declared.size) checkContentDigest(declared, digests)
-      if (parts) body = concatBytes(parts, bytes)
+    if (digestValue === null && pre?.bound.maxBytes === undefined) return undefined
+    let algorithms = NO_ALGORITHMS
+    if (digestValue !== null) {
+      const declared = parseContentDigest(digestValue)
+      if (declared.size === 0) fail('DIGEST_MISSING', 'Content-Digest carries no supported algorithm')
+      c.declared = declared
+      algorithms = declared.size === 1 ? (declared.has('sha-256') ? SHA256_ONLY : SHA512_ONLY) : [...declared.keys()]
     }
+    const sink = new BodySink(algorithms, c.maxBodyBytes, cfg.retainBody || input.keepBody === true, input.contentLength)
+    c.sink = sink
+    const src = input.body()
+    if (src === null) return undefined
+    if (typeof (src as PushBody).feed === 'function') {
+      const fed = (src as PushBody).feed(sink)
+      return fed === undefined ? undefined : readBodyWithin(cfg.bodyTimeoutMs, fed)
+    }
+    if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
+      // Chunks already in memory: no await per chunk.
+      for (const chunk of src as Iterable<Uint8Array>) sink.take(chunk)
+      return undefined
+    }
+    return readBodyWithin(
+      cfg.bodyTimeoutMs,
+      digestStream(src as AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, {
+        algorithms: NO_ALGORITHMS,
+        onChunk: (chunk) => sink.take(chunk),
+      }),
+    )
+  }
+
+  function checkBody(c: Check): undefined | Promise<unknown> {
+    const sink = c.sink
+    if (sink !== undefined && c.declared.size > 0) checkContentDigest(c.declared as Map<DigestAlgorithm, Uint8Array>, sink.digests())
     // Body presence is decided by the bytes, not the framing (SPEC §2 step 7): a body the framing
     // did not announce (HTTP/2 DATA, chunked, a Web stream) still needs a covered digest.
     // The same holds for a presigned link that is not an upload link (SPEC §7): a GET, HEAD or
     // DELETE link binds no body, so bytes sent with it are refused rather than handed to the app.
+    const pre = c.pre
+    const input = c.input
     const unboundBody = pre
-      ? !UPLOAD_METHODS.has(m.method) && digestValue === null && pre.bound.maxBytes === undefined && (input.hasBody || input.mayHaveBody)
-      : !digestCovered && input.mayHaveBody && cfg.digestRequired
-    if (unboundBody && (await readBodyWithin(cfg.bodyTimeoutMs, () => hasAnyByte(input.body()))))
-      fail('DIGEST_MISSING', pre ? 'this link is not an upload link: it takes no body' : 'a request with a body must cover content-digest')
-    // 8. Authorize
-    note.step = 'authorize'
-    const scopes = ctx?.requiredScopes ? [...cfg.requiredScopes, ...ctx.requiredScopes] : cfg.requiredScopes
-    for (const s of scopes) if (!hasScope(k.scopes, s)) fail('SCOPE_DENIED', `key lacks scope ${s}`)
-    let rateLimit: Verified['rateLimit']
-    if (cfg.rateLimiter && !note.dryRun) {
-      const limiter = cfg.rateLimiter
-      let d: Awaited<ReturnType<typeof limiter.consume>>
-      try {
-        d = await store('rate limiter', cfg.storeTimeoutMs, () => limiter.consume(k))
-      } catch (e) {
-        d = fail503('rate limiter', e)
-      }
-      if (!d.allowed)
-        fail(d.code ?? 'RATE_LIMITED', d.code === 'QUOTA_EXCEEDED' ? 'quota exhausted' : 'rate limit exceeded', rateLimitHeaders(d))
-      if (d.limit) rateLimit = { limit: d.limit, remaining: d.remaining, resetSeconds: d.resetSeconds, windowSeconds: d.windowSeconds }
+      ? !UPLOAD_METHODS.has(input.message.method) &&
+        c.digestValue === null &&
+        pre.bound.maxBytes === undefined &&
+        (input.hasBody || input.mayHaveBody)
+      : !c.digestCovered && input.mayHaveBody && cfg.digestRequired
+    if (!unboundBody) return undefined
+    return readBodyWithin(cfg.bodyTimeoutMs, () => hasAnyByte(input.body())).then((any) => {
+      if (any)
+        fail(
+          'DIGEST_MISSING',
+          c.pre ? 'this link is not an upload link: it takes no body' : 'a request with a body must cover content-digest',
+        )
+    })
+  }
+
+  // 8. Authorize
+  function authorize(c: Check): undefined | Promise<unknown> {
+    c.step = 'authorize'
+    const k = c.key as KeyRecord
+    const required = cfg.requiredScopes
+    for (let i = 0; i < required.length; i++)
+      if (!hasScope(k.scopes, required[i] as string)) fail('SCOPE_DENIED', `key lacks scope ${required[i]}`)
+    const more = c.ctx?.requiredScopes
+    if (more) for (const s of more) if (!hasScope(k.scopes, s)) fail('SCOPE_DENIED', `key lacks scope ${s}`)
+    const limiter = cfg.rateLimiter
+    if (!limiter || c.dryRun) return undefined
+    let d: ReturnType<RateLimiter['consume']> | RateLimitDecision
+    try {
+      d = limiter.consume(k)
+    } catch (e) {
+      return fail503('rate limiter', e)
     }
-    // 9. Result (same keys, same order as ever; optional ones only when set)
-    const v = { keyId, principal: k.principal, scopes: k.scopes, created } as Verified
-    if (p.expires !== undefined) v.expires = p.expires
-    if (p.nonce !== undefined) v.nonce = p.nonce
-    v.label = entry.label
-    if (pre) v.presigned = true
-    if (body) v.body = body
-    if (k.metadata) v.metadata = k.metadata
-    if (rateLimit) v.rateLimit = rateLimit
+    if (isPromise(d))
+      return withDeadline('rate limiter', cfg.storeTimeoutMs, d).then(
+        (decision) => rateVerdict(c, decision),
+        (e) => fail503('rate limiter', e),
+      )
+    rateVerdict(c, d)
+    return undefined
+  }
+
+  const steps: readonly Step[] = [parse, profile, time, lookupKey, checkKey, mac, macVerdict, replay, readBody, checkBody, authorize]
+
+  /** Run the steps from `from` on: synchronously while they answer synchronously. */
+  function runFrom(c: Check, from: number): Verified | Promise<Verified> {
+    for (let i = from; i < steps.length; i++) {
+      const wait = (steps[i] as Step)(c)
+      if (wait !== undefined) return wait.then(() => runFrom(c, i + 1))
+    }
+    return result(c)
+  }
+
+  /** The whole check; throws synchronously or returns (a promise of) the result. */
+  function check(input: IncomingRequest, context: VerifyContext | undefined): Verified | Promise<Verified> {
+    const c = new Check(input, context, false)
+    // Without a usage recorder there is nothing to do around the steps.
+    if (!cfg.usage) return runFrom(c, 0)
+    let v: Verified | Promise<Verified>
+    try {
+      v = runFrom(c, 0)
+    } catch (e) {
+      recordFailure(c, e)
+      throw e
+    }
+    if (!isPromise(v)) return recordSuccess(c, v)
+    return v.then(
+      (ok) => recordSuccess(c, ok),
+      (e: unknown) => {
+        recordFailure(c, e)
+        throw e
+      },
+    )
+  }
+
+  function recordSuccess(c: Check, v: Verified): Verified {
+    recordUsage(cfg.usage, {
+      keyId: v.keyId,
+      principal: v.principal,
+      keyFound: true,
+      outcome: 'accepted',
+      at: new Date(cfg.now()),
+      ...(c.request.address ? { address: c.request.address } : {}),
+    })
     return v
   }
 
-  return {
+  function recordFailure(c: Check, e: unknown): void {
+    recordUsage(cfg.usage, {
+      ...(c.keyId !== undefined ? { keyId: c.keyId } : {}),
+      ...(c.principal !== undefined ? { principal: c.principal } : {}),
+      ...(c.keyFound !== undefined ? { keyFound: c.keyFound } : {}),
+      outcome: e instanceof SigilError ? e.code : 'INTERNAL_ERROR',
+      at: new Date(cfg.now()),
+      ...(c.request.address ? { address: c.request.address } : {}),
+    })
+  }
+
+  const verifier: Verifier = {
     config: cfg,
     verifyIncoming(input, context) {
-      const note: Note = {}
-      // Without a usage recorder there is nothing to do around `run`: hand its promise back as is.
-      if (!cfg.usage) return run(input, context, note)
-      return recorded(input, context, note)
+      try {
+        const v = check(input, context)
+        return isPromise(v) ? v : Promise.resolve(v)
+      } catch (e) {
+        return Promise.reject(e)
+      }
     },
     async explain(input, context) {
-      const note: Note = { dryRun: true }
+      const c = new Check(input, context, true)
       const report = (code?: SigilErrorCode, detail?: string): Explanation => {
-        const reached = note.step === undefined ? 0 : VERIFY_STEPS.indexOf(note.step)
+        const reached = c.step === undefined ? 0 : VERIFY_STEPS.indexOf(c.step)
         const steps: ExplainStep[] = VERIFY_STEPS.slice(0, code ? reached : VERIFY_STEPS.length).map((step) => ({
           step,
           ok: step === 'replay' ? null : true,
           detail: PASSED[step],
         }))
-        if (code) steps.push({ step: note.step ?? 'parse', ok: false, code, detail: detail ?? code })
+        if (code) steps.push({ step: c.step ?? 'parse', ok: false, code, detail: detail ?? code })
         const out: Explanation = { ok: !code, steps }
         if (code) out.code = code
-        if (note.base !== undefined) out.signatureBase = note.base
-        if (note.keyId !== undefined) out.keyId = note.keyId
-        if (note.label !== undefined) out.label = note.label
+        if (c.base !== undefined) out.signatureBase = c.base
+        if (c.keyId !== undefined) out.keyId = c.keyId
+        if (c.label !== undefined) out.label = c.label
         return out
       }
       try {
-        await run(input, context, note)
+        await runFrom(c, 0)
         return report()
       } catch (e) {
         if (e instanceof SigilError) return report(e.code, e.message)
@@ -441,32 +667,44 @@ export function createVerifier(options: VerifyOptions): Verifier {
       }
     },
   }
+  direct.set(verifier, check)
+  return verifier
+}
 
-  async function recorded(input: IncomingRequest, context: VerifyContext | undefined, note: Note) {
-    try {
-      const v = await run(input, context, note)
-      if (cfg.usage)
-        recordUsage(cfg.usage, {
-          keyId: v.keyId,
-          principal: v.principal,
-          keyFound: true,
-          outcome: 'accepted',
-          at: new Date(cfg.now()),
-          ...(input.address ? { address: input.address } : {}),
-        })
-      return v
-    } catch (e) {
-      const code = e instanceof SigilError ? e.code : 'INTERNAL_ERROR'
-      if (cfg.usage)
-        recordUsage(cfg.usage, {
-          ...(note.keyId !== undefined ? { keyId: note.keyId } : {}),
-          ...(note.principal !== undefined ? { principal: note.principal } : {}),
-          ...(note.keyFound !== undefined ? { keyFound: note.keyFound } : {}),
-          outcome: code,
-          at: new Date(cfg.now()),
-          ...(input.address ? { address: input.address } : {}),
-        })
-      throw e
-    }
-  }
+function replayVerdict(fresh: boolean): void {
+  if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
+}
+
+function rateVerdict(c: Check, d: RateLimitDecision): void {
+  if (!d.allowed)
+    fail(d.code ?? 'RATE_LIMITED', d.code === 'QUOTA_EXCEEDED' ? 'quota exhausted' : 'rate limit exceeded', rateLimitHeaders(d))
+  if (d.limit) c.rateLimit = { limit: d.limit, remaining: d.remaining, resetSeconds: d.resetSeconds, windowSeconds: d.windowSeconds }
+}
+
+/** 9. Result (same keys, same order as ever; optional ones only when set). */
+function result(c: Check): Verified {
+  const entry = c.entry as SignatureEntry
+  const p = entry.params
+  const k = c.key as KeyRecord
+  const v = { keyId: c.keyId as string, principal: k.principal, scopes: k.scopes, created: p.created as number } as Verified
+  if (p.expires !== undefined) v.expires = p.expires
+  if (p.nonce !== undefined) v.nonce = p.nonce
+  v.label = entry.label
+  if (c.pre) v.presigned = true
+  if (c.sink?.retain) v.body = c.sink.body()
+  if (k.metadata) v.metadata = k.metadata
+  if (c.rateLimit) v.rateLimit = c.rateLimit
+  return v
+}
+
+const direct = new WeakMap<object, (input: IncomingRequest, context: VerifyContext | undefined) => Verified | Promise<Verified>>()
+
+/**
+ * Verify with `verifier`, answering synchronously when every step could: the result itself, or a
+ * synchronous throw, instead of a promise. Adapters that can take either (a Fastify hook, a
+ * Node listener) skip the promise; a verifier not made by {@link createVerifier} is awaited.
+ */
+export function verifyNow(verifier: Verifier, input: IncomingRequest, context?: VerifyContext): Verified | Promise<Verified> {
+  const run = direct.get(verifier)
+  return run ? run(input, context) : verifier.verifyIncoming(input, context)
 }

@@ -139,10 +139,9 @@ export function sigil(options: SigilOptions): RequestHandler {
     const keep: Retained = { parts: [], bytes: 0, complete: false }
     const build = () => {
       const incoming = incomingFromNode(req, verifier, { target })
-      const streamed = incoming.body
       incoming.body = () => {
         if (consumed(req as WithRaw)) return bodyAlreadyRead(req as WithRaw, earlier)
-        return streamed() === null ? null : readChunks(req, keep)
+        return incoming.mayHaveBody ? readChunks(req, keep) : null
       }
       const replayed = replayCheckedBy(earlier)
       if (replayed) incoming.replayChecked = replayed

@@ -2,12 +2,13 @@ import { Readable } from 'node:stream'
 import { splitTarget } from '@sigil/core'
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
-import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from '../../internal/incoming.js'
-import { joinRetained, type Retained, readChunks } from '../../internal/node-body.js'
-import { incomingFromNode } from '../../internal/node-http.js'
+import { isPromise, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
+import { pushBody } from '../../internal/node-body.js'
+import { bodyUnread, type NodeIncoming, nodeIncoming } from '../../internal/node-http.js'
 import { toProblem } from '../../internal/problem.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { responseSignatureHeaders, type SignResponseOptions } from '../../internal/sign-response.js'
+import { verifyNow } from '../../internal/verifier.js'
 
 /** Per-route settings, in the route's `config.sigil`: `false` exempts the route. */
 export type SigilRouteConfig = false | { scopes?: readonly string[] }
@@ -28,8 +29,33 @@ function reject(reply: FastifyReply, error: unknown): void {
   // the connection then, as sendProblem does. A fully received request keeps its connection.
   void reply
     .code(p.status)
-    .headers({ ...p.headers, ...(reply.request.raw.complete ? {} : { connection: 'close' }) })
+    .headers({ ...p.headers, ...(bodyUnread(reply.request.raw) ? { connection: 'close' } : {}) })
     .send(JSON.stringify(p.body))
+}
+
+function noRead(): void {}
+
+/** A readable of `bytes`, for Fastify's parsers once the verifier has read the request. */
+function bytesStream(bytes: Uint8Array | undefined): Readable {
+  const stream = new Readable({ read: noRead })
+  if (bytes !== undefined && bytes.byteLength > 0) stream.push(bytes)
+  stream.push(null)
+  return stream
+}
+
+function accept(
+  request: FastifyRequest,
+  payload: Readable,
+  next: (err: Error | null, payload?: Readable) => void,
+  incoming: NodeIncoming,
+  verified: Verified,
+  verifier: object,
+): void {
+  // The verifier read the request (to its end: it was accepted): hand the parsers the same bytes.
+  const body = verified.body
+  if (body !== undefined && !Buffer.isBuffer(body)) verified.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  request.sigil = markVerified(verified, verifier)
+  next(null, incoming.bodyTaken ? bytesStream(verified.body) : payload)
 }
 
 const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
@@ -48,28 +74,26 @@ const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
       next(null, payload)
       return
     }
-    const keep: Retained = { parts: [], bytes: 0, complete: false }
-    const build = () => {
-      const incoming = incomingFromNode(request.raw, verifier, {
-        target,
-        body: () => (incoming.mayHaveBody ? readChunks(payload, keep) : null),
-      })
+    let incoming: NodeIncoming
+    let answer: Verified | Promise<Verified>
+    try {
+      incoming = nodeIncoming(request.raw, verifier, payload === request.raw ? { target } : { target, body: () => pushBody(payload) })
+      // Fastify's parsers read the bytes after the digest did: keep them whatever retainBody says.
+      incoming.keepBody = true
       const replayed = replayCheckedBy(earlier)
       if (replayed) incoming.replayChecked = replayed
-      return incoming
+      answer = verifyNow(verifier, incoming, route?.scopes ? { requiredScopes: route.scopes } : undefined)
+    } catch (e) {
+      reject(reply, e)
+      return
     }
-    const context = route?.scopes ? { requiredScopes: route.scopes } : undefined
-    verifyBuilt(verifier, build, context).then(
-      (verified) => {
-        if (!keep.complete) {
-          request.sigil = markVerified(verified, verifier)
-          next(null, payload)
-          return
-        }
-        const bytes = joinRetained(keep)
-        request.sigil = markVerified({ ...verified, body: bytes }, verifier)
-        next(null, Readable.from([bytes], { objectMode: false }))
-      },
+    // No body to wait for and synchronous stores: no promise at all.
+    if (!isPromise(answer)) {
+      accept(request, payload, next, incoming, answer, verifier)
+      return
+    }
+    answer.then(
+      (verified) => accept(request, payload, next, incoming, verified, verifier),
       (e: unknown) => reject(reply, e),
     )
   })

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { splitTarget } from '@sigil/core'
-import { type Verified, type VerifyContext, verifyBuilt } from '../../internal/incoming.js'
+import { isPromise, type Verified, type VerifyContext } from '../../internal/incoming.js'
 import { incomingFromNode, type NodeVerifyOptions, sendProblem } from '../../internal/node-http.js'
 import type { VerifyOptions } from '../../internal/options.js'
 import { type ExemptRule, exemptMatcher } from '../../internal/route-requirements.js'
 import { type SignResponseOptions, signNodeResponse } from '../../internal/sign-response.js'
-import type { Verifier } from '../../internal/verifier.js'
+import { type Verifier, verifyNow } from '../../internal/verifier.js'
 import { verifierFor } from '../../internal/verify.js'
 
 /**
@@ -34,7 +34,12 @@ export function verifyNodeRequest(
   context?: VerifyContext & NodeVerifyOptions,
 ): Promise<Verified> {
   const verifier = verifierFor(options)
-  return verifyBuilt(verifier, () => incomingFromNode(req, verifier, context), context)
+  try {
+    const verified = verifyNow(verifier, incomingFromNode(req, verifier, context), context)
+    return isPromise(verified) ? verified : Promise.resolve(verified)
+  } catch (e) {
+    return Promise.reject(e)
+  }
 }
 
 /** Options of {@link withSigil}. */
@@ -71,7 +76,8 @@ export function withSigil(
     }
     let verified: Verified
     try {
-      verified = await verifyBuilt(verifier, () => incomingFromNode(req, verifier), context)
+      const answer = verifyNow(verifier, incomingFromNode(req, verifier), context)
+      verified = isPromise(answer) ? await answer : answer
     } catch (e) {
       sendProblem(res, e)
       return
