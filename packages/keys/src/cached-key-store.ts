@@ -93,9 +93,10 @@ function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
 }
 
 /**
- * Put a cache in front of a key store for `verify()`'s lookups. A hit costs one `Map` lookup and
- * allocates nothing (CLOCK eviction, TinyLFU admission: see the README); `lookup`/`getSync`
- * answer a hit without a promise. A burst of lookups for one key makes one store query
+ * Put a cache in front of a key store for `verify()`'s lookups. A hit hashes the key id once and
+ * reads one slot of a flat open-addressing table (two memory accesses at any size, nothing
+ * allocated; CLOCK eviction, TinyLFU admission: see the README); `lookup`/`getSync` answer a hit
+ * without a promise. A burst of lookups for one key makes one store query
  * (single-flight) bounded by `loadTimeoutMs`; failures are never cached. Unknown keys are
  * remembered briefly in a separate small table. Changes made through this object or the wrapped
  * store (its `onChange`) invalidate at once in this process; wire `onChange` → pub/sub →
