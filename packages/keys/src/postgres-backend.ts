@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { SigilError } from '@sigil/core'
 import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
 import type { MasterKeyRing } from './master-key.js'
@@ -84,21 +85,58 @@ function setClause(patch: StoredKeyPatch, first: number): { sql: string; params:
   return { sql: sets.join(', '), params }
 }
 
+/**
+ * What the backend runs its statements on: a `PgQueryClient`, plus `prepared` for the
+ * statements it repeats (the key lookup first). On a `pg.Pool` those are pg named statements —
+ * parsed and planned once per connection, then only bound and executed; on any other client
+ * `prepared` runs the text as `query` does.
+ */
+export interface StatementClient extends PgQueryClient {
+  prepared(name: string, text: string, params: unknown[]): Promise<{ rows: unknown[] }>
+}
+
+// Explicit columns, never `*`: a prepared statement's result shape is fixed when it is parsed, and
+// a column added by a later migration must not change it under a running instance.
+const SELECT = COLUMNS.join(', ')
+/**
+ * The name of a prepared statement: derived from its text, so two stores (another schema or table)
+ * on one pool never give one name to two statements, which pg refuses.
+ */
+function statementName(text: string): string {
+  return `sigil_keys_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
+}
+
+// Distinct statement texts get a prepared statement each (on every connection that runs them):
+// a few dozen in practice (list filters × update fields); past this many, the rest run unnamed.
+const MAX_NAMED = 256
+
 /** The {@link KeyBackend} of the PostgreSQL store; every statement is single and atomic. */
-export function postgresBackend(client: PgQueryClient, table: string, close: () => Promise<void>): KeyBackend {
+export function postgresBackend(client: StatementClient, table: string, close: () => Promise<void>): KeyBackend {
+  const names = new Map<string, string>()
+  const nameOf = (sql: string) => {
+    let n = names.get(sql)
+    if (n === undefined && names.size < MAX_NAMED) {
+      n = statementName(sql)
+      names.set(sql, n)
+    }
+    return n
+  }
+  // Every statement of the backend is prepared: parsed and planned once per connection.
   const q = async (sql: string, params: unknown[]): Promise<Row[]> => {
+    const name = nameOf(sql)
     try {
-      return (await client.query(sql, params)).rows as Row[]
+      return (await (name === undefined ? client.query(sql, params) : client.prepared(name, sql, params))).rows as Row[]
     } catch (e) {
       throw new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
     }
   }
+  const readSql = `SELECT ${SELECT} FROM ${table} WHERE key_id = $1`
   const insertSql = (first: number) => `(${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')})`
   const live = (i: number) =>
     `status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > $${i}) AND (not_after IS NULL OR not_after > $${i})`
   return {
     async read(keyId) {
-      const [r] = await q(`SELECT * FROM ${table} WHERE key_id = $1`, [keyId])
+      const [r] = await q(readSql, [keyId])
       return r && fromRow(r)
     },
     async insert(row) {
@@ -108,7 +146,7 @@ export function postgresBackend(client: PgQueryClient, table: string, close: () 
       // One statement: the row lock makes the version check and the write atomic.
       const { sql, params } = setClause(patch, 3)
       const guard = ifVersion === undefined ? '' : ' AND version = $2'
-      const [r] = await q(`UPDATE ${table} SET ${sql} WHERE key_id = $1${guard} RETURNING *`, [keyId, ifVersion ?? null, ...params])
+      const [r] = await q(`UPDATE ${table} SET ${sql} WHERE key_id = $1${guard} RETURNING ${SELECT}`, [keyId, ifVersion ?? null, ...params])
       return r && fromRow(r)
     },
     async rotate(keyId, patch, next, now) {
@@ -139,7 +177,7 @@ export function postgresBackend(client: PgQueryClient, table: string, close: () 
       }
       const limit = query.limit ? ` LIMIT ${param(query.limit)}` : ''
       const rows = await q(
-        `SELECT * FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY key_id COLLATE "C"${limit}`,
+        `SELECT ${SELECT} FROM ${table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY key_id COLLATE "C"${limit}`,
         params,
       )
       return rows.map(fromRow)

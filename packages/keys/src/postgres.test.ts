@@ -61,6 +61,28 @@ describe('createPostgresKeyStore on PostgreSQL', () => {
     ).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
   })
 
+  it('runs the key lookup as a named prepared statement, and keeps it working across a migration that adds a column', async () => {
+    // One connection, so the session whose prepared statements we list is the store's.
+    const one = new pg.Pool({ connectionString: url, max: 1 })
+    const table = `keys_${++n}`
+    try {
+      const s = await createPostgresKeyStore({ client: one, schema, table, masterKey: generateMasterKey() })
+      const { keyId } = await s.create({ principal: 'p' })
+      expect((await s.get(keyId))?.principal).toBe('p')
+      const { rows } = await one.query('SELECT name, statement FROM pg_prepared_statements')
+      const lookup = rows.find((r) => /WHERE key_id = \$1$/.test(r.statement) && r.statement.startsWith('SELECT'))
+      expect(lookup?.name).toMatch(/^sigil_keys_[0-9a-f]{24}$/)
+      expect(lookup?.statement).not.toContain('*')
+      // A later version's migration adds a column while this connection holds the prepared lookup.
+      await one.query(`ALTER TABLE "${schema}"."${table}" ADD COLUMN added_later text`)
+      expect((await s.get(keyId))?.principal).toBe('p')
+      expect((await s.list()).map((k) => k.keyId)).toEqual([keyId])
+      await s.close()
+    } finally {
+      await one.end()
+    }
+  })
+
   it('looks keys up', async () => {
     const s = await createPostgresKeyStore({ client: pool, schema, table: `keys_${++n}`, masterKey: generateMasterKey() })
     const { keyId } = await s.create({ principal: 'p' })

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
-import { postgresBackend, verifyPostgresMasterKeys } from './postgres-backend.js'
+import { postgresBackend, type StatementClient, verifyPostgresMasterKeys } from './postgres-backend.js'
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
 
@@ -46,6 +46,7 @@ export interface PostgresKeyStoreOptions extends StoreOptions {
  */
 interface PooledClient {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>
   release(err?: Error | boolean): void
   on(event: 'error', listener: (e: Error) => void): unknown
   removeListener(event: 'error', listener: (e: Error) => void): unknown
@@ -73,8 +74,8 @@ function deadline<T>(p: Promise<T>, ms: number, what: string): { promise: Promis
  * connections all hung on a frozen network path refills with fresh ones) and fails. Any failed
  * query also takes its connection out of the pool, as `pool.query` does.
  */
-function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): PgQueryClient {
-  const run = async (text: string, params: unknown[] | undefined, ms: number) => {
+function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): StatementClient {
+  const run = async (text: string, params: unknown[] | undefined, ms: number, name?: string) => {
     const acquiring = pool.connect()
     const acquire = deadline(acquiring, acquireMs, 'acquiring a connection')
     let c: PooledClient
@@ -94,7 +95,9 @@ function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): PgQueryC
     // socket) would emit 'error' with no one listening and crash the process. Listen while we hold it.
     const swallow = () => {}
     c.on('error', swallow)
-    const q = c.query(text, params)
+    // A named statement is parsed on this connection the first time; a connection that fails a
+    // query is destroyed below, so no half-prepared state outlives it.
+    const q = name === undefined ? c.query(text, params) : c.query({ name, text, values: params as unknown[] })
     const d = deadline(q, ms, 'query')
     try {
       const r = await d.promise
@@ -113,6 +116,7 @@ function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): PgQueryC
   }
   return {
     query: (text, params) => run(text, params, queryMs),
+    prepared: (name, text, params) => run(text, params, queryMs, name),
     // Migrations (at open only) may wait on another instance's migration lock.
     exec: (text) => run(text, undefined, Math.max(queryMs, 30_000)),
   }
@@ -187,11 +191,16 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   // the process; the pool discards it and the next query opens a new one.
   owned?.on('error', () => {})
   const given = options.client
-  const client: PgQueryClient = owned
+  const plain = given as PgQueryClient
+  const client: StatementClient = owned
     ? guardPool(owned as unknown as PoolLike, queryMs, acquireMs)
     : isPool(given)
       ? guardPool(given, queryMs, acquireMs)
-      : (given as PgQueryClient)
+      : {
+          query: (text, params) => plain.query(text, params),
+          prepared: (_name, text, params) => plain.query(text, params),
+          ...(plain.exec ? { exec: (text: string) => (plain.exec as (t: string) => Promise<unknown>).call(plain, text) } : {}),
+        }
   const schemaName = options.schema ?? 'public'
   const table = options.table ?? 'sigil_keys'
   try {
