@@ -39,7 +39,10 @@ const median = (xs: number[]): number => {
 
 async function prepare(impl: Impl, body: Buffer, n: number): Promise<Wire[]> {
   const out: Wire[] = []
-  for (let i = 0; i < n; i++) out.push(toWire(await impl.sign(), body))
+  for (let i = 0; i < n; i++) {
+    const w = toWire(await impl.sign(), body)
+    out.push(impl.receive ? impl.receive(w) : w)
+  }
   return out
 }
 

@@ -16,7 +16,12 @@ const n = Number(nArg)
 
 async function prepare(count: number): Promise<Wire[]> {
   const wires: Wire[] = []
-  if (op === 'verify') for (let i = 0; i < count; i++) wires.push(toWire(await (impl as NonNullable<typeof impl>).sign(), body))
+  const e = impl as NonNullable<typeof impl>
+  if (op === 'verify')
+    for (let i = 0; i < count; i++) {
+      const w = toWire(await e.sign(), body)
+      wires.push(e.receive ? e.receive(w) : w)
+    }
   return wires
 }
 

@@ -1,7 +1,7 @@
-import { splitTarget } from '@sigil/core'
+import { type RequestMessage, splitTarget } from '@sigil/core'
 import { connectionHost, resolveOrigin } from './authority.js'
-import { declaredBody, type IncomingRequest, type Verified, type VerifyContext, verifyBuilt } from './incoming.js'
-import type { VerifyOptions } from './options.js'
+import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+import type { VerifierConfig, VerifyOptions } from './options.js'
 import { createVerifier, type Verifier } from './verifier.js'
 
 const compiled = new WeakMap<VerifyOptions, Verifier>()
@@ -18,6 +18,52 @@ export function verifierFor(options: VerifyOptions | Verifier): Verifier {
 }
 
 /**
+ * A Web `Request` as the verifier reads it, in one object (no closure). The body is read from a
+ * clone when the verifier gets to it, so the app can still read the request's own.
+ */
+class RequestIncoming implements IncomingRequest {
+  message: RequestMessage
+  hasBody: boolean
+  mayHaveBody: boolean
+  contentLength: number | undefined = undefined
+  address: string | undefined
+  constructor(
+    private readonly request: Request,
+    cfg: VerifierConfig,
+    address: string | undefined,
+    target: { authority?: string; scheme?: string } | undefined,
+  ) {
+    const url = request.url
+    // A Request's url is always absolute: splitTarget gives its scheme and host, no URL parse.
+    const parts = splitTarget(url)
+    const scheme = parts.scheme ?? 'https'
+    const h = request.headers
+    const host = h.get('host')
+    const origin = resolveOrigin(h, scheme, connectionHost(host === null ? NO_LINES : [host], null, target, scheme, parts.authority), cfg)
+    const withBody = request.body !== null
+    // A Web body is a stream whatever the headers say: bytes decide (zero bytes is no body).
+    const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'), !withBody)
+    this.message = {
+      method: request.method,
+      scheme: origin.scheme,
+      authority: origin.authority,
+      path: parts.path,
+      query: parts.query,
+      headers: h,
+    }
+    this.hasBody = declared.hasBody
+    this.mayHaveBody = withBody
+    this.contentLength = declared.contentLength
+    this.address = address || undefined
+  }
+  body(): ReadableStream<Uint8Array> | null {
+    return this.request.body === null ? null : (this.request.clone().body as ReadableStream<Uint8Array>)
+  }
+}
+
+const NO_LINES: readonly string[] = []
+
+/**
  * Adapt a Web `Request` for the verifier. The body is read from a clone, so the app can still read
  * it. `@authority` is the `Host` header the request carries (what the client sent and the app
  * reads), not the host of `request.url`, which runtimes rewrite (Next.js puts `localhost` there);
@@ -30,27 +76,7 @@ export function incomingFromRequest(
   address?: string,
   target?: { authority?: string; scheme?: string },
 ): IncomingRequest {
-  const url = new URL(request.url)
-  const { path, query } = splitTarget(request.url)
-  const h = request.headers
-  const scheme = url.protocol.slice(0, -1)
-  const host = h.get('host')
-  const { authority, scheme: resolved } = resolveOrigin(
-    (n) => h.get(n),
-    scheme,
-    connectionHost(host === null ? [] : [host], null, target, scheme, url.host),
-    verifier.config,
-  )
-  // A Web body is a stream whatever the headers say: bytes decide (zero bytes is no body).
-  const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'), request.body === null)
-  return {
-    message: { method: request.method, scheme: resolved, authority, path, query, headers: h },
-    hasBody: declared.hasBody,
-    mayHaveBody: request.body !== null,
-    ...(declared.contentLength !== undefined ? { contentLength: declared.contentLength } : {}),
-    body: () => (request.body === null ? null : (request.clone().body as ReadableStream<Uint8Array>)),
-    ...(address ? { address } : {}),
-  }
+  return new RequestIncoming(request, verifier.config, address, target)
 }
 
 /**
@@ -76,5 +102,9 @@ export function incomingFromRequest(
  */
 export function verify(request: Request, options: VerifyOptions | Verifier, context?: VerifyContext): Promise<Verified> {
   const verifier = verifierFor(options)
-  return verifyBuilt(verifier, () => incomingFromRequest(request, verifier), context)
+  try {
+    return verifier.verifyIncoming(new RequestIncoming(request, verifier.config, undefined, undefined), context)
+  } catch (e) {
+    return Promise.reject(e)
+  }
 }
