@@ -74,7 +74,8 @@ export async function fastifyApp(options: Options) {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)))
   })
-  const handler = async (req: { sigil: Verified | null; body: unknown; originalUrl: string }) => echo(req.sigil, req.body, req.originalUrl)
+  const handler = async (req: { sigil?: Verified | undefined; body: unknown; originalUrl: string }) =>
+    echo(req.sigil, req.body, req.originalUrl)
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/v1/orders', handler)
   app.route({ method: ['POST', 'PUT'], url: '/v1/orders', preHandler: requireScopes('orders:write'), handler })

@@ -19,7 +19,7 @@ const key: KeyRecord = {
   createdAt: new Date(0),
 }
 
-/** Options every suite app starts from; tests add publicAuthority, trustProxy, limits. */
+/** Options every suite app starts from; tests add authority, trustProxy, signatureLimits. */
 export function baseOptions(over: Partial<SigilOptions> = {}): SigilOptions {
   return { keys: { get: (id) => (id === keyId ? key : undefined) }, maxBodyBytes: 4096, exempt: ['/healthz'], ...over }
 }

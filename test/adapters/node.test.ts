@@ -13,10 +13,11 @@ describe('@sigil/server/node withSigil', () => {
     const listener = withSigil(
       baseOptions(),
       (_req, res, v) => {
+        if (!v) return void res.end('ok') // an exempt route: verified is undefined, as req.sigil is elsewhere
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(JSON.stringify({ principal: v.principal }))
       },
-      { requiredScopes, exempt: { routes: ['/healthz'], handler: (_req, res) => void res.end('ok') } },
+      { requiredScopes, exempt: ['/healthz'] },
     )
     t = await listening(createServer(listener))
     return t
@@ -25,11 +26,18 @@ describe('@sigil/server/node withSigil', () => {
   it('verifies, exempts /healthz, and answers 403 when the listener scope is missing', async () => {
     const ok = await start(['orders:write'])
     expect((await ok.send(await signed('POST', `http://${AUTHORITY}/v1/orders`, json({ a: 1 })))).status).toBe(200)
-    expect((await ok.send({ method: 'GET', target: '/healthz', headers: { host: AUTHORITY } })).status).toBe(200)
+    const health = await ok.send({ method: 'GET', target: '/healthz', headers: { host: AUTHORITY } })
+    expect([health.status, health.text]).toEqual([200, 'ok'])
     expect((await ok.send({ method: 'GET', target: '/v1/orders', headers: { host: AUTHORITY } })).json.code).toBe('SIGNATURE_MISSING')
     await ok.close()
     const denied = await start(['admin'])
     const r = await denied.send(await signed('GET', `http://${AUTHORITY}/v1/orders`))
     expect([r.status, r.json.code]).toEqual([403, 'SCOPE_DENIED'])
+  })
+
+  it('takes exempt in the shape every adapter takes, and refuses the old { routes, handler } naming the new one', () => {
+    expect(() => withSigil(baseOptions(), () => {}, { exempt: { routes: ['/healthz'], handler: () => {} } as never })).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError', message: expect.stringContaining('was replaced by `exempt: routes`') }),
+    )
   })
 })

@@ -161,7 +161,7 @@ export function adapterSuite(h: Harness): void {
       }
 
       it('checks the public authority behind a proxy, not the Host it sees', async () => {
-        const { send } = await start({ publicAuthority: 'api.example.com' })
+        const { send } = await start({ authority: 'api.example.com' })
         const w = withHeaders({ host: '10.0.0.7:8080' })(await signed('GET', url('/v1/orders', 'api.example.com')))
         expect((await send(w)).status).toBe(200)
       })

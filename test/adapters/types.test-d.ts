@@ -18,15 +18,15 @@ e.get('/', (req) => {
 })
 
 const f = Fastify()
-void f.register(fastifySigil, { keys, publicAuthority: 'api.example.com' })
+void f.register(fastifySigil, { keys, authority: 'api.example.com' })
 f.get('/', { config: { sigil: { scopes: ['orders:read'] } } }, async (req) => {
-  expectTypeOf(req.sigil).toEqualTypeOf<Verified | null>()
+  expectTypeOf(req.sigil).toEqualTypeOf<Verified | undefined>()
 })
 f.get('/healthz', { config: { sigil: false } }, async () => 'ok')
 
 const h = new Hono<SigilEnv>()
 h.use(honoSigil({ keys }))
 h.get('/', (c) => {
-  expectTypeOf(c.get('sigil')).toEqualTypeOf<Verified>()
-  return c.text(c.get('sigil').principal)
+  expectTypeOf(c.get('sigil')).toEqualTypeOf<Verified | undefined>()
+  return c.text(c.get('sigil')?.principal ?? 'exempt')
 })

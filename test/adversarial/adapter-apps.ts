@@ -102,7 +102,8 @@ async function fastifyApp(spec: AppSpec, http2: boolean) {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
   await app.register(sf.sigil, spec.options)
   const handlerIn =
-    (area: 'inner' | 'outer') => async (req: { sigil: Verified | null; headers: Record<string, unknown>; url: string; body: unknown }) =>
+    (area: 'inner' | 'outer') =>
+    async (req: { sigil?: Verified | undefined; headers: Record<string, unknown>; url: string; body: unknown }) =>
       ({
         area,
         principal: req.sigil?.principal ?? null,
@@ -127,7 +128,7 @@ function honoApp(spec: AppSpec) {
   const handlerIn = (area: 'inner' | 'outer') => async (c: import('hono').Context) =>
     c.json({
       area,
-      principal: (c.get('sigil') as Verified | undefined)?.principal ?? null,
+      principal: c.get('sigil')?.principal ?? null,
       host: c.req.header('host') ?? null,
       path: c.req.path,
       bytes: (await c.req.arrayBuffer()).byteLength,
@@ -145,22 +146,19 @@ function honoApp(spec: AppSpec) {
 
 /** Start `name` serving `spec` on 127.0.0.1:0. */
 export async function startApp(name: AdapterName, spec: AppSpec): Promise<Running> {
-  const { exempt, publicAuthority, signResponses, ...verifyOptions } = spec.options
-  const options = publicAuthority ? { ...verifyOptions, authority: publicAuthority } : verifyOptions
+  const { exempt, signResponses, ...options } = spec.options
   switch (name) {
     case 'node': {
-      const routes = exempt ?? []
       const listener = withSigil(
         options,
         async (req, res, v) =>
-          send(res, { principal: v.principal, host: req.headers.host ?? null, path: req.url ?? '', bytes: v.body?.byteLength ?? 0 }),
-        {
-          exempt: {
-            routes,
-            handler: async (req, res) =>
-              send(res, { principal: null, host: req.headers.host ?? null, path: req.url ?? '', bytes: await drain(req) }),
-          },
-        },
+          send(res, {
+            principal: v?.principal ?? null,
+            host: req.headers.host ?? null,
+            path: req.url ?? '',
+            bytes: v ? (v.body?.byteLength ?? 0) : await drain(req),
+          }),
+        { exempt: exempt ?? [] },
       )
       return listen(createServer(listener))
     }
@@ -204,9 +202,9 @@ export async function startApp(name: AdapterName, spec: AppSpec): Promise<Runnin
 
 /** A node:http2 server (cleartext) running withSigil, for HTTP/2 framing. */
 export async function startH2Node(spec: AppSpec): Promise<Running> {
-  const { exempt: _e, publicAuthority: _p, signResponses: _s, ...options } = spec.options
+  const { exempt: _e, signResponses: _s, ...options } = spec.options
   const listener = withSigil(options, (_req, res, v) =>
-    send(res, { principal: v.principal, host: null, path: '', bytes: v.body?.byteLength ?? 0 }),
+    send(res, { principal: v?.principal ?? null, host: null, path: '', bytes: v?.body?.byteLength ?? 0 }),
   )
   const server = createH2Server((req, res) => void listener(req as unknown as IncomingMessage, res as unknown as ServerResponse))
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -74,7 +74,7 @@ export interface Vector {
   received?: Received
   /** Delivered first on the same verifier; must be accepted. */
   prior?: { request: RequestSpec; sign?: SignSpec }
-  verifier?: { limits?: Record<string, number>; maxBodyBytes?: number; opaque?: boolean }
+  verifier?: { signatureLimits?: Record<string, number>; maxBodyBytes?: number; opaque?: boolean }
   expect: Outcome
   /** The outcome over a raw socket, when Node's HTTP parser decides before Sigil does. */
   socket?: Outcome
@@ -155,7 +155,7 @@ export async function signSpec(r: RequestSpec, s: SignSpec = {}): Promise<Wire> 
     secret: SECRET,
     components: s.components ? s.components.map((c) => component(c)) : defaults,
     created: NOW_S,
-    expiresIn: 300,
+    expiresInMs: 300_000,
     ...(s.alg === false ? { alg: false } : {}),
     ...(s.label ? { label: s.label } : {}),
     ...(s.tag !== undefined ? { tag: s.tag } : {}),

@@ -1,6 +1,6 @@
 // Every limit is configurable, exact at its boundary (N passes, N+1 is refused), and refused
 // before the oversized input is parsed or read.
-import { DEFAULT_LIMITS, parseSignatures } from '@sigil/core'
+import { DEFAULT_SIGNATURE_LIMITS, parseSignatures } from '@sigil/core'
 import { describe, expect, it } from 'vitest'
 import { receive, type SignSpec, signSpec, type Wire } from './harness.js'
 import { deliverIncoming, outcomeOf, toIncoming, verifierFor } from './transports.js'
@@ -16,17 +16,17 @@ async function signedWithInputLength(bytes: number): Promise<Wire> {
 
 describe('limits', () => {
   it('defaults are documented values', () => {
-    expect(DEFAULT_LIMITS).toEqual({ maxHeaderBytes: 8192, maxSignatures: 8, maxComponents: 32, maxParamLength: 256 })
+    expect(DEFAULT_SIGNATURE_LIMITS).toEqual({ maxHeaderBytes: 8192, maxSignatures: 8, maxComponents: 32, maxParamLength: 256 })
   })
 
-  for (const max of [DEFAULT_LIMITS.maxHeaderBytes, 1024]) {
+  for (const max of [DEFAULT_SIGNATURE_LIMITS.maxHeaderBytes, 1024]) {
     it(`maxHeaderBytes ${max}: a Signature-Input of exactly ${max} bytes verifies, one more byte is SIGNATURE_MALFORMED`, async () => {
       const limits = { maxHeaderBytes: max }
       const at = await signedWithInputLength(max)
       expect(header(at, 'signature-input')).toHaveLength(max)
-      expect(await deliverIncoming(at, verifierFor({ request: GET, verifier: { limits } }))).toBe('accepted')
+      expect(await deliverIncoming(at, verifierFor({ request: GET, verifier: { signatureLimits: limits } }))).toBe('accepted')
       const over = await signedWithInputLength(max + 1)
-      expect(await deliverIncoming(over, verifierFor({ request: GET, verifier: { limits } }))).toBe('SIGNATURE_MALFORMED')
+      expect(await deliverIncoming(over, verifierFor({ request: GET, verifier: { signatureLimits: limits } }))).toBe('SIGNATURE_MALFORMED')
     })
   }
 
@@ -39,32 +39,32 @@ describe('limits', () => {
     expect(performance.now() - t0).toBeLessThan(50)
   })
 
-  for (const max of [DEFAULT_LIMITS.maxSignatures, 3]) {
+  for (const max of [DEFAULT_SIGNATURE_LIMITS.maxSignatures, 3]) {
     it(`maxSignatures ${max}: ours plus ${max - 1} foreign signatures verify, one more is SIGNATURE_MALFORMED`, async () => {
       const foreign = (n: number): [string, string][] => [
         ['Signature-Input', Array.from({ length: n }, (_, i) => `f${i}=("@method");created=1;keyid="x";tag="other"`).join(', ')],
         ['Signature', Array.from({ length: n }, (_, i) => `f${i}=:AAAA:`).join(', ')],
       ]
-      const v = () => verifierFor({ request: GET, verifier: { limits: { maxSignatures: max } } })
+      const v = () => verifierFor({ request: GET, verifier: { signatureLimits: { maxSignatures: max } } })
       expect(await deliverIncoming(await receive(await signSpec(GET), { add: foreign(max - 1) }), v())).toBe('accepted')
       expect(await deliverIncoming(await receive(await signSpec(GET), { add: foreign(max) }), v())).toBe('SIGNATURE_MALFORMED')
     })
   }
 
-  for (const max of [DEFAULT_LIMITS.maxComponents, 6]) {
+  for (const max of [DEFAULT_SIGNATURE_LIMITS.maxComponents, 6]) {
     it(`maxComponents ${max}: ${max} covered components verify, ${max + 1} are SIGNATURE_MALFORMED`, async () => {
       const extra = (n: number) => Array.from({ length: n - 4 }, (_, i) => `x-h${i}`)
       const request = (n: number) => ({ ...GET, headers: extra(n).map((h) => [h, 'v'] as [string, string]) })
       const sign = (n: number): SignSpec => ({ signer: 'raw', components: ['@method', '@authority', '@path', '@query', ...extra(n)] })
-      const v = () => verifierFor({ request: GET, verifier: { limits: { maxComponents: max } } })
+      const v = () => verifierFor({ request: GET, verifier: { signatureLimits: { maxComponents: max } } })
       expect(await deliverIncoming(await signSpec(request(max), sign(max)), v())).toBe('accepted')
       expect(await deliverIncoming(await signSpec(request(max + 1), sign(max + 1)), v())).toBe('SIGNATURE_MALFORMED')
     })
   }
 
-  for (const max of [DEFAULT_LIMITS.maxParamLength, 32]) {
+  for (const max of [DEFAULT_SIGNATURE_LIMITS.maxParamLength, 32]) {
     it(`maxParamLength ${max}: a nonce of ${max} characters verifies, ${max + 1} is SIGNATURE_MALFORMED`, async () => {
-      const v = () => verifierFor({ request: GET, verifier: { limits: { maxParamLength: max } } })
+      const v = () => verifierFor({ request: GET, verifier: { signatureLimits: { maxParamLength: max } } })
       expect(await deliverIncoming(await signSpec(GET, { signer: 'raw', params: { nonce: 'n'.repeat(max) } }), v())).toBe('accepted')
       expect(await deliverIncoming(await signSpec(GET, { signer: 'raw', params: { nonce: 'n'.repeat(max + 1) } }), v())).toBe(
         'SIGNATURE_MALFORMED',

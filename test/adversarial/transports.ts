@@ -22,7 +22,7 @@ export function verifierFor(v: Pick<Vector, 'verifier' | 'request'>, over: Parti
     now: () => NOW_S * 1000,
     nonceStore: createMemoryNonceStore({ now: () => NOW_S * 1000 }),
     scheme: v.request.scheme ?? 'https',
-    ...(v.verifier?.limits ? { limits: v.verifier.limits } : {}),
+    ...(v.verifier?.signatureLimits ? { signatureLimits: v.verifier.signatureLimits } : {}),
     ...(v.verifier?.maxBodyBytes !== undefined ? { maxBodyBytes: v.verifier.maxBodyBytes } : {}),
     ...(v.verifier?.opaque ? { opaque: true } : {}),
     ...over,

@@ -12,7 +12,7 @@ let serverSkewMs = 0
 beforeAll(async () => {
   api = await startApi()
   // A server whose clock runs ahead of ours, with a 60 s window.
-  skewed = await startApi({ window: 60, now: () => Date.now() + serverSkewMs })
+  skewed = await startApi({ windowMs: 60_000, now: () => Date.now() + serverSkewMs })
 })
 afterAll(async () => {
   await api.close()

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createSigningInterceptor } from '@sigil/client/undici'
 import { randomBytes } from '@sigil/core'
-import { withSigil } from '@sigil/server/node'
+import { type Verified, withSigil } from '@sigil/server/node'
 import { Agent, request, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -15,7 +15,8 @@ let origin: string
 
 beforeAll(async () => {
   server = createServer(
-    withSigil({ keys: { [keyId]: secret } }, (req, res, v) => {
+    withSigil({ keys: { [keyId]: secret } }, (req, res, verified) => {
+      const v = verified as Verified
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ by: v.keyId, method: req.method, url: req.url, body: v.body ? Buffer.from(v.body).toString() : null }))
     }),

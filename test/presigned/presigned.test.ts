@@ -3,7 +3,7 @@
 import { createServer } from 'node:http'
 import { presignUrl } from '@sigil/client'
 import { contentDigest } from '@sigil/core'
-import { type VerifyOptions, verify } from '@sigil/server'
+import { type Verified, type VerifyOptions, verify } from '@sigil/server'
 import { withSigil } from '@sigil/server/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expressHarness, fastifyHarness, type Harness, honoHarness } from '../adapters/apps.js'
@@ -31,7 +31,8 @@ const nodeHarness: Harness = {
   start: async (options) =>
     listening(
       createServer(
-        withSigil(options as VerifyOptions, (_req, res, v) => {
+        withSigil(options as VerifyOptions, (_req, res, verified) => {
+          const v = verified as Verified
           res.writeHead(200, { 'content-type': 'application/json' })
           res.end(JSON.stringify({ principal: v.principal, presigned: v.presigned ?? false, bytes: v.body?.byteLength ?? null }))
         }),
@@ -158,14 +159,14 @@ describe('presigned URLs through verify(Request)', () => {
             }
           : undefined,
     },
-    presigned: { maxLifetime: 3600 },
+    presigned: { maxLifetimeMs: 3_600_000 },
     now: () => clock,
   }
   const check = (link: string, method = 'GET') => outcomeOf(verify(new Request(link, { method }), options))
 
   it('works until expires and not after (SIGNATURE_EXPIRED)', async () => {
     clock = t0
-    const link = await presignUrl(`${base}/f`, { ...creds, expiresIn: 600, now: () => t0 })
+    const link = await presignUrl(`${base}/f`, { ...creds, expiresInMs: 600_000, now: () => t0 })
     expect(await check(link)).toBe('accepted')
     clock = t0 + 599_000
     expect(await check(link)).toBe('accepted')
@@ -177,7 +178,7 @@ describe('presigned URLs through verify(Request)', () => {
     clock = t0
     const ahead = await presignUrl(`${base}/f`, { ...creds, now: () => t0 + 301_000 })
     expect(await check(ahead)).toBe('CLOCK_SKEW')
-    const long = await presignUrl(`${base}/f`, { ...creds, expiresIn: 7200, now: () => t0 })
+    const long = await presignUrl(`${base}/f`, { ...creds, expiresInMs: 7_200_000, now: () => t0 })
     expect(await check(long)).toBe('PROFILE_VIOLATION')
   })
 

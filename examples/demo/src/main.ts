@@ -20,7 +20,7 @@ const secret = randomBytes(32)
 const server = createServer(
   withSigil({ keys: { [keyId]: secret } }, (_req, res, verified) => {
     res.writeHead(200, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ ok: true, principal: verified.principal, bytes: verified.body?.byteLength ?? 0 }))
+    res.end(JSON.stringify({ ok: true, principal: verified?.principal, bytes: verified?.body?.byteLength ?? 0 }))
   }),
 )
 server.listen(0, '127.0.0.1')

@@ -11,11 +11,11 @@ export function createApp(options: Partial<SigilOptions> = {}) {
   const app = new Hono()
   app.use(sigil({ keys: demoKeyStore, exempt: ['/healthz'], ...options }))
   app.get('/healthz', (c) => c.json({ ok: true }))
-  app.get('/v1/orders', requireScopes('orders:read'), (c) => c.json({ by: c.get('sigil').principal, orders }))
+  app.get('/v1/orders', requireScopes('orders:read'), (c) => c.json({ by: c.get('sigil')?.principal, orders }))
   app.post('/v1/orders', requireScopes('orders:write'), async (c) => {
     const order = await c.req.json()
     orders.push(order)
-    return c.json({ id: orders.length, by: c.get('sigil').principal, order }, 201)
+    return c.json({ id: orders.length, by: c.get('sigil')?.principal, order }, 201)
   })
   return app
 }

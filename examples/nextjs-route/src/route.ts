@@ -7,7 +7,7 @@ import { demoKeyStore } from '@sigil-examples/demo-keys'
 // One options object per process: verify() compiles it once and caches the verifier on it.
 const options: VerifyOptions = {
   keys: demoKeyStore,
-  ...(process.env.SIGIL_PUBLIC_AUTHORITY ? { authority: process.env.SIGIL_PUBLIC_AUTHORITY } : {}),
+  ...(process.env.SIGIL_AUTHORITY ? { authority: process.env.SIGIL_AUTHORITY } : {}),
 }
 const orders: unknown[] = []
 

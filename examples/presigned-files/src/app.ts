@@ -6,7 +6,7 @@ import { demoKeyStore } from '@sigil-examples/demo-keys'
 
 /**
  * A file server that hands out links:
- *   POST /v1/links   signed with headers by a partner: `{ name, method?: 'GET'|'PUT', expiresIn?, maxBytes? }`
+ *   POST /v1/links   signed with headers by a partner: `{ name, method?: 'GET'|'PUT', expiresInMs?, maxBytes? }`
  *                    → `{ url }`, a presigned link made with the partner's own key (revoking it kills the link)
  *   GET|HEAD /files/:name   presigned download (works in a browser, curl, an <img> tag)
  *   PUT /files/:name        presigned upload, held to the link's size bound
@@ -15,7 +15,7 @@ import { demoKeyStore } from '@sigil-examples/demo-keys'
 export function createApp(): Server {
   const files = new Map<string, { type: string; bytes: Uint8Array }>()
   const api: VerifyOptions = { keys: demoKeyStore }
-  const links: VerifyOptions = { keys: demoKeyStore, presigned: { maxLifetime: 3600 }, maxBodyBytes: 10 * 1024 * 1024 }
+  const links: VerifyOptions = { keys: demoKeyStore, presigned: { maxLifetimeMs: 3_600_000 }, maxBodyBytes: 10 * 1024 * 1024 }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] as string
@@ -27,7 +27,7 @@ export function createApp(): Server {
       const ask = JSON.parse(new TextDecoder().decode(v.body ?? new Uint8Array())) as {
         name?: string
         method?: 'GET' | 'PUT'
-        expiresIn?: number
+        expiresInMs?: number
         maxBytes?: number
       }
       if (!ask.name || !/^[\w.-]{1,100}$/.test(ask.name)) return json(res, 400, { error: 'name must be 1-100 of [A-Za-z0-9_.-]' })
@@ -37,7 +37,7 @@ export function createApp(): Server {
         keyId: key.keyId,
         secret: key.secret,
         method: ask.method ?? 'GET',
-        expiresIn: Math.min(ask.expiresIn ?? 900, 3600),
+        expiresInMs: Math.min(ask.expiresInMs ?? 900_000, 3_600_000),
         ...(ask.maxBytes !== undefined ? { maxBytes: ask.maxBytes } : {}),
       })
       return json(res, 201, { url })

@@ -24,8 +24,12 @@ export type Credentials = { token: string } | { keyId: string; secret: SecretInp
 export type SignerOptions = Credentials & {
   /** Extra covered components (e.g. `['idempotency-key']`), after the defaults. */
   components?: string[]
-  /** Seconds a signature stays valid (`expires = created + expiresIn`). Default 300; 0 omits it. */
-  expiresIn?: number
+  /**
+   * How long a signature stays valid, in milliseconds: `expires = created + ⌊expiresInMs / 1000⌋`
+   * (the wire counts whole seconds). Default 300 000 (5 min); 0 omits `expires`; otherwise 1000 to
+   * 86 400 000.
+   */
+  expiresInMs?: number
   /** Signature `tag`. Default `sigil`. */
   tag?: string
   /** Signature label. Default `sig1`. */
@@ -38,13 +42,34 @@ export type SignerOptions = Credentials & {
   params?: Record<string, BareItem>
 }
 
+/**
+ * An option that was renamed (issue 12 item 10): refused with a message naming the new one, so an
+ * upgrade is told rather than silently defaulted.
+ */
+export const renamed = (old: string, to: string, unit?: string) =>
+  z.custom<never>(() => false, { message: `\`${old}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}` }).optional()
+
+/** A ConfigurationError naming the first bad field and what is wrong with it (never its value). */
+export function optionsError(what: string, error: z.ZodError): ConfigurationError {
+  const issue = error.issues[0]
+  const field = issue?.path.map(String).join('.') || '(options)'
+  return new ConfigurationError(`invalid ${what}: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
+}
+
 const schema = z
   .object({
     token: z.string().optional(),
     keyId: z.string().optional(),
     secret: z.unknown().optional(),
     components: z.array(z.string().min(1)).optional(),
-    expiresIn: z.number().int().min(0).max(86_400).optional(),
+    expiresInMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400_000)
+      .refine((ms) => ms === 0 || ms >= 1000, 'is 0 (no expires) or at least 1000: the wire counts whole seconds')
+      .optional(),
+    expiresIn: renamed('expiresIn', 'expiresInMs', 'milliseconds'),
     tag: z.string().min(1).max(64).optional(),
     label: z
       .string()
@@ -61,7 +86,8 @@ export interface ResolvedSigner {
   keyId: string
   secret: Uint8Array
   extra: Component[]
-  expiresIn: number | undefined
+  /** Milliseconds, or undefined for no `expires`. */
+  expiresInMs: number | undefined
   tag: string
   label: string
   digestAlgorithm: 'sha-256' | 'sha-512'
@@ -89,7 +115,7 @@ export function resolveSigner(options: SignerOptions): ResolvedSigner {
   const hit = resolved.get(options)
   if (hit) return hit
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid signer options', { cause: parsed.error })
+  if (!parsed.success) throw optionsError('signer options', parsed.error)
   const o = parsed.data
   let keyId: string
   let secret: Uint8Array
@@ -110,7 +136,7 @@ export function resolveSigner(options: SignerOptions): ResolvedSigner {
     keyId,
     secret,
     extra: (o.components ?? []).map(parseComponent),
-    expiresIn: o.expiresIn === 0 ? undefined : (o.expiresIn ?? 300),
+    expiresInMs: o.expiresInMs === 0 ? undefined : (o.expiresInMs ?? 300_000),
     tag: o.tag ?? 'sigil',
     label: o.label ?? 'sig1',
     digestAlgorithm: o.digestAlgorithm ?? 'sha-256',

@@ -32,12 +32,12 @@ describe('presignUrl', () => {
     expectMatches(
       await presignUrl('https://files.example.com/v1/reports?b=2&a=1&q=caf%C3%A9%20bar', {
         ...creds(withQuery),
-        expiresIn: 3600,
+        expiresInMs: 3_600_000,
         now: at(withQuery),
       }),
       withQuery,
     )
-    expectMatches(await presignUrl('https://files.example.com/v1/a?', { ...creds(week), expiresIn: 604800, now: at(week) }), week)
+    expectMatches(await presignUrl('https://files.example.com/v1/a?', { ...creds(week), expiresInMs: 604_800_000, now: at(week) }), week)
   })
 
   it('binds an upload to its size and digest, and a single-use link to its nonce', async () => {
@@ -45,14 +45,14 @@ describe('presignUrl', () => {
     const link = await presignUrl('https://FILES.example.com:8443/v1/uploads/a.bin', {
       ...creds(upload),
       method: 'put',
-      expiresIn: 600,
+      expiresInMs: 600_000,
       maxBytes: 11,
       contentDigest: 'sha-256=:uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=:',
       now: at(upload),
     })
     expectMatches(link.replace('FILES', 'files'), upload)
     expectMatches(
-      await presignUrl('http://127.0.0.1:8080/dl?x=1&', { ...creds(once), expiresIn: 60, singleUse: true, now: at(once) }),
+      await presignUrl('http://127.0.0.1:8080/dl?x=1&', { ...creds(once), expiresInMs: 60_000, singleUse: true, now: at(once) }),
       once,
     )
   })
@@ -69,17 +69,32 @@ describe('presignUrl', () => {
   })
 
   it.each([
-    ['a lifetime over 7 days', { expiresIn: 604801 }],
-    ['a zero lifetime', { expiresIn: 0 }],
-    ['a fractional lifetime', { expiresIn: 1.5 }],
+    ['a lifetime over 7 days', { expiresInMs: 604_801_000 }],
+    ['a zero lifetime', { expiresInMs: 0 }],
+    ['a lifetime under a second', { expiresInMs: 999 }],
+    ['a fractional lifetime', { expiresInMs: 1500.5 }],
     ['a negative size bound', { maxBytes: -1 }],
     ['a method that is not a token', { method: 'GET /x' }],
   ])('refuses %s with a ConfigurationError naming the option', async (_n, extra) => {
     if (!plain) throw new Error('vectors')
     await expect(presignUrl('https://files.example.com/x', { ...creds(plain), ...extra })).rejects.toMatchObject({
       name: 'ConfigurationError',
-      message: expect.stringMatching(/expiresIn|maxBytes|method/),
+      message: expect.stringMatching(/expiresInMs|maxBytes|method/),
     })
+  })
+
+  it('refuses the old expiresIn (seconds), naming expiresInMs', async () => {
+    if (!plain) throw new Error('vectors')
+    await expect(presignUrl('https://files.example.com/x', { ...creds(plain), expiresIn: 3600 } as never)).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: 'invalid presignUrl options: expiresIn: `expiresIn` was renamed `expiresInMs` (milliseconds)',
+    })
+  })
+
+  it('counts a lifetime in whole seconds (1999 ms is 1 s)', async () => {
+    if (!plain) throw new Error('vectors')
+    const link = await presignUrl('https://files.example.com/x', { ...creds(plain), expiresInMs: 1999, now: () => 1_700_000_000_400 })
+    expect(new URL(link).searchParams.get('sigil-input')).toMatch(/;created=1700000000;expires=1700000001;/)
   })
 
   it('refuses URLs it cannot sign safely', async () => {

@@ -15,12 +15,15 @@ import {
   splitPresignedQuery,
 } from '@sigil/core'
 import { z } from 'zod'
-import { type Credentials, resolveSigner } from './options.js'
+import { type Credentials, optionsError, renamed, resolveSigner } from './options.js'
 
 /** Options of {@link presignUrl}. */
 export type PresignUrlOptions = Credentials & {
-  /** Seconds the link works. Default 900 (15 minutes); at most 604800 (7 days). */
-  expiresIn?: number
+  /**
+   * How long the link works, in milliseconds, counted in whole seconds (the wire's unit). Default
+   * 900 000 (15 minutes); 1000 to 604 800 000 (7 days).
+   */
+  expiresInMs?: number
   /** Method the link is for. Default `GET` (a GET link also answers `HEAD`). Any letter case. */
   method?: string
   /** Upload links: the body may carry at most this many bytes (bound into the signed query). */
@@ -35,7 +38,13 @@ export type PresignUrlOptions = Credentials & {
 
 const schema = z
   .object({
-    expiresIn: z.number().int().min(1).max(PRESIGNED_MAX_LIFETIME_S).optional(),
+    expiresInMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(PRESIGNED_MAX_LIFETIME_S * 1000)
+      .optional(),
+    expiresIn: renamed('expiresIn', 'expiresInMs', 'milliseconds'),
     method: z
       .string()
       .regex(/^[A-Za-z]{1,16}$/)
@@ -56,16 +65,13 @@ const schema = z
  * @example
  * ```ts
  * const link = await presignUrl('https://files.example.com/v1/reports/7.pdf', {
- *   token: process.env.SIGIL_TOKEN!, expiresIn: 3600,
+ *   token: process.env.SIGIL_TOKEN!, expiresInMs: 3_600_000,
  * })
  * ```
  */
 export async function presignUrl(url: string | URL, options: PresignUrlOptions): Promise<string> {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) {
-    const field = parsed.error.issues[0]?.path.join('.') || 'options'
-    throw new ConfigurationError(`invalid presignUrl option: ${field}`, { cause: parsed.error })
-  }
+  if (!parsed.success) throw optionsError('presignUrl options', parsed.error)
   const o = parsed.data
   const signer = resolveSigner('token' in options ? { token: options.token } : { keyId: options.keyId, secret: options.secret })
   const target = new URL(url)
@@ -93,7 +99,7 @@ export async function presignUrl(url: string | URL, options: PresignUrlOptions):
     secret: signer.secret,
     components: DEFAULT_COMPONENTS.bodyless,
     created,
-    expiresIn: o.expiresIn ?? PRESIGNED_DEFAULT_LIFETIME_S,
+    expiresInMs: o.expiresInMs ?? PRESIGNED_DEFAULT_LIFETIME_S * 1000,
     tag: PRESIGNED_TAG,
   })
   return appendQuery(

@@ -36,7 +36,7 @@ function signOptions(s: ResolvedSigner, components: Component[], offsetMs: numbe
     tag: s.tag,
     label: s.label,
   }
-  if (s.expiresIn !== undefined) o.expiresIn = s.expiresIn
+  if (s.expiresInMs !== undefined) o.expiresInMs = s.expiresInMs
   if (s.params) o.extraParams = s.params
   return o
 }

@@ -14,7 +14,7 @@ describe('client runs the sigil v1 vectors', () => {
         keyId: v.keyId,
         secret: secretOf(v.secretBase64),
         now: () => v.created * 1000,
-        expiresIn: v.expiresIn ?? 0,
+        expiresInMs: (v.expiresIn ?? 0) * 1000,
       })
       const wantDigest = v.request.headers.find(([k]) => k.toLowerCase() === 'content-digest')?.[1] ?? null
       expect(signed.headers.get('content-digest')).toBe(wantDigest)

@@ -86,7 +86,7 @@ export {
 } from './sign.js'
 export { componentValue, STRUCTURED_FIELD_TYPES, signatureBase } from './signature-base.js'
 export {
-  DEFAULT_LIMITS,
+  DEFAULT_SIGNATURE_LIMITS,
   parseSignatures,
   type SignatureEntry,
   type SignatureLimits,

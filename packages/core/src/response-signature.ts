@@ -4,7 +4,7 @@ import { type Hmac, hmacSha256 } from './hmac.js'
 import type { ResponseMessage } from './message.js'
 import { type SignedHeaders, signMessage } from './sign.js'
 import { signatureBase } from './signature-base.js'
-import { DEFAULT_LIMITS, parseSignatures, type SignatureEntry, type SignatureLimits } from './signature-input.js'
+import { DEFAULT_SIGNATURE_LIMITS, parseSignatures, type SignatureEntry, type SignatureLimits } from './signature-input.js'
 
 /** The `tag` of a Sigil response signature (SPEC §5). */
 export const RESPONSE_TAG = 'sigil-response'
@@ -103,7 +103,8 @@ export interface VerifyResponseMessageOptions {
   secret: Uint8Array
   requestLabel: string
   tag?: string
-  limits?: SignatureLimits
+  /** Parser limits on the response's Signature and Signature-Input. Default `DEFAULT_SIGNATURE_LIMITS`. */
+  signatureLimits?: SignatureLimits
   hmac?: Hmac
 }
 
@@ -129,7 +130,7 @@ export async function verifyResponseMessage(response: ResponseMessage, o: Verify
   if (si === null || sig === null) throw new ResponseVerificationError('RESPONSE_SIGNATURE_MISSING', 'response is not signed')
   let entries: SignatureEntry[] = []
   try {
-    entries = parseSignatures(si, sig, o.limits ?? DEFAULT_LIMITS)
+    entries = parseSignatures(si, sig, o.signatureLimits ?? DEFAULT_SIGNATURE_LIMITS)
   } catch (e) {
     invalid('response signature headers are malformed', e)
   }

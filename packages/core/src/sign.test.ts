@@ -11,7 +11,7 @@ const components = ['@method', '@authority', '@path', '@query', 'content-type'].
 
 describe('signMessage', () => {
   it('builds the same Signature-Input as the general serializer, and the same MAC sync, async and through WebCrypto', async () => {
-    const o = { keyId: 'k1', secret, components, created: 1735689600, expiresIn: 300, nonce: 'n-1' }
+    const o = { keyId: 'k1', secret, components, created: 1735689600, expiresInMs: 300_000, nonce: 'n-1' }
     const a = await signMessage(view(), o)
     const b = signMessageSync(view(), o)
     const c = await signMessage(view(), { ...o, hmac: webHmacSha256 })

@@ -14,8 +14,11 @@ export interface SignMessageOptions {
   components: readonly Component[]
   /** Seconds since the epoch. */
   created: number
-  /** Validity window in seconds; sets `expires = created + expiresIn` when given. */
-  expiresIn?: number
+  /**
+   * How long the signature is valid, in milliseconds; sets `expires = created + ⌊expiresInMs / 1000⌋`
+   * when given (the wire counts whole seconds).
+   */
+  expiresInMs?: number
   /** Defaults to 16 fresh random bytes, base64url. Pass `false` to omit. */
   nonce?: string | false
   /** Defaults to `sigil`. Pass `false` to omit. */
@@ -111,7 +114,7 @@ function finish(o: SignMessageOptions, p: Prepared, macBase64: string): SignedHe
 
 function prepare(message: Message, o: SignMessageOptions): Prepared {
   const nonce = o.nonce === false ? undefined : (o.nonce ?? createNonce())
-  const expires = o.expiresIn === undefined ? undefined : o.created + o.expiresIn
+  const expires = o.expiresInMs === undefined ? undefined : o.created + Math.floor(o.expiresInMs / 1000)
   const alg = o.alg === false ? undefined : 'hmac-sha256'
   const tag = o.tag === false ? undefined : (o.tag ?? 'sigil')
   const params: SignatureParams & Record<string, BareItem | undefined> = { created: o.created, expires, nonce, keyid: o.keyId, alg, tag }

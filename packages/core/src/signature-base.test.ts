@@ -41,7 +41,7 @@ describe('sigil v1 vectors', () => {
         components: components.map((c) => component(c)),
         created: v.created,
         nonce: v.nonce,
-        ...(v.expiresIn ? { expiresIn: v.expiresIn } : {}),
+        ...(v.expiresIn ? { expiresInMs: v.expiresIn * 1000 } : {}),
       })
       expect(signed.base).toBe(v.base)
       expect(signed.signatureInput).toBe(v.signatureInput)

@@ -31,7 +31,7 @@ export interface SignatureLimits {
 }
 
 /** The limits verify() uses unless told otherwise. */
-export const DEFAULT_LIMITS: SignatureLimits = Object.freeze({
+export const DEFAULT_SIGNATURE_LIMITS: SignatureLimits = Object.freeze({
   maxHeaderBytes: 8192,
   maxSignatures: 8,
   maxComponents: 32,
@@ -221,7 +221,7 @@ function componentsOf(items: Item[]): readonly Component[] {
 export function parseSignatures(
   signatureInput: string | null,
   signature: string | null,
-  limits: SignatureLimits = DEFAULT_LIMITS,
+  limits: SignatureLimits = DEFAULT_SIGNATURE_LIMITS,
 ): SignatureEntry[] {
   if (signatureInput === null || signature === null) {
     throw new VerificationError('SIGNATURE_MISSING', 'request carries no Signature and Signature-Input')

@@ -1,4 +1,4 @@
-import { nonceStoreConformance } from '@sigil/server/testing'
+import { describeNonceStore } from '@sigil/server/testing'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectShared, deletePrefix, uniquePrefix } from '../../../test/redis/helpers.js'
@@ -15,7 +15,7 @@ afterAll(async () => {
   redis.disconnect()
 })
 
-nonceStoreConformance('redis', () => createRedisNonceStore(redis, { prefix }))
+describeNonceStore('redis', () => createRedisNonceStore(redis, { prefix }))
 
 describe('createRedisNonceStore', () => {
   it('stores the pair under the hash-tagged key with the TTL asked for', async () => {

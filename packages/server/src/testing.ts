@@ -2,15 +2,17 @@ import type { NonceStore } from '@sigil/core'
 import { describe, expect, it } from 'vitest'
 
 /**
- * The nonce-store conformance suite: every store (memory, Redis, yours) must pass it.
+ * Register the nonce-store conformance suite (vitest `describe`/`it`) for one implementation:
+ * every store (memory, Redis, yours) must pass it. Same call shape as `describeKeyStore` from
+ * `@sigil/keys/testing`.
  *
  * @example
  * ```ts
- * import { nonceStoreConformance } from '@sigil/server/testing'
- * nonceStoreConformance('memory', () => createMemoryNonceStore())
+ * import { describeNonceStore } from '@sigil/server/testing'
+ * describeNonceStore('memory', () => createMemoryNonceStore())
  * ```
  */
-export function nonceStoreConformance(name: string, factory: () => NonceStore | Promise<NonceStore>): void {
+export function describeNonceStore(name: string, factory: () => NonceStore | Promise<NonceStore>): void {
   describe(`NonceStore conformance: ${name}`, () => {
     const unique = () => `n${Math.random().toString(36).slice(2)}${Date.now()}`
     it('accepts a new pair once, then reports it as seen', async () => {

@@ -1,5 +1,5 @@
 import { createSignedFetch } from '@sigil/client'
-import { DEFAULT_LIMITS, parseSignatures, requestFromFetch, SigilError, signatureBase } from '@sigil/core'
+import { DEFAULT_SIGNATURE_LIMITS, parseSignatures, requestFromFetch, SigilError, signatureBase } from '@sigil/core'
 import { parseCommandArgs } from '../args.js'
 import { CliError, EXIT, usageError } from '../exit-codes.js'
 import { toJson } from '../format.js'
@@ -14,7 +14,7 @@ function baseOf(req: Request): string {
   const si = req.headers.get('signature-input')
   const sig = req.headers.get('signature')
   if (si === null || sig === null) return ''
-  const entry = parseSignatures(si, sig, DEFAULT_LIMITS)[0]
+  const entry = parseSignatures(si, sig, DEFAULT_SIGNATURE_LIMITS)[0]
   return entry ? signatureBase(requestFromFetch(req), entry.components, entry.paramsValue) : ''
 }
 
@@ -53,7 +53,7 @@ export const curl: Command = async (args, ctx) => {
   const signed = createSignedFetch({
     keyId: creds.keyId,
     secret: creds.secret,
-    expiresIn: 300,
+    expiresInMs: 300_000,
     clockSkewRetry: false,
     ...(io.now ? { now: io.now } : {}),
     redirects: { maxRedirects, crossOrigin: values['location-trusted'] ? 'sign' : false },

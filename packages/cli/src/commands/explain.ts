@@ -4,13 +4,13 @@ import { createVerifier, type ExplainStep } from '@sigil/server'
 import { incomingFromRequest } from '@sigil/server/internal'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { EXIT, usageError } from '../exit-codes.js'
-import { toJson } from '../format.js'
+import { parseDuration, toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { type StoreFlags, withStore } from '../open-store.js'
 import { credentialsFromFlags, REQUEST_OPTIONS, requestFromFlags } from '../request-flags.js'
 
 const USAGE = `usage: sigil explain [-X METHOD] [-H "Name: value"]... [--data-binary @FILE] [--signature-input V --signature V]
-                     [--token T | --key-id ID --secret S | --store PATH | --database-url URL] [--now UNIX] [--window 300] [--tag sigil] URL
+                     [--token T | --key-id ID --secret S | --store PATH | --database-url URL] [--now UNIX] [--window 5m] [--tag sigil] URL
 
 Signature-Input / Signature may also be given as -H headers. The checks are the verifier's own
 (createVerifier().explain): the same steps, in the same order, with the same codes.`
@@ -40,9 +40,10 @@ export const explain: Command = async (args, ctx) => {
   // -d implies a form content type in curl; a request being explained keeps the headers it had.
   if (!values.header?.some((h) => /^content-type\s*:/i.test(h))) spec.headers.delete('content-type')
   const nowSec = values.now !== undefined ? Number(values.now) : Math.floor((ctx.io.now ?? Date.now)() / 1000)
-  const window = values.window !== undefined ? Number(values.window) : 300
-  if (!Number.isInteger(nowSec) || !Number.isInteger(window) || window <= 0 || window > 3600)
-    throw usageError('--now and --window take whole seconds (window 1-3600)')
+  if (!Number.isInteger(nowSec)) throw usageError('--now takes a Unix time in whole seconds')
+  const windowMs = values.window !== undefined ? parseDuration(values.window) : 300_000
+  if (windowMs === undefined || windowMs < 1000 || windowMs > 3_600_000)
+    throw usageError('--window takes a duration from 1s to 1h (e.g. 90s, 5m)')
   const tag = values.tag ?? 'sigil'
   const creds = credentialsFromFlags(values, ctx.io)
   const named = storeNamed(values, ctx.io.env)
@@ -58,7 +59,7 @@ export const explain: Command = async (args, ctx) => {
   }
 
   const run = async (keys: KeyResolver, keyChecked: boolean) => {
-    const verifier = createVerifier({ keys, window, tag, now: () => nowSec * 1000, maxBodyBytes: 1 << 30 })
+    const verifier = createVerifier({ keys, windowMs, tag, now: () => nowSec * 1000, maxBodyBytes: 1 << 30 })
     const request = new Request(spec.url, {
       method: spec.method,
       headers: spec.headers,

@@ -59,7 +59,7 @@ export const presign: Command = async (args, ctx) => {
   const link = await presignUrl(url, {
     keyId: creds.keyId,
     secret: creds.secret,
-    expiresIn: Math.floor(expiresMs / 1000),
+    expiresInMs: expiresMs,
     ...(values.method ? { method: values.method } : {}),
     ...(maxBytes !== undefined ? { maxBytes } : {}),
     ...(digest ? { contentDigest: digest } : {}),

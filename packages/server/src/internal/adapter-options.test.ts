@@ -5,16 +5,21 @@ import { compileAdapter } from './adapter-options.js'
 const keys = { kOptionsTest01: new Uint8Array(32) }
 
 describe('compileAdapter', () => {
-  it('maps publicAuthority to the verifier authority and compiles exemptions', () => {
-    const a = compileAdapter({ keys, publicAuthority: 'API.Example.com', exempt: '/healthz' })
+  it('passes authority to the verifier and compiles exemptions', () => {
+    const a = compileAdapter({ keys, authority: 'API.Example.com', exempt: '/healthz' })
     expect(a.verifier.config.authority).toBe('api.example.com')
     expect(a.verifier.config.trustProxy).toBe(false)
     expect(a.isExempt('GET', '/healthz')).toBe(true)
     expect(a.signing).toBeUndefined()
   })
 
-  it('refuses a publicAuthority that disagrees with authority, and bad rules', () => {
-    expect(() => compileAdapter({ keys, publicAuthority: 'a.example', authority: 'b.example' })).toThrow(ConfigurationError)
+  it('refuses the old publicAuthority, naming authority, and bad rules', () => {
+    expect(() => compileAdapter({ keys, publicAuthority: 'a.example' } as never)).toThrow(
+      expect.objectContaining({
+        name: 'ConfigurationError',
+        message: expect.stringContaining('`publicAuthority` was renamed `authority`'),
+      }),
+    )
     expect(() => compileAdapter({ keys, exempt: [42 as unknown as string] })).toThrow(ConfigurationError)
   })
 

@@ -1,33 +1,14 @@
-import { ConfigurationError } from '@sigil/core'
-import {
-  array,
-  boolean,
-  custom,
-  maxLength,
-  minLength,
-  object,
-  optional,
-  string,
-  union,
-  enum as zenum,
-  instanceof as zinstanceof,
-} from 'zod/mini'
-import { optionsError, type VerifyOptions } from './options.js'
+import { array, boolean, custom, minLength, object, optional, string, union, enum as zenum, instanceof as zinstanceof } from 'zod/mini'
+import { optionsError, renamed, type VerifyOptions } from './options.js'
 import { type ExemptRule, exemptMatcher } from './route-requirements.js'
 import type { SignResponseOptions } from './sign-response.js'
 import { createVerifier, type Verifier } from './verifier.js'
 
 /**
- * Options shared by the framework adapters (`@sigil/server/express`, `/fastify`, `/hono`,
- * `/node`): everything `verify()` takes, plus where the app lives and what it leaves open.
+ * Options shared by the framework adapters (`@sigil/server/express`, `/fastify`, `/hono`): everything
+ * `verify()` takes (where the app lives is `authority`), plus what it leaves open.
  */
 export interface SigilOptions extends VerifyOptions {
-  /**
-   * The authority clients sign (`api.example.com`), when a proxy or load balancer changes the
-   * Host the app sees. Same as the verifier's `authority`; forwarding headers stay untrusted
-   * unless `trustProxy` is set.
-   */
-  publicAuthority?: string
   /** Routes that skip verification, matched against the raw path (e.g. `['/healthz']`). */
   exempt?: ExemptRule | readonly ExemptRule[]
   /**
@@ -48,7 +29,7 @@ export interface CompiledAdapter {
 
 const rule = union([string().check(minLength(1)), zinstanceof(RegExp), custom<ExemptRule>((v) => typeof v === 'function')])
 const schema = object({
-  publicAuthority: optional(string().check(minLength(1), maxLength(255))),
+  publicAuthority: renamed('publicAuthority', 'authority'),
   exempt: optional(union([rule, array(rule)])),
   signResponses: optional(
     union([
@@ -63,22 +44,18 @@ const schema = object({
 })
 
 /**
- * Validate adapter options once and build the verifier. `publicAuthority` becomes the verifier's
- * `authority`; giving both with different values is a configuration error.
+ * Validate adapter options once and build the verifier.
  *
  * @example
  * ```ts
- * const { verifier, isExempt } = compileAdapter({ keys, publicAuthority: 'api.example.com', exempt: ['/healthz'] })
+ * const { verifier, isExempt } = compileAdapter({ keys, authority: 'api.example.com', exempt: ['/healthz'] })
  * ```
  */
 export function compileAdapter(options: SigilOptions): CompiledAdapter {
   const parsed = schema.safeParse(options)
   if (!parsed.success) throw optionsError('adapter', parsed.error)
-  const { publicAuthority, exempt, signResponses, ...verify } = options
-  if (publicAuthority !== undefined && verify.authority !== undefined && publicAuthority.toLowerCase() !== verify.authority.toLowerCase()) {
-    throw new ConfigurationError('publicAuthority and authority disagree: set one')
-  }
-  const verifier = createVerifier(publicAuthority !== undefined ? { ...verify, authority: publicAuthority } : verify)
+  const { exempt, signResponses, ...verify } = options
+  const verifier = createVerifier(verify)
   const signing = signResponses ? { ...(signResponses === true ? {} : signResponses), verifier } : undefined
   return { verifier, isExempt: exemptMatcher(exempt), signing }
 }

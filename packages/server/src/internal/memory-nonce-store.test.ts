@@ -1,9 +1,9 @@
 import { SigilError } from '@sigil/core'
 import { describe, expect, it } from 'vitest'
-import { nonceStoreConformance } from '../testing.js'
+import { describeNonceStore } from '../testing.js'
 import { createMemoryNonceStore, SHARD_MAX_ENTRIES } from './memory-nonce-store.js'
 
-nonceStoreConformance('memory', () => createMemoryNonceStore())
+describeNonceStore('memory', () => createMemoryNonceStore())
 
 function clock(start = 1_735_689_600_000) {
   let t = start

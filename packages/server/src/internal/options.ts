@@ -1,7 +1,7 @@
 import {
   ConfigurationError,
   component,
-  DEFAULT_LIMITS,
+  DEFAULT_SIGNATURE_LIMITS,
   type Hmac,
   hmacSha256,
   type KeyResolver,
@@ -56,8 +56,11 @@ export interface VerifyOptions {
    * or instances (node:cluster, serverless, Workers isolates) pass `@sigil/redis`'s store.
    */
   nonceStore?: NonceStore
-  /** Allowed clock difference in seconds, both ways. Default 300. */
-  window?: number
+  /**
+   * Allowed clock difference, both ways, in milliseconds, counted in whole seconds (the wire's
+   * unit: 1500 is 1 s). Default 300 000 (5 min); 1000 to 3 600 000.
+   */
+  windowMs?: number
   /** Signature tag to select. Default `sigil`; `null` accepts a single untagged signature. */
   tag?: string | null
   /**
@@ -67,7 +70,11 @@ export interface VerifyOptions {
    * is not recorded, so it can be replayed for as long as it is within its time window.
    */
   profile?: 'sigil' | 'rfc9421'
-  /** Public authority (`api.example.com`) to use instead of the Host header, e.g. behind a proxy. */
+  /**
+   * The authority clients sign (`api.example.com`), used instead of the Host header when a proxy
+   * or load balancer changes the Host the app sees. Forwarding headers stay untrusted unless
+   * `trustProxy` is set.
+   */
   authority?: string
   /** Public scheme when it differs from the connection's. */
   scheme?: 'http' | 'https'
@@ -94,8 +101,8 @@ export interface VerifyOptions {
   opaque?: boolean
   /** Put the server's signature base in problem bodies. Refused when NODE_ENV=production. */
   debug?: boolean
-  /** Parser limits. */
-  limits?: Partial<SignatureLimits>
+  /** Parser limits on `Signature` / `Signature-Input` (sizes and counts). Default `DEFAULT_SIGNATURE_LIMITS`. */
+  signatureLimits?: Partial<SignatureLimits>
   rateLimiter?: RateLimiter
   usage?: UsageRecorder
   /** How long a key, nonce or limit store may take before the request fails with 503. Default 2000 ms. */
@@ -130,11 +137,19 @@ const intIn = (min: number, max?: number) => (max === undefined ? int().check(gt
 const text = (min: number, max?: number) =>
   max === undefined ? string().check(minLength(min)) : string().check(minLength(min), maxLength(max))
 
+/**
+ * An option that was renamed (issue 12 item 10): refused with a message naming the new one, so an
+ * upgrade is told rather than silently defaulted.
+ */
+export const renamed = (old: string, to: string, unit?: string) =>
+  optional(custom<never>(() => false, `\`${old}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}`))
+
 const schema = object({
   // Secrets are checked by staticKeys, whose errors name the key id and the accepted forms.
   keys: union([withMethod('get'), record(string(), unknown())]),
   nonceStore: optional(withMethod('checkAndSet')),
-  window: optional(intIn(1, 3600)),
+  windowMs: optional(intIn(1000, 3_600_000)),
+  window: renamed('window', 'windowMs', 'milliseconds'),
   tag: optional(nullable(text(1, 64).check(refine((t) => t !== PRESIGNED_TAG, 'sigil-url is the presigned-URL tag')))),
   profile: optional(zenum(['sigil', 'rfc9421'])),
   authority: optional(text(1, 255)),
@@ -147,7 +162,8 @@ const schema = object({
   now: optional(fn),
   opaque: optional(boolean()),
   debug: optional(boolean()),
-  limits: optional(
+  limits: renamed('limits', 'signatureLimits'),
+  signatureLimits: optional(
     partial(
       object({
         maxHeaderBytes: intIn(64, 1 << 20),
@@ -164,24 +180,45 @@ const schema = object({
   hmac: optional(withMethod('verify')),
   onError: optional(fn),
   presigned: optional(
-    union([boolean(), strictObject({ maxLifetime: optional(intIn(1, PRESIGNED_MAX_LIFETIME_S)), singleUse: optional(boolean()) })]),
+    union([
+      boolean(),
+      strictObject({
+        maxLifetimeMs: optional(intIn(1000, PRESIGNED_MAX_LIFETIME_S * 1000)),
+        maxLifetime: renamed('maxLifetime', 'maxLifetimeMs', 'milliseconds'),
+        singleUse: optional(boolean()),
+      }),
+    ]),
   ),
 })
 
 /**
  * What was wrong with options, naming the field but never echoing its value (it may be a
- * secret): `invalid verify options: window: Too big: expected number to be <=3600`.
+ * secret): `invalid verify options: windowMs: Too big: expected number to be <=3600000`.
  */
-export function optionsError(what: string, error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): ConfigurationError {
-  const issue = error.issues[0]
+export function optionsError(what: string, error: { issues: ReadonlyArray<Issue> }): ConfigurationError {
+  const issue = error.issues[0] && innermost(error.issues[0])
   const field = issue?.path.map(String).join('.') || '(options)'
   return new ConfigurationError(`invalid ${what} options: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
+}
+
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: ReadonlyArray<ReadonlyArray<Issue>> }
+
+/** In a union (`presigned: boolean | {…}`), the issue inside the branch the value took, with its full path. */
+function innermost(issue: Issue): Issue {
+  if (issue.code !== 'invalid_union' || !issue.errors) return issue
+  let best: Issue | undefined
+  for (const branch of issue.errors) {
+    const first = branch[0] && innermost(branch[0])
+    if (first && first.path.length > 0 && (!best || first.path.length > best.path.length)) best = first
+  }
+  return best ? { ...best, path: [...issue.path, ...best.path] } : issue
 }
 
 /** The validated configuration a verifier runs on. */
 export interface VerifierConfig {
   keys: KeyResolver
   nonceStore: NonceStore
+  /** `windowMs` in whole seconds, the unit `created` is compared in. */
   windowS: number
   tag: string | null
   profile: 'sigil' | 'rfc9421'
@@ -195,7 +232,7 @@ export interface VerifierConfig {
   now: () => number
   opaque: boolean
   debug: boolean
-  limits: SignatureLimits
+  signatureLimits: SignatureLimits
   rateLimiter: RateLimiter | undefined
   usage: UsageRecorder | undefined
   storeTimeoutMs: number
@@ -247,7 +284,7 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
   return {
     keys: isResolver ? (o.keys as KeyResolver) : staticKeys(o.keys as Record<string, SecretInput | undefined>),
     nonceStore: o.nonceStore ?? defaultNonceStore(),
-    windowS: o.window ?? 300,
+    windowS: Math.floor((o.windowMs ?? 300_000) / 1000),
     tag: o.tag === undefined ? (profile === 'sigil' ? 'sigil' : null) : o.tag,
     profile,
     authority: o.authority?.toLowerCase(),
@@ -260,7 +297,7 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     now: o.now ?? Date.now,
     opaque: o.opaque ?? false,
     debug: o.debug ?? false,
-    limits: { ...DEFAULT_LIMITS, ...o.limits },
+    signatureLimits: { ...DEFAULT_SIGNATURE_LIMITS, ...o.signatureLimits },
     rateLimiter: o.rateLimiter,
     usage: o.usage,
     storeTimeoutMs: o.storeTimeoutMs ?? 2000,

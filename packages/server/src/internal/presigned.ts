@@ -3,8 +3,11 @@ import type { IncomingRequest } from './incoming.js'
 
 /** Where presigned URLs are accepted, and how (`presigned` option of `verify()` and every adapter). */
 export interface PresignedOptions {
-  /** Longest lifetime (`expires - created`) accepted, in seconds. Default and ceiling 604800 (7 days). */
-  maxLifetime?: number
+  /**
+   * Longest lifetime (`expires - created`) accepted, in milliseconds, counted in whole seconds.
+   * Default and ceiling 604 800 000 (7 days).
+   */
+  maxLifetimeMs?: number
   /** Record every link's nonce, so each works once, even when the signer did not ask. Default false. */
   singleUse?: boolean
 }

@@ -73,7 +73,7 @@ export function hasScope(granted: readonly string[], want: string): boolean {
  * checkScopes(verified, ['orders:write']) // throws VerificationError('SCOPE_DENIED') if not granted
  * ```
  */
-export function checkScopes(verified: Verified | undefined | null, scopes: readonly string[]): Verified {
+export function checkScopes(verified: Verified | undefined, scopes: readonly string[]): Verified {
   if (!verified) throw new VerificationError('SIGNATURE_MISSING', 'route requires a verified signature')
   for (const s of scopes) if (!hasScope(verified.scopes, s)) throw new VerificationError('SCOPE_DENIED', `key lacks scope ${s}`)
   return verified

@@ -17,12 +17,12 @@ const uniqueId = () => `kSec${toBase64Url(randomBytes(9)).replace(/[-_]/g, 'x')}
 const post = (url = 'https://api.example.com/v1/orders', body = '{"sku":"A-1"}') =>
   new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
 
-const sign = (req: Request, keyId: string, o: { now?: number; expiresIn?: number; key?: Uint8Array } = {}) =>
+const sign = (req: Request, keyId: string, o: { now?: number; expiresInMs?: number; key?: Uint8Array } = {}) =>
   signRequest(req, {
     keyId,
     secret: o.key ?? secret,
     now: () => o.now ?? Date.now(),
-    ...(o.expiresIn !== undefined ? { expiresIn: o.expiresIn } : {}),
+    ...(o.expiresInMs !== undefined ? { expiresInMs: o.expiresInMs } : {}),
   })
 
 describe('item 1: one default nonce store per process', () => {
@@ -32,7 +32,7 @@ describe('item 1: one default nonce store per process', () => {
     expect(await codeOf(verify(signed.clone(), { keys: { [keyId]: secret } }))).toBe('accepted')
     expect(await codeOf(verify(signed.clone(), { keys: { [keyId]: secret } }))).toBe('NONCE_REPLAYED')
     // Another compiled verifier without a store shares the same one.
-    const other = createVerifier({ keys: { [keyId]: secret }, window: 60 })
+    const other = createVerifier({ keys: { [keyId]: secret }, windowMs: 60_000 })
     expect(await codeOf(verify(signed, other))).toBe('NONCE_REPLAYED')
   })
 
@@ -175,24 +175,24 @@ describe('item 2: secrets under 32 bytes are a configuration error', () => {
 })
 
 describe('item 10: the nonce outlives every instant the signature can verify', () => {
-  const window = 300
+  const windowMs = 300_000
   for (const offsetMs of [0, 1, 499, 999]) {
     it(`a replay 2 × window after an accept at the window's edge is refused (now + ${offsetMs} ms)`, async () => {
       let now = T0 + offsetMs
       const store = createMemoryNonceStore({ now: () => now })
       const keyId = uniqueId()
-      const options: VerifyOptions = { keys: { [keyId]: secret }, nonceStore: store, now: () => now, window }
+      const options: VerifyOptions = { keys: { [keyId]: secret }, nonceStore: store, now: () => now, windowMs }
       // created = now + window: the earliest instant it verifies at.
-      const createdMs = Math.floor(now / 1000) * 1000 + window * 1000
+      const createdMs = Math.floor(now / 1000) * 1000 + windowMs
       // No expires: the window alone bounds it (expires would end it earlier).
-      const signed = await sign(post(), keyId, { now: createdMs, expiresIn: 0 })
+      const signed = await sign(post(), keyId, { now: createdMs, expiresInMs: 0 })
       expect(await codeOf(verify(signed.clone(), options))).toBe('accepted')
       // Every later instant at which the time check still passes must see the nonce.
-      for (const t of [createdMs, createdMs + window * 1000 - 1, createdMs + window * 1000]) {
+      for (const t of [createdMs, createdMs + windowMs - 1, createdMs + windowMs]) {
         now = t
         expect(await codeOf(verify(signed.clone(), options))).toBe('NONCE_REPLAYED')
       }
-      now = createdMs + window * 1000 + 1
+      now = createdMs + windowMs + 1
       expect(await codeOf(verify(signed.clone(), options))).toBe('CLOCK_SKEW')
     })
   }
@@ -201,8 +201,8 @@ describe('item 10: the nonce outlives every instant the signature can verify', (
     let now = T0
     const store = createMemoryNonceStore({ now: () => now })
     const keyId = uniqueId()
-    const options: VerifyOptions = { keys: { [keyId]: secret }, nonceStore: store, now: () => now, window: 300 }
-    const signed = await sign(post(), keyId, { now: T0, expiresIn: 120 })
+    const options: VerifyOptions = { keys: { [keyId]: secret }, nonceStore: store, now: () => now, windowMs: 300_000 }
+    const signed = await sign(post(), keyId, { now: T0, expiresInMs: 120_000 })
     expect(await codeOf(verify(signed.clone(), options))).toBe('accepted')
     now = T0 + 119_999
     expect(await codeOf(verify(signed.clone(), options))).toBe('NONCE_REPLAYED')

@@ -79,7 +79,7 @@ describe('signNodeResponse and withSigil({ signResponses })', () => {
           (_req, res, v) => {
             res.writeHead(201, 'Made', { 'content-type': 'text/plain' })
             res.write('hello ')
-            res.end(v.principal)
+            res.end(v?.principal)
           },
           { signResponses: true },
         ),

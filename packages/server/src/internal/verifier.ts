@@ -307,7 +307,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
       fail('BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`)
     }
     c.step = 'parse'
-    const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.limits)
+    const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.signatureLimits)
     const entry = selectEntry(entries, pre ? PRESIGNED_TAG : cfg.tag)
     c.entry = entry
     c.label = entry.label
@@ -361,7 +361,8 @@ export function createVerifier(options: VerifyOptions): Verifier {
       if (p.expires === undefined) fail('PROFILE_VIOLATION', 'a presigned URL must carry expires')
       const lifetime = (p.expires as number) - created
       if (lifetime < 0) fail('SIGNATURE_MALFORMED', 'expires is before created')
-      if (lifetime > (c.presignedCfg?.maxLifetime ?? PRESIGNED_MAX_LIFETIME_S)) fail('PROFILE_VIOLATION', 'presigned URL lives too long')
+      if (lifetime * 1000 > (c.presignedCfg?.maxLifetimeMs ?? PRESIGNED_MAX_LIFETIME_S * 1000))
+        fail('PROFILE_VIOLATION', 'presigned URL lives too long')
       if (created - nowS > cfg.windowS) {
         fail('CLOCK_SKEW', `created is more than ${cfg.windowS} s ahead`, { date: new Date(nowMs).toUTCString() })
       }

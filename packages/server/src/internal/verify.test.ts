@@ -33,13 +33,13 @@ function setup(over: Partial<VerifyOptions> = {}, keyOrNull: KeyRecord | null = 
   return options
 }
 
-const sign = (req: Request, o: { now?: number; keyId?: string; components?: string[]; expiresIn?: number } = {}) =>
+const sign = (req: Request, o: { now?: number; keyId?: string; components?: string[]; expiresInMs?: number } = {}) =>
   signRequest(req, {
     keyId: o.keyId ?? keyId,
     secret,
     now: () => o.now ?? T0,
     ...(o.components ? { components: o.components } : {}),
-    ...(o.expiresIn ? { expiresIn: o.expiresIn } : {}),
+    ...(o.expiresInMs ? { expiresInMs: o.expiresInMs } : {}),
   })
 
 const post = (url = 'https://api.example.com/v1/orders?b=2&a=1', body = '{"sku":"A-1"}') =>
@@ -127,7 +127,7 @@ describe('verify()', () => {
     ],
     ['CLOCK_SKEW', async () => verify(await sign(post(), { now: T0 - 600_000 }), setup())],
     ['CLOCK_SKEW', async () => verify(await sign(post(), { now: T0 + 301_000 }), setup())],
-    ['SIGNATURE_EXPIRED', async () => verify(await sign(post(), { now: T0 - 100_000, expiresIn: 60 }), setup())],
+    ['SIGNATURE_EXPIRED', async () => verify(await sign(post(), { now: T0 - 100_000, expiresInMs: 60_000 }), setup())],
     ['KEY_UNKNOWN', async () => verify(await sign(post(), { keyId: 'kOtherKey0002' }), setup())],
     ['KEY_REVOKED', async () => verify(await sign(post()), setup({}, record({ status: 'revoked' })))],
     ['KEY_EXPIRED', async () => verify(await sign(post()), setup({}, record({ expiresAt: new Date(T0 - 1) })))],

@@ -15,8 +15,8 @@ export type SigilRouteConfig = false | { scopes?: readonly string[] }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who signed the request; set by the Sigil plugin, null on exempt routes. */
-    sigil: Verified | null
+    /** Who signed the request; set by the Sigil plugin, undefined on exempt routes. */
+    sigil?: Verified
   }
   interface FastifyContextConfig {
     sigil?: SigilRouteConfig
@@ -61,7 +61,7 @@ function accept(
 const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
   const { verifier, isExempt, signing } = compileAdapter(options)
   // A second registration (a child scope with its own keys or scopes) shares the decorator.
-  if (!app.hasRequestDecorator('sigil')) app.decorateRequest('sigil', null)
+  if (!app.hasRequestDecorator('sigil')) app.decorateRequest('sigil', undefined)
   // preParsing sees the raw payload before Fastify's content-type parsers: digest those bytes,
   // then hand the parsers a stream of the same bytes.
   app.addHook('preParsing', (request, reply, payload, next) => {
@@ -70,7 +70,7 @@ const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
     const earlier = request.sigil
     // A second registration (a child scope) counts an earlier result only if it produced it; a
     // result of another registration is verified again with this one's keys, scopes and profile.
-    if (verifiedBy(earlier, verifier) || route === false || (earlier === null && isExempt(request.method, splitTarget(target).path))) {
+    if (verifiedBy(earlier, verifier) || route === false || (earlier === undefined && isExempt(request.method, splitTarget(target).path))) {
       next(null, payload)
       return
     }

@@ -16,15 +16,15 @@ import { signResponse } from '../../internal/sign-response.js'
 import type { Verifier } from '../../internal/verifier.js'
 import { incomingFromRequest } from '../../internal/verify.js'
 
-/** The context variables the middleware sets: `c.get('sigil')`. */
-export type SigilVariables = { sigil: Verified }
+/** The context variables the middleware sets: `c.get('sigil')`, undefined on exempt routes. */
+export type SigilVariables = { sigil: Verified | undefined }
 
 /** The Hono env of an app behind `sigil()`. */
 export type SigilEnv = { Variables: SigilVariables }
 
 declare module 'hono' {
   interface ContextVariableMap {
-    sigil: Verified
+    sigil: Verified | undefined
   }
 }
 
@@ -72,13 +72,13 @@ function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pat
  * import { sigil, requireScopes } from '@sigil/server/hono'
  * const app = new Hono()
  * app.use(sigil({ keys: { k_partner_1: process.env.PARTNER_SECRET! }, exempt: ['/healthz'] }))
- * app.post('/v1/orders', requireScopes('orders:write'), async (c) => c.json({ by: c.get('sigil').principal }))
+ * app.post('/v1/orders', requireScopes('orders:write'), async (c) => c.json({ by: c.get('sigil')?.principal }))
  * ```
  */
 export function sigil(options: SigilOptions): MiddlewareHandler<SigilEnv> {
   const { verifier, isExempt, signing } = compileAdapter(options)
   return async (c, next) => {
-    const earlier = c.get('sigil') as Verified | undefined
+    const earlier = c.get('sigil')
     // Stacked sigil(): an outer result counts only if this verifier produced it; another
     // verifier's result is checked again against this one's keys, scopes and profile.
     if (verifiedBy(earlier, verifier)) return next()

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { splitTarget } from '@sigil/core'
+import { ConfigurationError, splitTarget } from '@sigil/core'
 import { isPromise, type Verified, type VerifyContext } from '../../internal/incoming.js'
 import { incomingFromNode, type NodeVerifyOptions, sendProblem } from '../../internal/node-http.js'
 import type { VerifyOptions } from '../../internal/options.js'
@@ -48,30 +48,40 @@ export interface WithSigilOptions {
   signResponses?: boolean | Omit<SignResponseOptions, 'verifier'>
   /** Scopes every request to this listener must hold, checked in SPEC §2 order (403 `SCOPE_DENIED`). */
   requiredScopes?: readonly string[]
-  /** Requests that skip verification (health checks), matched on the raw path, and who answers them. */
-  exempt?: { routes: ExemptRule | readonly ExemptRule[]; handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void> }
+  /**
+   * Routes that skip verification, matched against the raw path (e.g. `['/healthz']`), as in every
+   * adapter: the handler answers them, with `verified` undefined.
+   */
+  exempt?: ExemptRule | readonly ExemptRule[]
 }
 
 /**
- * A `node:http` request listener that verifies first, then calls `handler` with the result.
+ * A `node:http` request listener that verifies first, then calls `handler` with the result
+ * (`undefined` for an exempt route, as `req.sigil` is in the other adapters).
  *
  * @example
  * ```ts
- * createServer(withSigil({ keys }, (req, res, { principal }) => res.end(principal), { signResponses: true }))
+ * createServer(withSigil({ keys }, (req, res, verified) => res.end(verified?.principal ?? 'ok'), { exempt: ['/healthz'] }))
  * ```
  */
 export function withSigil(
   options: VerifyOptions | Verifier,
-  handler: (req: IncomingMessage, res: ServerResponse, verified: Verified) => void | Promise<void>,
+  handler: (req: IncomingMessage, res: ServerResponse, verified: Verified | undefined) => void | Promise<void>,
   adapter: WithSigilOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const verifier = verifierFor(options)
   const signing = adapter.signResponses ? { ...(adapter.signResponses === true ? {} : adapter.signResponses), verifier } : undefined
-  const isExempt = exemptMatcher(adapter.exempt?.routes)
+  const exempt = adapter.exempt as unknown
+  if (typeof exempt === 'object' && exempt !== null && !Array.isArray(exempt) && !(exempt instanceof RegExp)) {
+    throw new ConfigurationError(
+      'invalid adapter options: exempt: `exempt: { routes, handler }` was replaced by `exempt: routes` (as in every adapter); the handler answers exempt routes with `verified` undefined',
+    )
+  }
+  const isExempt = exemptMatcher(adapter.exempt)
   const context = adapter.requiredScopes ? { requiredScopes: adapter.requiredScopes } : undefined
   return async (req, res) => {
-    if (adapter.exempt && isExempt(req.method ?? 'GET', splitTarget(req.url ?? '/').path)) {
-      await adapter.exempt.handler(req, res)
+    if (adapter.exempt !== undefined && isExempt(req.method ?? 'GET', splitTarget(req.url ?? '/').path)) {
+      await handler(req, res, undefined)
       return
     }
     let verified: Verified
