@@ -3,10 +3,8 @@
 // no library's JIT state, caches or garbage lands on another's clock; the passes repeat that, in a
 // rotated order, and we report the median over passes of the per-pass median of per-round ratios.
 import { spawn } from 'node:child_process'
-import { existsSync, realpathSync } from 'node:fs'
-import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { bundleScript } from './bundle.js'
 import { jsonBody, sizeLabel } from './fixtures.js'
 import { allImpls, type Impl } from './impls.js'
 import type { ChildSample, Op } from './micro-child.js'
@@ -51,65 +49,6 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
-/**
- * micro-child.ts as one ES module, built as tsup builds the packages (esbuild, no `keepNames`),
- * with Sigil's packages from their sources and every other package as installed. The children ran
- * under tsx before, which compiles with `keepNames`: every closure a call creates then costs an
- * `Object.defineProperty` (`__name`) that no application running the built packages pays — 4-8% of
- * Sigil's sign and verify profiles, and nothing for the peers, which tsx loads from node_modules
- * untouched.
- */
-async function bundleChild(): Promise<string> {
-  const out = `${here}.build/micro-child.mjs`
-  const root = fileURLToPath(new URL('../../', import.meta.url))
-  // The directory of the package `name` as seen from `dir` (node's lookup: the nearest node_modules).
-  const packageDir = (name: string, dir: string): string | undefined => {
-    for (let d = dir; ; d = dirname(d)) {
-      const candidate = join(d, 'node_modules', name)
-      if (existsSync(candidate)) return realpathSync(candidate)
-      if (dirname(d) === d) return undefined
-    }
-  }
-  // Installed at the root, and the importer would load that same copy.
-  const installed = (spec: string, importer: string): boolean => {
-    const name = spec
-      .split('/')
-      .slice(0, spec.startsWith('@') ? 2 : 1)
-      .join('/')
-    const atRoot = packageDir(name, root)
-    return atRoot !== undefined && atRoot === packageDir(name, dirname(importer))
-  }
-  await build({
-    entryPoints: [`${here}micro-child.ts`],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    conditions: ['source'],
-    logLevel: 'warning',
-    // The CommonJS peers (aws4, Hawk, Stripe) are loaded with require(), as in impls.ts.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    plugins: [
-      {
-        name: 'installed-packages-external',
-        setup(b) {
-          // Bare imports other than @sigil/* stay imports of the installed package; a dependency of
-          // one of Sigil's packages that the root does not install (@noble/hashes) is bundled.
-          b.onResolve({ filter: /^[^./]/ }, (a) =>
-            a.path.startsWith('@sigil/')
-              ? undefined
-              : a.path.startsWith('node:') || installed(a.path, a.importer)
-                ? { path: a.path, external: true }
-                : undefined,
-          )
-        },
-      },
-    ],
-  })
-  return out
-}
-
 function child(script: string, name: string, o: MicroOptions): Promise<ChildSample[]> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [script, name, o.sizes.join(','), String(o.rounds), String(o.timeMs)], {
@@ -136,7 +75,7 @@ export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
   // Names and descriptions from one instantiation (the 1 KiB set has every entry).
   const entries = allImpls(Buffer.from(jsonBody(1024))).filter((i) => i.kind === 'floor' || !o.only || o.only(i.name))
   const byEntry = new Map<string, ChildSample[][]>()
-  const script = await bundleChild()
+  const script = await bundleScript(`${here}micro-child.ts`)
   for (let pass = 0; pass < o.passes; pass++) {
     const order = entries.map((_, i) => entries[(i + pass) % entries.length] as Impl)
     for (const e of order) {

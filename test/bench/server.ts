@@ -7,6 +7,7 @@ import { contentDigest, type HeaderSource, requestFromUrl } from '@sigil/core'
 import autocannon from 'autocannon'
 import { resolveSigner } from '../../packages/client/src/options.js'
 import { signViewSync } from '../../packages/client/src/sign-request.js'
+import { bundleScript } from './bundle.js'
 import { CONTENT_TYPE, jsonBody, KEY_ID, SECRET, SECRET_BUFFER } from './fixtures.js'
 
 export const SERVER_KINDS = ['node-plain', 'node-sigil', 'node-floor', 'fastify-plain', 'fastify-sigil', 'fastify-floor'] as const
@@ -33,8 +34,8 @@ function cpuOf(child: ChildProcess): Promise<number> {
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
-async function startChild(kind: ServerKind, baseLength: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', '--conditions=source', `${here}server-child.ts`, kind], {
+async function startChild(script: string, kind: ServerKind, baseLength: number): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [script, kind], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, BENCH_SECRET: SECRET_BUFFER.toString('base64'), BENCH_BASE_LENGTH: String(baseLength) },
   })
@@ -94,12 +95,15 @@ export async function runServers(o: {
   log?: (s: string) => void
 }): Promise<ServerRow[]> {
   const kinds = o.kinds ?? SERVER_KINDS
+  // Built code, as an application runs the packages (not tsx, whose keepNames costs a
+  // defineProperty per closure created): see bundleScript.
+  const script = await bundleScript(`${here}server-child.ts`)
   const body = jsonBody(o.bodySize)
   const runs = new Map<ServerKind, autocannon.Result[]>()
   const cpu = new Map<ServerKind, number[]>()
   for (let round = 0; round < o.rounds; round++) {
     for (const kind of kinds) {
-      const { child, port } = await startChild(kind, o.baseLength)
+      const { child, port } = await startChild(script, kind, o.baseLength)
       try {
         await load(port, 1, o.connections, body)
         const cpu0 = await cpuOf(child)
