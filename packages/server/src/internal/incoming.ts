@@ -54,9 +54,10 @@ export interface PushBody extends AsyncIterable<Uint8Array> {
    * instead of a promise when the whole body was already there and has been taken synchronously.
    * When `take` throws (the size limit), stop reading, release the source as an abandoned async
    * iterator would, and reject (or throw) with that error; a stream error or an early close
-   * rejects as iterating would.
+   * rejects with `BODY_INCOMPLETE` (see {@link bodyIncomplete}). With `deadlineMs`, the read keeps
+   * the deadline itself: past it, it stops reading and rejects with `BODY_TIMEOUT`.
    */
-  feed(sink: BodyTaker): Promise<void> | undefined
+  feed(sink: BodyTaker, deadlineMs?: number): Promise<void> | undefined
 }
 
 /**
@@ -202,14 +203,24 @@ export function replayCheckedBy(verified: Verified | null | undefined): Incoming
 export async function readBodyWithin<T>(ms: number, read: Promise<T> | (() => Promise<T>)): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new VerificationError('BODY_TIMEOUT', `body did not arrive within ${ms} ms`)), ms)
+    timer = setTimeout(() => reject(bodyTimeout(ms)), ms)
   })
   try {
     return await Promise.race([typeof read === 'function' ? read() : read, late])
   } catch (e) {
-    if (e instanceof SigilError) throw e
-    throw new VerificationError('BODY_INCOMPLETE', 'the body ended early: the client closed the stream', { cause: e })
+    throw bodyIncomplete(e)
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** A body that did not arrive within `ms` (408). */
+export function bodyTimeout(ms: number): VerificationError {
+  return new VerificationError('BODY_TIMEOUT', `body did not arrive within ${ms} ms`)
+}
+
+/** A stream that failed while its body was read (the client went away): `BODY_INCOMPLETE`; a verdict stays as it is. */
+export function bodyIncomplete(e: unknown): unknown {
+  if (e instanceof SigilError) return e
+  return new VerificationError('BODY_INCOMPLETE', 'the body ended early: the client closed the stream', { cause: e })
 }

@@ -93,4 +93,22 @@ describe('pushBody', () => {
     await expect(fed).rejects.toThrow()
     expect(listeners(req).slice(0, 2)).toEqual([0, 0])
   })
+
+  it('keeps its own deadline: past it, stops reading and rejects with BODY_TIMEOUT', async () => {
+    const req = message()
+    const before = listeners(req)
+    const fed = pushBody(req).feed(sink(), 20)
+    req.push(Buffer.from('slow'))
+    await expect(fed).rejects.toMatchObject({ code: 'BODY_TIMEOUT' })
+    expect(listeners(req)).toEqual(before)
+    expect(req.isPaused()).toBe(true)
+  })
+
+  it('answers a failed stream with BODY_INCOMPLETE, the cause kept', async () => {
+    const req = message()
+    const fed = pushBody(req).feed(sink(), 1000)
+    const reset = new Error('aborted')
+    setImmediate(() => req.destroy(reset))
+    await expect(fed).rejects.toMatchObject({ code: 'BODY_INCOMPLETE', cause: reset })
+  })
 })

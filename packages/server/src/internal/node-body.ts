@@ -1,6 +1,6 @@
 import { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import type { BodyTaker, PushBody } from './incoming.js'
+import { type BodyTaker, bodyIncomplete, bodyTimeout, type PushBody } from './incoming.js'
 
 /** Bytes read from a request while it was verified, so the app can read them again. */
 export interface Retained {
@@ -106,6 +106,7 @@ interface Feeding {
   sink: BodyTaker
   resolve: () => void
   reject: (e: unknown) => void
+  timer: ReturnType<typeof setTimeout> | undefined
 }
 
 const FEEDING = Symbol('sigil.feeding')
@@ -113,6 +114,7 @@ type Fed = Readable & { [FEEDING]?: Feeding | undefined }
 
 function stopFeeding(stream: Fed, f: Feeding, err: unknown, pause: boolean): void {
   stream[FEEDING] = undefined
+  if (f.timer !== undefined) clearTimeout(f.timer)
   stream.off('data', onFedData).off('end', onFedEnd).off('error', onFedError).off('close', onFedClose)
   // Left paused and undestroyed, as an abandoned iterator leaves a request (autoDestroy is off
   // for IncomingMessage): the adapter can still answer 413 on it.
@@ -137,12 +139,19 @@ function onFedEnd(this: Fed): void {
 }
 function onFedError(this: Fed, e: unknown): void {
   const f = this[FEEDING]
-  if (f) stopFeeding(this, f, e ?? new Error('request stream failed'), false)
+  if (f) stopFeeding(this, f, bodyIncomplete(e ?? new Error('request stream failed')), false)
 }
 function onFedClose(this: Fed): void {
   // A close before `end`: the client went away mid-body (as `finished()` reports it).
   const f = this[FEEDING]
-  if (f) stopFeeding(this, f, prematureClose(), false)
+  if (f) stopFeeding(this, f, bodyIncomplete(prematureClose()), false)
+}
+function onFedTimeout(stream: Fed, ms: number): void {
+  const f = stream[FEEDING]
+  if (f) {
+    f.timer = undefined
+    stopFeeding(stream, f, bodyTimeout(ms), true)
+  }
 }
 
 function prematureClose(): Error {
@@ -174,14 +183,16 @@ class NodePushBody implements PushBody {
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return this.stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
   }
-  feed(sink: BodyTaker): Promise<void> | undefined {
+  feed(sink: BodyTaker, deadlineMs?: number): Promise<void> | undefined {
     const stream = this.stream
     if (stream.readableEnded) return undefined
     if (drainComplete(stream, sink)) return undefined
-    if (stream.destroyed) return Promise.reject(prematureClose())
+    if (stream.destroyed) return Promise.reject(bodyIncomplete(prematureClose()))
     if (stream[FEEDING]) return Promise.reject(new Error('the request body is already being read'))
     return new Promise<void>((resolve, reject) => {
-      stream[FEEDING] = { sink, resolve, reject }
+      // The deadline is a timer with arguments, not a closure, and no race of two promises.
+      const timer = deadlineMs === undefined ? undefined : setTimeout(onFedTimeout, deadlineMs, stream, deadlineMs)
+      stream[FEEDING] = { sink, resolve, reject, timer }
       stream.on('data', onFedData).on('end', onFedEnd).on('error', onFedError).on('close', onFedClose)
       stream.resume()
     })
@@ -190,7 +201,8 @@ class NodePushBody implements PushBody {
 
 /**
  * A request body for the verifier, read with `data` events straight into the digest: one promise
- * per body (none when the request was already received whole), no closure per chunk or request.
+ * per body (none when the request was already received whole), no closure per chunk or request,
+ * the deadline kept by the read itself.
  * It is still an async iterable of the request for anyone who pulls. Errors and early closes
  * reject as iterating `req` would; when the digest refuses a chunk (size limit) the request is
  * paused, as an abandoned iterator of it would leave it.

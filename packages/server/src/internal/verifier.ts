@@ -508,8 +508,8 @@ export function createVerifier(options: VerifyOptions): Verifier {
     const src = input.body()
     if (src === null) return undefined
     if (typeof (src as PushBody).feed === 'function') {
-      const fed = (src as PushBody).feed(sink)
-      return fed === undefined ? undefined : readBodyWithin(cfg.bodyTimeoutMs, fed)
+      // The read keeps the deadline itself (a timer, no race of promises).
+      return (src as PushBody).feed(sink, cfg.bodyTimeoutMs)
     }
     if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
       // Chunks already in memory: no await per chunk.
