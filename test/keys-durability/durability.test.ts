@@ -10,7 +10,7 @@ import { signRequest } from '@sigil/client'
 import { parseToken } from '@sigil/core'
 import { type EncryptedKeyStore, generateMasterKey } from '@sigil/keys'
 import { createPostgresKeyStore } from '@sigil/keys/postgres'
-import { createSqliteKeyStore, type SqliteKeyStore } from '@sigil/keys/sqlite'
+import { createSqliteKeyStore, resolveSqliteDriver, SQLITE_DRIVERS, type SqliteDriverName, type SqliteKeyStore } from '@sigil/keys/sqlite'
 import { verify } from '@sigil/server'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -42,14 +42,30 @@ async function open(where: Where, masterKey: string): Promise<EncryptedKeyStore>
     : createPostgresKeyStore({ connectionString: url, schema: where.schema as string, masterKey })
 }
 
-function start(job: object): {
+// SIGIL_SQLITE_DRIVER picks the SQLite driver here and in the children (pnpm test:sqlite-drivers).
+const driver = resolveSqliteDriver()
+const available = (d: SqliteDriverName) => {
+  try {
+    return resolveSqliteDriver(d) === d
+  } catch {
+    return false
+  }
+}
+const native = SQLITE_DRIVERS.find((d) => d !== 'wasm' && available(d)) as SqliteDriverName
+
+function start(
+  job: object,
+  env: Record<string, string> = {},
+): {
   proc: ChildProcess
   lines: Array<Record<string, unknown>>
   ready: Promise<void>
   exit: Promise<number | null>
+  stderr: () => string
 } {
   const proc = spawn(process.execPath, ['--conditions=source', '--import', tsx, child, JSON.stringify(job)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   })
   const lines: Array<Record<string, unknown>> = []
   let buf = ''
@@ -72,11 +88,11 @@ function start(job: object): {
   })
   const exit = new Promise<number | null>((r) =>
     proc.on('exit', (code) => {
-      if (code) console.error(err)
+      if (code && !quiet.has(proc)) console.error(err)
       r(code)
     }),
   )
-  return { proc, lines, ready, exit }
+  return { proc, lines, ready, exit, stderr: () => err }
 }
 
 /** A real signed request through `verify()` with the store as the key resolver. */
@@ -90,7 +106,10 @@ async function verifies(store: EncryptedKeyStore, token: string): Promise<boolea
   }
 }
 
-describe.each<Backend>(['sqlite', 'postgres'])('key store durability: %s', (backend) => {
+// Children expected to fail (refused by the lock protocol) do not print their stack.
+const quiet = new WeakSet<ChildProcess>()
+
+describe.each<Backend>(['sqlite', 'postgres'])(`key store durability: %s (SQLite: ${driver})`, (backend) => {
   it('concurrent scope edits from 4 processes lose nothing', async () => {
     const where = location(backend)
     const mk = generateMasterKey()
@@ -156,7 +175,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('key store durability: %s', (back
   }, 180_000)
 })
 
-describe('backup and restore of the embedded store', () => {
+describe(`backup and restore of the embedded store (${driver})`, () => {
   it('VACUUM INTO under concurrent writers: restore gives back every key committed before the backup, and they verify', async () => {
     const where = location('sqlite')
     const mk = generateMasterKey('v1')
@@ -166,9 +185,19 @@ describe('backup and restore of the embedded store', () => {
       const c = await s.create({ principal: 'acme', scopes: ['orders:read'] })
       before.set(c.keyId, c.token)
     }
-    const writers = [start({ ...where, masterKey: mk, mode: 'churn' }), start({ ...where, masterKey: mk, mode: 'churn' })]
-    await Promise.all(writers.map((w) => w.ready))
-    await new Promise((r) => setTimeout(r, 300))
+    const writers: Array<ReturnType<typeof start>> = []
+    if (driver === 'wasm') {
+      // The wasm driver holds the file alone: another process is refused (after the busy timeout), never let in.
+      const refused = start({ ...where, masterKey: mk, mode: 'churn' })
+      quiet.add(refused.proc)
+      expect(await refused.exit).not.toBe(0)
+      expect(refused.stderr()).toMatch(/STORE_UNAVAILABLE.*SQLITE_BUSY/)
+      expect(refused.lines).toEqual([])
+    } else {
+      writers.push(start({ ...where, masterKey: mk, mode: 'churn' }), start({ ...where, masterKey: mk, mode: 'churn' }))
+      await Promise.all(writers.map((w) => w.ready))
+      await new Promise((r) => setTimeout(r, 300))
+    }
     const committed = new Set((await s.list()).map((k) => k.keyId))
     const file = join(dir, `backup-${randomBytes(4).toString('hex')}.db`)
     await s.backup(file)
@@ -197,4 +226,78 @@ describe('backup and restore of the embedded store', () => {
     await o.close()
     expect(existsSync(file)).toBe(true)
   }, 120_000)
+})
+
+// node-sqlite3-wasm cannot take the POSIX locks native SQLite takes; the lock protocol in
+// sqlite-wasm-lock.ts keeps the two from ever writing one file at once. Both orders, real processes.
+describe(`the wasm driver and ${native} never share a file`, () => {
+  it('a wasm store refuses a file a native process has open; a native store waits for a wasm holder, then opens', async () => {
+    const where = location('sqlite')
+    const mk = generateMasterKey()
+    const path = where.path as string
+    const seed = createSqliteKeyStore({ path, masterKey: mk, driver: native })
+    await seed.create({ principal: 'acme' })
+    await seed.close()
+
+    // A native writer is running: the wasm driver says who holds the file and does not open it.
+    const writer = start({ ...where, masterKey: mk, mode: 'churn' }, { SIGIL_SQLITE_DRIVER: native })
+    await writer.ready
+    const refused = (() => {
+      try {
+        createSqliteKeyStore({ path, masterKey: mk, driver: 'wasm', busyTimeoutMs: 200 })
+        return undefined
+      } catch (e) {
+        return e as { code?: string; message?: string }
+      }
+    })()
+    writer.proc.kill('SIGKILL')
+    await writer.exit
+    expect(refused?.code).toBe('STORE_UNAVAILABLE')
+    expect(refused?.message).toMatch(new RegExp(`SQLITE_BUSY.*process ${writer.proc.pid}.*native`))
+    expect(existsSync(`${path}.lock`)).toBe(false)
+
+    // A wasm store is open here: a native process waits its busy timeout, then is refused by name.
+    const held = createSqliteKeyStore({ path, masterKey: mk, driver: 'wasm' })
+    const before = (await held.list()).length
+    const blocked = start({ ...where, masterKey: mk, mode: 'churn' }, { SIGIL_SQLITE_DRIVER: native })
+    quiet.add(blocked.proc)
+    expect(await blocked.exit).not.toBe(0)
+    expect(blocked.stderr()).toMatch(new RegExp(`held by process ${process.pid} through the wasm SQLite driver`))
+    expect(blocked.lines).toEqual([])
+    await held.create({ principal: 'acme' })
+    expect((await held.list()).length).toBe(before + 1)
+    await held.close()
+
+    // Once the wasm store has closed, the native process opens and writes.
+    const after = start({ ...where, masterKey: mk, mode: 'churn' }, { SIGIL_SQLITE_DRIVER: native })
+    await after.ready
+    await new Promise((r) => setTimeout(r, 200))
+    after.proc.kill('SIGKILL')
+    await after.exit
+    const s = createSqliteKeyStore({ path, masterKey: mk, driver: native })
+    expect((await s.list()).length).toBeGreaterThan(before + 1)
+    await s.close()
+  }, 60_000)
+
+  it('a lock left by a SIGKILLed wasm process is cleared; one left by a live process is respected', async () => {
+    const where = location('sqlite')
+    const mk = generateMasterKey()
+    const path = where.path as string
+    const killed = start({ ...where, masterKey: mk, mode: 'churn' }, { SIGIL_SQLITE_DRIVER: 'wasm' })
+    await killed.ready
+    await new Promise((r) => setTimeout(r, 300))
+    killed.proc.kill('SIGKILL')
+    await killed.exit
+    expect(existsSync(`${path}.lock`)).toBe(true) // the dead process's lock directory is still there
+    const s = createSqliteKeyStore({ path, masterKey: mk, driver: 'wasm', busyTimeoutMs: 200 })
+    const printed = killed.lines.filter((l) => typeof l.token === 'string')
+    for (const l of printed) expect(await verifies(s, l.token as string)).toBe(true)
+    // While we hold it, the lock names this live process and another wasm process is refused.
+    const other = start({ ...where, masterKey: mk, mode: 'churn' }, { SIGIL_SQLITE_DRIVER: 'wasm' })
+    quiet.add(other.proc)
+    expect(await other.exit).not.toBe(0)
+    expect(other.lines).toEqual([])
+    await s.close()
+    expect(existsSync(`${path}.lock`)).toBe(false)
+  }, 60_000)
 })

@@ -68,14 +68,12 @@ const CREATE = (table: string) => `CREATE TABLE IF NOT EXISTS ${table} (
   key_id TEXT, principal TEXT, detail TEXT)`
 
 /**
- * The audit log in a SQLite file (the embedded default sits beside `keys.db`). better-sqlite3 is
- * the same optional dependency the key store uses.
+ * The audit log in a SQLite file (the embedded default sits beside `keys.db`), on the key store's
+ * SQLite driver (`openSqliteDatabase` from `@sigil/keys/sqlite`: node:sqlite, better-sqlite3 or wasm).
  */
 export async function createSqliteAuditLog(path: string): Promise<AuditLog> {
-  const { default: Database } = await import('better-sqlite3')
-  const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  db.pragma('busy_timeout = 5000')
+  const { openSqliteDatabase } = await import('@sigil/keys/sqlite')
+  const db = openSqliteDatabase(path)
   db.exec(CREATE('sigil_audit').replace('GENERATED', 'AUTOINCREMENT'))
   db.exec('CREATE INDEX IF NOT EXISTS sigil_audit_principal ON sigil_audit (principal, id)')
   const insert = db.prepare('INSERT INTO sigil_audit (at, actor, action, key_id, principal, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING *')
@@ -83,12 +81,19 @@ export async function createSqliteAuditLog(path: string): Promise<AuditLog> {
     async append(e) {
       const at = (e.at ?? new Date()).getTime()
       return fromRow(
-        insert.get(at, e.actor, e.action, e.keyId ?? null, e.principal ?? null, e.detail ? JSON.stringify(e.detail) : null) as Row,
+        insert.get(
+          at,
+          e.actor,
+          e.action,
+          e.keyId ?? null,
+          e.principal ?? null,
+          e.detail ? JSON.stringify(e.detail) : null,
+        ) as unknown as Row,
       )
     },
     async list(o = {}) {
       const where: string[] = []
-      const args: unknown[] = []
+      const args: Array<string | number> = []
       if (o.before !== undefined) {
         where.push('id < ?')
         args.push(o.before)
@@ -98,7 +103,7 @@ export async function createSqliteAuditLog(path: string): Promise<AuditLog> {
         args.push(o.principal)
       }
       const sql = `SELECT * FROM sigil_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
-      return (db.prepare(sql).all(...args, Math.min(o.limit ?? 50, 500)) as Row[]).map(fromRow)
+      return (db.prepare(sql).all(...args, Math.min(o.limit ?? 50, 500)) as unknown as Row[]).map(fromRow)
     },
     async close() {
       db.close()

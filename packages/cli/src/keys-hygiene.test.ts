@@ -3,11 +3,21 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateMasterKey } from '@sigil/keys'
-import Database from 'better-sqlite3'
+import { openSqliteDatabase, resolveSqliteDriver, SQLITE_DRIVERS, type SqliteDriverName } from '@sigil/keys/sqlite'
 import { describe, expect, it } from 'vitest'
 import { EXIT } from './exit-codes.js'
 import type { CliIo } from './io.js'
 import { run } from './run.js'
+
+// Another process's view of the file: a native driver (real POSIX locks), whichever runs the CLI.
+const native = SQLITE_DRIVERS.find((d) => {
+  try {
+    return d !== 'wasm' && resolveSqliteDriver(d) === d
+  } catch {
+    return false
+  }
+}) as SqliteDriverName
+const openNative = (file: string, o: { readonly?: boolean } = {}) => openSqliteDatabase(file, { ...o, driver: native })
 
 function cli(env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), 'sigil-hygiene-'))) {
   const out: string[] = []
@@ -27,7 +37,7 @@ describe('sigil and the embedded store', () => {
     expect(await run(['keys', 'create', '--principal', 'acme'], c.io)).toBe(0)
     expect(statSync(join(c.cwd, '.sigil')).mode & 0o777).toBe(0o700)
     expect(statSync(join(c.cwd, '.sigil', 'keys.db')).mode & 0o777).toBe(0o600)
-    const db = new Database(join(c.cwd, '.sigil', 'keys.db'))
+    const db = openNative(join(c.cwd, '.sigil', 'keys.db'))
     db.prepare('SELECT count(*) FROM sigil_keys').get()
     expect(statSync(join(c.cwd, '.sigil', 'keys.db-wal')).mode & 0o777).toBe(0o600)
     db.close()
@@ -38,7 +48,7 @@ describe('sigil and the embedded store', () => {
     const c = cli({ SIGIL_MASTER_KEY: right })
     expect(await run(['keys', 'create', '--principal', 'acme'], c.io)).toBe(0)
     const file = join(c.cwd, '.sigil', 'keys.db')
-    const db = new Database(file, { readonly: true })
+    const db = openNative(file, { readonly: true })
     const before = db.prepare('SELECT count(*) AS n FROM sigil_keys').get()
     db.close()
     for (const wrong of [generateMasterKey('v1'), generateMasterKey('v1').slice(3)]) {
@@ -54,7 +64,7 @@ describe('sigil and the embedded store', () => {
         w.reset()
       }
     }
-    const after = new Database(file, { readonly: true })
+    const after = openNative(file, { readonly: true })
     expect(after.prepare('SELECT count(*) AS n FROM sigil_keys').get()).toEqual(before)
     after.close()
   })
@@ -94,7 +104,7 @@ describe('sigil and the embedded store', () => {
     const mk = generateMasterKey()
     const c = cli({ SIGIL_MASTER_KEY: mk })
     expect(await run(['keys', 'create', '--principal', 'acme'], c.io)).toBe(0)
-    const holder = new Database(join(c.cwd, '.sigil', 'keys.db'))
+    const holder = openNative(join(c.cwd, '.sigil', 'keys.db'))
     holder.exec('BEGIN IMMEDIATE')
     try {
       const b = cli({ SIGIL_MASTER_KEY: mk }, c.cwd)

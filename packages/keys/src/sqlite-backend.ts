@@ -1,9 +1,9 @@
 import { SigilError } from '@sigil/core'
-import type Database from 'better-sqlite3'
 import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
 import type { MasterKeyCheck, MasterKeyEvidence } from './master-key-check.js'
+import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js'
 
-type Row = Record<string, unknown>
+type Row = SqliteRow
 
 /** Columns of a key row, in insert order. */
 export const SQLITE_COLUMNS =
@@ -37,14 +37,14 @@ function fromRow(r: Row): StoredKey {
   return out
 }
 
-function patchSql(patch: StoredKeyPatch): { sets: string; values: unknown[] } {
+function patchSql(patch: StoredKeyPatch): { sets: string; values: SqliteValue[] } {
   const cols: string[] = ['version = version + 1']
-  const values: unknown[] = []
+  const values: SqliteValue[] = []
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue
     const col = PATCH_COLUMNS[k] as string
     cols.push(`${col} = ?`)
-    values.push(v === null ? null : v instanceof Date ? v.getTime() : JSON_COLUMNS.has(col) ? JSON.stringify(v) : v)
+    values.push(v === null ? null : v instanceof Date ? v.getTime() : JSON_COLUMNS.has(col) ? JSON.stringify(v) : (v as SqliteValue))
   }
   return { sets: cols.join(', '), values }
 }
@@ -71,17 +71,18 @@ function mapped<A extends unknown[], R>(fn: (...a: A) => R): (...a: A) => Promis
   }
 }
 
-const LIVE = '(expires_at IS NULL OR expires_at > @now) AND (not_after IS NULL OR not_after > @now)'
+// Each `?` here is the list query's instant (`now`), bound once per occurrence.
+const LIVE = '(expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)'
 const STATUS_SQL = {
-  active: `status = 'active' AND ${LIVE}`,
-  expired: `status = 'active' AND NOT (${LIVE})`,
-  revoked: `status = 'revoked'`,
+  active: [`status = 'active' AND ${LIVE}`, 2],
+  expired: [`status = 'active' AND NOT (${LIVE})`, 2],
+  revoked: [`status = 'revoked'`, 0],
 } as const
 
 /** The {@link KeyBackend} of the SQLite store; statements are prepared once and reused. */
-export function sqliteBackend(db: Database.Database, table: string): KeyBackend {
+export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
   const t = `"${table}"`
-  const statements = new Map<string, Database.Statement>()
+  const statements = new Map<string, SqliteStatement>()
   const prepare = (sql: string) => {
     let s = statements.get(sql)
     if (!s) {
@@ -116,17 +117,18 @@ export function sqliteBackend(db: Database.Database, table: string): KeyBackend 
       r.sealed.version,
       r.version,
     )
-  const update = (keyId: string, patch: StoredKeyPatch, guard = '', guardValues: unknown[] = []) => {
+  const update = (keyId: string, patch: StoredKeyPatch, guard = '', guardValues: SqliteValue[] = []) => {
     const { sets, values } = patchSql(patch)
     return prepare(`UPDATE ${t} SET ${sets} WHERE key_id = ?${guard}`).run(...values, keyId, ...guardValues).changes > 0
   }
-  const rotate = db.transaction((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: number) => {
-    const guard =
-      " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)"
-    if (!update(keyId, patch, guard, [now, now])) return false
-    insert(next)
-    return true
-  })
+  const rotate = (keyId: string, patch: StoredKeyPatch, next: StoredKey, now: number) =>
+    db.immediate(() => {
+      const guard =
+        " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)"
+      if (!update(keyId, patch, guard, [now, now])) return false
+      insert(next)
+      return true
+    })
   return {
     read: mapped((keyId: string) => {
       const r = q.read.get(keyId) as Row | undefined
@@ -143,27 +145,28 @@ export function sqliteBackend(db: Database.Database, table: string): KeyBackend 
       ) as Row | undefined
       return r && fromRow(r)
     }),
-    rotate: mapped((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date) =>
-      rotate.immediate(keyId, patch, next, now.getTime()),
-    ),
+    rotate: mapped((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date) => rotate(keyId, patch, next, now.getTime())),
     list: mapped((query) => {
       const where: string[] = []
-      const params: Row = {}
+      const params: SqliteValue[] = []
       if (query.principal !== undefined) {
-        where.push('principal = @principal')
-        params.principal = query.principal
+        where.push('principal = ?')
+        params.push(query.principal)
       }
       if (query.after !== undefined) {
-        where.push('key_id > @after')
-        params.after = query.after
+        where.push('key_id > ?')
+        params.push(query.after)
       }
       if (query.status !== undefined) {
-        where.push(STATUS_SQL[query.status])
-        params.now = query.now.getTime()
+        const [sql, nows] = STATUS_SQL[query.status]
+        where.push(sql)
+        for (let i = 0; i < nows; i++) params.push(query.now.getTime())
       }
-      const sql = `SELECT * FROM ${t}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY key_id${query.limit ? ' LIMIT @limit' : ''}`
-      if (query.limit) params.limit = query.limit
-      return (prepare(sql).all(params) as Row[]).map(fromRow)
+      const sql = `SELECT * FROM ${t}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY key_id${query.limit ? ' LIMIT ?' : ''}`
+      if (query.limit) params.push(query.limit)
+      return prepare(sql)
+        .all(...params)
+        .map(fromRow)
     }),
     staleSecrets: mapped((version: string, limit: number, after?: string) =>
       (q.stale.all(version, after ?? '', limit) as Row[]).map((r) => ({
@@ -173,13 +176,13 @@ export function sqliteBackend(db: Database.Database, table: string): KeyBackend 
     ),
     replaceSecret: mapped((keyId: string, from: string, s) => q.reseal.run(Buffer.from(s.data), s.version, keyId, from).changes > 0),
     close: async () => {
-      if (db.open) db.close()
+      if (db.isOpen) db.close()
     },
   }
 }
 
 /** The master-key check values and one sample row per version, read synchronously at open. */
-export function sqliteMasterKeyEvidence(db: Database.Database, schemaName: string, table: string): MasterKeyEvidence {
+export function sqliteMasterKeyEvidence(db: SqliteDatabase, schemaName: string, table: string): MasterKeyEvidence {
   const s = `"${schemaName}"`
   const rows = db.prepare(`SELECT version, check_value FROM ${s}."${table}_master_keys"`).all() as Row[]
   const sample = db.prepare(`SELECT key_id, secret_ciphertext FROM ${s}."${table}" WHERE master_key_version = ? LIMIT 1`)
@@ -193,7 +196,7 @@ export function sqliteMasterKeyEvidence(db: Database.Database, schemaName: strin
 }
 
 /** Store the check values of master-key versions used for the first time. */
-export function saveSqliteMasterKeyChecks(db: Database.Database, table: string, checks: MasterKeyCheck[]): void {
+export function saveSqliteMasterKeyChecks(db: SqliteDatabase, table: string, checks: MasterKeyCheck[]): void {
   const ins = db.prepare(`INSERT OR IGNORE INTO "${table}_master_keys" (version, check_value, created_at) VALUES (?, ?, ?)`)
   for (const c of checks) ins.run(c.version, Buffer.from(c.data), Date.now())
 }

@@ -1,10 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateMasterKey } from '@sigil/keys'
-import { createSqliteKeyStore } from '@sigil/keys/sqlite'
+import { createSqliteKeyStore, openSqliteDatabase, resolveSqliteDriver } from '@sigil/keys/sqlite'
 import { describeEncryptedKeyStore, describeKeyStore, type KeyStoreHarness } from '@sigil/keys/testing'
-import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 
 function harness(): KeyStoreHarness {
@@ -14,9 +13,12 @@ function harness(): KeyStoreHarness {
     open: (o) => createSqliteKeyStore({ path, ...o }),
     persistent: {
       dumpRows: () => {
-        const db = new Database(path, { readonly: true })
+        const db = openSqliteDatabase(path, { readonly: true })
         try {
-          return (db.prepare('SELECT * FROM sigil_keys').raw().all() as unknown[][]).map((r) => r)
+          return db
+            .prepare('SELECT * FROM sigil_keys')
+            .all()
+            .map((r) => Object.values(r))
         } finally {
           db.close()
         }
@@ -27,14 +29,16 @@ function harness(): KeyStoreHarness {
   }
 }
 
-describeKeyStore('sqlite', harness)
-describeEncryptedKeyStore('sqlite', harness)
+// SIGIL_SQLITE_DRIVER picks the driver (pnpm test:sqlite-drivers runs this file on each).
+const driver = resolveSqliteDriver()
+describeKeyStore(`sqlite (${driver})`, harness)
+describeEncryptedKeyStore(`sqlite (${driver})`, harness)
 
-describe('createSqliteKeyStore', () => {
+describe(`createSqliteKeyStore (${driver})`, () => {
   it('applies migrations once and reopens an existing file', async () => {
     const h = harness()
     const mk = generateMasterKey()
-    const a = createSqliteKeyStore({ path: join(tmpdir(), 'x'), masterKey: mk, database: new Database(':memory:') })
+    const a = createSqliteKeyStore({ path: join(tmpdir(), 'x'), masterKey: mk, database: openSqliteDatabase(':memory:') })
     await a.close()
     const s1 = await h.open({ now: () => new Date(), masterKey: mk })
     await s1.create({ principal: 'p' })
@@ -50,7 +54,7 @@ describe('createSqliteKeyStore', () => {
   it('does not create a database file when the master key is missing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sigil-keys-'))
     expect(() => createSqliteKeyStore({ path: join(dir, 'sub', 'keys.db') })).toThrow(/SIGIL_MASTER_KEY/)
-    expect(() => new Database(join(dir, 'sub', 'keys.db'), { fileMustExist: true })).toThrow()
+    expect(existsSync(join(dir, 'sub', 'keys.db'))).toBe(false)
     rmSync(dir, { recursive: true, force: true })
   })
 

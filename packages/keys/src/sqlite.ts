@@ -1,21 +1,27 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigurationError, SigilError } from '@sigil/core'
-import Database from 'better-sqlite3'
 import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
 import { SQLITE_COLUMNS, saveSqliteMasterKeyChecks, sqliteBackend, sqliteMasterKeyEvidence, storeError } from './sqlite-backend.js'
+import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver.js'
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
 
 /** Options of {@link createSqliteKeyStore}. */
 export interface SqliteKeyStoreOptions extends StoreOptions {
-  /** Database file (created mode 0600, its directory 0700), `:memory:`, or an open better-sqlite3 database. */
+  /** Database file (created mode 0600, its directory 0700) or `:memory:`. */
   path?: string
-  database?: Database.Database
+  /** An open connection from `openSqliteDatabase` instead of `path`; `close()` closes it. */
+  database?: SqliteDatabase
+  /**
+   * SQLite engine; default `SIGIL_SQLITE_DRIVER`, else the first available of `node:sqlite`
+   * (Node ≥ 22.13), `better-sqlite3`, `wasm` (node-sqlite3-wasm: exclusive, one process at a time).
+   */
+  driver?: SqliteDriverName
   /** Table name. Default `sigil_keys`. */
   table?: string
   /** How long a write waits for another process's write lock before `STORE_UNAVAILABLE`. Default 5000 ms. */
@@ -38,16 +44,31 @@ export interface SqliteKeyStore extends EncryptedKeyStore {
   restore(file: string, options?: { replace?: boolean }): Promise<{ keys: number }>
 }
 
-function migrate(db: Database.Database, table: string): void {
-  db.transaction(() => {
+function migrate(db: SqliteDatabase, table: string): void {
+  const latest = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))
+  const applied = () => {
+    try {
+      return Number(db.prepare(`SELECT max(version) AS v FROM "${table}_migrations"`).get()?.v ?? 0)
+    } catch {
+      return 0 // no migrations table yet
+    }
+  }
+  // Up to date (every open after the first): a read, no write lock taken.
+  if (applied() >= latest) return
+  db.immediate(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS "${table}_migrations" (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-    const done = new Set(db.prepare(`SELECT version FROM "${table}_migrations"`).pluck().all() as number[])
+    const done = new Set(
+      db
+        .prepare(`SELECT version FROM "${table}_migrations"`)
+        .all()
+        .map((r) => Number(r.version)),
+    )
     for (const m of SQLITE_MIGRATIONS) {
       if (done.has(m.version)) continue
       db.exec(m.sql.replaceAll('{table}', table))
       db.prepare(`INSERT INTO "${table}_migrations" (version, applied_at) VALUES (?, ?)`).run(m.version, Date.now())
     }
-  }).immediate()
+  })
 }
 
 /** Create `path` (and its directories) owner-only before SQLite opens it; WAL files inherit the mode. */
@@ -63,6 +84,7 @@ function createPrivateFile(path: string): void {
 const schema = storeOptionsSchema.extend({
   path: z.string().min(1).optional(),
   database: z.unknown().optional(),
+  driver: z.enum(['node:sqlite', 'better-sqlite3', 'wasm']).optional(),
   table: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/)
@@ -71,10 +93,11 @@ const schema = storeOptionsSchema.extend({
 })
 
 /**
- * The embedded key store: SQLite through better-sqlite3, no server needed. Chosen as the CLI's
- * and single-machine default because it opens in ~0.2 s with ~2 µs lookups (PGlite: ~1 s to
- * open, ~245 µs per lookup). Migrations apply idempotently at open; WAL lets other processes
- * read while one writes. Secrets are AES-256-GCM encrypted; `masterKey` is required, and a
+ * The embedded key store: SQLite, no server needed, on `node:sqlite`, better-sqlite3 or a WASM
+ * build (see `driver`). Chosen as the CLI's and single-machine default because it opens in
+ * ~0.2 s with µs lookups (PGlite: ~1 s to open, ~245 µs per lookup). Migrations apply
+ * idempotently at open; WAL lets other processes read while one writes (native drivers; the
+ * WASM driver holds the file alone and refuses while another process has it). Secrets are AES-256-GCM encrypted; `masterKey` is required, and a
  * master key that does not match the one the store was created with is refused at open.
  *
  * @example
@@ -90,18 +113,25 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
   const table = options.table ?? 'sigil_keys'
   // Refuse before touching the disk: a store without a master key must not even create a file.
   const ring = parseMasterKey(options.masterKey)
-  let db: Database.Database
+  let db: SqliteDatabase
   try {
     if (options.database) db = options.database
     else {
       const path = options.path as string
       if (path !== ':memory:') createPrivateFile(path)
-      db = new Database(path)
-      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
-      db.pragma('journal_mode = WAL')
+      db = openSqliteDatabase(path, {
+        ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+        ...(options.driver ? { driver: options.driver } : {}),
+      })
     }
   } catch (e) {
-    throw new SigilError('STORE_UNAVAILABLE', 'cannot open the SQLite key store', { cause: e })
+    if (e instanceof ConfigurationError) throw e
+    const busy = (e as { code?: unknown }).code === 'SQLITE_BUSY'
+    throw new SigilError(
+      'STORE_UNAVAILABLE',
+      busy ? `SQLite key store unavailable (SQLITE_BUSY: ${(e as Error).message})` : 'cannot open the SQLite key store',
+      { cause: e },
+    )
   }
   try {
     migrate(db, table)
@@ -109,7 +139,7 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
     // with different keys for a new version cannot both get theirs accepted.
     // Usually every version has its check value already: then a read, no write lock taken.
     const check = () => checkMasterKeys(ring, sqliteMasterKeyEvidence(db, 'main', table))
-    if (check().length > 0) db.transaction(() => saveSqliteMasterKeyChecks(db, table, check())).immediate()
+    if (check().length > 0) db.immediate(() => saveSqliteMasterKeyChecks(db, table, check()))
     const store = createBackedKeyStore(sqliteBackend(db, table), { ...options, masterKey: ring })
     return Object.assign(store, {
       async backup(file: string) {
@@ -126,33 +156,33 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
       },
     })
   } catch (e) {
-    if (!options.database && db.open) db.close()
+    if (!options.database && db.isOpen) db.close()
     throw storeError(e)
   }
 }
 
 function restoreInto(
-  db: Database.Database,
+  db: SqliteDatabase,
   table: string,
   ring: ReturnType<typeof parseMasterKey>,
   file: string,
   replace: boolean,
 ): { keys: number } {
   if (!existsSync(file)) throw new ConfigurationError('no backup file at that path')
-  let bak: Database.Database
+  let bak: SqliteDatabase
   try {
-    bak = new Database(file, { readonly: true, fileMustExist: true })
+    bak = openSqliteDatabase(file, { readonly: true, fileMustExist: true, driver: db.driver })
   } catch (e) {
     throw new ConfigurationError('the backup file is not a SQLite database', { cause: e })
   }
   try {
-    const ok = bak.pragma('integrity_check', { simple: true })
+    const ok = bak.prepare('PRAGMA integrity_check').get()?.integrity_check
     if (ok !== 'ok') throw new ConfigurationError('the backup file failed SQLite integrity_check')
     const latest = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))
     const has = bak.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`)
     if (!has.get(table) || !has.get(`${table}_master_keys`))
       throw new ConfigurationError(`the backup file has no ${table} store of this Sigil version`)
-    const version = bak.prepare(`SELECT max(version) FROM "${table}_migrations"`).pluck().get() as number
+    const version = Number(bak.prepare(`SELECT max(version) AS v FROM "${table}_migrations"`).get()?.v)
     if (version !== latest) throw new ConfigurationError(`the backup file is at schema version ${version}, this store at ${latest}`)
     // The backup's secrets must open under this master key, or restoring would lose them.
     checkMasterKeys(ring, sqliteMasterKeyEvidence(bak, 'main', table))
@@ -167,18 +197,16 @@ function restoreInto(
     throw storeError(e)
   }
   try {
-    return db
-      .transaction(() => {
-        const existing = db.prepare(`SELECT count(*) FROM main."${table}"`).pluck().get() as number
-        if (existing > 0 && !replace) {
-          throw new ConfigurationError(`this store already holds ${existing} key(s); restoring replaces them all (pass replace / --force)`)
-        }
-        db.prepare(`DELETE FROM main."${table}"`).run()
-        const n = db.prepare(`INSERT INTO main."${table}" (${SQLITE_COLUMNS}) SELECT ${SQLITE_COLUMNS} FROM bak."${table}"`).run().changes
-        db.prepare(`INSERT OR REPLACE INTO main."${table}_master_keys" SELECT * FROM bak."${table}_master_keys"`).run()
-        return { keys: n }
-      })
-      .immediate()
+    return db.immediate(() => {
+      const existing = Number(db.prepare(`SELECT count(*) AS n FROM main."${table}"`).get()?.n)
+      if (existing > 0 && !replace) {
+        throw new ConfigurationError(`this store already holds ${existing} key(s); restoring replaces them all (pass replace / --force)`)
+      }
+      db.prepare(`DELETE FROM main."${table}"`).run()
+      const n = db.prepare(`INSERT INTO main."${table}" (${SQLITE_COLUMNS}) SELECT ${SQLITE_COLUMNS} FROM bak."${table}"`).run().changes
+      db.prepare(`INSERT OR REPLACE INTO main."${table}_master_keys" SELECT * FROM bak."${table}_master_keys"`).run()
+      return { keys: n }
+    })
   } catch (e) {
     throw storeError(e)
   } finally {
@@ -187,3 +215,15 @@ function restoreInto(
 }
 
 export type { EncryptedKeyStore } from './key-store.js'
+export {
+  type OpenSqliteOptions,
+  openSqliteDatabase,
+  resolveSqliteDriver,
+  SQLITE_DRIVERS,
+  type SqliteDatabase,
+  SqliteDriverError,
+  type SqliteDriverName,
+  type SqliteRow,
+  type SqliteStatement,
+  type SqliteValue,
+} from './sqlite-driver.js'
