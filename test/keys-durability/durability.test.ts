@@ -191,7 +191,8 @@ describe(`backup and restore of the embedded store (${driver})`, () => {
       const refused = start({ ...where, masterKey: mk, mode: 'churn' })
       quiet.add(refused.proc)
       expect(await refused.exit).not.toBe(0)
-      expect(refused.stderr()).toMatch(/STORE_UNAVAILABLE.*SQLITE_BUSY/)
+      expect(refused.stderr()).toMatch(/STORE_UNAVAILABLE/)
+      expect(refused.stderr()).toMatch(new RegExp(`SQLITE_BUSY: .* held by process ${process.pid} through the wasm SQLite driver`))
       expect(refused.lines).toEqual([])
     } else {
       writers.push(start({ ...where, masterKey: mk, mode: 'churn' }), start({ ...where, masterKey: mk, mode: 'churn' }))

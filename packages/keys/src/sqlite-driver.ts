@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module'
 import { resolve as resolvePath } from 'node:path'
 import { ConfigurationError } from '@sigil/core'
-import { wrapError } from './sqlite-errors.js'
-import { claimWasmLock, type WasmLock, waitWhileWasmHolds } from './sqlite-wasm-lock.js'
+import { SqliteDriverError, wrapError } from './sqlite-errors.js'
+import { claimWasmLock, type WasmLock, waitWhileWasmHolds, wasmLockHolder } from './sqlite-wasm-lock.js'
 
 export { SqliteDriverError } from './sqlite-errors.js'
 
@@ -297,7 +297,15 @@ function connect(driver: Loaded, path: string, options: OpenSqliteOptions): Conn
     try {
       conn.release()
     } catch {}
-    throw wrapError(name, e)
+    const err = wrapError(name, e)
+    const holder = lock && (err as { code?: unknown }).code === 'SQLITE_BUSY' ? wasmLockHolder(path) : undefined
+    if (holder === undefined) throw err
+    // SQLite only says "database is locked": name who holds it, and why a wasm holder excludes us.
+    throw new SqliteDriverError(
+      'SQLITE_BUSY',
+      `${path} is held by process ${holder} through the wasm SQLite driver, which needs it alone`,
+      { cause: e },
+    )
   }
   if (name === 'wasm' && file) wasmConnections.set(key, conn)
   return conn

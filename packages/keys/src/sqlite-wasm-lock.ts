@@ -147,6 +147,12 @@ function existsQuiet(f: string): boolean {
   }
 }
 
+/** The pid recorded by the live wasm process holding `path`, if any. */
+export function wasmLockHolder(path: string): number | undefined {
+  const s = lockState(`${path}.lock`)
+  return s.state === 'held' ? s.pid : undefined
+}
+
 /** A native connection waits up to `timeoutMs` while a live wasm process holds `path`. */
 export function waitWhileWasmHolds(path: string, timeoutMs: number): void {
   const dir = `${path}.lock`
