@@ -1,12 +1,14 @@
 import type { NonceStore } from '@sigil/core'
 import { randomBytes, SigilError } from '@sigil/core'
+import { fmix, MIN_SLOTS, probes, TABLE_MAX_ENTRIES, TABLE_SLOTS, Table } from './nonce-table.js'
+
+export { TABLE_MAX_ENTRIES, TABLE_SLOTS } from './nonce-table.js'
 
 /** Options of {@link createMemoryNonceStore}. */
 export interface MemoryNonceStoreOptions {
   /**
-   * Unexpired pairs one key id may hold (default `maxEntries`, else 1,000,000; above 16,384 the
-   * share is split over shards by hash, each allowed 1/8 slack, so a key reaches all of it and at
-   * most 1/8 more). A key id at its share fails closed (503) for its own requests only, until its oldest pairs expire: a key that
+   * Unexpired pairs one key id may hold (default `maxEntries`, else 1,000,000). A key id at its
+   * share fails closed (503) for its own requests only, until its oldest pairs expire: a key that
    * floods never changes another key's outcome. Never forgets a pair early.
    */
   maxEntriesPerKey?: number
@@ -20,147 +22,46 @@ export interface MemoryNonceStoreOptions {
   now?: () => number
 }
 
-// Slot layout: three 32-bit fingerprint words and a 32-bit expiry, in ms after the shard's `base`
-// (0 = empty, never written for a live or expired entry since `rel` is always >= 1). 16 bytes.
-const MIN_CAPACITY = 64
-// Rebuild (drop expired, resize) once this share of slots is occupied. Linear probing stays short
-// below ~1/2; a rebuild leaves live entries at <= 1/4 of the slots, so the next one is at least
-// capacity/4 inserts away and the O(capacity) rebuild is amortised O(1) per insert.
-const MAX_LOAD = 0.5
-/**
- * A key id's pairs are spread over shards of about this many entries (at most 1/8 more), each its
- * own table, so the largest rebuild, rescan or rebase on the request path touches at most 65,536
- * slots (1 MiB) — never the whole store.
- */
-export const SHARD_MAX_ENTRIES = 16_384
-// Expiries are Uint32 ms after `base`; every ~24.8 days a shard's `base` moves up in one pass.
+// Expiries are Uint32 ms after a table's `base`; every ~24.8 days a table's `base` moves up in one pass.
 const REBASE_AFTER_MS = 2 ** 31
 const MAX_TTL_MS = 2 ** 31
-// A full shard is rescanned for expired pairs at most this often, so a key at its share costs
-// O(1) per rejected call.
-const FULL_REBUILD_EVERY_MS = 100
+// A table of a key at its share is rescanned for expired pairs at most this often, so a key at its
+// share costs O(1) per refused call.
+const PURGE_EVERY_MS = 100
+// Tables of a key at its share looked at for expired pairs when the one a pair hashes to has none.
+const PURGE_LOOKAHEAD = 16
+// Full-size tables kept for reuse once a partition is dropped (1 MiB), so a key that comes back
+// does not allocate again.
+const POOL_MAX = 16
+
+/** Counters for tests: the most work any one call did (slots read or written, directory cells). */
+export const STATS: unique symbol = Symbol('sigil.memoryNonceStore.stats')
+export interface MemoryNonceStoreStats {
+  /** Slots read or written by maintenance (grow, purge, split, rebase, pool reuse) in one call. */
+  maxWork: number
+  /** Slots probed by one lookup. */
+  maxProbe: number
+  grows: number
+  purges: number
+  splits: number
+  /** Full-size tables allocated (not taken from the pool). */
+  allocated: number
+}
 
 const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
 
-function fmix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
-}
-
 const full = () => new SigilError('STORE_UNAVAILABLE', 'nonce store is full for this key')
 
-/** One open-addressing table over a typed array: a shard of one key id's pairs. */
-class Shard {
-  capacity = MIN_CAPACITY
-  mask = MIN_CAPACITY - 1
-  // Slot i is t[4i..4i+3]: fingerprint words, then expiry; one cache line per probe.
-  t = new Uint32Array(MIN_CAPACITY * 4)
-  /** Non-empty slots, live or expired. */
-  occupied = 0
-  /** A lower bound on every stored expiry; while `rel` is below it nothing has expired. */
-  earliest = 0xffffffff
-  base: number
-  lastFullRebuild = -FULL_REBUILD_EVERY_MS
-
-  constructor(
-    readonly max: number,
-    readonly maxCapacity: number,
-    at: number,
-  ) {
-    // `rel` = now - base >= 1 always, so an expiry of 0 can mark an empty slot.
-    this.base = at - 1
-  }
-
-  /** Move every live entry into a table sized for it; expired ones are dropped. */
-  rebuild(rel: number): number {
-    const old = this.t
-    let live = 0
-    for (let i = 3; i < old.length; i += 4) if ((old[i] as number) > rel) live++
-    const size = Math.min(this.maxCapacity, Math.max(MIN_CAPACITY, nextPow2(live * 4)))
-    const t = new Uint32Array(size * 4)
-    const wrap = (size - 1) * 4 + 3
-    let earliest = 0xffffffff
-    for (let i = 0; i < old.length; i += 4) {
-      const e = old[i + 3] as number
-      if (e <= rel) continue
-      const f0 = old[i] as number
-      const f1 = old[i + 1] as number
-      const f2 = old[i + 2] as number
-      let s = (fmix(f0 ^ f1 ^ f2) & (size - 1)) * 4
-      while ((t[s + 3] as number) !== 0) s = (s + 4) & wrap
-      t[s] = f0
-      t[s + 1] = f1
-      t[s + 2] = f2
-      t[s + 3] = e
-      if (e < earliest) earliest = e
-    }
-    this.t = t
-    this.capacity = size
-    this.mask = size - 1
-    this.earliest = earliest
-    this.occupied = live
-    return live
-  }
-
-  rebase(at: number): void {
-    const shift = at - 1 - this.base
-    const t = this.t
-    for (let i = 3; i < t.length; i += 4) {
-      const e = t[i] as number
-      // An entry already expired stays an occupied, expired slot (1 <= any future rel).
-      if (e !== 0) t[i] = e > shift + 1 ? e - shift : 1
-    }
-    this.earliest = this.earliest > shift + 1 ? this.earliest - shift : 1
-    this.lastFullRebuild -= shift
-    this.base += shift
-  }
-
-  /** 1: stored; 0: seen; -1: no room without a rebuild. */
-  insert(rel: number, expiry: number, h0: number, h1: number, h2: number, roomLeft: boolean): number {
-    const t = this.t
-    const wrap = this.mask * 4 + 3
-    // The slot comes from the fingerprint, so a rebuild can place entries without their pair.
-    let s = (fmix(h0 ^ h1 ^ h2) & this.mask) * 4
-    let reuse = -1
-    for (;;) {
-      const e = t[s + 3] as number
-      if (e === 0) break
-      if ((t[s] as number) === h0 && (t[s + 1] as number) === h1 && (t[s + 2] as number) === h2) {
-        if (e > rel) return 0
-        // The same pair, expired: renew it in place.
-        t[s + 3] = expiry
-        if (expiry < this.earliest) this.earliest = expiry
-        return 1
-      }
-      if (reuse < 0 && e <= rel) reuse = s
-      s = (s + 4) & wrap
-    }
-    if (reuse < 0) {
-      // A new slot: only below the load limit, the shard's share and the store's cap.
-      if (!roomLeft || this.occupied >= this.max || this.occupied + 1 > this.capacity * MAX_LOAD) return -1
-      reuse = s
-      this.occupied++
-    }
-    t[reuse] = h0
-    t[reuse + 1] = h1
-    t[reuse + 2] = h2
-    t[reuse + 3] = expiry
-    if (expiry < this.earliest) this.earliest = expiry
-    return 1
-  }
-
-  live(at: number): number {
-    const rel = at - this.base
-    let n = 0
-    for (let i = 3; i < this.t.length; i += 4) if ((this.t[i] as number) > rel) n++
-    return n
-  }
-}
-
-/** One key id's pairs: a fixed number of shards (chosen by fingerprint bits), created on demand. */
+/** One key id's pairs: a directory of 2^depth cells over its tables, by the hash's leading bits. */
 interface Partition {
-  shards: Array<Shard | undefined>
+  keyId: string
+  dir: Table[]
+  depth: number
+  tables: number
+  /** Where the look-ahead for expired pairs resumes, at its share (a directory cell). */
+  purgeCell: number
+  /** Non-empty slots over all its tables. */
+  occupied: number
   /** The latest expiry of any pair ever stored here (absolute ms): after it the partition is empty. */
   latest: number
 }
@@ -169,18 +70,18 @@ interface Partition {
  * An in-process nonce store with TTL and bounded memory, fair between key ids. Each key id has its
  * own partition with its own share (`maxEntriesPerKey`), so a key that floods — even at full speed,
  * even with every request then refused by the rate limiter — fills only its own share and fails
- * closed (503) only for itself. A partition is a fixed set of shards, each an open-addressing
- * hash table over a typed array (no per-entry objects, no GC pressure) of at most
- * ~{@link SHARD_MAX_ENTRIES} pairs, so every rebuild, rescan or rebase on the request path is
- * bounded (well under a millisecond), never O(store). Partitions whose pairs have all expired are
- * dropped incrementally, one checked per call.
+ * closed (503) only for itself. A partition is a directory of open-addressing hash tables over
+ * typed arrays (no per-entry objects, no GC pressure), each at most {@link TABLE_SLOTS} slots: a
+ * table that fills is split in two (extendible hashing), so no call rehashes more than one table
+ * (64 KiB) and memory grows in fixed blocks, reused once a partition is dropped. Partitions whose
+ * pairs have all expired are dropped incrementally, one checked per call.
  *
  * Each (keyId, nonce) pair is hashed with three independently seeded 32-bit multiply–rotate lanes
  * (key id length mixed in first, so (`a`, `b:c`) and (`a:b`, `c`) differ); the 96 bits are stored
  * as the pair's fingerprint next to its expiry. Equal pairs always hash equal, so a replay is never
  * accepted; a fingerprint collision can only make a fresh pair look seen (a false rejection): at
  * most n / 2^96 per request with n live entries. Expired entries are reused in place or dropped
- * when a shard is rebuilt; it never forgets a pair early. Seeds are drawn on first use, not at
+ * when their table is rebuilt; it never forgets a pair early. Seeds are drawn on first use, not at
  * construction (Workers forbid randomness at global scope).
  *
  * Single process only: use `@sigil/redis` when several processes or servers share traffic.
@@ -195,17 +96,20 @@ export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): N
   const total = options.maxEntries === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.maxEntries))
   const perKey = Math.max(1, Math.floor(options.maxEntriesPerKey ?? Math.min(total, 1_000_000)))
   const now = options.now ?? Date.now
-  const shardCount = nextPow2(Math.ceil(perKey / SHARD_MAX_ENTRIES))
-  const shardBits = Math.log2(shardCount)
-  // Pairs spread over shards by hash, so shards fill unevenly: 1/8 slack each keeps a key able to
-  // reach its whole share (the spread at 1M over 64 shards is under 1%), at most 1/8 over it.
-  const shardMax = shardCount === 1 ? perKey : Math.ceil((perKey / shardCount) * 1.125)
-  const shardCapacity = Math.max(MIN_CAPACITY, nextPow2(Math.ceil(shardMax / MAX_LOAD)))
+  // Hash spread leaves tables between ~3/8 and full; 4x the fewest tables a share needs is far more
+  // than it ever takes, and caps its memory even if the hash were lopsided (~128 bytes a pair).
+  const maxTables = Math.ceil((4 * perKey) / TABLE_MAX_ENTRIES)
+  // The directory (2^depth cells) outgrows the table count when splits are uneven; twice the
+  // tables' allowance is ample (a table that may not split drops its expired pairs or fails closed).
+  const maxDepth = Math.min(30, Math.ceil(Math.log2(maxTables)) + 1)
 
   let partitions = new Map<string, Partition>()
-  /** Occupied slots across all shards (live or not yet swept), for the `maxEntries` cap. */
+  // The same partitions, for the incremental sweep (no iterator objects on the request path).
+  let list: Partition[] = []
+  let cursor = 0
+  /** Occupied slots across all tables (live or not yet swept), for the `maxEntries` cap. */
   let occupiedTotal = 0
-  let sweep: Iterator<[string, Partition]> | undefined
+  let pool: Uint32Array[] = []
   let s0 = 0
   let s1 = 0
   let s2 = 0
@@ -214,6 +118,9 @@ export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): N
   let h0 = 0
   let h1 = 0
   let h2 = 0
+  /** Maintenance work of the current call, in slots. */
+  let work = 0
+  const stats: MemoryNonceStoreStats = { maxWork: 0, maxProbe: 0, grows: 0, purges: 0, splits: 0, allocated: 0 }
 
   function hash(keyId: string, nonce: string): void {
     if (!seeded) {
@@ -245,70 +152,202 @@ export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): N
     h2 = fmix(c ^ h1)
   }
 
-  /** Drop at most one partition whose every pair has expired (amortised cleanup, O(1) per call). */
+  /** A zeroed full-size table, reused when one is free. */
+  function acquire(): Uint32Array {
+    const t = pool.pop()
+    work += TABLE_SLOTS
+    if (t) return t.fill(0)
+    stats.allocated++
+    return new Uint32Array(TABLE_SLOTS * 4)
+  }
+
+  /**
+   * Refill `tb` with its live pairs, in a table of `slots` slots; with `other`, the pairs whose
+   * hash bit `bit` (from the top) is 1 go there instead (a split). Expired pairs are dropped.
+   */
+  function rebuild(part: Partition, tb: Table, slots: number, rel: number, other?: Table, bit = 0): void {
+    const n = tb.mask + 1
+    // Same size: rehashed in place from a copy, without allocating.
+    const t = slots === n ? undefined : slots === TABLE_SLOTS ? acquire() : new Uint32Array(slots * 4)
+    const dropped = tb.refill(rel, t, other, bit)
+    work += (t === undefined ? 3 * n : n) + (tb.occupied + (other ? other.occupied : 0)) + probes.n
+    part.occupied -= dropped
+    occupiedTotal -= dropped
+  }
+
+  /** Split a full-size table in two by its next hash bit; false if the partition may not grow. */
+  function split(part: Partition, tb: Table, rel: number): boolean {
+    if (tb.depth >= maxDepth || part.tables >= maxTables) return false
+    if (tb.depth === part.depth) {
+      // Double the directory: cell j of the new one covers what cell j >> 1 of the old one did.
+      const dir = new Array<Table>(part.dir.length * 2)
+      for (let j = 0; j < dir.length; j++) dir[j] = part.dir[j >> 1] as Table
+      part.dir = dir
+      part.depth++
+      work += dir.length
+    }
+    const nt = new Table(acquire(), tb.depth + 1, tb.base)
+    nt.lastPurge = tb.lastPurge
+    const bit = tb.depth
+    tb.depth++
+    // `tb`'s cells are a run of 2^(depth - old local depth); its upper half moves to `nt`.
+    const span = 2 ** (part.depth - bit)
+    const start = (((h2 >>> 1) >>> (31 - part.depth)) & ~(span - 1)) >>> 0
+    for (let j = start + span / 2; j < start + span; j++) part.dir[j] = nt
+    work += span
+    part.tables++
+    stats.splits++
+    rebuild(part, tb, TABLE_SLOTS, rel, nt, bit)
+    return true
+  }
+
+  /** Make room for one new pair in `tb`, or say there is none (the caller then fails closed). */
+  function makeRoom(part: Partition, tb: Table, at: number): boolean {
+    const slots = tb.mask + 1
+    const rel = at - tb.base
+    if (part.occupied >= perKey || occupiedTotal >= total) {
+      // At its share: drop the expired pairs of this table or, if it has none, of the next of the
+      // key's tables that has some. Each table at most every 100 ms, and a bounded look-ahead, so a
+      // key at its share costs O(1) per refused call.
+      let victim: Table | undefined = purgeable(tb, at) ? tb : undefined
+      for (let k = 0; victim === undefined && k < PURGE_LOOKAHEAD && k < part.tables; k++) {
+        const cell = part.purgeCell & (part.dir.length - 1)
+        const next = part.dir[cell] as Table
+        const span = 2 ** (part.depth - next.depth)
+        part.purgeCell = (cell & ~(span - 1)) + span
+        if (purgeable(next, at)) victim = next
+        work++
+      }
+      if (victim === undefined) return false
+      victim.lastPurge = at - victim.base
+      stats.purges++
+      rebuild(part, victim, victim.mask + 1, at - victim.base)
+      return true
+    }
+    if (slots < TABLE_SLOTS) {
+      // Small tables grow by rehashing (at most one 64 KiB table's worth), dropping expired pairs.
+      const live = tb.countLive(rel)
+      work += slots
+      stats.grows++
+      rebuild(part, tb, Math.min(TABLE_SLOTS, Math.max(MIN_SLOTS, nextPow2(live * 4))), rel)
+      return true
+    }
+    // A full-size table at its load limit: drop its expired pairs if that frees a quarter of it,
+    // else split it (or, if the partition may not grow, drop whatever has expired).
+    let live = TABLE_MAX_ENTRIES
+    if (rel >= tb.earliest) {
+      live = tb.countLive(rel)
+      work += slots
+    }
+    if (live >= TABLE_MAX_ENTRIES * 0.75 && split(part, tb, rel)) return true
+    if (live >= TABLE_MAX_ENTRIES) return false
+    stats.purges++
+    rebuild(part, tb, slots, rel)
+    return true
+  }
+
+  /** Whether dropping `tb`'s expired pairs may free a slot, and it was not done in the last 100 ms. */
+  function purgeable(tb: Table, at: number): boolean {
+    const rel = at - tb.base
+    return rel >= tb.earliest && rel - tb.lastPurge >= PURGE_EVERY_MS
+  }
+
+  /** Check one partition per call; drop it if every pair in it has expired (O(1) amortised). */
   function sweepOne(at: number, current: Partition): void {
-    sweep ??= partitions.entries()
-    const next = sweep.next()
-    if (next.done) {
-      sweep = undefined
+    if (cursor >= list.length) cursor = 0
+    const part = list[cursor] as Partition
+    if (part === current || part.latest > at) {
+      cursor++
       return
     }
-    const [id, part] = next.value
-    if (part === current || part.latest > at) return
-    for (const sh of part.shards) if (sh) occupiedTotal -= sh.occupied
-    partitions.delete(id)
+    const last = list.pop() as Partition
+    if (last !== part) list[cursor] = last
+    partitions.delete(part.keyId)
+    occupiedTotal -= part.occupied
+    // Keep a few of its full-size tables for the next partition that grows.
+    for (let j = 0; j < part.dir.length && pool.length < POOL_MAX; j += 2 ** (part.depth - (part.dir[j] as Table).depth)) {
+      const t = (part.dir[j] as Table).t
+      if (t.length === TABLE_SLOTS * 4) pool.push(t)
+      work++
+    }
+  }
+
+  function refuse(): SigilError {
+    if (work > stats.maxWork) stats.maxWork = work
+    return full()
   }
 
   function checkAndSet(keyId: string, nonce: string, ttlMs: number): boolean {
     if (!(ttlMs >= 0 && ttlMs <= MAX_TTL_MS)) throw new RangeError(`ttlMs must be between 0 and ${MAX_TTL_MS}`)
     const at = now()
     hash(keyId, nonce)
+    work = 0
     let part = partitions.get(keyId)
-    if (!part) {
-      part = { shards: new Array(shardCount), latest: 0 }
+    if (part === undefined) {
+      part = {
+        keyId,
+        dir: [new Table(new Uint32Array(MIN_SLOTS * 4), 0, at - 1)],
+        depth: 0,
+        tables: 1,
+        purgeCell: 0,
+        occupied: 0,
+        latest: 0,
+      }
       partitions.set(keyId, part)
+      list.push(part)
     }
     sweepOne(at, part)
-    const index = shardBits === 0 ? 0 : h2 >>> (32 - shardBits)
-    let sh = part.shards[index]
-    if (!sh) {
-      sh = new Shard(shardMax, shardCapacity, at)
-      part.shards[index] = sh
+    // Cell = the hash's leading `depth` bits (0 cells' worth of bits when depth is 0).
+    let tb = part.dir[(h2 >>> 1) >>> (31 - part.depth)] as Table
+    if (at - tb.base > REBASE_AFTER_MS) {
+      tb.rebase(at)
+      work += tb.mask + 1
     }
-    if (at - sh.base > REBASE_AFTER_MS) sh.rebase(at)
-    const rel = at - sh.base
+    const rel = at - tb.base
     // Rounded up: a pair is never forgotten before its TTL.
     const expiry = Math.ceil(rel + ttlMs)
-    const before = sh.occupied
-    let r = sh.insert(rel, expiry, h0, h1, h2, occupiedTotal < total)
+    let r = tb.insert(rel, expiry, h0, h1, h2, part.occupied < perKey && occupiedTotal < total)
+    let probed = probes.n
     if (r < 0) {
-      const atCap = sh.occupied >= shardMax || occupiedTotal >= total
-      // At its share: nothing can have expired since the last scan, or one ran moments ago.
-      if (atCap && (rel < sh.earliest || rel - sh.lastFullRebuild < FULL_REBUILD_EVERY_MS)) throw full()
-      if (atCap) sh.lastFullRebuild = rel
-      sh.rebuild(rel)
-      r = sh.insert(rel, expiry, h0, h1, h2, occupiedTotal + sh.occupied - before < total)
+      if (!makeRoom(part, tb, at)) throw refuse()
+      // A split may have moved this pair's cell to the new table (same base, same `rel`).
+      tb = part.dir[(h2 >>> 1) >>> (31 - part.depth)] as Table
+      r = tb.insert(rel, expiry, h0, h1, h2, part.occupied < perKey && occupiedTotal < total)
+      probed += probes.n
+      if (r < 0) throw refuse()
     }
-    occupiedTotal += sh.occupied - before
-    if (r < 0) throw full()
-    if (r === 1 && at + ttlMs > part.latest) part.latest = at + ttlMs
-    return r === 1
+    if (probed > stats.maxProbe) stats.maxProbe = probed
+    if (work > stats.maxWork) stats.maxWork = work
+    if (r === 1) {
+      part.occupied++
+      occupiedTotal++
+    }
+    if (r !== 0 && at + ttlMs > part.latest) part.latest = at + ttlMs
+    return r !== 0
   }
 
-  return {
+  const store = {
     get size() {
       const at = now()
       let n = 0
-      for (const part of partitions.values()) for (const sh of part.shards) if (sh) n += sh.live(at)
+      for (const part of list)
+        for (let j = 0; j < part.dir.length; j += 2 ** (part.depth - (part.dir[j] as Table).depth)) {
+          const tb = part.dir[j] as Table
+          n += tb.countLive(at - tb.base)
+        }
       return n
     },
     clear() {
       partitions = new Map()
-      sweep = undefined
+      list = []
+      cursor = 0
+      pool = []
       occupiedTotal = 0
     },
     checkAndSet,
   }
+  Object.defineProperty(store, STATS, { value: stats })
+  return store
 }
 
 let shared: ReturnType<typeof createMemoryNonceStore> | undefined
