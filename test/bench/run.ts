@@ -59,6 +59,29 @@ interface NonceResult {
   previousInsertNs?: number
   previousReplayNs?: number
   fill: { entries: number; usPerVerify: number }[]
+  flood?: NonceFlood
+}
+/** test/bench/nonce-flood-child.ts's line. */
+interface NonceFlood {
+  share: number
+  calls: number
+  loadBefore: number
+  loadAfter: number
+  worstCallMs: number
+  p999CallMs: number
+  meanCallNs: number
+  callsOver1Ms: number
+  callsOver2Ms: number
+  callsOver5Ms: number
+  maintenanceCalls: number
+  maintenanceMedianMs: number
+  maintenanceWorstMs: number
+  eventLoopDelayMaxMs: number
+  gcWorstMs: number
+  refused: number
+  victimSent: number
+  victimAccepted: number
+  maxWorkSlots: number
 }
 let nonce: NonceResult | undefined
 if (!flag('no-nonce')) {
@@ -70,6 +93,12 @@ if (!flag('no-nonce')) {
   )
   if (r.status !== 0) throw new Error(`nonce child failed: ${r.stderr}`)
   nonce = JSON.parse(r.stdout.trim().split('\n').pop() as string) as NonceResult
+  log('nonce store: one key floods past a 1M share while another signs (worst call, event-loop delay)')
+  const f = spawnSync(process.execPath, ['--import', 'tsx/esm', '--conditions=source', `${here}nonce-flood-child.ts`, '1000000'], {
+    encoding: 'utf8',
+  })
+  if (f.status !== 0) throw new Error(`nonce flood child failed: ${f.stderr}`)
+  nonce.flood = JSON.parse(f.stdout.trim().split('\n').pop() as string) as NonceFlood
 }
 
 if (!flag('no-keys')) {
@@ -182,8 +211,13 @@ function markdown(r: typeof results): string {
       )
     out.push(
       `- Sigil verify (1 KiB) as the store fills: ${r.nonce.fill.map((f) => `${f.entries.toLocaleString('en')} entries → ${f.usPerVerify.toFixed(1)} µs`).join('; ')}.`,
-      '',
     )
+    const f = r.nonce.flood
+    if (f)
+      out.push(
+        `- Key A floods ${f.calls.toLocaleString('en')} pairs into a ${f.share.toLocaleString('en')} share while key B signs every 1,000th request (load average ${f.loadBefore.toFixed(1)} → ${f.loadAfter.toFixed(1)}): worst single checkAndSet ${f.worstCallMs.toFixed(2)} ms (p99.9 ${(f.p999CallMs * 1000).toFixed(0)} µs, mean ${f.meanCallNs.toFixed(0)} ns; ${f.callsOver1Ms} calls over 1 ms, ${f.callsOver2Ms} over 2 ms, ${f.callsOver5Ms} over 5 ms); the ${f.maintenanceCalls} calls that split or grew a table: median ${(f.maintenanceMedianMs * 1000).toFixed(0)} µs, worst ${f.maintenanceWorstMs.toFixed(2)} ms, at most ${f.maxWorkSlots.toLocaleString('en')} slots touched; worst event-loop delay ${f.eventLoopDelayMaxMs.toFixed(1)} ms (worst GC pause ${f.gcWorstMs.toFixed(1)} ms). A refused ${f.refused.toLocaleString('en')}, B accepted ${f.victimAccepted}/${f.victimSent}.`,
+      )
+    out.push('')
   }
   if (r.big) {
     const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`
