@@ -1,0 +1,41 @@
+import { SigilError, VerificationError } from '@sigil/core'
+import type { VerifierConfig } from './options.js'
+import { reportInternal } from './problem.js'
+
+/** The error a store failure becomes: a store's own 4xx verdict as is, anything else a generic 503. */
+const generic = new WeakSet<object>()
+export function storeError(e: unknown, what: string): unknown {
+  if (typeof e === 'object' && e !== null && generic.has(e)) return e
+  if (e instanceof SigilError && e.status < 500 && e.code !== 'CONFIGURATION_INVALID') return e
+  // The detail (a decrypt failure, a driver message, a key id) is for the server's log, not the
+  // caller: the cause travels on the error and is reported by `onError` under a correlation id.
+  const err = new VerificationError('STORE_UNAVAILABLE', `${what} did not answer`, { cause: e })
+  generic.add(err)
+  return err
+}
+
+export async function withDeadline<T>(what: string, ms: number, v: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([
+      v,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), ms)
+      }),
+    ])
+  } catch (e) {
+    throw storeError(e, what)
+  } finally {
+    if (timer) clearTimeout(timer)
+  }
+}
+
+/**
+ * Fail closed on a store failure: the generic 503 is reported to `onError` (with its cause and a
+ * correlation id) and thrown; a store's own 4xx verdict is thrown as is.
+ */
+export function failStore(cfg: VerifierConfig, what: string, e: unknown): never {
+  const err = storeError(e, what)
+  if (err instanceof VerificationError && err.code === 'STORE_UNAVAILABLE') reportInternal(err, cfg.onError)
+  throw err
+}

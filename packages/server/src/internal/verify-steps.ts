@@ -1,0 +1,476 @@
+// The steps of SPEC §2 as functions over one per-request state object (Check), run in order by
+// runSteps: synchronously while every step answers synchronously, behind a store's (or the
+// body's) promise from the step that waits on.
+import {
+  type Component,
+  ComponentError,
+  checkContentDigest,
+  component,
+  type DigestAlgorithm,
+  digestStream,
+  type KeyRecord,
+  type KeyResolver,
+  MIN_SECRET_BYTES,
+  PRESIGNED_MAX_LIFETIME_S,
+  PRESIGNED_TAG,
+  parseContentDigest,
+  parseSignatures,
+  type RequestMessage,
+  randomBytes,
+  type SignatureEntry,
+  signatureBase,
+  VerificationError,
+} from '@sigil/core'
+import { BodySink } from './body-sink.js'
+import {
+  hasAnyByte,
+  type IncomingRequest,
+  isPromise,
+  type PushBody,
+  readBodyWithin,
+  type Verified,
+  type VerifyContext,
+} from './incoming.js'
+import type { VerifierConfig } from './options.js'
+import { type PresignedOptions, type PresignedView, presignedView } from './presigned.js'
+import { rateLimitHeaders } from './problem.js'
+import type { RateLimitDecision, RateLimiter } from './rate-limiter.js'
+import { hasScope } from './route-requirements.js'
+import { failStore, withDeadline } from './store-call.js'
+import type { VerifyStep } from './verifier.js'
+
+/** What a verifier keeps across requests, beside its configuration. */
+export interface Shared {
+  /** Opaque mode's secret for unusable keys: drawn on first use (Workers forbid randomness at global scope). */
+  decoy?: Uint8Array
+}
+
+/** Where a bad MAC usually comes from, said without echoing any value. */
+function macHint(m: RequestMessage, cfg: VerifierConfig): string {
+  const forwarded = m.headers.get('x-forwarded-host') !== null || m.headers.get('forwarded') !== null
+  const from = cfg.authority !== undefined ? 'the authority option' : cfg.trustProxy && forwarded ? 'the trusted proxy header' : 'Host'
+  const proxy = forwarded && !cfg.trustProxy ? '; X-Forwarded-Host/Forwarded is present but trustProxy is off' : ''
+  return `the signer saw a different base or used another secret: @authority came from ${from} (${m.authority})${proxy}; compare the signature base with the client's`
+}
+
+const fail = (code: ConstructorParameters<typeof VerificationError>[0], message: string, headers?: Record<string, string>): never => {
+  const e = new VerificationError(code, message)
+  if (headers) e.headers = headers
+  throw e
+}
+
+const SHA256_ONLY: readonly DigestAlgorithm[] = ['sha-256']
+/** Methods whose presigned links may carry a body without binding it (SPEC §7). */
+const UPLOAD_METHODS = new Set(['PUT', 'POST', 'PATCH'])
+// Ids as the parser gives them (component(...).id), so the profile check compares like with like.
+const URL_COMPONENTS = ['@method', '@authority', '@path', '@query'].map((n) => component(n).id)
+const SHA512_ONLY: readonly DigestAlgorithm[] = ['sha-512']
+// Kept past a signature's last valid instant, for a store whose clock runs slightly behind ours.
+const TTL_MARGIN_MS = 1000
+
+function selectEntry(entries: SignatureEntry[], tag: string | null): SignatureEntry {
+  if (tag === null) {
+    if (entries.length !== 1) fail('SIGNATURE_MALFORMED', 'expected exactly one signature')
+    const only = entries[0] as SignatureEntry
+    // A presigned URL's signature never counts as a header signature (SPEC §7).
+    if (only.params.tag === PRESIGNED_TAG) fail('SIGNATURE_MISSING', 'a URL signature cannot be sent as headers')
+    return only
+  }
+  let found: SignatureEntry | undefined
+  for (const e of entries) {
+    if (e.params.tag !== tag) continue
+    if (found) fail('SIGNATURE_MALFORMED', 'more than one signature carries our tag')
+    found = e
+  }
+  return found ?? fail('SIGNATURE_MISSING', 'no signature carries the expected tag')
+}
+
+function keyProblem(key: KeyRecord | undefined, nowMs: number): 'KEY_UNKNOWN' | 'KEY_REVOKED' | 'KEY_EXPIRED' | undefined {
+  if (!key) return 'KEY_UNKNOWN'
+  if (key.status === 'revoked') return 'KEY_REVOKED'
+  if (key.status === 'expired') return 'KEY_EXPIRED'
+  if (key.expiresAt && key.expiresAt.getTime() <= nowMs) return 'KEY_EXPIRED'
+  if (key.notAfter && key.notAfter.getTime() <= nowMs) return 'KEY_EXPIRED'
+  if (key.algorithm && key.algorithm !== 'hmac-sha256') return 'KEY_UNKNOWN'
+  return undefined
+}
+
+const NO_ALGORITHMS: readonly DigestAlgorithm[] = []
+const NO_DIGESTS: ReadonlyMap<DigestAlgorithm, Uint8Array> = new Map()
+
+/**
+ * One request on its way through the steps: what each step leaves for the next, and what
+ * usage records and explain() read afterwards. One object per request.
+ */
+export class Check {
+  // What usage records and explain() read.
+  keyId: string | undefined = undefined
+  principal: string | undefined = undefined
+  keyFound: boolean | undefined = undefined
+  step: VerifyStep | undefined = undefined
+  base: string | undefined = undefined
+  label: string | undefined = undefined
+  // What the steps hand on.
+  presignedCfg: PresignedOptions | undefined = undefined
+  pre: PresignedView | null = null
+  input: IncomingRequest
+  maxBodyBytes = 0
+  entry: SignatureEntry | undefined = undefined
+  digestCovered = false
+  nowMs = 0
+  key: KeyRecord | undefined = undefined
+  problem: ReturnType<typeof keyProblem> = undefined
+  macOk = false
+  /** The base the MAC was checked over, kept for `debug` only. */
+  macBase: string | undefined = undefined
+  digestValue: string | null = null
+  declared: ReadonlyMap<DigestAlgorithm, Uint8Array> = NO_DIGESTS
+  sink: BodySink | undefined = undefined
+  anyByte = false
+  rateLimit: Verified['rateLimit'] = undefined
+  constructor(
+    readonly cfg: VerifierConfig,
+    /** What the verifier keeps across requests (the opaque-mode decoy secret). */
+    readonly shared: Shared,
+    readonly request: IncomingRequest,
+    readonly ctx: VerifyContext | undefined,
+    /** explain(): check, but record nothing. */
+    readonly dryRun: boolean,
+  ) {
+    this.input = request
+  }
+}
+
+/** A step returns nothing when it is done, or a promise when it waits for a store or the body. */
+export type Step = (c: Check) => undefined | Promise<unknown>
+
+function parse(c: Check): undefined {
+  const cfg = c.cfg
+  const request = c.request
+  // A presigned URL (SPEC §7) only where the integrator allows it; elsewhere its query is a query.
+  const presignedCfg = c.ctx?.presigned ?? cfg.presigned
+  c.presignedCfg = presignedCfg
+  const pre = presignedCfg ? presignedView(request) : null
+  c.pre = pre
+  const input = pre ? pre.input : request
+  c.input = input
+  const m = input.message
+  const maxBodyBytes = pre?.bound.maxBytes !== undefined ? Math.min(pre.bound.maxBytes, cfg.maxBodyBytes) : cfg.maxBodyBytes
+  c.maxBodyBytes = maxBodyBytes
+  if (input.contentLength !== undefined && input.contentLength > maxBodyBytes) {
+    fail('BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`)
+  }
+  c.step = 'parse'
+  const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.signatureLimits)
+  const entry = selectEntry(entries, pre ? PRESIGNED_TAG : cfg.tag)
+  c.entry = entry
+  c.label = entry.label
+  if (c.dryRun) {
+    // explain() shows the base even when an earlier step fails (time, key).
+    try {
+      c.base = signatureBase(m, entry.components, entry.paramsValue)
+    } catch {}
+  }
+  return undefined
+}
+
+// 2. Profile
+function profile(c: Check): undefined {
+  const cfg = c.cfg
+  c.step = 'profile'
+  const entry = c.entry as SignatureEntry
+  const p = entry.params
+  const pre = c.pre
+  if (p.keyid === undefined) fail('PROFILE_VIOLATION', 'keyid is required')
+  c.keyId = p.keyid
+  if (p.created === undefined) fail('PROFILE_VIOLATION', 'created is required')
+  if ((pre || cfg.profile === 'sigil') && p.nonce === undefined) fail('PROFILE_VIOLATION', 'nonce is required')
+  if (p.alg !== undefined && p.alg !== 'hmac-sha256') fail('PROFILE_VIOLATION', 'alg must be hmac-sha256')
+  const required = pre ? URL_COMPONENTS : cfg.required
+  const components = entry.components
+  for (let r = 0; r < required.length; r++) {
+    const id = required[r] as string
+    let covered = false
+    for (let i = 0; i < components.length && !covered; i++) covered = (components[i] as Component).id === id
+    if (!covered) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
+  }
+  let digestCovered = false
+  if (!pre)
+    for (let i = 0; i < components.length && !digestCovered; i++) digestCovered = (components[i] as Component).name === 'content-digest'
+  c.digestCovered = digestCovered
+  if (!pre && c.input.hasBody && !digestCovered && cfg.digestRequired)
+    fail('DIGEST_MISSING', 'a request with a body must cover content-digest')
+  return undefined
+}
+
+// 3. Time
+function time(c: Check): undefined {
+  const cfg = c.cfg
+  c.step = 'time'
+  const p = (c.entry as SignatureEntry).params
+  const nowMs = cfg.now()
+  c.nowMs = nowMs
+  const nowS = nowMs / 1000
+  const created = p.created as number
+  if (c.pre) {
+    // A link lives until `expires`, not ±window: only `created` from the future is skew.
+    if (p.expires === undefined) fail('PROFILE_VIOLATION', 'a presigned URL must carry expires')
+    const lifetime = (p.expires as number) - created
+    if (lifetime < 0) fail('SIGNATURE_MALFORMED', 'expires is before created')
+    if (lifetime * 1000 > (c.presignedCfg?.maxLifetimeMs ?? PRESIGNED_MAX_LIFETIME_S * 1000))
+      fail('PROFILE_VIOLATION', 'presigned URL lives too long')
+    if (created - nowS > cfg.windowS) {
+      fail('CLOCK_SKEW', `created is more than ${cfg.windowS} s ahead`, { date: new Date(nowMs).toUTCString() })
+    }
+  } else if (Math.abs(created - nowS) > cfg.windowS) {
+    // Date from the verifier's own clock, so the client corrects to the time we judge by.
+    fail('CLOCK_SKEW', `created is outside the ${cfg.windowS} s window`, { date: new Date(nowMs).toUTCString() })
+  }
+  if (p.expires !== undefined) {
+    if (p.expires < created) fail('SIGNATURE_MALFORMED', 'expires is before created')
+    if (p.expires <= nowS) fail('SIGNATURE_EXPIRED', 'signature has expired')
+  }
+  return undefined
+}
+
+// 4. Key (algorithm comes from the key record, never from the header)
+function lookupKey(c: Check): undefined | Promise<unknown> {
+  const cfg = c.cfg
+  c.step = 'key'
+  const keyId = c.keyId as string
+  const keys = cfg.keys
+  let answer: ReturnType<KeyResolver['get']>
+  try {
+    // A cache's `lookup` answers a hit synchronously: no promise, no deadline timer.
+    answer = keys.lookup ? keys.lookup(keyId) : keys.get(keyId)
+  } catch (e) {
+    return failStore(cfg, 'key store', e)
+  }
+  if (isPromise(answer))
+    return withDeadline('key store', cfg.storeTimeoutMs, answer).then(
+      (key) => {
+        c.key = key
+      },
+      (e) => failStore(cfg, 'key store', e),
+    )
+  c.key = answer
+  return undefined
+}
+
+function checkKey(c: Check): undefined {
+  const cfg = c.cfg
+  const key = c.key
+  const problem = keyProblem(key, c.nowMs)
+  c.problem = problem
+  c.keyFound = key !== undefined
+  // A record whose secret is not >= 32 bytes is never MACed against: fail closed, like a store outage.
+  if (!problem) {
+    const sk = (key as KeyRecord).secret
+    if (!(sk instanceof Uint8Array) || sk.length < MIN_SECRET_BYTES)
+      failStore(cfg, 'key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${c.keyId}`))
+  }
+  if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
+  return undefined
+}
+
+// 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
+function mac(c: Check): undefined | Promise<unknown> {
+  const cfg = c.cfg
+  c.step = 'mac'
+  const entry = c.entry as SignatureEntry
+  let base: string
+  try {
+    base = signatureBase(c.input.message, entry.components, entry.paramsValue)
+  } catch (e) {
+    if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
+    throw e
+  }
+  const problem = c.problem
+  if (problem && !c.shared.decoy) c.shared.decoy = randomBytes(32)
+  const secret = problem ? (c.shared.decoy as Uint8Array) : (c.key as KeyRecord).secret
+  if (cfg.debug) c.macBase = base
+  const ok = cfg.hmac.verify(secret, base, entry.signature)
+  if (typeof ok === 'boolean') {
+    c.macOk = ok
+    return undefined
+  }
+  return ok.then((v) => {
+    c.macOk = v
+  })
+}
+
+function macVerdict(c: Check): undefined {
+  const cfg = c.cfg
+  const problem = c.problem
+  // One throw site for an unusable key and a bad MAC, so opaque mode costs the same either way.
+  if (problem || !c.macOk) {
+    const e = new VerificationError('SIGNATURE_INVALID', c.dryRun && !problem ? macHint(c.input.message, cfg) : 'signature does not verify')
+    if (cfg.debug && !problem) Object.defineProperty(e, 'signatureBase', { value: c.macBase, enumerable: false })
+    throw e
+  }
+  c.principal = (c.key as KeyRecord).principal
+  return undefined
+}
+
+// 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
+// A nonce an outer verifier already counted for this same request (stacked middleware) is not
+// counted again; everything else is still checked by this verifier.
+function replay(c: Check): undefined | Promise<unknown> {
+  const cfg = c.cfg
+  c.step = 'replay'
+  const p = (c.entry as SignatureEntry).params
+  const keyId = c.keyId as string
+  const request = c.request
+  const pre = c.pre
+  const counted = c.dryRun || (request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce)
+  if (p.nonce === undefined || counted || (pre && !pre.bound.once && !c.presignedCfg?.singleUse)) return undefined
+  const created = p.created as number
+  // Remember the pair past the last instant at which this signature could still verify: the
+  // end of the window around `created`, or `expires` when earlier (SPEC §2.6).
+  const lastS = pre
+    ? (p.expires as number) + cfg.windowS
+    : p.expires !== undefined
+      ? Math.min(created + cfg.windowS, p.expires)
+      : created + cfg.windowS
+  const ttl = Math.ceil(Math.max(0, lastS * 1000 - c.nowMs)) + TTL_MARGIN_MS
+  let fresh: boolean | Promise<boolean>
+  try {
+    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created)
+  } catch (e) {
+    return failStore(cfg, 'nonce store', e)
+  }
+  if (isPromise(fresh))
+    return withDeadline('nonce store', cfg.storeTimeoutMs, fresh).then(replayVerdict, (e) => failStore(cfg, 'nonce store', e))
+  replayVerdict(fresh)
+  return undefined
+}
+
+// 7. Body
+function readBody(c: Check): undefined | Promise<unknown> {
+  const cfg = c.cfg
+  c.step = 'body'
+  const pre = c.pre
+  const input = c.input
+  const digestValue = pre ? (pre.bound.contentDigest ?? null) : c.digestCovered ? input.message.headers.get('content-digest') : null
+  c.digestValue = digestValue
+  // An upload link bound to a size alone is still read, to hold it to that size.
+  if (digestValue === null && pre?.bound.maxBytes === undefined) return undefined
+  let algorithms = NO_ALGORITHMS
+  if (digestValue !== null) {
+    const declared = parseContentDigest(digestValue)
+    if (declared.size === 0) fail('DIGEST_MISSING', 'Content-Digest carries no supported algorithm')
+    c.declared = declared
+    algorithms = declared.size === 1 ? (declared.has('sha-256') ? SHA256_ONLY : SHA512_ONLY) : [...declared.keys()]
+  }
+  const sink = new BodySink(algorithms, c.maxBodyBytes, cfg.retainBody || input.keepBody === true, input.contentLength)
+  c.sink = sink
+  const src = input.body()
+  if (src === null) return undefined
+  if (typeof (src as PushBody).feed === 'function') {
+    // The read keeps the deadline itself (a timer, no race of promises).
+    return (src as PushBody).feed(sink, cfg.bodyTimeoutMs)
+  }
+  if (typeof (src as Iterable<Uint8Array>)[Symbol.iterator] === 'function') {
+    // Chunks already in memory: no await per chunk.
+    for (const chunk of src as Iterable<Uint8Array>) sink.take(chunk)
+    return undefined
+  }
+  return readBodyWithin(
+    cfg.bodyTimeoutMs,
+    digestStream(src as AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, {
+      algorithms: NO_ALGORITHMS,
+      onChunk: (chunk) => sink.take(chunk),
+    }),
+  )
+}
+
+function checkBody(c: Check): undefined | Promise<unknown> {
+  const cfg = c.cfg
+  const sink = c.sink
+  if (sink !== undefined && c.declared.size > 0) checkContentDigest(c.declared as Map<DigestAlgorithm, Uint8Array>, sink.digests())
+  // Body presence is decided by the bytes, not the framing (SPEC §2 step 7): a body the framing
+  // did not announce (HTTP/2 DATA, chunked, a Web stream) still needs a covered digest.
+  // The same holds for a presigned link that is not an upload link (SPEC §7): a GET, HEAD or
+  // DELETE link binds no body, so bytes sent with it are refused rather than handed to the app.
+  const pre = c.pre
+  const input = c.input
+  const unboundBody = pre
+    ? !UPLOAD_METHODS.has(input.message.method) &&
+      c.digestValue === null &&
+      pre.bound.maxBytes === undefined &&
+      (input.hasBody || input.mayHaveBody)
+    : !c.digestCovered && input.mayHaveBody && cfg.digestRequired
+  if (!unboundBody) return undefined
+  return readBodyWithin(cfg.bodyTimeoutMs, () => hasAnyByte(input.body())).then((any) => {
+    if (any)
+      fail(
+        'DIGEST_MISSING',
+        c.pre ? 'this link is not an upload link: it takes no body' : 'a request with a body must cover content-digest',
+      )
+  })
+}
+
+// 8. Authorize
+function authorize(c: Check): undefined | Promise<unknown> {
+  const cfg = c.cfg
+  c.step = 'authorize'
+  const k = c.key as KeyRecord
+  const required = cfg.requiredScopes
+  for (let i = 0; i < required.length; i++)
+    if (!hasScope(k.scopes, required[i] as string)) fail('SCOPE_DENIED', `key lacks scope ${required[i]}`)
+  const more = c.ctx?.requiredScopes
+  if (more) for (const s of more) if (!hasScope(k.scopes, s)) fail('SCOPE_DENIED', `key lacks scope ${s}`)
+  const limiter = cfg.rateLimiter
+  if (!limiter || c.dryRun) return undefined
+  let d: ReturnType<RateLimiter['consume']> | RateLimitDecision
+  try {
+    d = limiter.consume(k)
+  } catch (e) {
+    return failStore(cfg, 'rate limiter', e)
+  }
+  if (isPromise(d))
+    return withDeadline('rate limiter', cfg.storeTimeoutMs, d).then(
+      (decision) => rateVerdict(c, decision),
+      (e) => failStore(cfg, 'rate limiter', e),
+    )
+  rateVerdict(c, d)
+  return undefined
+}
+
+/** The steps, in SPEC §2 order. */
+const STEPS: readonly Step[] = [parse, profile, time, lookupKey, checkKey, mac, macVerdict, replay, readBody, checkBody, authorize]
+
+/** Run the steps from `from` on: synchronously while they answer synchronously. */
+export function runSteps(c: Check, from = 0): Verified | Promise<Verified> {
+  for (let i = from; i < STEPS.length; i++) {
+    const wait = (STEPS[i] as Step)(c)
+    if (wait !== undefined) return wait.then(() => runSteps(c, i + 1))
+  }
+  return result(c)
+}
+
+function replayVerdict(fresh: boolean): void {
+  if (!fresh) fail('NONCE_REPLAYED', 'nonce was already used with this key')
+}
+
+function rateVerdict(c: Check, d: RateLimitDecision): void {
+  if (!d.allowed)
+    fail(d.code ?? 'RATE_LIMITED', d.code === 'QUOTA_EXCEEDED' ? 'quota exhausted' : 'rate limit exceeded', rateLimitHeaders(d))
+  if (d.limit) c.rateLimit = { limit: d.limit, remaining: d.remaining, resetSeconds: d.resetSeconds, windowSeconds: d.windowSeconds }
+}
+
+/** 9. Result (same keys, same order as ever; optional ones only when set). */
+function result(c: Check): Verified {
+  const entry = c.entry as SignatureEntry
+  const p = entry.params
+  const k = c.key as KeyRecord
+  const v = { keyId: c.keyId as string, principal: k.principal, scopes: k.scopes, created: p.created as number } as Verified
+  if (p.expires !== undefined) v.expires = p.expires
+  if (p.nonce !== undefined) v.nonce = p.nonce
+  v.label = entry.label
+  if (c.pre) v.presigned = true
+  if (c.sink?.retain) v.body = c.sink.body()
+  if (k.metadata) v.metadata = k.metadata
+  if (c.rateLimit) v.rateLimit = c.rateLimit
+  return v
+}
