@@ -64,7 +64,8 @@ function scale(store: { checkAndSet(k: string, n: string, ttl: number): unknown 
   return { bytes, insertNs, replayNs }
 }
 
-const current = createMemoryNonceStore({ maxEntries: n + 1 })
+// n pairs and one more ('keep-alive'): a key's share is exact.
+const current = createMemoryNonceStore({ maxEntries: n + 1, maxEntriesPerKey: n + 1 })
 const cur = scale(current)
 const currentBytes = cur.bytes
 current.clear()

@@ -23,10 +23,11 @@ const store = createMemoryNonceStore({ maxEntriesPerKey: share })
 const stats = (store as unknown as Record<typeof STATS, MemoryNonceStoreStats>)[STATS]
 const loadBefore = loadavg()[0] as number
 const times = new Float64Array(calls)
-// CPU time of the process across each call (µs): unlike wall time, it leaves out the time the OS
-// gave other processes, so it shows the call's own work on a shared machine (GC helper threads
-// included).
-let worstCpuMs = 0
+// A call's own time, on a shared machine: min(wall time, the process's CPU time) across the call.
+// Both bound the main thread's time on the CPU from above; the CPU time leaves out the time the OS
+// or the hypervisor gave others (which can stall any call for 10 ms here, a no-op store's too), the
+// wall time leaves out other threads' work. A GC pause inside the call counts.
+const onCpu = new Float64Array(calls)
 const maintenance: number[] = []
 let refused = 0
 let victimSent = 0
@@ -35,6 +36,7 @@ let victimReplaysRefused = 0
 let victimWorst = 0
 
 const t0 = performance.now()
+let lastRest = t0
 eld.enable()
 for (let done = 0; done < calls; ) {
   const raw = randomBytes(16 * chunk)
@@ -52,7 +54,7 @@ for (let done = 0; done < calls; ) {
     const dt = performance.now() - a
     const cpu = process.cpuUsage(c)
     times[i] = dt
-    if ((cpu.user + cpu.system) / 1000 > worstCpuMs) worstCpuMs = (cpu.user + cpu.system) / 1000
+    onCpu[i] = Math.min(dt, (cpu.user + cpu.system) / 1000)
     if (stats.splits + stats.grows + stats.purges !== before) {
       maintenance.push(dt)
     }
@@ -66,18 +68,24 @@ for (let done = 0; done < calls; ) {
     }
   }
   done = end
-  await new Promise((r) => setImmediate(r))
+  // Idle 20 ms every 250 ms: a run under `chrt -f` (how RESULTS.md's figure was taken on a shared
+  // machine) then stays below the kernel's real-time throttling (95% of each second), whose 50 ms
+  // pauses would otherwise show up as stalls.
+  if (performance.now() - lastRest > 250) {
+    await new Promise((r) => setTimeout(r, 20))
+    lastRest = performance.now()
+  } else await new Promise((r) => setImmediate(r))
 }
 eld.disable()
-const seconds = (performance.now() - t0) / 1000
+const seconds = (performance.now() - t0) / 1000 // rests included
 await new Promise((r) => setTimeout(r, 20))
 gcObserver.disconnect()
 
 const sorted = Array.from(times).sort((x, y) => x - y)
 const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
-const over = (ms: number) => {
+const over = (ms: number, of = times) => {
   let n = 0
-  for (const t of times) if (t > ms) n++
+  for (const t of of) if (t > ms) n++
   return n
 }
 process.stdout.write(
@@ -88,7 +96,9 @@ process.stdout.write(
     loadBefore,
     loadAfter: loadavg()[0],
     worstCallMs: at(1),
-    worstCallCpuMs: worstCpuMs,
+    worstCallOnCpuMs: onCpu.reduce((m, t) => Math.max(m, t), 0),
+    onCpuOver1Ms: over(1, onCpu),
+    onCpuOver2Ms: over(2, onCpu),
     p999CallMs: at(0.999),
     meanCallNs: (sorted.reduce((s, t) => s + t, 0) / sorted.length) * 1e6,
     callsOver1Ms: over(1),

@@ -68,6 +68,9 @@ interface NonceFlood {
   loadBefore: number
   loadAfter: number
   worstCallMs: number
+  worstCallOnCpuMs: number
+  onCpuOver1Ms: number
+  onCpuOver2Ms: number
   p999CallMs: number
   meanCallNs: number
   callsOver1Ms: number
@@ -215,7 +218,7 @@ function markdown(r: typeof results): string {
     const f = r.nonce.flood
     if (f)
       out.push(
-        `- Key A floods ${f.calls.toLocaleString('en')} pairs into a ${f.share.toLocaleString('en')} share while key B signs every 1,000th request (load average ${f.loadBefore.toFixed(1)} → ${f.loadAfter.toFixed(1)}): worst single checkAndSet ${f.worstCallMs.toFixed(2)} ms (p99.9 ${(f.p999CallMs * 1000).toFixed(0)} µs, mean ${f.meanCallNs.toFixed(0)} ns; ${f.callsOver1Ms} calls over 1 ms, ${f.callsOver2Ms} over 2 ms, ${f.callsOver5Ms} over 5 ms); the ${f.maintenanceCalls} calls that split or grew a table: median ${(f.maintenanceMedianMs * 1000).toFixed(0)} µs, worst ${f.maintenanceWorstMs.toFixed(2)} ms, at most ${f.maxWorkSlots.toLocaleString('en')} slots touched; worst event-loop delay ${f.eventLoopDelayMaxMs.toFixed(1)} ms (worst GC pause ${f.gcWorstMs.toFixed(1)} ms). A refused ${f.refused.toLocaleString('en')}, B accepted ${f.victimAccepted}/${f.victimSent}.`,
+        `- Key A floods ${f.calls.toLocaleString('en')} pairs into a ${f.share.toLocaleString('en')} share while key B signs every 1,000th request (load average ${f.loadBefore.toFixed(1)} → ${f.loadAfter.toFixed(1)}): worst single checkAndSet ${f.worstCallMs.toFixed(2)} ms wall, ${f.worstCallOnCpuMs.toFixed(2)} ms on the CPU (min of wall and process CPU time; ${f.onCpuOver1Ms} calls over 1 ms, ${f.onCpuOver2Ms} over 2 ms), p99.9 ${(f.p999CallMs * 1000).toFixed(0)} µs, mean ${f.meanCallNs.toFixed(0)} ns; by wall time ${f.callsOver1Ms} calls over 1 ms, ${f.callsOver2Ms} over 2 ms, ${f.callsOver5Ms} over 5 ms; the ${f.maintenanceCalls} calls that split or grew a table: median ${(f.maintenanceMedianMs * 1000).toFixed(0)} µs, worst ${f.maintenanceWorstMs.toFixed(2)} ms, at most ${f.maxWorkSlots.toLocaleString('en')} slots touched; worst event-loop delay ${f.eventLoopDelayMaxMs.toFixed(1)} ms (worst GC pause ${f.gcWorstMs.toFixed(1)} ms). A refused ${f.refused.toLocaleString('en')}, B accepted ${f.victimAccepted}/${f.victimSent}.`,
       )
     out.push('')
   }
