@@ -179,7 +179,7 @@ export function adapterSuite(h: Harness): void {
       })
 
       it('answers 429 with Retry-After when the key is over its rate', async () => {
-        const { send } = await start({ rateLimiter: createMemoryRateLimiter({ rate: { points: 1, windowSeconds: 60 } }) })
+        const { send } = await start({ rateLimiter: createMemoryRateLimiter({ rate: { points: 1, windowMs: 60_000 } }) })
         expect((await send(await signed('GET', url('/v1/orders')))).status).toBe(200)
         const r = await send(await signed('GET', url('/v1/orders')))
         expectProblem(r, 429, 'RATE_LIMITED')

@@ -31,7 +31,7 @@ const key: KeyRecord = {
   status: 'active',
   createdAt: new Date(0),
   // Never reached: the limiter does its full Redis round trip on every request without saying no.
-  limits: { rate: { points: 1_000_000_000, windowSeconds: 1 } },
+  rateLimits: { rate: { points: 1_000_000_000, windowMs: 1000 } },
 }
 const keys = { get: (id: string) => (id === key.keyId ? key : undefined) }
 

@@ -48,7 +48,7 @@ describe.each([false, true])('forged key ids (opaque %s)', (opaque) => {
       keys,
       opaque,
       nonceStore: createRedisNonceStore(redis, { prefix }),
-      rateLimiter: createRedisRateLimiter(redis, { rate: { points: 1_000, windowSeconds: 60 } }, { prefix }),
+      rateLimiter: createRedisRateLimiter(redis, { rate: { points: 1_000, windowMs: 60_000 } }, { prefix }),
       usage,
     })
     const codes = new Map<string, number>()

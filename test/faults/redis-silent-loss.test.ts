@@ -48,7 +48,7 @@ async function setup(): Promise<Setup> {
   const verifier = createVerifier({
     keys,
     nonceStore: createRedisNonceStore(client, { prefix }),
-    rateLimiter: createRedisRateLimiter(client, { rate: { points: 100_000, windowSeconds: 1 } }, { prefix }),
+    rateLimiter: createRedisRateLimiter(client, { rate: { points: 100_000, windowMs: 1000 } }, { prefix }),
     usage,
     storeTimeoutMs: STORE_TIMEOUT_MS,
   })

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { signRequest } from '@sigil/client'
-import type { KeyLimits } from '@sigil/core'
+import type { RateLimits } from '@sigil/core'
 import { generateMasterKey } from '@sigil/keys'
 import { createSqliteKeyStore } from '@sigil/keys/sqlite'
 import { Agent, request } from 'undici'
@@ -15,8 +15,8 @@ export function keyDatabase() {
   const store = createSqliteKeyStore({ path, masterKey })
   return {
     env: { SIGIL_DB: path, SIGIL_MASTER_KEY: masterKey },
-    async createKey(limits?: KeyLimits) {
-      const k = await store.create({ principal: 'partner-a', ...(limits ? { limits } : {}) })
+    async createKey(rateLimits?: RateLimits) {
+      const k = await store.create({ principal: 'partner-a', ...(rateLimits ? { rateLimits } : {}) })
       return { keyId: k.keyId, secret: k.secret }
     },
     async close() {

@@ -67,7 +67,7 @@ describe('fail closed', () => {
     const options: VerifyOptions = {
       keys,
       nonceStore: createMemoryNonceStore(),
-      rateLimiter: createRedisRateLimiter(client, { rate: { points: 1_000, windowSeconds: 1 } }, { prefix }),
+      rateLimiter: createRedisRateLimiter(client, { rate: { points: 1_000, windowMs: 1000 } }, { prefix }),
     }
     for (let i = 0; i < 5; i++) expect(await outcome(verify(await signed(), options))).toBe('503 STORE_UNAVAILABLE')
     client.disconnect()
@@ -89,7 +89,7 @@ describe('fail closed', () => {
       const options: VerifyOptions = {
         keys,
         nonceStore: createRedisNonceStore(client, { prefix }),
-        rateLimiter: createRedisRateLimiter(client, { rate: { points: 1_000, windowSeconds: 1 } }, { prefix }),
+        rateLimiter: createRedisRateLimiter(client, { rate: { points: 1_000, windowMs: 1000 } }, { prefix }),
         storeTimeoutMs: 300,
       }
       expect(await outcome(verify(await signed(), options))).toBe('accepted')

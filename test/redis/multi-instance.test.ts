@@ -90,7 +90,7 @@ describe('three API instances sharing Redis', () => {
   it(`a rate limit of ${RATE} per window per key holds across instances`, async () => {
     // One fixed window long enough that the whole burst falls into it, however loaded the machine:
     // exactly RATE accepted across the three instances, every other request limited.
-    const key = await db.createKey({ rate: { points: RATE, windowSeconds: 120 } })
+    const key = await db.createKey({ rate: { points: RATE, windowMs: 120_000 } })
     const answers: Answer[] = []
     const TOTAL = RATE * 4
     await pool(TOTAL, 12, async (n) => {

@@ -37,7 +37,7 @@ interface Trial {
 describe('Redis stopped in the middle of a bounded load', () => {
   it('answers 503 or correctly, never accepts a replay, and recovers when Redis is back', async () => {
     // A rate limit that the load never reaches, so the limiter talks to Redis on every request.
-    const key = await db.createKey({ rate: { points: 100_000, windowSeconds: 1 } })
+    const key = await db.createKey({ rate: { points: 100_000, windowMs: 1000 } })
     const KILL_AT = 1_500
     const RESTART_AT = 3_500
     const END_AT = 7_000

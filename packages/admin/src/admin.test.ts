@@ -124,7 +124,18 @@ for (const b of backends) {
       const stale = await api(`/api/v1/keys/${keyId}`, 'PATCH', { addScopes: ['x'], ifVersion: v })
       expect([stale.status, stale.json.code]).toEqual([409, 'KEY_CONFLICT'])
 
-      const rotated = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { graceSeconds: 0 })
+      // Renamed fields are refused naming the new one (issue 12 item 10).
+      const renamedGrace = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { graceSeconds: 0 })
+      expect([renamedGrace.status, renamedGrace.json.code, renamedGrace.json.title]).toEqual([
+        400,
+        'INVALID_REQUEST',
+        'graceSeconds: `graceSeconds` was renamed `graceMs` (milliseconds)',
+      ])
+      const renamedLimits = await api(`/api/v1/keys/${keyId}`, 'PATCH', { limits: { rate: { points: 1, windowSeconds: 1 } } })
+      expect(renamedLimits.json.title).toBe('limits: `limits` was renamed `rateLimits`')
+      const limited = await api(`/api/v1/keys/${keyId}`, 'PATCH', { rateLimits: { rate: { points: 5, windowMs: 60_000 } } })
+      expect(limited.json).toMatchObject({ rateLimits: { rate: { points: 5, windowMs: 60_000 } } })
+      const rotated = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { graceMs: 0 })
       expect(rotated.status).toBe(201)
       const next = rotated.json as { keyId: string; token: string; previous: { keyId: string } }
       expect(next.previous.keyId).toBe(keyId)
@@ -142,7 +153,14 @@ for (const b of backends) {
 
       const events = (await api('/api/v1/events?limit=10')).json.items as Array<{ action: string; actor: string; keyId: string }>
       const adminKeyId = token.length && (await api('/api/v1/keys?principal=ops')).json.items
-      expect(events.map((e) => e.action).slice(0, 5)).toEqual(['key.revoke', 'key.rotate', 'key.update', 'key.update', 'key.create'])
+      expect(events.map((e) => e.action).slice(0, 6)).toEqual([
+        'key.revoke',
+        'key.rotate',
+        'key.update',
+        'key.update',
+        'key.update',
+        'key.create',
+      ])
       expect(events[0]?.actor).toBe(`key:${(adminKeyId as Array<{ keyId: string }>)[0]?.keyId}`)
       expect((await api('/api/v1/keys/nosuchkey00')).status).toBe(404)
     })
@@ -198,7 +216,7 @@ describe('dashboard sessions', () => {
     redirect: 'manual' as const,
   })
   async function signIn(claims: Parameters<typeof createLinkToken>[1]) {
-    const token = createLinkToken(secret, claims, { now: clock })
+    const token = createLinkToken(secret, claims, { now: () => clock })
     const res = await fetch(`${base}/login`, form({ token }))
     expect(res.status).toBe(303)
     const setCookie = res.headers.get('set-cookie') ?? ''

@@ -24,10 +24,21 @@ export function sendAdminProblem(res: ServerResponse, e: unknown): void {
   sendProblem(res, e)
 }
 
+/** Fields renamed in issue 12 item 10: a request still using one is told the new name. */
+const RENAMED: Readonly<Record<string, string>> = {
+  limits: '`rateLimits`',
+  windowSeconds: '`windowMs` (milliseconds)',
+  periodSeconds: '`periodMs` (milliseconds)',
+  graceSeconds: '`graceMs` (milliseconds)',
+}
+
 function parse<T>(schema: ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value)
   if (!r.success) {
     const issue = r.error.issues[0]
+    const old = issue?.code === 'unrecognized_keys' ? issue.keys.find((k) => Object.hasOwn(RENAMED, k)) : undefined
+    if (issue && old)
+      throw new AdminError(400, 'INVALID_REQUEST', `${[...issue.path, old].join('.')}: \`${old}\` was renamed ${RENAMED[old]}`)
     throw new AdminError(400, 'INVALID_REQUEST', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`)
   }
   return r.data

@@ -333,7 +333,7 @@ export function createDashboard(o: {
         }
         let token: string
         try {
-          token = createLinkToken(o.adminSecret, claims, { ttlMs: INVITE_TTL_MS, now: now() })
+          token = createLinkToken(o.adminSecret, claims, { ttlMs: INVITE_TTL_MS, now })
         } catch {
           throw new AdminError(400, 'INVALID_REQUEST', 'check the principal, key count and scopes')
         }
@@ -353,7 +353,7 @@ export function createDashboard(o: {
       if (m[2] === '/rotate' && form) {
         const hours = Number(form.get('graceHours') ?? '24')
         if (!Number.isFinite(hours) || hours < 0 || hours > 720) throw new AdminError(400, 'INVALID_REQUEST', 'grace must be 0-720 hours')
-        const r = await service.rotate(actor, keyId, { graceSeconds: Math.round(hours * 3600) })
+        const r = await service.rotate(actor, keyId, { graceMs: Math.round(hours * 3_600_000) })
         return html(
           res,
           201,

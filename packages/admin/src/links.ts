@@ -39,10 +39,10 @@ const b64url = (b: Uint8Array | string) => Buffer.from(b).toString('base64url')
  * A one-time sign-in (or invite) token: `base64url(JSON).base64url(HMAC)`. Whoever holds it can
  * sign in once before it expires, so it travels like a password reset link.
  */
-export function createLinkToken(secret: Uint8Array, claims: LinkClaims, o: { ttlMs?: number; now?: number } = {}): string {
+export function createLinkToken(secret: Uint8Array, claims: LinkClaims, o: { ttlMs?: number; now?: () => number } = {}): string {
   const parsed = claimsSchema.parse(claims)
   const body = b64url(
-    JSON.stringify({ c: parsed, exp: (o.now ?? Date.now()) + (o.ttlMs ?? LOGIN_LINK_TTL_MS), jti: b64url(randomBytes(16)) }),
+    JSON.stringify({ c: parsed, exp: (o.now ?? Date.now)() + (o.ttlMs ?? LOGIN_LINK_TTL_MS), jti: b64url(randomBytes(16)) }),
   )
   return `${body}.${b64url(createHmac('sha256', secret).update(body).digest())}`
 }

@@ -8,14 +8,14 @@ const scope = z
   .min(1)
   .max(128)
   .regex(/^[\w:.*/-]+$/, 'letters, digits and _ : . * / -')
-const limits = z
+const rateLimits = z
   .object({
     rate: z
-      .object({ points: z.number().int().min(1), windowSeconds: z.number().int().min(1) })
+      .object({ points: z.number().int().min(1), windowMs: z.number().int().min(1000).describe('Window length, in milliseconds.') })
       .strict()
       .optional(),
     quota: z
-      .object({ points: z.number().int().min(1), periodSeconds: z.number().int().min(1) })
+      .object({ points: z.number().int().min(1), periodMs: z.number().int().min(1000).describe('Quota period, in milliseconds.') })
       .strict()
       .optional(),
   })
@@ -26,7 +26,7 @@ export const createKeyBody = z
     principal: z.string().min(1).max(256).describe('Who the key acts for (a partner, user or service id).'),
     scopes: z.array(scope).max(64).optional(),
     expiresAt: z.iso.datetime().optional().describe('The key stops working at this instant.'),
-    limits: limits.optional(),
+    rateLimits: rateLimits.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
@@ -38,7 +38,7 @@ export const updateKeyBody = z
     addScopes: z.array(scope).max(64).optional().describe('Add to the scopes current when the change commits.'),
     removeScopes: z.array(scope).max(64).optional().describe('Remove from the scopes current when the change commits.'),
     expiresAt: z.iso.datetime().nullable().optional().describe('Set the expiry (a past instant expires the key now; null clears it).'),
-    limits: limits.nullable().optional(),
+    rateLimits: rateLimits.nullable().optional(),
     metadata: z.record(z.string(), z.unknown()).nullable().optional().describe('Replace the metadata.'),
     mergeMetadata: z.record(z.string(), z.unknown()).optional().describe('Shallow-merge; a null value removes that entry.'),
     ifVersion: z.number().int().min(0).optional().describe('Apply only if the key is still at this version (else 409 KEY_CONFLICT).'),
@@ -50,13 +50,13 @@ export const updateKeyBody = z
 
 export const rotateKeyBody = z
   .object({
-    graceSeconds: z
+    graceMs: z
       .number()
       .int()
       .min(0)
-      .max(30 * 86_400)
+      .max(30 * 86_400_000)
       .optional()
-      .describe('How long the old key keeps working. Default 24 h.'),
+      .describe('How long the old key keeps working, in milliseconds. Default 86 400 000 (24 h).'),
   })
   .strict()
   .meta({ id: 'RotateKey' })
@@ -89,7 +89,7 @@ export const keyInfo = z
     revokedAt: z.iso.datetime().optional(),
     replacedBy: z.string().optional(),
     version: z.number().optional().describe('Row version, for ifVersion.'),
-    limits: limits.optional(),
+    rateLimits: rateLimits.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
   })
   .meta({ id: 'Key' })

@@ -55,7 +55,7 @@ export function keyJson(k: KeyInfo): Record<string, unknown> {
   if (k.revokedAt) out.revokedAt = k.revokedAt.toISOString()
   if (k.replacedBy) out.replacedBy = k.replacedBy
   if (k.version !== undefined) out.version = k.version
-  if (k.limits) out.limits = k.limits
+  if (k.rateLimits) out.rateLimits = k.rateLimits
   if (k.metadata) out.metadata = k.metadata
   return out
 }
@@ -103,7 +103,13 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
   return {
     async create(
       actor: Actor,
-      input: { principal: string; scopes?: string[]; expiresAt?: string; limits?: KeyInfo['limits']; metadata?: Record<string, unknown> },
+      input: {
+        principal: string
+        scopes?: string[]
+        expiresAt?: string
+        rateLimits?: KeyInfo['rateLimits']
+        metadata?: Record<string, unknown>
+      },
     ) {
       const p = partnerOf(actor)
       if (p && input.principal !== p.principal)
@@ -117,7 +123,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
         principal: input.principal,
         ...(input.scopes ? { scopes: input.scopes } : {}),
         ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt) } : {}),
-        ...(input.limits ? { limits: input.limits } : {}),
+        ...(input.rateLimits ? { rateLimits: input.rateLimits } : {}),
         ...(input.metadata ? { metadata: input.metadata } : {}),
       })
       await record(actor, 'key.create', created.key, { scopes: created.key.scopes })
@@ -166,7 +172,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
     async update(actor: Actor, keyId: string, body: Omit<KeyUpdate, 'expiresAt'> & { expiresAt?: string | null; ifVersion?: number }) {
       await owned(actor, keyId)
       checkScopes(actor, [...(body.scopes ?? []), ...(body.addScopes ?? [])])
-      if (partnerOf(actor) && (body.limits !== undefined || body.metadata !== undefined || body.mergeMetadata)) {
+      if (partnerOf(actor) && (body.rateLimits !== undefined || body.metadata !== undefined || body.mergeMetadata)) {
         throw new AdminError(403, 'FORBIDDEN', 'partners change scopes and expiry only')
       }
       const { ifVersion, expiresAt, ...rest } = body
@@ -183,7 +189,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
         throw e
       }
       const warnings: string[] = []
-      // Every change that can alter a verify outcome (scopes, expiry, limits) reaches other instances.
+      // Every change that can alter a verify outcome (scopes, expiry, rate limits) reaches other instances.
       const type = body.scopes || body.addScopes || body.removeScopes ? 'scopes' : expiresAt !== undefined ? 'expired' : 'updated'
       const w = await announce({ type, keyId })
       if (w) warnings.push(w)
@@ -191,10 +197,10 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
       return { key: keyJson(k), warnings }
     },
 
-    async rotate(actor: Actor, keyId: string, body: { graceSeconds?: number }) {
+    async rotate(actor: Actor, keyId: string, body: { graceMs?: number }) {
       await owned(actor, keyId)
-      const r = await store.rotate(keyId, body.graceSeconds !== undefined ? { graceMs: body.graceSeconds * 1000 } : {})
-      await record(actor, 'key.rotate', r.previous, { replacedBy: r.keyId, graceSeconds: body.graceSeconds ?? 86_400 })
+      const r = await store.rotate(keyId, body.graceMs !== undefined ? { graceMs: body.graceMs } : {})
+      await record(actor, 'key.rotate', r.previous, { replacedBy: r.keyId, graceMs: body.graceMs ?? 86_400_000 })
       const w = await announce({ type: 'rotated', keyId, replacedBy: r.keyId })
       return { keyId: r.keyId, token: r.token, key: keyJson(r.key), previous: keyJson(r.previous), warnings: w ? [w] : [] }
     },

@@ -20,7 +20,7 @@ export function keyJson(k: KeyInfo): Record<string, unknown> {
     revokedAt: k.revokedAt ? iso(k.revokedAt) : null,
     replacedBy: k.replacedBy ?? null,
     masterKeyVersion: k.masterKeyVersion ?? null,
-    ...(k.limits ? { limits: k.limits } : {}),
+    ...(k.rateLimits ? { rateLimits: k.rateLimits } : {}),
     ...(k.metadata ? { metadata: k.metadata } : {}),
   }
 }
@@ -66,16 +66,41 @@ export function keyDetails(k: KeyInfo): string {
   if (k.replacedBy) rows.push(['Replaced by', k.replacedBy])
   if (k.revokedAt) rows.push(['Revoked', iso(k.revokedAt)])
   if (k.masterKeyVersion) rows.push(['Master key', k.masterKeyVersion])
-  if (k.limits) rows.push(['Limits', JSON.stringify(k.limits)])
+  if (k.rateLimits) rows.push(['Rate limits', JSON.stringify(k.rateLimits)])
   if (k.metadata) rows.push(['Metadata', JSON.stringify(k.metadata)])
   return `${rows.map(([a, b]) => `${`${a}:`.padEnd(13)}${b}`).join('\n')}\n`
 }
 
-/** Parse `90d`, `24h`, `15m`, `30s`, `500ms` or `0` into milliseconds; undefined if malformed. */
+/**
+ * Parse `90d`, `24h`, `15m`, `30s`, `500ms` or `0` into milliseconds; undefined if malformed. Every
+ * duration flag of the CLI goes through this one function.
+ */
 export function parseDuration(s: string): number | undefined {
   const m = /^(\d+)(ms|s|m|h|d)?$/.exec(s.trim())
   if (!m) return undefined
   const n = Number(m[1])
   if (!m[2]) return n === 0 ? 0 : undefined
   return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  kB: 1000,
+  MB: 1000 ** 2,
+  GB: 1000 ** 3,
+}
+
+/**
+ * Parse a size flag into bytes: a whole number of bytes (`1048576`) or one with a unit — `B`,
+ * `KiB`, `MiB`, `GiB` (1024-based) or `kB`, `MB`, `GB` (1000-based): `10MiB`, `512KiB`, `2MB`.
+ * Undefined if malformed or not a safe integer. Every size flag of the CLI goes through it.
+ */
+export function parseSize(s: string): number | undefined {
+  const m = /^(0|[1-9][0-9]{0,15})(B|KiB|MiB|GiB|kB|MB|GB)?$/.exec(s.trim())
+  if (!m) return undefined
+  const n = Number(m[1]) * (SIZE_UNITS[m[2] ?? 'B'] as number)
+  return Number.isSafeInteger(n) ? n : undefined
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { EXIT } from './exit-codes.js'
-import { parseDuration } from './format.js'
+import { parseDuration, parseSize } from './format.js'
 import type { CliIo } from './io.js'
 import { run } from './run.js'
 
@@ -57,5 +57,25 @@ describe('run() in-process', () => {
     expect(parseDuration('0')).toBe(0)
     expect(parseDuration('15')).toBeUndefined()
     expect(parseDuration('1w')).toBeUndefined()
+  })
+
+  it('parses sizes', () => {
+    expect(parseSize('1048576')).toBe(1_048_576)
+    expect(parseSize('10MiB')).toBe(10 * 1024 ** 2)
+    expect(parseSize('512KiB')).toBe(512 * 1024)
+    expect(parseSize('2MB')).toBe(2_000_000)
+    expect(parseSize('0')).toBe(0)
+    expect(parseSize('1.5MiB')).toBeUndefined()
+    expect(parseSize('-1')).toBeUndefined()
+    expect(parseSize('10 potatoes')).toBeUndefined()
+  })
+
+  it('explain --window takes a duration, as every duration flag does', async () => {
+    const a = io()
+    expect(await run(['explain', '--window', '300', 'https://api.example.com/v1/x'], a.cli)).toBe(EXIT.USAGE)
+    expect(a.err()).toContain('--window takes a duration from 1s to 1h (e.g. 90s, 5m)')
+    const b = io()
+    expect(await run(['explain', '--window', '90s', '--now', '1735689600', 'https://api.example.com/v1/x'], b.cli)).toBe(1)
+    expect(b.out()).toContain('SIGNATURE_MISSING')
   })
 })

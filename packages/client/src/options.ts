@@ -51,7 +51,8 @@ export const renamed = (old: string, to: string, unit?: string) =>
 
 /** A ConfigurationError naming the first bad field and what is wrong with it (never its value). */
 export function optionsError(what: string, error: z.ZodError): ConfigurationError {
-  const issue = error.issues[0]
+  // A renamed option first: its message says what to write instead.
+  const issue = error.issues.find((i) => i.message.includes(' was renamed ')) ?? error.issues[0]
   const field = issue?.path.map(String).join('.') || '(options)'
   return new ConfigurationError(`invalid ${what}: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
 }

@@ -116,4 +116,4 @@ export {
   Token,
 } from './structured-fields.js'
 export { formatToken, isKeyId, parseToken, TOKEN_PREFIX } from './token.js'
-export type { KeyLimits, KeyRecord, KeyResolver, KeyStatus, NonceStore } from './types.js'
+export type { KeyRecord, KeyResolver, KeyStatus, NonceStore, RateLimits } from './types.js'

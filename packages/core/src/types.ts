@@ -1,12 +1,12 @@
 /** Lifecycle state of a key. */
 export type KeyStatus = 'active' | 'revoked' | 'expired'
 
-/** Per-key limits, read by the server's rate limiter when present. */
-export interface KeyLimits {
-  /** Requests allowed per `windowSeconds` (rate limit). */
-  rate?: { points: number; windowSeconds: number }
-  /** Requests allowed per `periodSeconds` (quota, e.g. a day). */
-  quota?: { points: number; periodSeconds: number }
+/** A key's rate limits, read by the server's rate limiter when present. Durations in milliseconds. */
+export interface RateLimits {
+  /** Requests allowed per `windowMs` (rate limit). */
+  rate?: { points: number; windowMs: number }
+  /** Requests allowed per `periodMs` (quota, e.g. a day: 86 400 000). */
+  quota?: { points: number; periodMs: number }
 }
 
 /**
@@ -26,7 +26,8 @@ export interface KeyRecord {
   notAfter?: Date
   /** Always `hmac-sha256` in v1; the verifier takes the algorithm from here, never the header. */
   algorithm?: 'hmac-sha256'
-  limits?: KeyLimits
+  /** Rate limits and quota of this key (the server's `rateLimiter` applies them). */
+  rateLimits?: RateLimits
   metadata?: Record<string, unknown>
 }
 

@@ -1,6 +1,6 @@
 import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
 import { z } from 'zod'
-import { createKeyInputSchema, generateKey, scopesSchema } from './generate-key.js'
+import { createKeyInputSchema, generateKey, optionsError, renamed, scopesSchema } from './generate-key.js'
 import type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
 import type {
   CreateKeyInput,
@@ -58,7 +58,7 @@ function toInfo(row: StoredKey, now: Date, encrypted: boolean): KeyInfo {
     ...(row.notAfter ? { notAfter: row.notAfter } : {}),
     ...(row.revokedAt ? { revokedAt: row.revokedAt } : {}),
     ...(row.replacedBy ? { replacedBy: row.replacedBy } : {}),
-    ...(row.limits ? { limits: row.limits } : {}),
+    ...(row.rateLimits ? { rateLimits: row.rateLimits } : {}),
     ...(row.metadata ? { metadata: row.metadata } : {}),
     ...(encrypted ? { masterKeyVersion: row.sealed.version } : {}),
     version: row.version,
@@ -80,7 +80,8 @@ const keyUpdateSchema = z
     addScopes: scopesSchema.optional(),
     removeScopes: scopesSchema.optional(),
     expiresAt: z.date().nullable().optional(),
-    limits: z.unknown().optional(),
+    rateLimits: z.unknown().optional(),
+    limits: renamed('limits', 'rateLimits'),
     metadata: z.record(z.string(), z.unknown()).nullable().optional(),
     mergeMetadata: z.record(z.string(), z.unknown()).optional(),
   })
@@ -100,7 +101,7 @@ function updatePatch(row: StoredKey, u: KeyUpdate, at: Date): StoredKeyPatch {
     p.scopes = [...new Set([...row.scopes, ...(u.addScopes ?? [])])].filter((s) => !remove.has(s))
   }
   if (u.expiresAt !== undefined) p.expiresAt = u.expiresAt
-  if (u.limits !== undefined) p.limits = u.limits
+  if (u.rateLimits !== undefined) p.rateLimits = u.rateLimits
   if (u.metadata !== undefined) p.metadata = u.metadata
   if (u.mergeMetadata !== undefined) {
     const next: Record<string, unknown> = { ...(row.metadata ?? {}) }
@@ -133,10 +134,11 @@ function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
  */
 export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions & { requireMasterKey?: boolean }): EncryptedKeyStore {
   const parsed = storeOptionsSchema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid key store options', { cause: parsed.error })
+  if (!parsed.success) throw optionsError('key store options', parsed.error)
   const ring: MasterKeyRing | undefined =
     options.masterKey !== undefined || options.requireMasterKey ? parseMasterKey(options.masterKey) : undefined
-  const now = options.now ?? (() => new Date())
+  const clock = options.now ?? Date.now
+  const now = () => new Date(clock())
   const defaultGrace = options.defaultGraceMs ?? DEFAULT_GRACE_MS
   const listeners = new Set<KeyChangeListener>()
 
@@ -160,8 +162,8 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
   const info = (row: StoredKey, at = now()) => toInfo(row, at, ring !== undefined)
   const issue = (input: CreateKeyInput, at: Date) => {
     const parsedInput = createKeyInputSchema.safeParse(input)
-    if (!parsedInput.success) throw new ConfigurationError('invalid key options', { cause: parsedInput.error })
-    const g = generateKey({ ...(parsedInput.data as CreateKeyInput), now: () => at })
+    if (!parsedInput.success) throw optionsError('key options', parsedInput.error)
+    const g = generateKey({ ...(parsedInput.data as CreateKeyInput), now: () => at.getTime() })
     const row: StoredKey = {
       keyId: g.keyId,
       principal: g.record.principal,
@@ -171,7 +173,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       updatedAt: at,
       version: 0,
       ...(g.record.expiresAt ? { expiresAt: g.record.expiresAt } : {}),
-      ...(g.record.limits ? { limits: g.record.limits } : {}),
+      ...(g.record.rateLimits ? { rateLimits: g.record.rateLimits } : {}),
       ...(g.record.metadata ? { metadata: g.record.metadata } : {}),
       sealed: seal(g.keyId, g.secret),
     }
@@ -212,10 +214,10 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
 
   const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}): Promise<KeyInfo> => {
     const u = keyUpdateSchema.safeParse(changes)
-    if (!u.success) throw new ConfigurationError('invalid key update', { cause: u.error })
-    if (u.data.limits !== undefined && u.data.limits !== null) {
-      const l = createKeyInputSchema.safeParse({ principal: 'x', limits: u.data.limits })
-      if (!l.success) throw new ConfigurationError('invalid limits', { cause: l.error })
+    if (!u.success) throw optionsError('key update', u.error)
+    if (u.data.rateLimits !== undefined && u.data.rateLimits !== null) {
+      const l = createKeyInputSchema.safeParse({ principal: 'x', rateLimits: u.data.rateLimits })
+      if (!l.success) throw optionsError('key update', l.error)
     }
     if (o.ifVersion !== undefined && !Number.isSafeInteger(o.ifVersion)) throw new ConfigurationError('ifVersion must be an integer')
     return edit(keyId, (row, at) => updatePatch(row, changes, at), o.ifVersion)
@@ -259,7 +261,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
         principal: old.principal,
         scopes: old.scopes,
         ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
-        ...(old.limits ? { limits: old.limits } : {}),
+        ...(old.rateLimits ? { rateLimits: old.rateLimits } : {}),
         ...(old.metadata ? { metadata: old.metadata } : {}),
       }
       const { g, row } = issue(input, at)

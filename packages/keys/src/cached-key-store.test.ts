@@ -77,7 +77,7 @@ describe('createCachedKeyStore', () => {
     let t = 0
     const store = createMemoryKeyStore()
     const { calls, resolver } = counting(store)
-    const cache = createCachedKeyStore(resolver, { negativeTtlMs: 1000, now: () => new Date(t) })
+    const cache = createCachedKeyStore(resolver, { negativeTtlMs: 1000, now: () => t })
     expect(await cache.get('Unknown12345')).toBeUndefined()
     expect(await cache.get('Unknown12345')).toBeUndefined()
     expect(calls).toHaveLength(1)
@@ -88,7 +88,7 @@ describe('createCachedKeyStore', () => {
 
   it('expires entries after ttlMs and never serves a key past its own deadline as active', async () => {
     let t = Date.parse('2030-01-01T00:00:00Z')
-    const now = () => new Date(t)
+    const now = () => t
     const store = createMemoryKeyStore({ now })
     const { keyId } = await store.create({ principal: 'acme', expiresAt: new Date(t + 5_000) })
     const { calls, resolver } = counting(store)

@@ -19,8 +19,8 @@ export interface CachedKeyStoreOptions {
    * verifier's `storeTimeoutMs`.
    */
   loadTimeoutMs?: number
-  /** Clock, for tests. */
-  now?: () => Date
+  /** Clock in milliseconds since the epoch, for tests. Default `Date.now`. */
+  now?: () => number
 }
 
 /** Returned by {@link KeyCache.getSync} when the cache cannot answer without asking the store. */
@@ -117,7 +117,7 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
   const negTtl = options.negativeTtlMs ?? 2_000
   const negMax = options.negativeMax ?? 1_000
   const loadTimeout = options.loadTimeoutMs ?? 2_000
-  const clock = options.now ? () => (options.now as () => Date)().getTime() : Date.now
+  const clock = options.now ?? Date.now
   const table = createKeyTable(options.max ?? 100_000)
   const negatives = new Map<string, number>()
   const inflight = new Map<string, Promise<KeyRecord | undefined>>()

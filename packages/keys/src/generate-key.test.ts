@@ -7,7 +7,7 @@ import { openSecret, sealSecret } from './secret-box.js'
 describe('generateKey', () => {
   it('issues a 256-bit secret, a valid key id and a checksummed token', () => {
     const now = new Date('2030-01-01T00:00:00Z')
-    const g = generateKey({ principal: 'acme', scopes: ['a'], expiresAt: new Date('2031-01-01'), now: () => now })
+    const g = generateKey({ principal: 'acme', scopes: ['a'], expiresAt: new Date('2031-01-01'), now: () => now.getTime() })
     expect(isKeyId(g.keyId)).toBe(true)
     expect(g.secret.length).toBe(32)
     expect(g.token.startsWith('sigil_sk_')).toBe(true)

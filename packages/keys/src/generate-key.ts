@@ -10,6 +10,21 @@ export const SECRET_BYTES = 32
 /** Length of a generated key id: 22 base62 characters, ~131 random bits. */
 export const KEY_ID_LENGTH = 22
 
+/**
+ * An option that was renamed (issue 12 item 10): refused with a message naming the new one, so an
+ * upgrade is told rather than silently defaulted.
+ */
+export const renamed = (old: string, to: string, unit?: string) =>
+  z.custom<never>(() => false, { message: `\`${old}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}` }).optional()
+
+/** A ConfigurationError naming the first bad field and what is wrong with it (never its value). */
+export function optionsError(what: string, error: z.ZodError): ConfigurationError {
+  // A renamed option first: its message says what to write instead.
+  const issue = error.issues.find((i) => i.message.includes(' was renamed ')) ?? error.issues[0]
+  const field = issue?.path.map(String).join('.') || '(options)'
+  return new ConfigurationError(`invalid ${what}: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
+}
+
 const scope = z.string().min(1).max(128).regex(/^\S+$/, 'scopes contain no whitespace')
 
 /** zod schema of {@link CreateKeyInput}; shared by every store. */
@@ -17,12 +32,25 @@ export const createKeyInputSchema = z.object({
   principal: z.string().min(1).max(256),
   scopes: z.array(scope).max(256).optional(),
   expiresAt: z.date().optional(),
-  limits: z
+  rateLimits: z
     .object({
-      rate: z.object({ points: z.number().int().positive(), windowSeconds: z.number().positive() }).optional(),
-      quota: z.object({ points: z.number().int().positive(), periodSeconds: z.number().positive() }).optional(),
+      rate: z
+        .object({
+          points: z.number().int().positive(),
+          windowMs: z.number().positive(),
+          windowSeconds: renamed('windowSeconds', 'windowMs', 'milliseconds'),
+        })
+        .optional(),
+      quota: z
+        .object({
+          points: z.number().int().positive(),
+          periodMs: z.number().positive(),
+          periodSeconds: renamed('periodSeconds', 'periodMs', 'milliseconds'),
+        })
+        .optional(),
     })
     .optional(),
+  limits: renamed('limits', 'rateLimits'),
   metadata: z.record(z.string(), z.unknown()).optional(),
 })
 
@@ -50,8 +78,8 @@ export function createKeyId(length = KEY_ID_LENGTH): string {
 
 /** Options of {@link generateKey}. */
 export interface GenerateKeyOptions extends CreateKeyInput {
-  /** Clock, for tests. Default `() => new Date()`. */
-  now?: () => Date
+  /** Clock in milliseconds since the epoch, for tests. Default `Date.now`. */
+  now?: () => number
 }
 
 /** A new key: the one-time token, its parts and the record to store. */
@@ -76,7 +104,7 @@ export interface GeneratedKey {
  */
 export function generateKey(options: GenerateKeyOptions): GeneratedKey {
   const parsed = createKeyInputSchema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid key options', { cause: parsed.error })
+  if (!parsed.success) throw optionsError('key options', parsed.error)
   const o = parsed.data
   const keyId = createKeyId()
   const secret = randomBytes(SECRET_BYTES)
@@ -86,10 +114,10 @@ export function generateKey(options: GenerateKeyOptions): GeneratedKey {
     principal: o.principal,
     scopes: [...(o.scopes ?? [])],
     status: 'active',
-    createdAt: (options.now ?? (() => new Date()))(),
+    createdAt: new Date((options.now ?? Date.now)()),
     algorithm: 'hmac-sha256',
     ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
-    ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.rateLimits ? { rateLimits: o.rateLimits } : {}),
     ...(o.metadata ? { metadata: o.metadata } : {}),
   }
   return { keyId, secret, token: formatToken(keyId, secret), record }

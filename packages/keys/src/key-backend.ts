@@ -1,4 +1,4 @@
-import type { KeyLimits, KeyStatus } from '@sigil/core'
+import type { KeyStatus, RateLimits } from '@sigil/core'
 import type { SealedSecret } from './secret-box.js'
 
 /** A key as a backend stores it: the stored status (never `expired`) and the sealed secret. */
@@ -15,7 +15,7 @@ export interface StoredKey {
   notAfter?: Date
   revokedAt?: Date
   replacedBy?: string
-  limits?: KeyLimits
+  rateLimits?: RateLimits
   metadata?: Record<string, unknown>
   sealed: SealedSecret
 }
@@ -31,7 +31,7 @@ export type StoredKeyPatch = {
   notAfter?: Date
   revokedAt?: Date
   replacedBy?: string
-  limits?: KeyLimits | null
+  rateLimits?: RateLimits | null
   metadata?: Record<string, unknown> | null
   updatedAt: Date
 }
@@ -55,7 +55,7 @@ export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   notAfter: 'not_after',
   revokedAt: 'revoked_at',
   replacedBy: 'replaced_by',
-  limits: 'limits',
+  rateLimits: 'limits',
   metadata: 'metadata',
   updatedAt: 'updated_at',
 }

@@ -1,4 +1,4 @@
-import type { KeyLimits, KeyRecord, KeyResolver, KeyStatus } from '@sigil/core'
+import type { KeyRecord, KeyResolver, KeyStatus, RateLimits } from '@sigil/core'
 
 /** What to create a key for. Validated with zod by every store. */
 export interface CreateKeyInput {
@@ -8,7 +8,8 @@ export interface CreateKeyInput {
   scopes?: readonly string[]
   /** The key stops working at this instant. Default never. */
   expiresAt?: Date
-  limits?: KeyLimits
+  /** Rate limit and quota (`rate.windowMs`, `quota.periodMs`, milliseconds). Default none. */
+  rateLimits?: RateLimits
   metadata?: Record<string, unknown>
 }
 
@@ -72,7 +73,7 @@ export interface KeyUpdate {
   /** Remove these scopes from the current ones (applied after `addScopes`). */
   removeScopes?: readonly string[]
   expiresAt?: Date | null
-  limits?: KeyLimits | null
+  rateLimits?: RateLimits | null
   /** Replace the metadata. Not with `mergeMetadata`. */
   metadata?: Record<string, unknown> | null
   /** Shallow-merge into the current metadata; a `null` value removes that entry. */

@@ -42,7 +42,7 @@ function values(r: StoredKey): unknown[] {
     r.notAfter ?? null,
     r.revokedAt ?? null,
     r.replacedBy ?? null,
-    json(r.limits),
+    json(r.rateLimits),
     json(r.metadata),
     Buffer.from(r.sealed.data),
     r.sealed.version,
@@ -66,7 +66,7 @@ function fromRow(r: Row): StoredKey {
     notAfter: r.not_after,
     revokedAt: r.revoked_at,
     replacedBy: r.replaced_by,
-    limits: r.limits,
+    rateLimits: r.limits,
     metadata: r.metadata,
   }
   for (const [k, v] of Object.entries(opt)) if (v !== null && v !== undefined) (out as unknown as Row)[k] = v

@@ -30,7 +30,7 @@ function fromRow(r: Row): StoredKey {
     notAfter: date(r.not_after),
     revokedAt: date(r.revoked_at),
     replacedBy: (r.replaced_by as string | null) ?? undefined,
-    limits: json(r.limits),
+    rateLimits: json(r.limits),
     metadata: json(r.metadata),
   }
   for (const [k, v] of Object.entries(opt)) if (v !== undefined) (out as unknown as Row)[k] = v
@@ -111,7 +111,7 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       ms(r.notAfter),
       ms(r.revokedAt),
       r.replacedBy ?? null,
-      r.limits ? JSON.stringify(r.limits) : null,
+      r.rateLimits ? JSON.stringify(r.rateLimits) : null,
       r.metadata ? JSON.stringify(r.metadata) : null,
       Buffer.from(r.sealed.data),
       r.sealed.version,

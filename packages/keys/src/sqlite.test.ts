@@ -40,10 +40,10 @@ describe(`createSqliteKeyStore (${driver})`, () => {
     const mk = generateMasterKey()
     const a = createSqliteKeyStore({ path: join(tmpdir(), 'x'), masterKey: mk, database: openSqliteDatabase(':memory:') })
     await a.close()
-    const s1 = await h.open({ now: () => new Date(), masterKey: mk })
+    const s1 = await h.open({ now: Date.now, masterKey: mk })
     await s1.create({ principal: 'p' })
     await s1.close()
-    const s2 = await h.open({ now: () => new Date(), masterKey: mk })
+    const s2 = await h.open({ now: Date.now, masterKey: mk })
     expect(await s2.list()).toHaveLength(1)
     await s2.close()
     const rows = h.persistent?.dumpRows() as unknown[][]
@@ -69,7 +69,7 @@ describe(`createSqliteKeyStore (${driver})`, () => {
 
   it('looks keys up in microseconds', async () => {
     const h = harness()
-    const s = await h.open({ now: () => new Date(), masterKey: generateMasterKey() })
+    const s = await h.open({ now: Date.now, masterKey: generateMasterKey() })
     const { keyId } = await s.create({ principal: 'p' })
     for (let i = 0; i < 200; i++) await s.get(keyId)
     const n = 5000

@@ -9,8 +9,8 @@ export interface StoreOptions {
    * persistent stores; the library never reads the environment itself.
    */
   masterKey?: MasterKeyInput
-  /** Clock, for tests. Default `() => new Date()`. */
-  now?: () => Date
+  /** Clock in milliseconds since the epoch, for tests. Default `Date.now`. */
+  now?: () => number
   /** Grace of `rotate()` when the call does not say. Default 24 h. */
   defaultGraceMs?: number
 }

@@ -6,7 +6,7 @@ import { generateMasterKey } from './master-key.js'
 /** What the conformance suite needs to drive one store implementation, fresh for each test. */
 export interface KeyStoreHarness {
   /** Open a store on this test's storage. Called again within a test to reopen it (other master keys). */
-  open(options: { now: () => Date; masterKey: string }): Promise<KeyStore> | KeyStore
+  open(options: { now: () => number; masterKey: string }): Promise<KeyStore> | KeyStore
   /** Persistent stores: enables the at-rest, reopen and master-key tests. */
   persistent?: {
     /** Every column value of every stored row, read straight from the database. */
@@ -46,7 +46,7 @@ function bytesOf(v: unknown): Buffer {
 export function describeKeyStore(name: string, createHarness: () => Promise<KeyStoreHarness> | KeyStoreHarness): void {
   describe(`KeyStore conformance: ${name}`, () => {
     let t = Date.parse('2030-01-01T00:00:00Z')
-    const now = () => new Date(t)
+    const now = () => t
     const opened: KeyStore[] = []
     let harness: KeyStoreHarness | undefined
     const mk1 = generateMasterKey('v1')
@@ -156,13 +156,13 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       const s = await setup()
       const events: KeyChangeEvent[] = []
       s.onChange((e) => events.push(e))
-      const old = await s.create({ principal: 'acme', scopes: ['x'], limits: { rate: { points: 10, windowSeconds: 1 } } })
+      const old = await s.create({ principal: 'acme', scopes: ['x'], rateLimits: { rate: { points: 10, windowMs: 1000 } } })
       const r = await s.rotate(old.keyId, { graceMs: HOUR })
       expect(r.keyId).not.toBe(old.keyId)
       expect(r.previous).toMatchObject({ keyId: old.keyId, replacedBy: r.keyId, status: 'active' })
       expect(r.previous.notAfter?.getTime()).toBe(t + HOUR)
       const next = await s.get(r.keyId)
-      expect(next).toMatchObject({ principal: 'acme', status: 'active', limits: { rate: { points: 10, windowSeconds: 1 } } })
+      expect(next).toMatchObject({ principal: 'acme', status: 'active', rateLimits: { rate: { points: 10, windowMs: 1000 } } })
       expect([...(next?.scopes ?? [])]).toEqual(['x'])
       expect(parseToken(r.token).keyId).toBe(r.keyId)
       expect(events.find((e) => e.type === 'rotated')).toMatchObject({ keyId: old.keyId, replacedBy: r.keyId })
@@ -186,7 +186,7 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       expect((await s.list({ principal: 'acme' })).length).toBe(4)
     })
 
-    it('updates atomically: add/remove scopes, merge metadata, limits, expiry; versions and events', async () => {
+    it('updates atomically: add/remove scopes, merge metadata, rate limits, expiry; versions and events', async () => {
       const s = await setup()
       const events: string[] = []
       s.onChange((e) => events.push(e.type))
@@ -197,18 +197,27 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       expect(k.version).toBe(1)
       k = await s.update(c.keyId, { mergeMetadata: { tier: null, region: 'eu' } })
       expect(k.metadata).toEqual({ team: 'x', region: 'eu' })
-      k = await s.update(c.keyId, { limits: { rate: { points: 5, windowSeconds: 1 } }, expiresAt: new Date(t + HOUR) })
-      expect(k).toMatchObject({ limits: { rate: { points: 5, windowSeconds: 1 } }, version: 3 })
+      k = await s.update(c.keyId, { rateLimits: { rate: { points: 5, windowMs: 1000 } }, expiresAt: new Date(t + HOUR) })
+      expect(k).toMatchObject({ rateLimits: { rate: { points: 5, windowMs: 1000 } }, version: 3 })
       expect(k.expiresAt?.getTime()).toBe(t + HOUR)
-      k = await s.update(c.keyId, { limits: null, expiresAt: null, metadata: null })
-      expect(k.limits).toBeUndefined()
+      k = await s.update(c.keyId, { rateLimits: null, expiresAt: null, metadata: null })
+      expect(k.rateLimits).toBeUndefined()
       expect(k.expiresAt).toBeUndefined()
       expect(k.metadata).toBeUndefined()
       expect(await s.info(c.keyId)).toMatchObject({ version: 4, scopes: ['a', 'c'] })
       expect(events).toEqual(['created', 'scopes', 'updated', 'updated', 'updated'])
       await expect(s.update(c.keyId, { scopes: ['x'], addScopes: ['y'] })).rejects.toBeInstanceOf(ConfigurationError)
       await expect(s.update(c.keyId, { addScopes: ['has space'] })).rejects.toBeInstanceOf(ConfigurationError)
-      await expect(s.update(c.keyId, { limits: { rate: { points: -1 } } as never })).rejects.toBeInstanceOf(ConfigurationError)
+      await expect(s.update(c.keyId, { rateLimits: { rate: { points: -1 } } as never })).rejects.toBeInstanceOf(ConfigurationError)
+      // Renamed fields are refused naming the new one (issue 12 item 10), never silently dropped.
+      await expect(s.update(c.keyId, { limits: { rate: { points: 5, windowMs: 1000 } } } as never)).rejects.toMatchObject({
+        name: 'ConfigurationError',
+        message: 'invalid key update: limits: `limits` was renamed `rateLimits`',
+      })
+      await expect(s.create({ principal: 'acme', rateLimits: { rate: { points: 5, windowSeconds: 1 } } } as never)).rejects.toMatchObject({
+        name: 'ConfigurationError',
+        message: expect.stringContaining('rateLimits.rate.windowSeconds: `windowSeconds` was renamed `windowMs` (milliseconds)'),
+      })
     })
 
     it('compare-and-set: ifVersion applies once, a stale version is KEY_CONFLICT and changes nothing', async () => {
@@ -292,7 +301,7 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
  */
 export function describeEncryptedKeyStore(name: string, createHarness: () => Promise<KeyStoreHarness> | KeyStoreHarness): void {
   describe(`EncryptedKeyStore conformance: ${name}`, () => {
-    const now = () => new Date()
+    const now = Date.now
     const opened: KeyStore[] = []
     let harness: KeyStoreHarness
     const open = async (masterKey: string) => {

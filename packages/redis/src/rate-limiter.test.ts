@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('createRedisRateLimiter', () => {
   it('allows N per window, then says RATE_LIMITED with a reset', async () => {
-    const rl = createRedisRateLimiter(redis, { rate: { points: 3, windowSeconds: 10 } }, { prefix })
+    const rl = createRedisRateLimiter(redis, { rate: { points: 3, windowMs: 10_000 } }, { prefix })
     const k = key('keyAAAA1')
     const d = []
     for (let i = 0; i < 4; i++) d.push(await rl.consume(k))
@@ -38,8 +38,8 @@ describe('createRedisRateLimiter', () => {
   })
 
   it('takes limits from the key record over the policy, and applies the quota', async () => {
-    const rl = createRedisRateLimiter(redis, { rate: { points: 100, windowSeconds: 1 } }, { prefix })
-    const k = key('keyBBBB1', { limits: { quota: { points: 2, periodSeconds: 86_400 } } })
+    const rl = createRedisRateLimiter(redis, { rate: { points: 100, windowMs: 1000 } }, { prefix })
+    const k = key('keyBBBB1', { rateLimits: { quota: { points: 2, periodMs: 86_400_000 } } })
     const out = []
     for (let i = 0; i < 3; i++) out.push(await rl.consume(k))
     expect(out.map((x) => x.allowed)).toEqual([true, true, false])
@@ -47,7 +47,7 @@ describe('createRedisRateLimiter', () => {
   })
 
   it('charges per principal when the policy says so', async () => {
-    const rl = createRedisRateLimiter(redis, () => ({ rate: { points: 2, windowSeconds: 10 }, perPrincipal: true }), { prefix })
+    const rl = createRedisRateLimiter(redis, () => ({ rate: { points: 2, windowMs: 10_000 }, perPrincipal: true }), { prefix })
     const a = await rl.consume(key('keyCCCC1', { principal: 'tenant-9' }))
     const b = await rl.consume(key('keyCCCC2', { principal: 'tenant-9' }))
     const c = await rl.consume(key('keyCCCC3', { principal: 'tenant-9' }))
@@ -58,7 +58,7 @@ describe('createRedisRateLimiter', () => {
   it('throws (never allows) while Redis is down', async () => {
     const down = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null })
     down.on('error', () => {})
-    const rl = createRedisRateLimiter(down, { rate: { points: 1000, windowSeconds: 1 } }, { prefix })
+    const rl = createRedisRateLimiter(down, { rate: { points: 1000, windowMs: 1000 } }, { prefix })
     await expect(rl.consume(key('keyDDDD1'))).rejects.toThrow()
     down.disconnect()
   })

@@ -30,7 +30,7 @@ const UNSAFE = ['insuranceLimiter', 'inMemoryBlockOnConsumed', 'inMemoryBlockDur
  *
  * @example
  * ```ts
- * const rateLimiter = createRedisRateLimiter(redis, { rate: { points: 100, windowSeconds: 1 } }, { prefix: 'myapp' })
+ * const rateLimiter = createRedisRateLimiter(redis, { rate: { points: 100, windowMs: 1000 } }, { prefix: 'myapp' })
  * await verify(request, { keys, nonceStore, rateLimiter })
  * ```
  */

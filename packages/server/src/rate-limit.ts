@@ -12,7 +12,7 @@ export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type R
  * @example
  * ```ts
  * import { createMemoryRateLimiter } from '@sigil/server/rate-limit'
- * const rateLimiter = createMemoryRateLimiter({ rate: { points: 100, windowSeconds: 1 } })
+ * const rateLimiter = createMemoryRateLimiter({ rate: { points: 100, windowMs: 1000 } })
  * ```
  */
 export function createMemoryRateLimiter(policy: RateLimitPolicy | ((key: KeyRecord) => RateLimitPolicy) = {}): RateLimiter {

@@ -43,7 +43,7 @@ export const admin: Command = async (args, ctx) => {
     const { createLinkToken } = await import('@sigil/admin')
     const secret = await adminSecret(ctx)
     let token: string
-    if (sub === 'login') token = createLinkToken(secret, { role: 'operator' }, ctx.io.now ? { now: ctx.io.now() } : {})
+    if (sub === 'login') token = createLinkToken(secret, { role: 'operator' }, ctx.io.now ? { now: ctx.io.now } : {})
     else {
       if (!values.principal) throw usageError('--principal is required')
       const maxKeys = Number(values['max-keys'] ?? '3')
@@ -57,7 +57,7 @@ export const admin: Command = async (args, ctx) => {
       token = createLinkToken(
         secret,
         { role: 'partner', principal: values.principal, maxKeys, allowedScopes },
-        { ttlMs, ...(ctx.io.now ? { now: ctx.io.now() } : {}) },
+        { ttlMs, ...(ctx.io.now ? { now: ctx.io.now } : {}) },
       )
     }
     const link = `${portalUrl(values.url, ctx)}/login?token=${encodeURIComponent(token)}`

@@ -4,12 +4,12 @@ import { presignUrl } from '@sigil/client'
 import { contentDigest, PRESIGNED_MAX_LIFETIME_S } from '@sigil/core'
 import { parseCommandArgs } from '../args.js'
 import { usageError } from '../exit-codes.js'
-import { parseDuration, toJson } from '../format.js'
+import { parseDuration, parseSize, toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { credentialsFromFlags } from '../request-flags.js'
 
 const USAGE =
-  'usage: sigil presign URL [--expires 15m] [--method GET|PUT|…] [--max-bytes N] [--digest-of FILE] [--once] [--token T | --key-id ID --secret S]'
+  'usage: sigil presign URL [--expires 15m] [--method GET|PUT|…] [--max-bytes 10MiB] [--digest-of FILE] [--once] [--token T | --key-id ID --secret S]'
 
 /**
  * `sigil presign`: print a presigned URL (SPEC §7) — a link that works without a key until it
@@ -45,8 +45,8 @@ export const presign: Command = async (args, ctx) => {
   }
   let maxBytes: number | undefined
   if (values['max-bytes'] !== undefined) {
-    if (!/^(0|[1-9][0-9]{0,14})$/.test(values['max-bytes'])) throw usageError('--max-bytes must be a non-negative integer')
-    maxBytes = Number(values['max-bytes'])
+    maxBytes = parseSize(values['max-bytes'])
+    if (maxBytes === undefined) throw usageError('--max-bytes takes a size: bytes, or with a unit (512KiB, 10MiB, 2MB)')
   }
   let digest: string | undefined
   if (values['digest-of'] !== undefined) {

@@ -196,7 +196,9 @@ const schema = object({
  * secret): `invalid verify options: windowMs: Too big: expected number to be <=3600000`.
  */
 export function optionsError(what: string, error: { issues: ReadonlyArray<Issue> }): ConfigurationError {
-  const issue = error.issues[0] && innermost(error.issues[0])
+  // A renamed option first: its message says what to write instead.
+  const first = error.issues.find((i) => i.message.includes(' was renamed ')) ?? error.issues[0]
+  const issue = first && innermost(first)
   const field = issue?.path.map(String).join('.') || '(options)'
   return new ConfigurationError(`invalid ${what} options: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
 }

@@ -1,4 +1,4 @@
-import type { KeyRecord } from '@sigil/core'
+import { ConfigurationError, type KeyRecord, type RateLimits } from '@sigil/core'
 
 /** The outcome of charging one request to a key. */
 export interface RateLimitDecision {
@@ -21,12 +21,34 @@ export interface RateLimiter {
   consume(key: KeyRecord): Promise<RateLimitDecision>
 }
 
-/** Limits applied when a key record carries none. */
-export interface RateLimitPolicy {
-  rate?: { points: number; windowSeconds: number }
-  quota?: { points: number; periodSeconds: number }
+/** Limits applied when a key record carries none (`rate.windowMs`, `quota.periodMs`: milliseconds). */
+export interface RateLimitPolicy extends RateLimits {
   /** Charge per principal instead of per key id. */
   perPrincipal?: boolean
+}
+
+const RENAMED: Readonly<Record<string, string>> = { windowSeconds: 'windowMs', periodSeconds: 'periodMs' }
+
+/**
+ * Refuse a policy still written in seconds (`windowSeconds`, `periodSeconds`) naming the new
+ * field, and a duration that is not a positive number of milliseconds.
+ */
+function checkPolicy(p: RateLimitPolicy): RateLimitPolicy {
+  for (const [kind, field] of [
+    ['rate', 'windowMs'],
+    ['quota', 'periodMs'],
+  ] as const) {
+    const l = p[kind] as Record<string, unknown> | undefined
+    if (l === undefined) continue
+    for (const old of Object.keys(RENAMED)) {
+      if (old in l)
+        throw new ConfigurationError(`invalid rate limit policy: ${kind}.${old}: \`${old}\` was renamed \`${RENAMED[old]}\` (milliseconds)`)
+    }
+    const ms = l[field]
+    if (typeof ms !== 'number' || !(ms > 0))
+      throw new ConfigurationError(`invalid rate limit policy: ${kind}.${field}: a positive number of milliseconds`)
+  }
+  return p
 }
 
 /** What a rate-limiter-flexible result looks like (duck-typed, so this file does not import it). */
@@ -52,6 +74,7 @@ export function createRateLimiterWith(
   make: (points: number, durationSeconds: number, kind: 'rate' | 'quota') => Limiter,
   policy: RateLimitPolicy | ((key: KeyRecord) => RateLimitPolicy) = {},
 ): RateLimiter {
+  if (typeof policy !== 'function') checkPolicy(policy)
   const limiters = new Map<string, Limiter>()
   const get = (points: number, duration: number, kind: 'rate' | 'quota') => {
     const id = `${kind}:${points}:${duration}`
@@ -88,17 +111,24 @@ export function createRateLimiterWith(
   }
   return {
     async consume(key) {
-      const p = typeof policy === 'function' ? policy(key) : policy
-      const rate = key.limits?.rate ?? p.rate
-      const quota = key.limits?.quota ?? p.quota
+      const p = typeof policy === 'function' ? checkPolicy(policy(key)) : policy
+      // rate-limiter-flexible counts durations in seconds.
+      const rate = key.rateLimits?.rate ?? p.rate
+      const quota = key.rateLimits?.quota ?? p.quota
       const id = p.perPrincipal ? `p:${key.principal}` : `k:${key.keyId}`
       let last: RateLimitDecision = { allowed: true, limit: 0, remaining: 0, resetSeconds: 0, windowSeconds: 0 }
       if (rate) {
-        last = await charge(get(rate.points, rate.windowSeconds, 'rate'), id, rate.points, rate.windowSeconds, 'RATE_LIMITED')
+        const s = rate.windowMs / 1000
+        if (!(s > 0))
+          throw new ConfigurationError(`rate limits of key ${key.keyId}: rate.windowMs must be a positive number of milliseconds`)
+        last = await charge(get(rate.points, s, 'rate'), id, rate.points, s, 'RATE_LIMITED')
         if (!last.allowed) return last
       }
       if (quota) {
-        const q = await charge(get(quota.points, quota.periodSeconds, 'quota'), id, quota.points, quota.periodSeconds, 'QUOTA_EXCEEDED')
+        const s = quota.periodMs / 1000
+        if (!(s > 0))
+          throw new ConfigurationError(`rate limits of key ${key.keyId}: quota.periodMs must be a positive number of milliseconds`)
+        const q = await charge(get(quota.points, s, 'quota'), id, quota.points, s, 'QUOTA_EXCEEDED')
         if (!q.allowed || !rate) return q
       }
       return last

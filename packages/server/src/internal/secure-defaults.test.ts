@@ -347,7 +347,7 @@ describe('issue 11: one key cannot fill the memory nonce store for everyone', ()
     const verifier = createVerifier({
       keys: { [a]: secret, [b]: secret },
       nonceStore: createMemoryNonceStore({ maxEntriesPerKey: 150 }),
-      rateLimiter: createMemoryRateLimiter({ rate: { points: 40, windowSeconds: 60 } }),
+      rateLimiter: createMemoryRateLimiter({ rate: { points: 40, windowMs: 60_000 } }),
       onError: () => {},
     })
     const outcomes: Record<string, number> = {}

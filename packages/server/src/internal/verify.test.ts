@@ -163,7 +163,7 @@ describe('verify()', () => {
     [
       'RATE_LIMITED',
       async () => {
-        const o = setup({ rateLimiter: createMemoryRateLimiter({ rate: { points: 1, windowSeconds: 60 } }) })
+        const o = setup({ rateLimiter: createMemoryRateLimiter({ rate: { points: 1, windowMs: 60_000 } }) })
         await verify(await sign(post()), o)
         return verify(await sign(post()), o)
       },
@@ -171,7 +171,7 @@ describe('verify()', () => {
     [
       'QUOTA_EXCEEDED',
       async () => {
-        const o = setup({ rateLimiter: createMemoryRateLimiter({ quota: { points: 1, periodSeconds: 86400 } }) })
+        const o = setup({ rateLimiter: createMemoryRateLimiter({ quota: { points: 1, periodMs: 86_400_000 } }) })
         await verify(await sign(post()), o)
         return verify(await sign(post()), o)
       },
@@ -224,7 +224,7 @@ describe('verify()', () => {
   })
 
   it('rate-limit rejections carry Retry-After and RateLimit headers', async () => {
-    const o = setup({ rateLimiter: createMemoryRateLimiter({ rate: { points: 1, windowSeconds: 60 } }) })
+    const o = setup({ rateLimiter: createMemoryRateLimiter({ rate: { points: 1, windowMs: 60_000 } }) })
     await verify(await sign(post()), o)
     const p = toProblem(await verify(await sign(post()), o).catch((e) => e))
     expect(p.status).toBe(429)
