@@ -126,7 +126,6 @@ export class Check {
   digestValue: string | null = null
   declared: ReadonlyMap<DigestAlgorithm, Uint8Array> = NO_DIGESTS
   sink: BodySink | undefined = undefined
-  anyByte = false
   rateLimit: Verified['rateLimit'] = undefined
   constructor(
     readonly cfg: VerifierConfig,
@@ -144,6 +143,7 @@ export class Check {
 /** A step returns nothing when it is done, or a promise when it waits for a store or the body. */
 export type Step = (c: Check) => undefined | Promise<unknown>
 
+// 1. Parse (after the presigned view and the declared size)
 function parse(c: Check): undefined {
   const cfg = c.cfg
   const request = c.request
