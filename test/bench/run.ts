@@ -3,7 +3,7 @@
 // Redis answers. Writes test/bench/results/results.json, results.md and chart.svg. Flags: --quick,
 // --no-server, --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --passes=N,
 // --time=ms, --only=substring, --no-micro,
-// --server-rounds=N, --server-kinds=node-sigil,node-floor (a subset), --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
+// --server-rounds=N, --server-kinds=node-sigil,node-floor (a subset), --server-profile=DIR (CPU profile per measured run), --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -43,6 +43,7 @@ if (!flag('no-server')) {
     seconds: quick ? 2 : 4,
     rounds: Number(value('server-rounds') ?? 1),
     ...(value('server-kinds') ? { kinds: (value('server-kinds') as string).split(',') as ServerRow['kind'][] } : {}),
+    ...(value('server-profile') ? { profileDir: value('server-profile') as string } : {}),
     connections: 10,
     bodySize: 1024,
     baseLength,

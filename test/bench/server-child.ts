@@ -1,7 +1,9 @@
 // One server under load, in its own process: `tsx --conditions=source server-child.ts <kind>`.
 // Prints `port <n>` once listening; answers every POST with a small JSON body.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { Session } from 'node:inspector/promises'
 import { Readable } from 'node:stream'
 import { verifyNodeRequest } from '@sigil/server/node'
 import Fastify from 'fastify'
@@ -76,11 +78,28 @@ else {
   port = (server.address() as { port: number }).port
 }
 process.stdout.write(`port ${port}\n`)
+// `{ profile: 'start' }` / `{ profile: 'stop', file }`: a CPU profile of the measured window only
+// (not start-up), for `top-frames.ts`.
+let profiler: Session | undefined
 process.on('message', (m) => {
   if (m === 'rss') process.send?.({ maxRss: process.resourceUsage().maxRSS * 1024 })
   if (m === 'cpu') {
     const u = process.cpuUsage()
     process.send?.({ cpuUs: u.user + u.system })
   }
+  const p = m as { profile?: 'start' | 'stop'; file?: string }
+  if (p.profile === 'start') {
+    profiler = new Session()
+    profiler.connect()
+    void profiler
+      .post('Profiler.enable')
+      .then(() => profiler?.post('Profiler.start'))
+      .then(() => process.send?.({ profiling: true }))
+  }
+  if (p.profile === 'stop' && profiler)
+    void profiler.post('Profiler.stop').then(({ profile }) => {
+      writeFileSync(p.file as string, JSON.stringify(profile))
+      process.send?.({ profiled: p.file })
+    })
 })
 process.on('SIGTERM', () => process.exit(0))

@@ -25,6 +25,19 @@ export interface ServerRow {
   cpuUsPerReq: number
 }
 
+/** Send `m` to the child and wait for its reply carrying `key`. */
+function ask(child: ChildProcess, m: object, key: string): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (x: unknown) => {
+      if ((x as Record<string, unknown>)[key] === undefined) return
+      child.off('message', on)
+      resolve()
+    }
+    child.on('message', on)
+    child.send(m)
+  })
+}
+
 function cpuOf(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
     child.once('message', (m) => resolve((m as { cpuUs: number }).cpuUs))
@@ -92,6 +105,12 @@ export async function runServers(o: {
   baseLength: number
   /** A subset of {@link SERVER_KINDS} (default all), e.g. to iterate on one adapter beside its floor. */
   kinds?: readonly ServerKind[]
+  /**
+   * Write a CPU profile of each measured run (not the warm-up, not start-up) to
+   * `<dir>/<kind>-<round>.cpuprofile`, for top-frames.ts. The profiler costs throughput: compare
+   * profiled runs with each other only.
+   */
+  profileDir?: string
   log?: (s: string) => void
 }): Promise<ServerRow[]> {
   const kinds = o.kinds ?? SERVER_KINDS
@@ -106,9 +125,11 @@ export async function runServers(o: {
       const { child, port } = await startChild(script, kind, o.baseLength)
       try {
         await load(port, 1, o.connections, body)
+        if (o.profileDir) await ask(child, { profile: 'start' }, 'profiling')
         const cpu0 = await cpuOf(child)
         const r = await load(port, o.seconds, o.connections, body)
         const cpuUs = (await cpuOf(child)) - cpu0
+        if (o.profileDir) await ask(child, { profile: 'stop', file: `${o.profileDir}/${kind}-${round}.cpuprofile` }, 'profiled')
         runs.set(kind, [...(runs.get(kind) ?? []), r])
         cpu.set(kind, [...(cpu.get(kind) ?? []), cpuUs / Math.max(1, r.requests.total)])
         o.log?.(
