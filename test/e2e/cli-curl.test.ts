@@ -32,7 +32,7 @@ async function curl(...args: string[]) {
     env: {},
     cwd: tmpdir(),
   }
-  const code = await run(['curl', '--key-id', api.keyId, '--secret', toBase64Url(api.secret), ...args], io)
+  const code = await run(['curl', '--key-id', api.keyId, `--secret=${toBase64Url(api.secret)}`, ...args], io)
   return { code, stdout, stderr }
 }
 

@@ -26,7 +26,9 @@ function io() {
   return { cli, out: () => out.join(''), err: () => err.join('') }
 }
 
-const creds = ['--key-id', keyId, '--secret', toBase64Url(secret)]
+// `--secret=<value>`: a base64url secret starts with '-' one time in 64, which parseArgs (rightly)
+// refuses as an ambiguous `--secret -…` — the flake this form avoids, as a user must.
+const creds = ['--key-id', keyId, `--secret=${toBase64Url(secret)}`]
 const options = (at: number) => ({
   keys: {
     get: (id: string) =>
