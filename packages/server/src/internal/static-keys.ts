@@ -40,12 +40,15 @@ export function staticKeys(record: Record<string, SecretInput | undefined>, scop
   }
   return {
     get(keyId) {
-      if (!Object.hasOwn(record, keyId)) {
-        cache.delete(keyId)
-        return undefined
-      }
+      // The same three reads for a known and an unknown id, so opaque mode's "unknown costs the
+      // same as a bad MAC" holds here too (an inherited value read for an unknown id is unused).
+      const own = Object.hasOwn(record, keyId)
       const input = record[keyId]
       const hit = cache.get(keyId)
+      if (!own) {
+        if (hit) cache.delete(keyId)
+        return undefined
+      }
       if (hit && hit.input === input) return hit.key
       // Added or replaced since: check it now. A bad one throws, which the verifier answers 503.
       const key = recordOf(keyId, input, Object.hasOwn(scopes, keyId) ? (scopes[keyId] ?? []) : [])

@@ -41,8 +41,8 @@ import type { VerifyStep } from './verifier.js'
 
 /** What a verifier keeps across requests, beside its configuration. */
 export interface Shared {
-  /** Opaque mode's secret for unusable keys: drawn on first use (Workers forbid randomness at global scope). */
-  decoy?: Uint8Array
+  /** Opaque mode's record for unknown key ids: its secret is drawn on first use (Workers forbid randomness at global scope). */
+  decoy?: KeyRecord
 }
 
 /** Where a bad MAC usually comes from, said without echoing any value. */
@@ -260,20 +260,42 @@ function lookupKey(c: Check): undefined | Promise<unknown> {
 function checkKey(c: Check): undefined {
   const cfg = c.cfg
   const key = c.key
-  const problem = keyProblem(key, c.nowMs)
+  const found = key !== undefined
+  // An unknown key id goes through the same checks as a found key, on a decoy record (secret
+  // drawn once per verifier), so opaque mode costs the same either way: one path, no early return.
+  const record = found ? key : decoyRecord(c.shared)
+  let problem = keyProblem(record, c.nowMs)
+  if (!found) problem = 'KEY_UNKNOWN'
   c.problem = problem
-  c.keyFound = key !== undefined
+  c.keyFound = found
   // A record whose secret is not >= 32 bytes is never MACed against: fail closed, like a store outage.
-  if (!problem) {
-    const sk = (key as KeyRecord).secret
-    if (!(sk instanceof Uint8Array) || sk.length < MIN_SECRET_BYTES)
-      failStore(cfg, 'key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${c.keyId}`))
-  }
+  const sk = record.secret
+  const short = !(sk instanceof Uint8Array) || sk.length < MIN_SECRET_BYTES
+  if (short && !problem)
+    failStore(cfg, 'key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${c.keyId}`))
   if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
   return undefined
 }
 
-// 5. MAC (in opaque mode an unusable key is MACed against a decoy, so it costs the same)
+/** The record an unknown key id is checked and MACed against (opaque mode's decoy). */
+function decoyRecord(shared: Shared): KeyRecord {
+  let d = shared.decoy
+  if (!d) {
+    d = {
+      keyId: '',
+      secret: randomBytes(32),
+      principal: '',
+      scopes: [],
+      status: 'active',
+      createdAt: new Date(0),
+      algorithm: 'hmac-sha256',
+    }
+    shared.decoy = d
+  }
+  return d
+}
+
+// 5. MAC (in opaque mode an unusable key is MACed against the decoy's secret, so it costs the same)
 function mac(c: Check): undefined | Promise<unknown> {
   const cfg = c.cfg
   c.step = 'mac'
@@ -285,9 +307,7 @@ function mac(c: Check): undefined | Promise<unknown> {
     if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
     throw e
   }
-  const problem = c.problem
-  if (problem && !c.shared.decoy) c.shared.decoy = randomBytes(32)
-  const secret = problem ? (c.shared.decoy as Uint8Array) : (c.key as KeyRecord).secret
+  const secret = (c.problem ? decoyRecord(c.shared) : (c.key as KeyRecord)).secret
   if (cfg.debug) c.macBase = base
   const ok = cfg.hmac.verify(secret, base, entry.signature)
   if (typeof ok === 'boolean') {
