@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { generateMasterKey } from '@sigil/keys'
-import { createPostgresKeyStore } from '@sigil/keys/postgres'
+import { createPostgresKeyStore, type PostgresKeyStoreOptions } from '@sigil/keys/postgres'
 import { describeEncryptedKeyStore, describeKeyStore, type KeyStoreHarness } from '@sigil/keys/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -19,10 +20,65 @@ afterAll(async () => {
   await pool.end()
 })
 
-function harness(): KeyStoreHarness {
+/**
+ * A TCP proxy in front of the server that reads what the client sends, as a pooler would: each
+ * connection's startup parameters, and the name of every Parse message ('' = unnamed statement).
+ */
+async function wireTap() {
+  const target = new URL(url)
+  const startups: string[] = []
+  const parseNames: string[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname)
+    sockets.add(client).add(upstream)
+    let buf = Buffer.alloc(0)
+    let started = false
+    client.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      for (;;) {
+        if (!started) {
+          if (buf.length < 4 || buf.length < buf.readInt32BE(0)) break
+          const len = buf.readInt32BE(0)
+          startups.push(buf.subarray(8, len).toString('latin1'))
+          buf = buf.subarray(len)
+          started = true
+        } else {
+          if (buf.length < 5 || buf.length < 1 + buf.readInt32BE(1)) break
+          const len = buf.readInt32BE(1)
+          if (buf[0] === 0x50) parseNames.push(buf.subarray(5, buf.indexOf(0, 5)).toString('latin1'))
+          buf = buf.subarray(1 + len)
+        }
+      }
+      upstream.write(d)
+    })
+    upstream.on('data', (d) => client.write(d))
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const proxied = new URL(url)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String((server.address() as AddressInfo).port)
+  return {
+    url: proxied.toString(),
+    startups,
+    parseNames,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => server.close(r))
+    },
+  }
+}
+
+function harness(extra: Partial<PostgresKeyStoreOptions> = {}): KeyStoreHarness {
   const table = `keys_${++n}`
   return {
-    open: (o) => createPostgresKeyStore({ client: pool, schema, table, ...o }),
+    open: (o) => createPostgresKeyStore({ client: pool, schema, table, ...extra, ...o }),
     persistent: {
       dumpRows: async () => (await pool.query({ text: `SELECT * FROM "${schema}"."${table}"`, rowMode: 'array' })).rows,
       openWithoutMasterKey: () => createPostgresKeyStore({ client: pool, schema, table }),
@@ -35,6 +91,7 @@ function harness(): KeyStoreHarness {
 
 describeKeyStore('postgres (pg.Pool)', harness)
 describeEncryptedKeyStore('postgres (pg.Pool)', harness)
+describeKeyStore('postgres (pg.Pool, preparedStatements: false)', () => harness({ preparedStatements: false }))
 
 describe('createPostgresKeyStore on PostgreSQL', () => {
   it('applies migrations idempotently, also when instances open at once', async () => {
@@ -81,6 +138,70 @@ describe('createPostgresKeyStore on PostgreSQL', () => {
     } finally {
       await one.end()
     }
+  })
+
+  it('with preparedStatements: false prepares nothing on the server (what a transaction-mode pooler needs)', async () => {
+    const one = new pg.Pool({ connectionString: url, max: 1 })
+    const table = `keys_${++n}`
+    try {
+      const s = await createPostgresKeyStore({ client: one, schema, table, masterKey: generateMasterKey(), preparedStatements: false })
+      const { keyId } = await s.create({ principal: 'p' })
+      expect((await s.get(keyId))?.principal).toBe('p')
+      expect((await s.list({ principal: 'p', limit: 10 })).map((k) => k.keyId)).toEqual([keyId])
+      await s.update(keyId, { addScopes: ['orders:read'] })
+      const { keyId: next } = await s.rotate(keyId)
+      await s.revoke(next)
+      expect((await s.get(next))?.status).toBe('revoked')
+      const { rows } = await one.query('SELECT name FROM pg_prepared_statements')
+      expect(rows).toEqual([])
+      await s.close()
+    } finally {
+      await one.end()
+    }
+  })
+
+  it('with preparedStatements: false sends what PgBouncer in transaction mode accepts: no named statement, no statement_timeout at startup', async () => {
+    const tap = await wireTap()
+    try {
+      const seen = async (preparedStatements?: boolean) => {
+        tap.startups.length = 0
+        tap.parseNames.length = 0
+        const s = await createPostgresKeyStore({
+          connectionString: tap.url,
+          schema,
+          table: `keys_${++n}`,
+          masterKey: generateMasterKey(),
+          ...(preparedStatements === undefined ? {} : { preparedStatements }),
+        })
+        const { keyId } = await s.create({ principal: 'p' })
+        await s.get(keyId)
+        await s.list({ limit: 10 })
+        await s.close()
+        return { startups: [...tap.startups], names: [...new Set(tap.parseNames)] }
+      }
+      const off = await seen(false)
+      expect(off.startups.length).toBeGreaterThan(0)
+      for (const st of off.startups) expect(st).not.toContain('statement_timeout')
+      expect(off.names).toEqual([''])
+      // The default, for contrast: named statements and the server-side backstop.
+      const on = await seen()
+      expect(on.startups.every((st) => st.includes('statement_timeout'))).toBe(true)
+      expect(on.names.some((name) => /^sigil_keys_[0-9a-f]{24}$/.test(name))).toBe(true)
+    } finally {
+      await tap.close()
+    }
+  })
+
+  it('refuses a non-boolean preparedStatements', async () => {
+    await expect(
+      createPostgresKeyStore({
+        client: pool,
+        schema,
+        table: `keys_${++n}`,
+        masterKey: generateMasterKey(),
+        preparedStatements: 'no' as never,
+      }),
+    ).rejects.toMatchObject({ code: 'CONFIGURATION_INVALID' })
   })
 
   it('looks keys up', async () => {

@@ -38,6 +38,15 @@ export interface PostgresKeyStoreOptions extends StoreOptions {
   connectionTimeoutMs?: number
   /** Connections of the pool created from `connectionString`. Default 10. */
   poolSize?: number
+  /**
+   * On a `pg.Pool`, the store's statements are named prepared statements, parsed and planned once
+   * per connection. Set `false` behind a pooler in transaction mode that cannot keep them
+   * (PgBouncer before 1.21, or later without `max_prepared_statements`): every statement is then
+   * sent unnamed (parsed and planned on each call), and the pool built from `connectionString`
+   * sends no `statement_timeout` startup parameter, which PgBouncer refuses (set it on the role:
+   * `ALTER ROLE … SET statement_timeout = '30s'`). `queryTimeoutMs` applies either way. Default `true`.
+   */
+  preparedStatements?: boolean
 }
 
 /**
@@ -74,7 +83,7 @@ function deadline<T>(p: Promise<T>, ms: number, what: string): { promise: Promis
  * connections all hung on a frozen network path refills with fresh ones) and fails. Any failed
  * query also takes its connection out of the pool, as `pool.query` does.
  */
-function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): StatementClient {
+function guardPool(pool: PoolLike, queryMs: number, acquireMs: number, named: boolean): StatementClient {
   const run = async (text: string, params: unknown[] | undefined, ms: number, name?: string) => {
     const acquiring = pool.connect()
     const acquire = deadline(acquiring, acquireMs, 'acquiring a connection')
@@ -116,7 +125,8 @@ function guardPool(pool: PoolLike, queryMs: number, acquireMs: number): Statemen
   }
   return {
     query: (text, params) => run(text, params, queryMs),
-    prepared: (name, text, params) => run(text, params, queryMs, name),
+    // Unnamed (pg's extended protocol with the unnamed statement): what transaction poolers accept.
+    prepared: named ? (name, text, params) => run(text, params, queryMs, name) : (_name, text, params) => run(text, params, queryMs),
     // Migrations (at open only) may wait on another instance's migration lock.
     exec: (text) => run(text, undefined, Math.max(queryMs, 30_000)),
   }
@@ -131,6 +141,7 @@ const schema = storeOptionsSchema.extend({
   queryTimeoutMs: z.number().int().min(1).optional(),
   connectionTimeoutMs: z.number().int().min(1).optional(),
   poolSize: z.number().int().min(1).max(1000).optional(),
+  preparedStatements: z.boolean().optional(),
 })
 
 async function migrate(client: PgQueryClient, schemaName: string, table: string): Promise<void> {
@@ -184,18 +195,21 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
         // The kernel notices a server host that vanished; the guard handles paths that freeze.
         keepAlive: true,
         keepAliveInitialDelayMillis: 10_000,
-        // Server-side backstop: a statement whose client went away does not run on for ever.
-        statement_timeout: Math.max(queryMs, 30_000),
+        // Server-side backstop: a statement whose client went away does not run on for ever. pg
+        // sends it as a startup parameter, which PgBouncer refuses ("unsupported startup
+        // parameter"): behind a pooler (preparedStatements: false) set it on the role instead.
+        ...(options.preparedStatements === false ? {} : { statement_timeout: Math.max(queryMs, 30_000) }),
       })
   // An idle pooled connection that drops (server restart, pg_terminate_backend) must not crash
   // the process; the pool discards it and the next query opens a new one.
   owned?.on('error', () => {})
   const given = options.client
   const plain = given as PgQueryClient
+  const named = options.preparedStatements ?? true
   const client: StatementClient = owned
-    ? guardPool(owned as unknown as PoolLike, queryMs, acquireMs)
+    ? guardPool(owned as unknown as PoolLike, queryMs, acquireMs, named)
     : isPool(given)
-      ? guardPool(given, queryMs, acquireMs)
+      ? guardPool(given, queryMs, acquireMs, named)
       : {
           query: (text, params) => plain.query(text, params),
           prepared: (_name, text, params) => plain.query(text, params),
