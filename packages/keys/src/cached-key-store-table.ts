@@ -92,7 +92,10 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
   let slots = new Int32Array(MIN_SLOTS * STRIDE)
   let hashes = new Int32Array(MIN_SLOTS)
   let records: Array<KeyRecord | undefined> = new Array(MIN_SLOTS).fill(undefined)
-  let ids: Array<string | undefined> = new Array(MIN_SLOTS).fill(undefined)
+  // Only ids too long or too wide to sit inline are kept as strings, and this array exists only
+  // once there is one: an inline id is compared in its slot, and keeping the caller's string would
+  // keep alive what it was sliced from (a request's whole Signature-Input value, ~180 B a key).
+  let ids: Array<string | undefined> | undefined
   let mask = MIN_SLOTS - 1
   let count = 0
   let hand = 0
@@ -118,7 +121,7 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
         slots[o + KEY + 3] === probe[4] &&
         slots[o + KEY + 4] === probe[5] &&
         slots[o + KEY + 5] === probe[6] &&
-        (code !== WIDE || ids[p] === keyId)
+        (code !== WIDE || (ids as Array<string | undefined>)[p] === keyId)
       )
         return p
       p = (p + 1) & mask
@@ -133,7 +136,10 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
     slots[o + META] = (h & 0xffff0000) | ((probe[0] as number) << 1)
     for (let w = 0; w < KEY_WORDS; w++) slots[o + KEY + w] = probe[1 + w] as number
     hashes[p] = h
-    ids[p] = keyId
+    if (probe[0] === WIDE) {
+      if (ids === undefined) ids = new Array(mask + 1).fill(undefined)
+      ids[p] = keyId
+    }
     count++
     return p
   }
@@ -151,12 +157,12 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
       slots.copyWithin(hole * STRIDE, q * STRIDE, q * STRIDE + STRIDE)
       hashes[hole] = hashes[q] as number
       records[hole] = records[q]
-      ids[hole] = ids[q]
+      if (ids) ids[hole] = ids[q]
       hole = q
     }
     slots.fill(0, hole * STRIDE, hole * STRIDE + STRIDE)
     records[hole] = undefined
-    ids[hole] = undefined
+    if (ids) ids[hole] = undefined
     count--
   }
 
@@ -168,7 +174,7 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
     slots = new Int32Array(size * STRIDE)
     hashes = new Int32Array(size)
     records = new Array(size).fill(undefined)
-    ids = new Array(size).fill(undefined)
+    ids = old.ids && new Array(size).fill(undefined)
     mask = size - 1
     count = 0
     hand = 0
@@ -183,7 +189,7 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
       slots[q * STRIDE + UNTIL] = Math.min(INT32_MAX, (old.slots[o + UNTIL] as number) + shift)
       hashes[q] = h
       records[q] = old.records[p]
-      ids[q] = old.ids[p]
+      if (ids) ids[q] = (old.ids as Array<string | undefined>)[p]
       count++
     }
   }
@@ -218,7 +224,7 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
     slots = new Int32Array(MIN_SLOTS * STRIDE)
     hashes = new Int32Array(MIN_SLOTS)
     records = new Array(MIN_SLOTS).fill(undefined)
-    ids = new Array(MIN_SLOTS).fill(undefined)
+    ids = undefined
     mask = MIN_SLOTS - 1
     count = 0
     hand = 0
@@ -246,8 +252,9 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
         if (count >= max) {
           if (!makeRoom(h, t)) return false
         } else if ((count + 1) * 2 > mask + 1 && mask + 1 < limit) rebuild((mask + 1) * 2, t, base)
-        // (Making room moves entries but never hashes: `probe` still holds this key id.)
-        p = place(keyId, h)
+        // (Making room moves entries but never hashes: `probe` still holds this key id.) A wide id
+        // is kept as the record's own string when equal, not the caller's (maybe a slice of a header).
+        p = place(record.keyId === keyId ? record.keyId : keyId, h)
       }
       slots[p * STRIDE + UNTIL] = Math.min(INT32_MAX, Math.floor(until - base))
       records[p] = record
