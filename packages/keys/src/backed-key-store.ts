@@ -223,12 +223,14 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     return edit(keyId, (row, at) => updatePatch(row, changes, at), o.ifVersion)
   }
 
+  const record = (row: StoredKey | undefined): KeyRecord | undefined => row && { ...info(row), secret: open(row) }
+  const readSync = backend.readSync
   return {
     async get(keyId: string): Promise<KeyRecord | undefined> {
-      const row = await backend.read(keyId)
-      if (!row) return undefined
-      return { ...info(row), secret: open(row) }
+      return record(await backend.read(keyId))
     },
+    // `get` without a promise, when the backend can read synchronously (SQLite).
+    ...(readSync ? { lookup: (keyId: string): KeyRecord | undefined => record(readSync.call(backend, keyId)) } : {}),
     async info(keyId) {
       const row = await backend.read(keyId)
       return row ? info(row) : undefined

@@ -182,6 +182,35 @@ describe('createCachedKeyStore', () => {
     expect(cache.lookup('Unknown12345')).toBeUndefined()
   })
 
+  it("loads through the store's own synchronous lookup: a miss answers without a promise, get is not called", async () => {
+    const r = record('k1')
+    const asked: string[] = []
+    const store = {
+      get: async (_keyId: string): Promise<KeyRecord | undefined> => {
+        throw new Error('get must not be called when the store has lookup')
+      },
+      lookup: (keyId: string) => {
+        asked.push(keyId)
+        if (keyId === 'broken') throw new Error('disk I/O error')
+        return keyId === 'k1' ? r : undefined
+      },
+    }
+    const cache = createCachedKeyStore(store)
+    expect(cache.lookup('k1')).toBe(r)
+    expect(cache.lookup('k1')).toBe(r)
+    expect(cache.lookup('nope')).toBeUndefined()
+    expect(cache.lookup('nope')).toBeUndefined()
+    expect(await cache.get('k1')).toBe(r)
+    expect(asked).toEqual(['k1', 'nope'])
+    // A store that throws still fails as a rejected promise, and nothing is cached.
+    const failed = cache.lookup('broken')
+    expect(failed).toBeInstanceOf(Promise)
+    await expect(failed).rejects.toThrow('disk I/O error')
+    await expect(cache.get('broken')).rejects.toThrow('disk I/O error')
+    expect(asked.filter((k) => k === 'broken')).toHaveLength(2)
+    expect(cache.stats()).toMatchObject({ loads: 4, size: 1, negativeSize: 1 })
+  })
+
   it('stays exact under random gets, changes and invalidations with a tiny table (model check)', async () => {
     const store = createMemoryKeyStore()
     const cache = createCachedKeyStore(store, { max: 3, negativeMax: 2 })

@@ -33,7 +33,10 @@ export interface KeyCache {
    * exist, or {@link CACHE_MISS} (then call `get` or `lookup`).
    */
   getSync(keyId: string): KeyRecord | undefined | typeof CACHE_MISS
-  /** `get` that answers synchronously on a hit and returns a promise only on a miss. */
+  /**
+   * `get` that answers synchronously on a hit, and on a miss too when the store answers
+   * synchronously (its own `lookup`, as the SQLite store has); a promise otherwise.
+   */
   lookup(keyId: string): KeyRecord | undefined | Promise<KeyRecord | undefined>
   /** Drop one key now, e.g. when another instance announces a change (Redis pub/sub). */
   invalidate(keyId: string): void
@@ -211,20 +214,20 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
     ;(timer as { unref?: () => void }).unref?.()
   }
 
-  const load = (keyId: string): Promise<KeyRecord | undefined> => {
+  // The store's own `lookup` when it has one (the SQLite store answers it synchronously), else `get`.
+  const ask: (keyId: string) => KeyRecord | undefined | Promise<KeyRecord | undefined> =
+    typeof store.lookup === 'function' ? (store.lookup as KeyResolver['get']).bind(store) : store.get.bind(store)
+
+  /** A store lookup: the answer itself when the store answered synchronously, else a promise. Throws when the store threw. */
+  const load = (keyId: string): KeyRecord | undefined | Promise<KeyRecord | undefined> => {
     const pending = inflight.get(keyId)
     if (pending) return pending
     counters.loads++
-    let answer: ReturnType<S['get']>
-    try {
-      answer = store.get(keyId) as ReturnType<S['get']>
-    } catch (e) {
-      return Promise.reject(e)
-    }
+    const answer = ask(keyId)
     if (!isPromise(answer)) {
       const t = clock()
       put(keyId, answer, t)
-      return Promise.resolve(answer && withStatus(answer, t))
+      return answer && withStatus(answer, t)
     }
     const flight: Flight = { deadline: performance.now() + loadTimeout, done: false, reject: undefined }
     const p: Promise<KeyRecord | undefined> = new Promise((resolve, reject) => {
@@ -256,13 +259,23 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
     return p
   }
 
+  // A store that throws instead of rejecting still fails through a rejected promise, as before.
+  const loadOrReject = (keyId: string) => {
+    try {
+      return load(keyId)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
   const lookup = (keyId: string) => {
     const r = getSync(keyId)
-    return r === CACHE_MISS ? load(keyId) : r
+    return r === CACHE_MISS ? loadOrReject(keyId) : r
   }
   const get = (keyId: string): Promise<KeyRecord | undefined> => {
     const r = getSync(keyId)
-    return r === CACHE_MISS ? load(keyId) : Promise.resolve(r)
+    if (r !== CACHE_MISS) return Promise.resolve(r)
+    const a = loadOrReject(keyId)
+    return isPromise(a) ? a : Promise.resolve(a)
   }
 
   const admin = store as unknown as Partial<KeyStore> & Record<string, unknown>

@@ -72,6 +72,12 @@ export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
  */
 export interface KeyBackend {
   read(keyId: string): Promise<StoredKey | undefined>
+  /**
+   * Optional: the same read, answered synchronously, for a backend that reads without waiting on
+   * I/O callbacks (SQLite). The store then has a synchronous `lookup`, which `verify()` and
+   * `createCachedKeyStore` prefer: no promise per lookup. Throws where `read` would reject.
+   */
+  readSync?(keyId: string): StoredKey | undefined
   /** Insert a new row; key ids are random, a duplicate is a bug and may throw. */
   insert(row: StoredKey): Promise<void>
   /**

@@ -129,11 +129,17 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       insert(next)
       return true
     })
-  return {
-    read: mapped((keyId: string) => {
+  const readSync = (keyId: string) => {
+    try {
       const r = q.read.get(keyId) as Row | undefined
       return r && fromRow(r)
-    }),
+    } catch (e) {
+      throw storeError(e)
+    }
+  }
+  return {
+    read: mapped(readSync),
+    readSync,
     insert: mapped((row: StoredKey) => void insert(row)),
     update: mapped((keyId: string, patch: StoredKeyPatch, ifVersion?: number) => {
       const { sets, values } = patchSql(patch)

@@ -67,6 +67,20 @@ describe(`createSqliteKeyStore (${driver})`, () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  it('answers lookup synchronously (what verify() and the cache use), and a failed read as STORE_UNAVAILABLE', async () => {
+    const db = openSqliteDatabase(':memory:')
+    const s = createSqliteKeyStore({ database: db, masterKey: generateMasterKey() })
+    const { keyId } = await s.create({ principal: 'p', scopes: ['orders:read'] })
+    const found = s.lookup?.(keyId)
+    expect(found).not.toBeInstanceOf(Promise)
+    expect(found).toEqual(await s.get(keyId))
+    expect(s.lookup?.('NoSuchKey123')).toBeUndefined()
+    db.exec('DROP TABLE sigil_keys')
+    expect(() => s.lookup?.(keyId)).toThrow(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }))
+    await expect(s.get(keyId)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    await s.close()
+  })
+
   it('looks keys up in microseconds', async () => {
     const h = harness()
     const s = await h.open({ now: Date.now, masterKey: generateMasterKey() })

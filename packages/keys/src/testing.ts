@@ -81,6 +81,15 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       expect(c.key).not.toHaveProperty('secret')
     })
 
+    it('answers lookup (where the store has it) exactly as get, revoked and unknown keys included', async () => {
+      const s = await setup()
+      if (typeof s.lookup !== 'function') return
+      const a = await s.create({ principal: 'acme', scopes: ['orders:read'], metadata: { env: 'test' } })
+      const b = await s.create({ principal: 'acme' })
+      await s.revoke(b.keyId)
+      for (const id of [a.keyId, b.keyId, 'NoSuchKey123']) expect(await s.lookup(id)).toEqual(await s.get(id))
+    })
+
     it('answers undefined for an unknown key and KEY_UNKNOWN to admin calls', async () => {
       const s = await setup()
       expect(await s.get('NoSuchKey123')).toBeUndefined()
