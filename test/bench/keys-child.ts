@@ -3,9 +3,12 @@
 // store seals them), time uncached `get`, a cache ten times smaller than the key set, and a `list`
 // page; clean up. `cache`: the cache's hit path and memory per key at `size` entries. Prints one
 // JSON line.
-// Args: <sqlite|postgres|cache> <size>
+// Args: <sqlite|postgres|cache> <size> [place]: `place` is the SQLite directory or the PostgreSQL
+// schema to use, chosen by keys.ts, which also removes it after this process exits (killed or not).
+// SQLite runs on the package's own driver seam (`openSqliteDatabase`, what users get: node:sqlite,
+// else better-sqlite3, else wasm; SIGIL_SQLITE_DRIVER forces one) and reports which driver it measured.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { KeyRecord } from '@sigil/core'
@@ -19,14 +22,14 @@ import {
   sealSecret,
 } from '@sigil/keys'
 import { createPostgresKeyStore } from '@sigil/keys/postgres'
-import { createSqliteKeyStore } from '@sigil/keys/sqlite'
-import Database from 'better-sqlite3'
+import { createSqliteKeyStore, openSqliteDatabase } from '@sigil/keys/sqlite'
 import pg from 'pg'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error('run with --expose-gc')
 const backend = process.argv[2] as 'sqlite' | 'postgres' | 'cache'
 const size = Number(process.argv[3])
+const place = process.argv[4]
 const PG_URL = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const ring = parseMasterKey(generateMasterKey())
 const secret = new Uint8Array(32).fill(7)
@@ -69,14 +72,25 @@ function rows(n: number, each: (keyId: string, sealed: Buffer, i: number) => voi
   return ids
 }
 
-async function openSqlite(): Promise<{ store: EncryptedKeyStore; ids: string[]; cleanup: () => Promise<void>; populateMs: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'sigil-keys-bench-'))
+type Opened = {
+  store: EncryptedKeyStore
+  ids: string[]
+  cleanup: () => Promise<void>
+  populateMs: number
+  driver?: string
+  /** The query plans of the lookup and of a list page after a cursor, as the database reports them. */
+  plans: (mid: string) => Promise<Record<string, string>>
+}
+
+async function openSqlite(): Promise<Opened> {
+  const dir = place ?? mkdtempSync(join(tmpdir(), 'sigil-keys-bench-'))
+  mkdirSync(dir, { recursive: true })
   const path = join(dir, 'keys.db')
   const t0 = performance.now()
   createSqliteKeyStore({ path, masterKey: ring }).close() // migrations + check value
-  const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  db.pragma('cache_size = -262144')
+  // Populated through the same seam and driver the store opens with.
+  const db = openSqliteDatabase(path)
+  db.exec('PRAGMA cache_size = -262144')
   const ins = db.prepare(
     `INSERT INTO sigil_keys (key_id, principal, scopes, status, created_at, updated_at, secret_ciphertext, master_key_version) VALUES (?, ?, '["read"]', 'active', ?, ?, ?, ?)`,
   )
@@ -84,19 +98,38 @@ async function openSqlite(): Promise<{ store: EncryptedKeyStore; ids: string[]; 
   let ids: string[] = []
   for (let done = 0; done < size; done += SQLITE_BATCH) {
     const n = Math.min(SQLITE_BATCH, size - done)
-    db.transaction(() => {
+    db.immediate(() => {
       ids = ids.concat(rows(n, (keyId, sealed, i) => ins.run(keyId, `p${(done + i) % 1000}`, now, now, sealed, ring.current)))
-    })()
+    })
   }
   db.exec('ANALYZE')
+  const driver = db.driver
   db.close()
   const populateMs = performance.now() - t0
   const store = createSqliteKeyStore({ path, masterKey: ring })
-  return { store, ids, populateMs, cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
+  // The statements of sqlite-backend.ts (lookup; a list page after a cursor).
+  const plans = async (mid: string) => {
+    const ro = openSqliteDatabase(path, { readonly: true })
+    const plan = (sql: string, ...p: string[]) =>
+      ro
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...p)
+        .map((r) => r.detail)
+        .join('; ')
+    try {
+      return {
+        get: plan('SELECT * FROM "sigil_keys" WHERE key_id = ?', mid),
+        list: plan('SELECT * FROM "sigil_keys" WHERE key_id > ? ORDER BY key_id LIMIT 100', mid),
+      }
+    } finally {
+      ro.close()
+    }
+  }
+  return { store, ids, populateMs, driver, plans, cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-async function openPostgres(): Promise<{ store: EncryptedKeyStore; ids: string[]; cleanup: () => Promise<void>; populateMs: number }> {
-  const schema = `sigil_keys_bench_${process.pid}`
+async function openPostgres(): Promise<Opened> {
+  const schema = place ?? `sigil_keys_bench_${process.pid}`
   const t0 = performance.now()
   const admin = new pg.Client({ connectionString: PG_URL })
   await admin.connect()
@@ -119,10 +152,22 @@ async function openPostgres(): Promise<{ store: EncryptedKeyStore; ids: string[]
   await admin.query('COMMIT')
   await admin.query(`ANALYZE ${schema}.sigil_keys`)
   const populateMs = performance.now() - t0
+  // The statements of postgres-backend.ts (lookup; a list page after a cursor), run once under
+  // EXPLAIN ANALYZE: the plan and the server's own execution time, apart from the round trip.
+  const cols =
+    'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version, version'
+  const t = `"${schema}"."sigil_keys"`
+  const plan = async (sql: string, p: unknown[]) =>
+    (await admin.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, p)).rows.map((r) => String(r['QUERY PLAN']).trim()).join('; ')
+  const plans = async (mid: string) => ({
+    get: await plan(`SELECT ${cols} FROM ${t} WHERE key_id = $1`, [mid]),
+    list: await plan(`SELECT ${cols} FROM ${t} WHERE key_id COLLATE "C" > $1 ORDER BY key_id COLLATE "C" LIMIT $2`, [mid, 100]),
+  })
   return {
     store,
     ids,
     populateMs,
+    plans,
     cleanup: async () => {
       await store.close()
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
@@ -148,7 +193,11 @@ const picks = (ids: string[], n: number) => Array.from({ length: n }, () => ids[
 const SIG_HEAD = 'sig1=("@method" "@authority" "@path" "content-digest");created=1735689600;keyid="'
 const SIG_TAIL = '";alg="hmac-sha256";tag="sigil"'
 function fromHeaders(ids: string[], n: number): string[] {
-  const chosen = picks(ids, n)
+  return delivered(picks(ids, n))
+}
+/** Each of `chosen` as a request delivers it (see fromHeaders). */
+function delivered(chosen: string[]): string[] {
+  const n = chosen.length
   const wire = Buffer.from(chosen.map((k) => SIG_HEAD + k + SIG_TAIL).join(''), 'latin1')
   const out: string[] = new Array(n)
   let at = 0
@@ -205,7 +254,7 @@ if (backend === 'cache') {
   process.exit(0)
 }
 
-const { store, ids, cleanup, populateMs } = backend === 'sqlite' ? await openSqlite() : await openPostgres()
+const { store, ids, cleanup, populateMs, driver, plans } = backend === 'sqlite' ? await openSqlite() : await openPostgres()
 try {
   const sample = picks(ids, 20_000)
   const isPg = backend === 'postgres'
@@ -220,20 +269,41 @@ try {
   // Warm the small cache with twice its size in lookups (PostgreSQL: at most 2,000, a round trip each).
   const warm = isPg ? Math.min(2 * max, 2_000) : 2 * max
   if (cache) await timeAsync(picks(ids, warm), per, Math.ceil(warm / per), (k) => cache.get(k), isPg)
+  // Each batch gets its own random keys (the store and the cache never read the same keys back to
+  // back, which would hand the second one warm pages), and the two alternate which goes first.
+  // Besides `get` (a promise per call): `lookup` where it answers synchronously (SQLite), as verify() calls it.
   const storeRuns: number[] = []
   const cacheRuns: number[] = []
-  const traffic = fromHeaders(ids, per * rounds)
+  const storeLookupRuns: number[] = []
+  const cacheLookupRuns: number[] = []
+  const storeLookup = store.lookup?.bind(store)
+  const traffic = fromHeaders(ids, 4 * per * rounds)
+  let at = 0
+  const next = () => {
+    at += per
+    return traffic.slice(at - per, at)
+  }
   for (let r = 0; r < rounds; r++) {
-    const slice = traffic.slice(r * per, (r + 1) * per)
-    storeRuns.push(await timeAsync(slice, per, 1, (k) => store.get(k), isPg))
-    if (cache) cacheRuns.push(await timeAsync(slice, per, 1, (k) => cache.get(k), isPg))
+    const steps: Array<() => Promise<void>> = [async () => void storeRuns.push(await timeAsync(next(), per, 1, (k) => store.get(k), isPg))]
+    if (cache) steps.push(async () => void cacheRuns.push(await timeAsync(next(), per, 1, (k) => cache.get(k), isPg)))
+    if (storeLookup) {
+      steps.push(async () => void storeLookupRuns.push(timeSync(next(), per, 1, storeLookup)))
+      if (cache) steps.push(async () => void cacheLookupRuns.push(timeSync(next(), per, 1, (k) => cache.lookup(k))))
+    }
+    if (r % 2) steps.reverse()
+    for (const step of steps) await step()
   }
   const getUs = median(storeRuns)
+  const lookupUs = storeLookup ? median(storeLookupRuns) : undefined
   let small: Record<string, number> | undefined
   if (cache) {
     const us = median(cacheRuns)
     const s = cache.stats()
     small = { max, us, ratioToStore: us / getUs, hitRatio: s.hits / (s.hits + s.misses), evictions: s.evictions, rejected: s.rejected }
+    if (lookupUs !== undefined) {
+      small.lookupUs = median(cacheLookupRuns)
+      small.lookupRatioToStore = small.lookupUs / lookupUs
+    }
   }
 
   // A list page (cursor pagination), first page and one from the middle.
@@ -244,7 +314,20 @@ try {
     await store.list({ limit: 100, ...(i % 2 ? { after: mid } : {}) })
     pageTimes.push(performance.now() - t)
   }
-  console.log(JSON.stringify({ backend, size, populateMs, getUs, small, listPageMs: median(pageTimes) }))
+  const plan = await plans(mid)
+  console.log(
+    JSON.stringify({
+      backend,
+      size,
+      ...(driver ? { driver } : {}),
+      populateMs,
+      getUs,
+      ...(lookupUs === undefined ? {} : { lookupUs }),
+      small,
+      listPageMs: median(pageTimes),
+      plan,
+    }),
+  )
 } finally {
   if (backend === 'sqlite') await store.close()
   await cleanup()
@@ -286,9 +369,11 @@ async function cacheCell() {
   const heap1 = heap()
   // The cache's own structures on top of the records: filled through a synchronous resolver
   // handing out the records made above, in order.
+  // The key ids are presented as requests deliver them (slices of header values): whatever the
+  // cache keeps of them counts here, as it would in a server.
   let next = 0
   const cache = createCachedKeyStore({ get: (_keyId: string) => records[next++] }, { max: Math.max(size, 1), ttlMs: 3_600_000 })
-  for (const k of ids) await cache.get(k)
+  for (let at = 0; at < size; at += 10_000) for (const k of delivered(ids.slice(at, at + 10_000))) await cache.get(k)
   const rss2 = rss()
   const heap2 = heap()
 

@@ -2,12 +2,17 @@
 // size, in a fresh process: SQLite and PostgreSQL `get` uncached, a cache ten times smaller than
 // the key set (the miss path), a `list` page, and the cache's own hit path and memory per key.
 // Writes test/bench/results/keys.json and keys.md. Flags: --sizes=100,10000,100000, --1m (adds
-// 1,000,000), --no-postgres. PostgreSQL: SIGIL_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test,
-// in a private schema dropped afterwards.
+// 1,000,000), --no-postgres, --sqlite-driver=node:sqlite|better-sqlite3|wasm (else the package's
+// default choice, as SIGIL_SQLITE_DRIVER), --cell-timeout-s=N (default 1800: a cell still running
+// then is killed). PostgreSQL: SIGIL_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test,
+// in a private schema. Each cell's SQLite directory and PostgreSQL schema are chosen here and
+// removed here after the cell's process exits, whether it finished, failed or was killed.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 import { machineLine } from './fixtures.js'
 
 const args = process.argv.slice(2)
@@ -16,6 +21,9 @@ const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.sp
 const sizes = (value('sizes') ?? '100,10000,100000').split(',').map(Number)
 if (flag('1m') && !sizes.includes(1_000_000)) sizes.push(1_000_000)
 const backends = flag('no-postgres') ? ['cache', 'sqlite'] : ['cache', 'sqlite', 'postgres']
+const sqliteDriver = value('sqlite-driver')
+const cellTimeoutMs = Number(value('cell-timeout-s') ?? 1800) * 1000
+const PG_URL = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const log = (s: string) => console.log(s)
 
@@ -24,9 +32,26 @@ const cells: Cell[] = []
 const machine = await machineLine()
 log(machine)
 const startedAt = new Date().toISOString()
+const dropSchema = async (schema: string) => {
+  const c = new pg.Client({ connectionString: PG_URL })
+  try {
+    await c.connect()
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  } catch (e) {
+    log(`  could not drop schema ${schema}: ${(e as Error).message}`)
+  } finally {
+    await c.end().catch(() => {})
+  }
+}
 for (const size of sizes) {
   for (const backend of backends) {
     const t = performance.now()
+    const place =
+      backend === 'sqlite'
+        ? mkdtempSync(join(tmpdir(), 'sigil-keys-bench-'))
+        : backend === 'postgres'
+          ? `sigil_keys_bench_${process.pid}_${size}`
+          : undefined
     const r = spawnSync(
       process.execPath,
       [
@@ -38,11 +63,21 @@ for (const size of sizes) {
         `${here}keys-child.ts`,
         backend,
         String(size),
+        ...(place ? [place] : []),
       ],
-      { encoding: 'utf8' },
+      {
+        encoding: 'utf8',
+        timeout: cellTimeoutMs,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, ...(sqliteDriver ? { SIGIL_SQLITE_DRIVER: sqliteDriver } : {}) },
+      },
     )
+    if (backend === 'sqlite' && place) rmSync(place, { recursive: true, force: true })
+    if (backend === 'postgres' && place) await dropSchema(place)
     if (r.status !== 0) {
-      log(`  ${backend} ${size}: failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`)
+      const why = r.error ? r.error.message : (r.stderr ?? '').trim().split('\n').slice(-3).join(' ')
+      log(`  ${backend} ${size}: failed: ${why}`)
       continue
     }
     const cell = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Cell
@@ -69,10 +104,11 @@ const out: string[] = [
   `Machine: ${machine}; load average at the end ${loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}`,
+  `SQLite driver measured (the package's own seam, as users get it): ${[...new Set(cells.map((c) => c.driver).filter(Boolean))].join(', ') || '—'}.`,
   `Run ${startedAt}. Medians over batches; in-process figures are CPU time per op (robust to a loaded machine), PostgreSQL figures wall time. (×) = ratio to the ${base.toLocaleString('en')}-key figure.`,
   '',
-  '| keys | SQLite `get` | PostgreSQL `get` | cached hit `getSync` | cached hit `await get` | bare `Map.get` (floor) | memory per cached key (RSS / heap) | cache of size/10, random traffic (SQLite · PostgreSQL, × store) | `list` page of 100 (SQLite · PostgreSQL) |',
-  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  "| keys | SQLite `get` | SQLite `lookup` (sync) | PostgreSQL `get` | cached hit `getSync` | cached hit `await get` | bare `Map.get` (floor) | memory per cached key: table + record held (heap), RSS | cache of size/10, random traffic: `get` (SQLite · PostgreSQL, × the store's `get`), SQLite `lookup` (× the store's `lookup`) | `list` page of 100 (SQLite · PostgreSQL) |",
+  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 ]
 for (const size of sizes) {
   const c = find('cache', size)
@@ -80,12 +116,21 @@ for (const size of sizes) {
     const s = find(backend, size)?.small as Record<string, number> | undefined
     return s ? `${us(s.us)} µs ${(s.ratioToStore as number).toFixed(2)}× (hits ${((s.hitRatio as number) * 100).toFixed(0)}%)` : '—'
   }
+  const smallLookup = () => {
+    const s = find('sqlite', size)?.small as Record<string, number> | undefined
+    return s?.lookupUs === undefined ? '—' : `${us(s.lookupUs)} µs ${(s.lookupRatioToStore as number).toFixed(2)}×`
+  }
+  const memory = () => {
+    if (size < 10_000 || !c) return '—'
+    const b = (k: string) => (num(c, k) as number).toFixed(0)
+    return `${b('heapPerKey')} B + ${b('recordHeapPerKey')} B, ${((num(c, 'rssPerKey') as number) + (num(c, 'recordRssPerKey') as number)).toFixed(0)} B`
+  }
   const page = (backend: string) => {
     const v = num(find(backend, size), 'listPageMs')
     return v === undefined ? '—' : `${v.toFixed(2)} ms`
   }
   out.push(
-    `| ${size.toLocaleString('en')} | ${withRatio('sqlite', size, 'getUs')} | ${withRatio('postgres', size, 'getUs')} | ${withRatio('cache', size, 'getSyncUs')} | ${withRatio('cache', size, 'getUs')} | ${us(num(c, 'mapGetUs'))} µs | ${size >= 10_000 && c ? `${(num(c, 'rssPerKey') as number).toFixed(0)} B / ${(num(c, 'heapPerKey') as number).toFixed(0)} B` : '—'} | ${size >= 10_000 ? `${small('sqlite')} · ${small('postgres')}` : '—'} | ${page('sqlite')} · ${page('postgres')} |`,
+    `| ${size.toLocaleString('en')} | ${withRatio('sqlite', size, 'getUs')} | ${withRatio('sqlite', size, 'lookupUs')} | ${withRatio('postgres', size, 'getUs')} | ${withRatio('cache', size, 'getSyncUs')} | ${withRatio('cache', size, 'getUs')} | ${us(num(c, 'mapGetUs'))} µs | ${memory()} | ${size >= 10_000 ? `${small('sqlite')} · ${small('postgres')}; ${smallLookup()}` : '—'} | ${page('sqlite')} · ${page('postgres')} |`,
   )
 }
 out.push(
@@ -96,6 +141,15 @@ out.push(
     .join(', ')}.`,
   '',
 )
+const largest = sizes[sizes.length - 1] as number
+for (const backend of ['sqlite', 'postgres']) {
+  const plan = find(backend, largest)?.plan as Record<string, string> | undefined
+  if (plan)
+    out.push(
+      `Plans at ${largest.toLocaleString('en')} keys, ${backend}: lookup \`${plan.get}\`; list page after a cursor \`${plan.list}\`.`,
+      '',
+    )
+}
 const md = out.join('\n')
 mkdirSync(`${here}results`, { recursive: true })
 writeFileSync(`${here}results/keys.json`, `${JSON.stringify({ machine, startedAt, cells }, null, 2)}\n`)
