@@ -89,6 +89,17 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
   const limit = slotsFor(max)
   // The hashed and packed key id of the current operation (see hashKeyId).
   const probe = new Int32Array(1 + KEY_WORDS)
+  // The id `probe` holds and its hash: a miss's `put` follows its `hit` on the same id (a
+  // synchronous store answered in between), which then hashes it once. The string is compared,
+  // never trusted by identity alone.
+  let lastId: string | undefined
+  let lastHash = 0
+  const hashOf = (keyId: string): number => {
+    if (keyId === lastId) return lastHash
+    lastHash = hashKeyId(keyId, seed, probe)
+    lastId = keyId
+    return lastHash
+  }
   let slots = new Int32Array(MIN_SLOTS * STRIDE)
   let hashes = new Int32Array(MIN_SLOTS)
   let records: Array<KeyRecord | undefined> = new Array(MIN_SLOTS).fill(undefined)
@@ -232,7 +243,7 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
 
   return {
     hit(keyId, t) {
-      const p = find(keyId, hashKeyId(keyId, seed, probe))
+      const p = find(keyId, hashOf(keyId))
       if (p < 0) return null
       const o = p * STRIDE
       if ((slots[o + UNTIL] as number) <= t - base) return null
@@ -245,7 +256,7 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
         base = t
         based = true
       } else if (t - base > REBASE_MS || base - t > REBASE_MS) rebuild(mask + 1, t, t)
-      const h = hashKeyId(keyId, seed, probe)
+      const h = hashOf(keyId)
       sketch.add(h)
       let p = find(keyId, h)
       if (p < 0) {
@@ -261,7 +272,7 @@ export function createKeyTable(max: number, seed = crypto.getRandomValues(new In
       return true
     },
     remove(keyId) {
-      const p = find(keyId, hashKeyId(keyId, seed, probe))
+      const p = find(keyId, hashOf(keyId))
       if (p >= 0) removeAt(p)
     },
     clear: reset,

@@ -220,7 +220,8 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
 
   /** A store lookup: the answer itself when the store answered synchronously, else a promise. Throws when the store threw. */
   const load = (keyId: string): KeyRecord | undefined | Promise<KeyRecord | undefined> => {
-    const pending = inflight.get(keyId)
+    // (No string hash for the common case: nothing in flight, e.g. a synchronous store.)
+    const pending = inflight.size === 0 ? undefined : inflight.get(keyId)
     if (pending) return pending
     counters.loads++
     const answer = ask(keyId)
