@@ -21,12 +21,23 @@ export function componentsFor(hasBody: boolean, hasContentType: boolean, extra: 
   return extra.length ? [...base, ...extra.filter((e) => !base.some((b) => b.id === e.id))] : [...base]
 }
 
+const WITH_BODY_UNTYPED: readonly Component[] = Object.freeze(DEFAULT_COMPONENTS.withBody.filter((c) => c.name !== 'content-type'))
+
+/**
+ * {@link componentsFor} without a new array per request: with no extra components, one of three
+ * frozen lists, which core compiles once (the base's line heads, the inner list's text).
+ */
+function coveredComponents(hasBody: boolean, hasContentType: boolean, extra: readonly Component[]): readonly Component[] {
+  if (extra.length !== 0) return componentsFor(hasBody, hasContentType, extra)
+  return hasBody ? (hasContentType ? DEFAULT_COMPONENTS.withBody : WITH_BODY_UNTYPED) : DEFAULT_COMPONENTS.bodyless
+}
+
 /** Seconds since the epoch on the signer's (possibly corrected) clock. */
 export function createdNow(s: ResolvedSigner, offsetMs = s.clockOffsetMs): number {
   return Math.floor((s.now() + offsetMs) / 1000)
 }
 
-function signOptions(s: ResolvedSigner, components: Component[], offsetMs: number): SignMessageOptions {
+function signOptions(s: ResolvedSigner, components: readonly Component[], offsetMs: number): SignMessageOptions {
   // Built without spreads: one object per request.
   const o: SignMessageOptions = {
     keyId: s.keyId,
@@ -46,12 +57,15 @@ function signOptions(s: ResolvedSigner, components: Component[], offsetMs: numbe
  * and nonce on every call: a signature is never reused.
  */
 export function signView(view: RequestMessage, hasBody: boolean, s: ResolvedSigner, offsetMs = s.clockOffsetMs): Promise<SignedHeaders> {
-  return signMessage(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra), offsetMs))
+  return signMessage(view, signOptions(s, coveredComponents(hasBody, view.headers.get('content-type') !== null, s.extra), offsetMs))
 }
 
 /** Synchronous {@link signView} (node:crypto HMAC), for dispatcher interceptors. */
 export function signViewSync(view: RequestMessage, hasBody: boolean, s: ResolvedSigner): SignedHeaders {
-  return signMessageSync(view, signOptions(s, componentsFor(hasBody, view.headers.get('content-type') !== null, s.extra), s.clockOffsetMs))
+  return signMessageSync(
+    view,
+    signOptions(s, coveredComponents(hasBody, view.headers.get('content-type') !== null, s.extra), s.clockOffsetMs),
+  )
 }
 
 /**

@@ -1,5 +1,5 @@
 import { ComponentError } from './errors.js'
-import { type BareItem, type Item, type Parameters, serializeItem } from './structured-fields.js'
+import { type BareItem, EMPTY_PARAMETERS, type Item, type Parameters, serializeItem } from './structured-fields.js'
 
 /** Derived components of RFC 9421 §2.2 that Sigil understands. */
 export const DERIVED_COMPONENTS = [
@@ -50,7 +50,10 @@ export function component(name: string, params?: Record<string, BareItem>): Comp
 
 /** A component from a parsed inner-list item (as found in `Signature-Input`). */
 export function fromItem(item: Item): Component {
-  const [name, params] = item
+  const name = item[0]
+  // No parameters: the shared read-only set, so a compiled signature base (signature-base.ts) may
+  // rely on it staying empty.
+  const params = item[1].size === 0 ? (EMPTY_PARAMETERS as Parameters) : item[1]
   if (typeof name !== 'string') throw new ComponentError('component identifier is not a string')
   if (name !== name.toLowerCase()) throw new ComponentError('component names must be lower case')
   for (const p of params.keys()) {
@@ -78,7 +81,7 @@ export function fromItem(item: Item): Component {
   } catch {
     throw new ComponentError('component identifier cannot be serialized')
   }
-  const c: Component = { name, params, id }
+  const c: Component = Object.freeze({ name, params, id })
   if (params.size === 0 && cache.size < 256) cache.set(name, c)
   return c
 }

@@ -3,7 +3,7 @@ import { randomBytes, toBase64, toBase64Url } from './encoding.js'
 import { ConfigurationError } from './errors.js'
 import { type Hmac, hmacBase64For, hmacSha256 } from './hmac.js'
 import type { Message } from './message.js'
-import { signatureBase } from './signature-base.js'
+import { componentList, signatureBase } from './signature-base.js'
 import { type SignatureEntry, type SignatureParams, serializeSignatureParams } from './signature-input.js'
 import { type BareItem, serializeInteger, serializeString } from './structured-fields.js'
 
@@ -125,10 +125,7 @@ function prepare(message: Message, o: SignMessageOptions): Prepared {
     paramsValue = serializeSignatureParams(o.components, params)
   } else {
     // The usual shape in one pass: the inner list, then each parameter the serializer would write.
-    let list = '('
-    const cs = o.components
-    for (let k = 0; k < cs.length; k++) list += k ? ` ${(cs[k] as Component).id}` : (cs[k] as Component).id
-    paramsValue = `${list});created=${integer(o.created)}`
+    paramsValue = `${componentList(o.components)};created=${integer(o.created)}`
     if (expires !== undefined) paramsValue += `;expires=${integer(expires)}`
     if (nonce !== undefined) paramsValue += `;nonce=${serializeString(nonce)}`
     paramsValue += `;keyid=${serializeString(o.keyId)}`

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { RFC9421, SIGIL_V1, secretOf, vectorRequest } from '../../../test/vectors/load.js'
 import { component } from './components.js'
@@ -97,5 +98,64 @@ describe('derived components', () => {
     expect(() => signatureBase(req, [component('@path'), component('@path')], '()')).toThrow(ComponentError)
     const m = { ...req, headers: new Headers({ 'x-u': 'caf\u00e9' }) }
     expect(() => signatureBase(m, [component('x-u')], '()')).toThrow(ComponentError)
+  })
+})
+
+describe('compiled component lists (frozen lists are compiled once)', () => {
+  const pool = [
+    component('@method'),
+    component('@authority'),
+    component('@path'),
+    component('@query'),
+    component('@scheme'),
+    component('@target-uri'),
+    component('@request-target'),
+    component('@status'),
+    component('@query-param', { name: 'a' }),
+    component('@method', { req: true }),
+    component('content-type'),
+    component('x-u'),
+    component('x-missing'),
+    component('example-dict', { sf: true }),
+    component('example-dict', { key: 'b' }),
+    component('example-dict'),
+  ]
+  const request = {
+    ...requestFromFetch(new Request('https://WWW.Example.com:8443/a/b?a=1&c=2')),
+    headers: new Headers({ 'content-type': 'text/plain', 'x-u': 'caf\u00e9', 'example-dict': 'a=1,   b=2;x=1' }),
+  }
+  const messages = [
+    request,
+    { ...request, query: '' },
+    { ...request, headers: new Headers({ 'content-type': 'a\tb', 'example-dict': 'b=3' }) },
+    { status: 200, headers: new Headers({ 'content-type': 'text/plain' }), request } satisfies ResponseMessage,
+    { status: 200, headers: new Headers() } satisfies ResponseMessage,
+  ]
+  const outcome = (f: () => string) => {
+    try {
+      return { base: f() }
+    } catch (e) {
+      return { error: (e as Error).constructor.name, message: (e as Error).message }
+    }
+  }
+
+  it('give the base (or the error) an unfrozen copy of the same list gives, for any list and message', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pool), { maxLength: 6 }), fc.constantFrom(...messages), (list, m) => {
+        const frozen = Object.freeze([...list])
+        const want = outcome(() => signatureBase(m, [...list], '("x");created=1'))
+        // Twice: compiled on first use, then read from the compiled form.
+        expect(outcome(() => signatureBase(m, frozen, '("x");created=1'))).toEqual(want)
+        expect(outcome(() => signatureBase(m, frozen, '("x");created=1'))).toEqual(want)
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('components are frozen, and one without parameters has the read-only empty set', () => {
+    const c = component('content-type')
+    expect(Object.isFrozen(c)).toBe(true)
+    expect(() => (c.params as Map<string, unknown>).set('sf', true)).toThrow(TypeError)
+    expect(Object.isFrozen(component('@query-param', { name: 'a' }))).toBe(true)
   })
 })

@@ -5,6 +5,7 @@ import { isResponse, type Message, type RequestMessage } from './message.js'
 import { queryParam } from './query-param.js'
 import {
   type Dictionary,
+  EMPTY_PARAMETERS,
   isInnerList,
   parseDictionary,
   parseItemField,
@@ -122,10 +123,138 @@ export function componentValue(message: Message, c: Component): string {
   return value
 }
 
+// How a compiled list reads each component's value: GENERAL through componentValue (parameters,
+// `@query-param`, `@status`, ...), FIELD a header field without parameters, the rest one derived
+// component each.
+const GENERAL = 0
+const METHOD = 1
+const AUTHORITY = 2
+const PATH = 3
+const QUERY = 4
+const SCHEME = 5
+const TARGET_URI = 6
+const REQUEST_TARGET = 7
+const FIELD = 8
+
+const DERIVED_READS = new Map<string, number>([
+  ['@method', METHOD],
+  ['@authority', AUTHORITY],
+  ['@path', PATH],
+  ['@query', QUERY],
+  ['@scheme', SCHEME],
+  ['@target-uri', TARGET_URI],
+  ['@request-target', REQUEST_TARGET],
+])
+
+/**
+ * A frozen component list, compiled once (issue 13): each line's `"id": ` head, how its value is
+ * read, and whether a request-only component is in it. Duplicates are refused when compiling.
+ */
+interface CompiledList {
+  /** The inner list of the ids, `("@method" …)`, as a signer writes it. */
+  list: string
+  heads: readonly string[]
+  reads: readonly number[]
+  names: readonly string[]
+  derived: boolean
+}
+
+const compiledLists = new WeakMap<readonly Component[], CompiledList>()
+let lastList: readonly Component[] | undefined
+let lastCompiled: CompiledList | undefined
+
+/** The compiled form of a frozen list (undefined for any other list: its contents may change). */
+function compiledOf(components: readonly Component[]): CompiledList | undefined {
+  if (components === lastList) return lastCompiled
+  if (!Object.isFrozen(components)) return undefined
+  let c = compiledLists.get(components)
+  if (!c) {
+    const heads: string[] = []
+    const reads: number[] = []
+    const names: string[] = []
+    let derived = false
+    for (let n = 0; n < components.length; n++) {
+      const k = components[n] as Component
+      for (let p = 0; p < n; p++) if ((components[p] as Component).id === k.id) return undefined
+      // Only a frozen component with the shared read-only empty parameters (see fromItem) is read
+      // without looking at them again.
+      const plain = Object.isFrozen(k) && k.params === EMPTY_PARAMETERS
+      const read = !plain ? GENERAL : k.name.charCodeAt(0) === 0x40 ? (DERIVED_READS.get(k.name) ?? GENERAL) : FIELD
+      if (read !== GENERAL && read !== FIELD) derived = true
+      heads.push(`${k.id}: `)
+      reads.push(read)
+      names.push(k.name)
+    }
+    c = { list: `(${components.map((k) => k.id).join(' ')})`, heads, reads, names, derived }
+    compiledLists.set(components, c)
+  }
+  lastList = components
+  lastCompiled = c
+  return c
+}
+
+/** `(id id …)`: the covered components as the start of a `Signature-Input` member. */
+export function componentList(components: readonly Component[]): string {
+  const cl = compiledOf(components)
+  if (cl) return cl.list
+  let list = '('
+  for (let k = 0; k < components.length; k++) list += k ? ` ${(components[k] as Component).id}` : (components[k] as Component).id
+  return `${list})`
+}
+
+function checkValue(value: string, c: Component): void {
+  for (let i = 0; i < value.length; i++) {
+    const ch = value.charCodeAt(i)
+    if (ch > 0x7e || (ch < 0x20 && ch !== 0x09)) throw new ComponentError(`component ${c.id} has a non-ASCII or control character`)
+  }
+}
+
+function compiledBase(message: Message, components: readonly Component[], cl: CompiledList, paramsValue: string): string {
+  const r = message as RequestMessage
+  const heads = cl.heads
+  const reads = cl.reads
+  let out = ''
+  for (let n = 0; n < heads.length; n++) {
+    let value: string
+    switch (reads[n]) {
+      case METHOD:
+        value = r.method
+        break
+      case AUTHORITY:
+        value = r.authority
+        break
+      case PATH:
+        value = r.path
+        break
+      case QUERY:
+        value = r.query === '' ? '?' : r.query
+        break
+      case SCHEME:
+        value = r.scheme
+        break
+      case TARGET_URI:
+        value = `${r.scheme}://${r.authority}${r.path}${r.query}`
+        break
+      case REQUEST_TARGET:
+        value = `${r.path}${r.query}`
+        break
+      case FIELD:
+        value = fieldValue(message.headers, cl.names[n] as string)
+        break
+      default:
+        value = componentValue(message, components[n] as Component)
+    }
+    checkValue(value, components[n] as Component)
+    out += `${heads[n]}${value}\n`
+  }
+  return `${out}"@signature-params": ${paramsValue}`
+}
+
 /**
  * The signature base of RFC 9421 §2.5: one line per covered component, then the
  * `@signature-params` line. `paramsValue` is the serialized inner list of components and
- * parameters (the exact bytes of the received Signature-Input member when verifying).
+ * parameters (the exact bytes of the received Signature-Input member when verifying). A frozen
+ * list (the defaults, a parsed `Signature-Input` the parser cached) is compiled on first use.
  *
  * @example
  * ```ts
@@ -133,16 +262,15 @@ export function componentValue(message: Message, c: Component): string {
  * ```
  */
 export function signatureBase(message: Message, components: readonly Component[], paramsValue: string): string {
+  const cl = compiledOf(components)
+  if (cl && !(cl.derived && isResponse(message))) return compiledBase(message, components, cl, paramsValue)
   let out = ''
   for (let n = 0; n < components.length; n++) {
     const c = components[n] as Component
     // A few components at most (limits.maxComponents): a scan beats allocating a Set.
     for (let p = 0; p < n; p++) if ((components[p] as Component).id === c.id) throw new ComponentError('a component is covered twice')
     const value = componentValue(message, c)
-    for (let i = 0; i < value.length; i++) {
-      const ch = value.charCodeAt(i)
-      if (ch > 0x7e || (ch < 0x20 && ch !== 0x09)) throw new ComponentError(`component ${c.id} has a non-ASCII or control character`)
-    }
+    checkValue(value, c)
     out += `${c.id}: ${value}\n`
   }
   return `${out}"@signature-params": ${paramsValue}`

@@ -73,6 +73,9 @@ class NoParameters extends Map<string, BareItem> {
 }
 const NO_PARAMS: Parameters = new NoParameters()
 
+/** The read-only parameters of every item parsed without any (and of every such component). */
+export const EMPTY_PARAMETERS: ReadonlyMap<string, BareItem> = NO_PARAMS
+
 /** Where each dictionary member's value starts and ends, and whether that text is already canonical. */
 export interface MemberSpans {
   /** Flat triples: start, end, 1 when the member's text equals its strict serialization. */
