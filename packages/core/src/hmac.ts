@@ -73,7 +73,13 @@ function createPaddedHmac(nc: NodeCryptoSubset, hash: NonNullable<typeof nodeHas
   if (!scratch) return undefined
   // Per secret: K ^ ipad (64 bytes) and K ^ opad followed by room for the inner digest (96 bytes).
   const pads = new WeakMap<Uint8Array, { inner: Uint8Array; outer: NodeBufferLike }>()
+  // The last secret's pads: a server verifying one key's traffic, or a client, skips the lookup.
+  let lastSecret: Uint8Array | undefined
+  let lastPads: { inner: Uint8Array; outer: NodeBufferLike } | undefined
+  // Whose K ^ ipad the scratch buffer's first block holds.
+  let inScratch: { inner: Uint8Array; outer: NodeBufferLike } | undefined
   const padsOf = (secret: Uint8Array) => {
+    if (secret === lastSecret) return lastPads as { inner: Uint8Array; outer: NodeBufferLike }
     let p = pads.get(secret)
     if (!p) {
       const key = secret.length > BLOCK ? latin1Bytes(hash('sha256', secret, 'latin1')) : secret
@@ -88,15 +94,24 @@ function createPaddedHmac(nc: NodeCryptoSubset, hash: NonNullable<typeof nodeHas
       p = { inner, outer }
       pads.set(secret, p)
     }
+    lastSecret = secret
+    lastPads = p
     return p
   }
   return (secret, data, encoding) => {
     if (data.length > MAX_PADDED_DATA) return nc.createHmac('sha256', secret).update(data).digest(encoding)
     const p = padsOf(secret)
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    if (BLOCK + 3 * data.length > (scratch as NodeBufferLike).length) scratch = scratchBuffer(BLOCK + 3 * data.length) as NodeBufferLike
+    if (BLOCK + 3 * data.length > (scratch as NodeBufferLike).length) {
+      scratch = scratchBuffer(BLOCK + 3 * data.length) as NodeBufferLike
+      inScratch = undefined
+    }
     const buf = scratch as NodeBufferLike
-    buf.set(p.inner, 0)
+    // Only the data is written past the first block: K ^ ipad stays there for the same secret.
+    if (inScratch !== p) {
+      buf.set(p.inner, 0)
+      inScratch = p
+    }
     const n = buf.utf8Write(data, BLOCK)
     p.outer.latin1Write(hash('sha256', buf.subarray(0, BLOCK + n), 'latin1'), BLOCK)
     return hash('sha256', p.outer, encoding)
