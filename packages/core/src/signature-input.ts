@@ -11,11 +11,11 @@ import {
   type Parameters,
   parseDictionary,
   parseShapedByteSequence,
-  parseShapedParameters,
   StructuredFieldError,
   serializeBareItem,
   serializeInnerList,
   serializeKey,
+  Token,
 } from './structured-fields.js'
 
 /** Parser limits; every one is a clean `SIGNATURE_MALFORMED` when exceeded. */
@@ -117,22 +117,45 @@ class Entry implements SignatureEntry {
 /**
  * What a signer sends on every request, compiled (issue 13): one `Signature-Input` member whose
  * label and inner list (`prefix`, e.g. `sig1=("@method" …)`) were parsed before, followed by the
- * same parameter keys in the same order. Only the parameter values are parsed per request, by the
- * same item parser; everything else comes from here. A shape holds nothing of any one request.
+ * same parameter keys in one of the few orders and value types seen with it (a layout: one sticky
+ * RegExp). A repeat header is then read in one `exec`; any other text is parsed in full. A shape
+ * holds nothing of any one request.
  */
 interface Shape {
   /** The received text up to and including the inner list's `)`, which is its first `)`. */
   prefix: string
   label: string
   components: readonly Component[]
-  keys: readonly string[]
-  /** `;key=` per parameter, in order. */
-  lits: readonly string[]
+  /** At most {@link MAX_LAYOUTS}, the last one matched first. */
+  layouts: Layout[]
   /** `label=` of the `Signature` member. */
   sigPrefix: string
 }
 
+/**
+ * The parameters after a shape's prefix, to the end of the header: `;key=value` for each key in
+ * order, each value canonical text of the type seen (an Integer, a String without escapes, a
+ * Token), so the text read is its own strict serialization.
+ */
+interface Layout {
+  re: RegExp
+  keys: readonly string[]
+  types: readonly ValueType[]
+}
+
+type ValueType = 'integer' | 'string' | 'token'
+
+const VALUE_PATTERNS: Record<ValueType, string> = {
+  // ±999,999,999,999,999 without a leading zero or "-0": the canonical Integer.
+  integer: '(0|-?[1-9][0-9]{0,14})',
+  // Printable ASCII without `"` and `\`: a String whose serialization needs no escape.
+  string: '"([\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*)"',
+  // RFC 9651 §3.3.4.
+  token: "([A-Za-z*][0-9A-Za-z!#$%&'*+.^_`|~:/-]*)",
+}
+
 const MAX_SHAPES = 64
+const MAX_LAYOUTS = 4
 const shapes = new Map<string, Shape>()
 let lastShape: Shape | undefined
 
@@ -145,19 +168,40 @@ function shapeOf(signatureInput: string): Shape | undefined {
   return hit
 }
 
-/** After a full parse of a single, canonical member: remember its shape (bounded, oldest out). */
+const typeOf = (v: BareItem): ValueType | undefined =>
+  typeof v === 'number'
+    ? Number.isInteger(v)
+      ? 'integer'
+      : undefined
+    : typeof v === 'string'
+      ? 'string'
+      : v instanceof Token
+        ? 'token'
+        : undefined
+
+/** After a full parse of a single, canonical member: remember its shape and layout (bounded, oldest out). */
 function remember(signatureInput: string, entry: SignatureEntry, items: Item[]): void {
   const prefix = `${entry.label}=${serializeInnerList([items, NO_PARAMETERS])}`
-  if (prefix.length > 1024 || prefix.indexOf(')') !== prefix.length - 1 || !signatureInput.startsWith(prefix) || shapes.has(prefix)) return
+  if (prefix.length > 1024 || prefix.indexOf(')') !== prefix.length - 1 || !signatureInput.startsWith(prefix)) return
   const keys: string[] = []
-  const lits: string[] = []
+  const types: ValueType[] = []
+  let source = ''
   for (const [k, v] of entry.raw) {
-    if (v === true) return // `;k` has no `=`: not a shape this path reads
+    const type = typeOf(v)
+    if (type === undefined) return // `;k` (true), a Decimal, bytes, a Date: not a layout this path reads
     keys.push(k)
-    lits.push(`;${k}=`)
+    types.push(type)
+    source += `;${k.replace(/[.*]/g, '\\$&')}=${VALUE_PATTERNS[type]}`
   }
-  if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value as string)
-  shapes.set(prefix, { prefix, label: entry.label, components: entry.components, keys, lits, sigPrefix: `${entry.label}=` })
+  let shape = shapes.get(prefix)
+  if (!shape) {
+    if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value as string)
+    shape = { prefix, label: entry.label, components: entry.components, layouts: [], sigPrefix: `${entry.label}=` }
+    shapes.set(prefix, shape)
+  }
+  if (shape.layouts.some((l) => l.re.source === `${source}$`)) return
+  if (shape.layouts.length >= MAX_LAYOUTS) shape.layouts.pop()
+  shape.layouts.unshift({ re: new RegExp(`${source}$`, 'y'), keys, types })
 }
 
 const NO_PARAMETERS: Parameters = new Map()
@@ -166,15 +210,33 @@ const NO_PARAMETERS: Parameters = new Map()
 function parseShaped(signatureInput: string, signature: string, limits: SignatureLimits): Entry | undefined {
   const shape = shapeOf(signatureInput)
   if (!shape || shape.components.length > limits.maxComponents || !signature.startsWith(shape.sigPrefix)) return undefined
-  const values = parseShapedParameters(signatureInput, shape.prefix.length, shape.lits)
-  if (!values) return undefined
+  const layouts = shape.layouts
+  let layout: Layout | undefined
+  let m: RegExpExecArray | null = null
+  for (let l = 0; l < layouts.length && m === null; l++) {
+    layout = layouts[l] as Layout
+    layout.re.lastIndex = shape.prefix.length
+    m = layout.re.exec(signatureInput)
+    // The layout that matched is tried first next time.
+    if (m !== null && l > 0) layouts.unshift(...layouts.splice(l, 1))
+  }
+  if (m === null) return undefined
   const mac = parseShapedByteSequence(signature, shape.sigPrefix.length)
   if (!mac) return undefined
+  const { keys, types } = layout as Layout
+  const values: BareItem[] = new Array(keys.length)
   const params: SignatureParams = {}
-  for (let k = 0; k < values.length; k++) readParam(params, shape.keys[k] as string, values[k] as BareItem, limits)
-  // The member's text is canonical (checked while reading it): it is the @signature-params value.
+  for (let k = 0; k < keys.length; k++) {
+    const text = m[k + 1] as string
+    const type = types[k]
+    const v = type === 'integer' ? Number(text) : type === 'string' ? text : new Token(text)
+    values[k] = v
+    readParam(params, keys[k] as string, v, limits)
+  }
+  // The member's text is canonical (the prefix was, and the layout reads only canonical text): it
+  // is the @signature-params value.
   const paramsValue = signatureInput.slice(shape.label.length + 1)
-  return new Entry(shape.label, shape.components, params, paramsValue, mac, undefined, shape.keys, values)
+  return new Entry(shape.label, shape.components, params, paramsValue, mac, undefined, keys, values)
 }
 
 // The inner lists signers keep sending, by exact text; and their components, by parsed list.

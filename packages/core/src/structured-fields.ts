@@ -470,37 +470,6 @@ export function parseDictionaryLimited(value: string, maxBytes: number, field: s
 }
 
 /**
- * The parameters of a member whose text before `from` was parsed before (a cached `label=(...)`
- * prefix), read with the same item parser when they are exactly `lits` (each `;key=`) in order,
- * each with a value, with canonical text and nothing after: what a signer sends on every request,
- * with only the values changed. Returns the values, or undefined for any other text, which the
- * caller then parses in full with {@link parseDictionary}; never throws for bad input.
- */
-export function parseShapedParameters(input: string, from: number, lits: readonly string[]): BareItem[] | undefined {
-  s = input
-  i = from
-  canonical = true
-  strict = true
-  try {
-    const values: BareItem[] = new Array(lits.length)
-    for (let k = 0; k < lits.length; k++) {
-      const lit = lits[k] as string
-      if (!s.startsWith(lit, i)) return undefined
-      i += lit.length
-      const v = parseBareItem()
-      if (v === true) return undefined // `;a=?1` serializes as `;a`
-      values[k] = v
-    }
-    return i === s.length && canonical ? values : undefined
-  } catch (e) {
-    if (e instanceof StructuredFieldError) return undefined
-    throw e
-  } finally {
-    s = ''
-  }
-}
-
-/**
  * The Byte Sequence of a field that is one member `key=:…:` without parameters, where `from` is
  * the length of `key=` (checked by the caller); undefined for any other text (parse it in full).
  */
