@@ -1,9 +1,20 @@
 // Unit tests of the one structured-field parser; the differential property tests against the
 // structured-headers library live in test/adversarial/parser-differential.test.ts.
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { SigilError } from './errors.js'
 import { parseSignatures } from './signature-input.js'
-import { Decimal, DisplayString, parseDictionary, parseItemField, serializeDictionary, serializeItem, Token } from './structured-fields.js'
+import {
+  Decimal,
+  DisplayString,
+  parseDictionary,
+  parseItemField,
+  parseShapedByteSequence,
+  StructuredFieldError,
+  serializeDictionary,
+  serializeItem,
+  Token,
+} from './structured-fields.js'
 
 const CANONICAL =
   'sig1=("@method" "@authority" "@path" "@query" "content-type" "content-digest");created=1735689600;expires=1735689900;nonce="AAECAwQFBgcICQoLDA0ODw";keyid="k1";alg="hmac-sha256";tag="sigil"'
@@ -94,5 +105,56 @@ describe('structured fields', () => {
   it('parsed parameters without entries are shared and read-only', () => {
     const [, p] = parseItemField('1')
     expect(() => p.set('x', 1)).toThrow(TypeError)
+  })
+})
+
+describe('byte sequences (forgiving base64, RFC 9651 §4.2.7)', () => {
+  // The reference: padding optional, "=" only at the end, the standard alphabet only.
+  const reference = (text: string): string | undefined => {
+    const body = text.replace(/={1,2}$/, '')
+    if (!/^[A-Za-z0-9+/]*$/.test(body) || body.length % 4 === 1) return undefined
+    if (body.length !== text.length && text.length % 4 !== 0) return undefined
+    return Buffer.from(body, 'base64').toString('hex')
+  }
+  const alphabet = [
+    ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+    '=',
+    '-',
+    '_',
+    ' ',
+    '\u00ff',
+    '\u0100',
+    '\u4e00',
+    'é',
+  ]
+  const text = fc.oneof(
+    fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64')),
+    fc.array(fc.constantFrom(...alphabet), { maxLength: 50 }).map((cs) => cs.join('')),
+  )
+
+  it('parseShapedByteSequence and the dictionary parser decode what the reference decodes, and refuse the rest', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        const want = reference(t)
+        const shaped = parseShapedByteSequence(`sig1=:${t}:`, 5)
+        expect(shaped === undefined ? undefined : Buffer.from(shaped).toString('hex')).toBe(want)
+        let full: string | undefined
+        try {
+          full = Buffer.from(parseDictionary(`sig1=:${t}:`).get('sig1')?.[0] as Uint8Array).toString('hex')
+        } catch (e) {
+          expect(e).toBeInstanceOf(StructuredFieldError)
+        }
+        expect(full).toBe(want)
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('only the padded encoding without stray bits is canonical', () => {
+    expect(serializeDictionary(parseDictionary('a=:QQ==:'))).toBe('a=:QQ==:')
+    for (const t of ['QQ', 'QR==', 'QUI', 'QUJ=']) {
+      const bytes = parseDictionary(`a=:${t}:`).get('a')?.[0] as Uint8Array
+      expect(serializeDictionary(parseDictionary(`a=:${t}:`))).toBe(`a=:${Buffer.from(bytes).toString('base64')}:`)
+    }
   })
 })
