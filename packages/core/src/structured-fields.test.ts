@@ -158,3 +158,12 @@ describe('byte sequences (forgiving base64, RFC 9651 §4.2.7)', () => {
     }
   })
 })
+
+describe('dates (RFC 9651 §3.3.7)', () => {
+  it('parse within a JS Date range and refuse beyond it with the typed error', () => {
+    expect((parseItemField('@8640000000000')[0] as Date).getTime()).toBe(8.64e15)
+    expect((parseItemField('@-8640000000000')[0] as Date).getTime()).toBe(-8.64e15)
+    expect(() => parseItemField('@8640000000001')).toThrow(StructuredFieldError)
+    expect(() => parseDictionary('a=@-999999999999999')).toThrow(StructuredFieldError)
+  })
+})

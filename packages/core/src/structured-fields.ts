@@ -337,6 +337,8 @@ function hex(c: number): number {
   return -1
 }
 
+const MAX_DATE_SECONDS = 8_640_000_000_000
+
 function parseBareItem(): BareItem {
   const c = s.charCodeAt(i)
   if (c === 0x2d || isDigit(c)) return parseNumber()
@@ -353,6 +355,8 @@ function parseBareItem(): BareItem {
     i++
     const n = parseNumber()
     if (typeof n !== 'number') fail('date')
+    // A JS Date holds ±8.64e15 ms: a Date beyond that is refused, not parsed to an Invalid Date.
+    if (Math.abs(n as number) > MAX_DATE_SECONDS) fail('date out of range')
     return new Date((n as number) * 1000)
   }
   if (c === 0x25) return parseDisplayString()
