@@ -117,9 +117,9 @@ class Entry implements SignatureEntry {
 /**
  * What a signer sends on every request, compiled (issue 13): one `Signature-Input` member whose
  * label and inner list (`prefix`, e.g. `sig1=("@method" …)`) were parsed before, followed by the
- * same parameter keys in one of the few orders and value types seen with it (a layout: one sticky
- * RegExp). A repeat header is then read in one `exec`; any other text is parsed in full. A shape
- * holds nothing of any one request.
+ * same parameter keys in one of the few orders and value types seen with it (a layout). Each layout
+ * is one sticky RegExp over the whole header, so a repeat header is read in one `exec`; any other
+ * text is parsed in full. A shape holds nothing of any one request.
  */
 interface Shape {
   /** The received text up to and including the inner list's `)`, which is its first `)`. */
@@ -133,110 +133,127 @@ interface Shape {
 }
 
 /**
- * The parameters after a shape's prefix, to the end of the header: `;key=value` for each key in
- * order, each value canonical text of the type seen (an Integer, a String without escapes, a
- * Token), so the text read is its own strict serialization.
+ * The shape's prefix, then `;key=value` for each key in order to the end of the header, each value
+ * canonical text of the type seen (an Integer, a String without escapes, a Token): the text read is
+ * its own strict serialization.
  */
 interface Layout {
   re: RegExp
+  /** Internalized where they are the parameters of RFC 9421 §2.3 (readParam compares them). */
   keys: readonly string[]
-  types: readonly ValueType[]
+  types: readonly number[]
 }
 
-type ValueType = 'integer' | 'string' | 'token'
+const INTEGER = 0
+const STRING = 1
+const TOKEN = 2
 
-const VALUE_PATTERNS: Record<ValueType, string> = {
+const VALUE_PATTERNS = [
   // ±999,999,999,999,999 without a leading zero or "-0": the canonical Integer.
-  integer: '(0|-?[1-9][0-9]{0,14})',
+  '(0|-?[1-9][0-9]{0,14})',
   // Printable ASCII without `"` and `\`: a String whose serialization needs no escape.
-  string: '"([\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*)"',
+  '"([\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*)"',
   // RFC 9651 §3.3.4.
-  token: "([A-Za-z*][0-9A-Za-z!#$%&'*+.^_`|~:/-]*)",
-}
+  "([A-Za-z*][0-9A-Za-z!#$%&'*+.^_`|~:/-]*)",
+]
+
+const KNOWN_KEYS = new Map(['created', 'expires', 'nonce', 'keyid', 'alg', 'tag'].map((k) => [k, k]))
 
 const MAX_SHAPES = 64
 const MAX_LAYOUTS = 4
 const shapes = new Map<string, Shape>()
 let lastShape: Shape | undefined
 
-function shapeOf(signatureInput: string): Shape | undefined {
-  if (lastShape && signatureInput.startsWith(lastShape.prefix)) return lastShape
-  const close = signatureInput.indexOf(')')
-  if (close < 0 || shapes.size === 0) return undefined
-  const hit = shapes.get(signatureInput.slice(0, close + 1))
-  if (hit) lastShape = hit
-  return hit
-}
+const typeOf = (v: BareItem): number =>
+  typeof v === 'number' ? (Number.isInteger(v) ? INTEGER : -1) : typeof v === 'string' ? STRING : v instanceof Token ? TOKEN : -1
 
-const typeOf = (v: BareItem): ValueType | undefined =>
-  typeof v === 'number'
-    ? Number.isInteger(v)
-      ? 'integer'
-      : undefined
-    : typeof v === 'string'
-      ? 'string'
-      : v instanceof Token
-        ? 'token'
-        : undefined
+const escapeRegExp = (s: string) => s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')
 
 /** After a full parse of a single, canonical member: remember its shape and layout (bounded, oldest out). */
 function remember(signatureInput: string, entry: SignatureEntry, items: Item[]): void {
   const prefix = `${entry.label}=${serializeInnerList([items, NO_PARAMETERS])}`
   if (prefix.length > 1024 || prefix.indexOf(')') !== prefix.length - 1 || !signatureInput.startsWith(prefix)) return
   const keys: string[] = []
-  const types: ValueType[] = []
-  let source = ''
+  const types: number[] = []
+  let source = escapeRegExp(prefix)
   for (const [k, v] of entry.raw) {
     const type = typeOf(v)
-    if (type === undefined) return // `;k` (true), a Decimal, bytes, a Date: not a layout this path reads
-    keys.push(k)
+    if (type < 0) return // `;k` (true), a Decimal, bytes, a Date: not a layout this path reads
+    keys.push(KNOWN_KEYS.get(k) ?? k)
     types.push(type)
-    source += `;${k.replace(/[.*]/g, '\\$&')}=${VALUE_PATTERNS[type]}`
+    source += `;${escapeRegExp(k)}=${VALUE_PATTERNS[type]}`
   }
+  source += '$'
   let shape = shapes.get(prefix)
   if (!shape) {
     if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value as string)
     shape = { prefix, label: entry.label, components: entry.components, layouts: [], sigPrefix: `${entry.label}=` }
     shapes.set(prefix, shape)
   }
-  if (shape.layouts.some((l) => l.re.source === `${source}$`)) return
+  if (shape.layouts.some((l) => l.re.source === source)) return
   if (shape.layouts.length >= MAX_LAYOUTS) shape.layouts.pop()
-  shape.layouts.unshift({ re: new RegExp(`${source}$`, 'y'), keys, types })
+  shape.layouts.unshift({ re: new RegExp(source, 'y'), keys, types })
 }
 
 const NO_PARAMETERS: Parameters = new Map()
 
+/** The layout {@link matchLayout} matched. */
+let matched: Layout | undefined
+
+/** One exec per layout of `shape`, the last one matched first. */
+function matchLayout(shape: Shape, signatureInput: string): RegExpExecArray | null {
+  const layouts = shape.layouts
+  for (let l = 0; l < layouts.length; l++) {
+    const layout = layouts[l] as Layout
+    layout.re.lastIndex = 0
+    const m = layout.re.exec(signatureInput)
+    if (m === null) continue
+    if (l > 0) layouts.unshift(...layouts.splice(l, 1))
+    matched = layout
+    return m
+  }
+  return null
+}
+
+/** A canonical Integer's text (at most 15 digits: exact in a double). */
+function integerOf(text: string): number {
+  const neg = text.charCodeAt(0) === 0x2d
+  let n = 0
+  for (let k = neg ? 1 : 0; k < text.length; k++) n = n * 10 + (text.charCodeAt(k) - 0x30)
+  return neg ? -n : n
+}
+
 /** The one entry of a request whose headers have a known shape, or undefined (parse in full). */
 function parseShaped(signatureInput: string, signature: string, limits: SignatureLimits): Entry | undefined {
-  const shape = shapeOf(signatureInput)
-  if (!shape || shape.components.length > limits.maxComponents || !signature.startsWith(shape.sigPrefix)) return undefined
-  const layouts = shape.layouts
-  let layout: Layout | undefined
-  let m: RegExpExecArray | null = null
-  for (let l = 0; l < layouts.length && m === null; l++) {
-    layout = layouts[l] as Layout
-    layout.re.lastIndex = shape.prefix.length
-    m = layout.re.exec(signatureInput)
-    // The layout that matched is tried first next time.
-    if (m !== null && l > 0) layouts.unshift(...layouts.splice(l, 1))
+  let shape = lastShape
+  let m = shape ? matchLayout(shape, signatureInput) : null
+  if (m === null) {
+    const close = signatureInput.indexOf(')')
+    if (close < 0 || shapes.size === 0) return undefined
+    const hit = shapes.get(signatureInput.slice(0, close + 1))
+    if (!hit || hit === shape) return undefined
+    m = matchLayout(hit, signatureInput)
+    if (m === null) return undefined
+    shape = lastShape = hit
   }
-  if (m === null) return undefined
-  const mac = parseShapedByteSequence(signature, shape.sigPrefix.length)
+  const s = shape as Shape
+  if (s.components.length > limits.maxComponents || !signature.startsWith(s.sigPrefix)) return undefined
+  const mac = parseShapedByteSequence(signature, s.sigPrefix.length)
   if (!mac) return undefined
-  const { keys, types } = layout as Layout
-  const values: BareItem[] = new Array(keys.length)
+  const { keys, types } = matched as Layout
+  const values: BareItem[] = []
   const params: SignatureParams = {}
   for (let k = 0; k < keys.length; k++) {
     const text = m[k + 1] as string
     const type = types[k]
-    const v = type === 'integer' ? Number(text) : type === 'string' ? text : new Token(text)
-    values[k] = v
+    const v = type === INTEGER ? integerOf(text) : type === STRING ? text : new Token(text)
+    values.push(v)
     readParam(params, keys[k] as string, v, limits)
   }
   // The member's text is canonical (the prefix was, and the layout reads only canonical text): it
   // is the @signature-params value.
-  const paramsValue = signatureInput.slice(shape.label.length + 1)
-  return new Entry(shape.label, shape.components, params, paramsValue, mac, undefined, keys, values)
+  const paramsValue = signatureInput.slice(s.label.length + 1)
+  return new Entry(s.label, s.components, params, paramsValue, mac, undefined, keys, values)
 }
 
 // The inner lists signers keep sending, by exact text; and their components, by parsed list.
