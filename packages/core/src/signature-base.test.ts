@@ -128,6 +128,11 @@ describe('compiled component lists (frozen lists are compiled once)', () => {
     request,
     { ...request, query: '' },
     { ...request, headers: new Headers({ 'content-type': 'a\tb', 'example-dict': 'b=3' }) },
+    // Raw values a Headers object would refuse: LF, CR, NUL, non-ASCII.
+    ...['a\nb', '\n', 'a\r', '\u0000', '\u{1f600}', 'ok\t', ''].map((v) => ({
+      ...request,
+      headers: { get: (n: string) => (n === 'x-u' || n === 'content-type' ? v : null) },
+    })),
     { status: 200, headers: new Headers({ 'content-type': 'text/plain' }), request } satisfies ResponseMessage,
     { status: 200, headers: new Headers() } satisfies ResponseMessage,
   ]
@@ -141,14 +146,19 @@ describe('compiled component lists (frozen lists are compiled once)', () => {
 
   it('give the base (or the error) an unfrozen copy of the same list gives, for any list and message', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...pool), { maxLength: 6 }), fc.constantFrom(...messages), (list, m) => {
-        const frozen = Object.freeze([...list])
-        const want = outcome(() => signatureBase(m, [...list], '("x");created=1'))
-        // Twice: compiled on first use, then read from the compiled form.
-        expect(outcome(() => signatureBase(m, frozen, '("x");created=1'))).toEqual(want)
-        expect(outcome(() => signatureBase(m, frozen, '("x");created=1'))).toEqual(want)
-      }),
-      { numRuns: 500 },
+      fc.property(
+        fc.array(fc.constantFrom(...pool), { maxLength: 6 }),
+        fc.constantFrom(...messages),
+        fc.constantFrom('("x");created=1', '("x");a="\n"', 'caf\u00e9'),
+        (list, m, pv) => {
+          const frozen = Object.freeze([...list])
+          const want = outcome(() => signatureBase(m, [...list], pv))
+          // Twice: compiled on first use, then read from the compiled form.
+          expect(outcome(() => signatureBase(m, frozen, pv))).toEqual(want)
+          expect(outcome(() => signatureBase(m, frozen, pv))).toEqual(want)
+        },
+      ),
+      { numRuns: 1500 },
     )
   })
 
