@@ -58,6 +58,7 @@ function latin1Bytes(s: string): Uint8Array {
 type MacString = (secret: Uint8Array, data: string, encoding: 'latin1' | 'base64') => string
 
 const BLOCK = 64
+const EMPTY_VIEW = new Uint8Array(0)
 const MAX_PADDED_DATA = 16 * 1024
 
 /**
@@ -78,6 +79,8 @@ function createPaddedHmac(nc: NodeCryptoSubset, hash: NonNullable<typeof nodeHas
   let lastPads: { inner: Uint8Array; outer: NodeBufferLike } | undefined
   // Whose K ^ ipad the scratch buffer's first block holds.
   let inScratch: { inner: Uint8Array; outer: NodeBufferLike } | undefined
+  // The scratch buffer's first bytes up to the end of the last data: what the inner hash reads.
+  let view: Uint8Array = EMPTY_VIEW
   const padsOf = (secret: Uint8Array) => {
     if (secret === lastSecret) return lastPads as { inner: Uint8Array; outer: NodeBufferLike }
     let p = pads.get(secret)
@@ -105,6 +108,7 @@ function createPaddedHmac(nc: NodeCryptoSubset, hash: NonNullable<typeof nodeHas
     if (BLOCK + 3 * data.length > (scratch as NodeBufferLike).length) {
       scratch = scratchBuffer(BLOCK + 3 * data.length) as NodeBufferLike
       inScratch = undefined
+      view = EMPTY_VIEW
     }
     const buf = scratch as NodeBufferLike
     // Only the data is written past the first block: K ^ ipad stays there for the same secret.
@@ -112,8 +116,10 @@ function createPaddedHmac(nc: NodeCryptoSubset, hash: NonNullable<typeof nodeHas
       buf.set(p.inner, 0)
       inScratch = p
     }
-    const n = buf.utf8Write(data, BLOCK)
-    p.outer.latin1Write(hash('sha256', buf.subarray(0, BLOCK + n), 'latin1'), BLOCK)
+    const n = BLOCK + buf.utf8Write(data, BLOCK)
+    // A signer's bases have one length (fixed-size nonce and timestamps): the view is kept.
+    if (n !== view.length) view = buf.subarray(0, n)
+    p.outer.latin1Write(hash('sha256', view, 'latin1'), BLOCK)
     return hash('sha256', p.outer, encoding)
   }
 }
