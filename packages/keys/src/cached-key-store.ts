@@ -141,7 +141,8 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
       negatives.set(keyId, t + negTtl)
       return
     }
-    negatives.delete(keyId)
+    // Map.delete hashes the key id even when the map is empty: not on every miss.
+    if (negatives.size > 0) negatives.delete(keyId)
     let until = t + ttl
     // Never serve a key from cache past its own deadline.
     if (record.expiresAt && record.expiresAt.getTime() < until) until = record.expiresAt.getTime()
