@@ -9,7 +9,7 @@ export interface CachedKeyStoreOptions {
   ttlMs?: number
   /** How long "no such key" is remembered (keeps unknown-key floods off the store). Default 2 s. */
   negativeTtlMs?: number
-  /** Most found keys kept (~330 B of heap each, measured; see the README). Default 100 000. */
+  /** Most found keys kept (~710-770 B RSS each with the record it holds, measured; see the README). Default 100 000. */
   max?: number
   /** Most unknown key ids remembered, in their own table so they never push out real keys. Default 1 000. */
   negativeMax?: number
