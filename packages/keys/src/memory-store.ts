@@ -34,6 +34,10 @@ export function createMemoryBackend(): KeyBackend {
       const r = rows.get(keyId)
       return r && clone(r)
     },
+    readSync(keyId) {
+      const r = rows.get(keyId)
+      return r && clone(r)
+    },
     async insert(row) {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
       rows.set(row.keyId, clone(row))
