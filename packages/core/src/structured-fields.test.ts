@@ -167,3 +167,20 @@ describe('dates (RFC 9651 §3.3.7)', () => {
     expect(() => parseDictionary('a=@-999999999999999')).toThrow(StructuredFieldError)
   })
 })
+
+describe('parseSignatures under shape churn', () => {
+  it('reads every header as a full parse does while a sender varies its shapes past the compile budget', () => {
+    const header = (i: number, created: number) =>
+      `sig1=("@method" "x-h${i}");created=${created};nonce="n${i}";keyid="k1";alg="hmac-sha256";tag="sigil"`
+    for (let i = 0; i < 20_000; i++) {
+      const si = header(i % 500, 1735689600 + i)
+      const [e] = parseSignatures(si, 'sig1=:AAAA:')
+      const [full] = parseSignatures(` ${si}`, 'sig1=:AAAA:')
+      if (i % 97 === 0 || e?.params.created !== 1735689600 + i) {
+        expect(e?.params).toEqual(full?.params)
+        expect(e?.paramsValue).toBe(full?.paramsValue)
+        expect(e?.components.map((c) => c.id)).toEqual(['"@method"', `"x-h${i % 500}"`])
+      }
+    }
+  })
+})
