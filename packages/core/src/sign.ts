@@ -127,7 +127,8 @@ function prepare(message: Message, o: SignMessageOptions): Prepared {
     // The usual shape in one pass: the inner list, then each parameter the serializer would write.
     paramsValue = `${componentList(o.components)};created=${integer(o.created)}`
     if (expires !== undefined) paramsValue += `;expires=${integer(expires)}`
-    if (nonce !== undefined) paramsValue += `;nonce=${serializeString(nonce)}`
+    // A nonce of ours is base64url: its String serialization is itself in quotes.
+    if (nonce !== undefined) paramsValue += o.nonce === undefined ? `;nonce="${nonce}"` : `;nonce=${serializeString(nonce)}`
     paramsValue += `;keyid=${serializeString(o.keyId)}`
     if (alg !== undefined) paramsValue += ';alg="hmac-sha256"'
     if (tag !== undefined) paramsValue += `;tag=${serializeString(tag)}`
