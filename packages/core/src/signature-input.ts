@@ -87,8 +87,8 @@ function readParams(raw: Parameters, limits: SignatureLimits): SignatureParams {
 /** A parsed signature; `raw` is built on first read when the entry came from a compiled shape. */
 class Entry implements SignatureEntry {
   #raw: Parameters | undefined
-  readonly #keys: readonly string[] | undefined
-  readonly #values: readonly BareItem[] | undefined
+  readonly #layout: Layout | undefined
+  readonly #match: RegExpExecArray | undefined
   constructor(
     readonly label: string,
     readonly components: readonly Component[],
@@ -96,18 +96,19 @@ class Entry implements SignatureEntry {
     readonly paramsValue: string,
     readonly signature: Uint8Array,
     raw: Parameters | undefined,
-    keys?: readonly string[],
-    values?: readonly BareItem[],
+    layout?: Layout,
+    match?: RegExpExecArray,
   ) {
     this.#raw = raw
-    this.#keys = keys
-    this.#values = values
+    this.#layout = layout
+    this.#match = match
   }
   get raw(): Parameters {
     if (!this.#raw) {
       const raw: Parameters = new Map()
-      const keys = this.#keys as readonly string[]
-      for (let k = 0; k < keys.length; k++) raw.set(keys[k] as string, (this.#values as readonly BareItem[])[k] as BareItem)
+      const { keys, types } = this.#layout as Layout
+      const m = this.#match as RegExpExecArray
+      for (let k = 0; k < keys.length; k++) raw.set(keys[k] as string, layoutValue(types[k] as number, m[k + 1] as string))
       this.#raw = raw
     }
     return this.#raw
@@ -227,6 +228,10 @@ function matchLayout(shape: Shape, signatureInput: string): RegExpExecArray | nu
   return null
 }
 
+/** A layout's value from its text (a String's text is the string: no escapes). */
+const layoutValue = (type: number, text: string): BareItem =>
+  type === INTEGER ? integerOf(text) : type === STRING ? text : new Token(text)
+
 /** A canonical Integer's text (at most 15 digits: exact in a double). */
 function integerOf(text: string): number {
   const neg = text.charCodeAt(0) === 0x2d
@@ -252,20 +257,14 @@ function parseShaped(signatureInput: string, signature: string, limits: Signatur
   if (s.components.length > limits.maxComponents || !signature.startsWith(s.sigPrefix)) return undefined
   const mac = parseShapedByteSequence(signature, s.sigPrefix.length)
   if (!mac) return undefined
-  const { keys, types } = matched as Layout
-  const values: BareItem[] = []
+  const layout = matched as Layout
+  const { keys, types } = layout
   const params: SignatureParams = {}
-  for (let k = 0; k < keys.length; k++) {
-    const text = m[k + 1] as string
-    const type = types[k]
-    const v = type === INTEGER ? integerOf(text) : type === STRING ? text : new Token(text)
-    values.push(v)
-    readParam(params, keys[k] as string, v, limits)
-  }
+  for (let k = 0; k < keys.length; k++) readParam(params, keys[k] as string, layoutValue(types[k] as number, m[k + 1] as string), limits)
   // The member's text is canonical (the prefix was, and the layout reads only canonical text): it
-  // is the @signature-params value.
+  // is the @signature-params value. `raw` is read from the match when asked for.
   const paramsValue = signatureInput.slice(s.label.length + 1)
-  return new Entry(s.label, s.components, params, paramsValue, mac, undefined, keys, values)
+  return new Entry(s.label, s.components, params, paramsValue, mac, undefined, layout, m)
 }
 
 // The inner lists signers keep sending, by exact text; and their components, by parsed list.
