@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { RFC9421, SIGIL_V1, secretOf, vectorRequest } from '../../../test/vectors/load.js'
-import { component } from './components.js'
+import { type Component, component } from './components.js'
 import { ComponentError } from './errors.js'
 import { type ResponseMessage, requestFromFetch } from './message.js'
 import { signMessage, verifyMessageSignature } from './sign.js'
@@ -156,6 +156,32 @@ describe('compiled component lists (frozen lists are compiled once)', () => {
           // Twice: compiled on first use, then read from the compiled form.
           expect(outcome(() => signatureBase(m, frozen, pv))).toEqual(want)
           expect(outcome(() => signatureBase(m, frozen, pv))).toEqual(want)
+        },
+      ),
+      { numRuns: 1500 },
+    )
+  })
+
+  it('and so do a few frozen lists used over and over with changing messages (values remembered as checked)', () => {
+    const lists = [
+      ['@method', '@authority', '@scheme', 'content-type', 'content-digest'],
+      ['content-type', 'x-u', '@method'],
+      ['@authority', 'content-digest', '@path', '@query'],
+    ].map((names) => Object.freeze(names.map((n) => component(n))))
+    const value = fc.constantFrom('application/json', 'a\nb', 'caf\u00e9', '', 'x\ty', '\u0000', 'sha-256=:AAAA:')
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(lists.length - 1), value, value, fc.constantFrom('GET', 'P\u00d6ST', 'PO\nST', 'POST')), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (calls) => {
+          for (const [l, type, digest, method] of calls) {
+            const list = lists[l] as readonly Component[]
+            const headers = { get: (n: string) => (n === 'content-type' ? type : n === 'content-digest' || n === 'x-u' ? digest : null) }
+            const m = { ...request, method, headers }
+            expect(outcome(() => signatureBase(m, list, '()'))).toEqual(outcome(() => signatureBase(m, [...list], '()')))
+          }
         },
       ),
       { numRuns: 1500 },
