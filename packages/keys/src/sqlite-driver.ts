@@ -192,14 +192,15 @@ export function openSqliteDatabase(path: string, options: OpenSqliteOptions = {}
       // node-sqlite3-wasm must finalize its statements, and one whose last step failed refuses its
       // next use ("Could not reset statement"): drop it then and prepare it afresh when used again.
       const call = <R>(fn: (st: RawStatement) => R): R => {
-        if (!s) {
-          s = raw.prepare(sql)
-          statements.add(s)
-        }
         try {
+          // Prepared afresh inside the try: its failure (a dropped table) is a driver error too.
+          if (!s) {
+            s = raw.prepare(sql)
+            statements.add(s)
+          }
           return fn(s)
         } catch (e) {
-          if (s.finalize) {
+          if (s?.finalize) {
             statements.delete(s)
             finalize(s)
             s = undefined
