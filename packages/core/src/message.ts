@@ -44,11 +44,20 @@ const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' }
 
 /** Lower-case a host, drop the scheme's default port (RFC 9421 §2.2.3). */
 export function normalizeAuthority(host: string, scheme: string): string {
+  // A server sees the same Host on most requests: the last answer, for a host equal to the last.
+  if (host === lastHost && scheme === lastScheme) return lastAuthority
   const h = host.trim().toLowerCase()
   const colon = h.lastIndexOf(':')
-  if (colon > h.lastIndexOf(']') && h.slice(colon + 1) === DEFAULT_PORTS[scheme]) return h.slice(0, colon)
-  return h
+  const authority = colon > h.lastIndexOf(']') && h.slice(colon + 1) === DEFAULT_PORTS[scheme] ? h.slice(0, colon) : h
+  lastHost = host
+  lastScheme = scheme
+  lastAuthority = authority
+  return authority
 }
+
+let lastHost: string | undefined
+let lastScheme: string | undefined
+let lastAuthority = ''
 
 /**
  * Split a raw request target (origin-form `/p?q` or absolute-form `https://h/p?q`) into path and
