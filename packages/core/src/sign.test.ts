@@ -30,6 +30,17 @@ describe('signMessage', () => {
     )
   })
 
+  it('serializes each key id and tag it is given, whatever came before (escapes, refusals, repeats)', () => {
+    const input = (keyId: string, tag: string) =>
+      signMessageSync(view(), { keyId, tag, secret, components, created: 1, nonce: 'n' }).signatureInput.split(';keyid=')[1]
+    expect(input('k1', 'sigil')).toBe('"k1";alg="hmac-sha256";tag="sigil"')
+    expect(() => input('k\u00011', 'sigil')).toThrow()
+    expect(() => input('k1', 't\u00e9')).toThrow()
+    expect(input('k"1', 'a\\b')).toBe('"k\\"1";alg="hmac-sha256";tag="a\\\\b"')
+    expect(input('k1', 'sigil')).toBe('"k1";alg="hmac-sha256";tag="sigil"')
+    expect(input('k1', 'sigil')).toBe('"k1";alg="hmac-sha256";tag="sigil"')
+  })
+
   it('rejects (does not throw synchronously) when the message cannot be signed', async () => {
     const p = signMessage(view(), { keyId: 'k1', secret, components: [component('x-missing')], created: 1 })
     await expect(p).rejects.toThrow(/not in the message/)

@@ -129,12 +129,27 @@ function prepare(message: Message, o: SignMessageOptions): Prepared {
     if (expires !== undefined) paramsValue += `;expires=${integer(expires)}`
     // A nonce of ours is base64url: its String serialization is itself in quotes.
     if (nonce !== undefined) paramsValue += o.nonce === undefined ? `;nonce="${nonce}"` : `;nonce=${serializeString(nonce)}`
-    paramsValue += `;keyid=${serializeString(o.keyId)}`
+    paramsValue += `;keyid=${keyIdText(o.keyId)}`
     if (alg !== undefined) paramsValue += ';alg="hmac-sha256"'
-    if (tag !== undefined) paramsValue += `;tag=${serializeString(tag)}`
+    if (tag !== undefined) paramsValue += `;tag=${tagText(tag)}`
   }
   return { paramsValue, base: signatureBase(message, o.components, paramsValue), params }
 }
+
+/** serializeString for a value that repeats on every call (a signer's key id, its tag): the last answer is kept. */
+function lastString(): (v: string) => string {
+  let last: string | undefined
+  let text = ''
+  return (v) => {
+    if (v !== last) {
+      text = serializeString(v)
+      last = v
+    }
+    return text
+  }
+}
+const keyIdText = lastString()
+const tagText = lastString()
 
 const integer = (n: number) => (Number.isSafeInteger(n) && Math.abs(n) < 1e15 ? String(n) : serializeInteger(n))
 
