@@ -60,14 +60,6 @@ async function once(impl: Impl, op: Op, body: Buffer, batch: number): Promise<nu
   return Number(process.hrtime.bigint() - t) / 1000 / batch
 }
 
-/** Median µs per op over batches run for `ms` (at least 5 batches). */
-async function time(impl: Impl, op: Op, body: Buffer, batch: number, ms: number): Promise<number> {
-  const perOp: number[] = []
-  const until = performance.now() + ms
-  while (perOp.length < 5 || performance.now() < until) perOp.push(await once(impl, op, body, batch))
-  return median(perOp)
-}
-
 async function warm(impl: Impl, op: Op, body: Buffer, batch: number): Promise<void> {
   const until = performance.now() + 700
   for (let n = 0; n < 100 || performance.now() < until; n++) await once(impl, op, body, batch)
