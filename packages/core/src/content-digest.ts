@@ -208,6 +208,35 @@ export function checkContentDigest(header: Map<DigestAlgorithm, Uint8Array>, com
   }
 }
 
+const TEXT_LENGTH: Record<DigestAlgorithm, number> = { 'sha-256': 44, 'sha-512': 88 }
+
+/**
+ * Whether `body` (all of it, in memory) matches a `Content-Digest` that is exactly one canonical
+ * `sha-256` or `sha-512` member — what every Sigil client sends — decided without decoding the
+ * header or building a Map: the digest is computed as base64 and compared with the header's text
+ * (canonical base64 is one text per digest). `true` only for that match; `undefined` for anything
+ * else (another form or algorithm, a non-canonical encoding, a digest that differs), which the
+ * caller then checks with {@link parseContentDigest} and {@link checkContentDigest}, so the outcome,
+ * error included, is the same either way. The comparison is plain: both sides are digests of the
+ * bytes received (the header is covered by the MAC checked before), nothing secret.
+ *
+ * @example
+ * ```ts
+ * if (contentDigestMatches(header, body) === undefined) {
+ *   const declared = parseContentDigest(header)
+ *   const digester = createDigester({ algorithms: [...declared.keys()] })
+ *   digester.take(body)
+ *   checkContentDigest(declared, digester.result().digests) // throws DIGEST_MISMATCH
+ * }
+ * ```
+ */
+export function contentDigestMatches(value: string, body: Uint8Array | string): true | undefined {
+  const alg = value.startsWith('sha-256=:') ? 'sha-256' : value.startsWith('sha-512=:') ? 'sha-512' : undefined
+  if (alg === undefined || value.length !== 10 + TEXT_LENGTH[alg] || value.charCodeAt(value.length - 1) !== 0x3a) return undefined
+  const computed = nodeHash ? nodeHash(NODE_NAME[alg], body, 'base64') : toBase64(digestBytes(alg, body))
+  return value.startsWith(computed, 9) ? true : undefined
+}
+
 /** Byte-sequence serialization (RFC 8941 §4.1.8), re-exported for callers that build fields. */
 export function byteSequence(bytes: Uint8Array): string {
   return serializeByteSequence(bytes)

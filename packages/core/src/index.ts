@@ -2,6 +2,7 @@ export { type Component, component, DERIVED_COMPONENTS, fromItem } from './compo
 export {
   checkContentDigest,
   contentDigest,
+  contentDigestMatches,
   createDigester,
   createHasher,
   DIGEST_ALGORITHMS,
