@@ -8,8 +8,12 @@ import type { BodyTaker } from './incoming.js'
  * from their own event handlers. The kept bytes are the first chunk as is (the usual single-chunk
  * body costs no copy) or one buffer sized from Content-Length when more chunks follow.
  */
+const EMPTY = new Uint8Array(0)
+
 export class BodySink implements BodyTaker {
   private bytes = 0
+  private chunks = 0
+  private first: Uint8Array | undefined
   private readonly digester: Digester
   private kept: Uint8Array | undefined
   private buf: Uint8Array | undefined
@@ -25,6 +29,7 @@ export class BodySink implements BodyTaker {
   take(raw: Uint8Array | string): void {
     const chunk = typeof raw === 'string' ? toBytes(raw) : raw
     this.digester.take(chunk)
+    if (chunk.byteLength > 0 && this.chunks++ === 0) this.first = chunk
     const before = this.bytes
     const total = before + chunk.byteLength
     this.bytes = total
@@ -46,6 +51,10 @@ export class BodySink implements BodyTaker {
   /** The digests of what was taken, by algorithm. */
   digests(): Map<DigestAlgorithm, Uint8Array> {
     return this.digester.result().digests
+  }
+  /** The whole body when it came as at most one non-empty chunk (empty when none), else undefined. */
+  single(): Uint8Array | undefined {
+    return this.chunks === 0 ? EMPTY : this.chunks === 1 ? this.first : undefined
   }
   /** The bytes taken (when retained). */
   body(): Uint8Array {
