@@ -1,6 +1,7 @@
 // One server under load, in its own process: `tsx --conditions=source server-child.ts <kind>`.
 // Prints `port <n>` once listening; answers every POST with a small JSON body.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { Session } from 'node:inspector/promises'
@@ -70,8 +71,29 @@ async function startFastify(): Promise<number> {
   return (app.server.address() as { port: number }).port
 }
 
+// Express: every kind parses with express.json(). The floor is the usual raw-body HMAC in Express
+// (the parser's `verify` hook sees the bytes it read: one read, no replay); Sigil is mounted in
+// front of the parser, reads and digests the body, and hands the parser the same bytes again.
+async function startExpress(): Promise<number> {
+  const { default: express } = await import('express')
+  const app = express()
+  if (kind === 'express-sigil') {
+    const { sigil } = await import('@sigil/server/express')
+    app.use(sigil(options))
+    app.use(express.json())
+  } else if (kind === 'express-floor') app.use(express.json({ verify: (_req, _res, buf) => floorCheck(buf) }))
+  else app.use(express.json())
+  app.post('/v1/orders', (_req, res) => {
+    res.json({ ok: true })
+  })
+  const server = app.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return (server.address() as { port: number }).port
+}
+
 let port: number
 if (kind.startsWith('fastify')) port = await startFastify()
+else if (kind.startsWith('express')) port = await startExpress()
 else {
   const server = createServer((req, res) => void nodeHandler(req, res))
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))

@@ -1,4 +1,4 @@
-// Server overhead: node:http and Fastify, each plain, with Sigil, and with the floor verifier,
+// Server overhead: node:http, Fastify and Express, each plain, with Sigil, and with the floor verifier,
 // loaded with autocannon from this process (the server runs in a child) on 127.0.0.1.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -10,7 +10,17 @@ import { signViewSync } from '../../packages/client/src/sign-request.js'
 import { bundleScript } from './bundle.js'
 import { CONTENT_TYPE, jsonBody, KEY_ID, SECRET, SECRET_BUFFER } from './fixtures.js'
 
-export const SERVER_KINDS = ['node-plain', 'node-sigil', 'node-floor', 'fastify-plain', 'fastify-sigil', 'fastify-floor'] as const
+export const SERVER_KINDS = [
+  'node-plain',
+  'node-sigil',
+  'node-floor',
+  'fastify-plain',
+  'fastify-sigil',
+  'fastify-floor',
+  'express-plain',
+  'express-sigil',
+  'express-floor',
+] as const
 export type ServerKind = (typeof SERVER_KINDS)[number]
 
 export interface ServerRow {
@@ -38,17 +48,23 @@ function ask(child: ChildProcess, m: object, key: string): Promise<void> {
   })
 }
 
-function cpuOf(child: ChildProcess): Promise<number> {
+/** The child's CPU time so far (user + system), µs. */
+export function cpuOf(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
     child.once('message', (m) => resolve((m as { cpuUs: number }).cpuUs))
     child.send('cpu')
   })
 }
 
-const here = fileURLToPath(new URL('.', import.meta.url))
+/** The server-child bundle to run (see BENCH_SERVER_SCRIPT). */
+export const serverScript = async (): Promise<string> =>
+  process.env.BENCH_SERVER_SCRIPT ?? (await bundleScript(fileURLToPath(new URL('server-child.ts', import.meta.url))))
 
-async function startChild(script: string, kind: ServerKind, baseLength: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [script, kind], {
+/** Start a server child from a built `script`; resolves once it listens. */
+export async function startChild(script: string, kind: ServerKind, baseLength: number): Promise<{ child: ChildProcess; port: number }> {
+  // BENCH_CHILD_FLAGS: node/V8 flags for the server child (e.g. `--trace-deopt`), space-separated.
+  const flags = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...flags, script, kind], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, BENCH_SECRET: SECRET_BUFFER.toString('base64'), BENCH_BASE_LENGTH: String(baseLength) },
   })
@@ -87,11 +103,13 @@ function signedRequests(port: number, body: string) {
   ]
 }
 
-async function load(port: number, seconds: number, connections: number, body: string): Promise<autocannon.Result> {
+/** Load the server on `port` for `seconds` with signed POSTs of `body`; `rate` caps the requests per second. */
+export async function load(port: number, seconds: number, connections: number, body: string, rate?: number): Promise<autocannon.Result> {
   return autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
     requests: signedRequests(port, body) as unknown as autocannon.Request[],
   })
 }
@@ -116,7 +134,9 @@ export async function runServers(o: {
   const kinds = o.kinds ?? SERVER_KINDS
   // Built code, as an application runs the packages (not tsx, whose keepNames costs a
   // defineProperty per closure created): see bundleScript.
-  const script = await bundleScript(`${here}server-child.ts`)
+  // BENCH_SERVER_SCRIPT: an already built server-child bundle (e.g. one built from another commit,
+  // to compare two versions run after run on the same machine).
+  const script = await serverScript()
   const body = jsonBody(o.bodySize)
   const runs = new Map<ServerKind, autocannon.Result[]>()
   const cpu = new Map<ServerKind, number[]>()
