@@ -53,6 +53,15 @@ describe('pushBody', () => {
     expect(s.seen.join('')).toBe('hello world')
   })
 
+  it('takes nothing twice: a second read while the first waits is refused', async () => {
+    const req = message()
+    const fed = pushBody(req).feed(sink())
+    await expect(pushBody(req).feed(sink())).rejects.toThrow('already being read')
+    req.complete = true
+    req.push(null)
+    await fed
+  })
+
   it('waits for a request still arriving, then leaves no listener behind', async () => {
     const req = message()
     const before = listeners(req)
@@ -92,6 +101,21 @@ describe('pushBody', () => {
     setImmediate(() => req.destroy())
     await expect(fed).rejects.toThrow()
     expect(listeners(req).slice(0, 2)).toEqual([0, 0])
+  })
+
+  it('keeps reads of the same deadline in one queue: each times out at its own, one that ends leaves it', async () => {
+    const first = message()
+    const ended = message()
+    const last = message()
+    const fedFirst = pushBody(first).feed(sink(), 30)
+    const fedEnded = pushBody(ended).feed(sink(), 30)
+    const fedLast = pushBody(last).feed(sink(), 30)
+    ended.complete = true
+    ended.push(null)
+    await fedEnded
+    await expect(fedFirst).rejects.toMatchObject({ code: 'BODY_TIMEOUT' })
+    await expect(fedLast).rejects.toMatchObject({ code: 'BODY_TIMEOUT' })
+    expect([first, ended, last].map((r) => r.listenerCount('data'))).toEqual([0, 0, 0])
   })
 
   it('keeps its own deadline: past it, stops reading and rejects with BODY_TIMEOUT', async () => {

@@ -88,14 +88,29 @@ export function joinRetained(keep: Retained): Buffer {
  * readable state is replaced by a fresh one holding the bytes.
  */
 export async function replayBody(req: Readable & { closed?: boolean }, bytes: Uint8Array): Promise<void> {
+  await replayBodyNow(req, bytes)
+}
+
+/**
+ * {@link replayBody}, done synchronously when it can be (the old state has already closed):
+ * `undefined` then, else a promise.
+ */
+export function replayBodyNow(req: Readable & { closed?: boolean }, bytes: Uint8Array): Promise<void> | undefined {
   // The old state emits `close` on a nextTick after `end`; let that happen before swapping so it
   // cannot mark the fresh state closed (which would suppress its `end`).
-  if (!req.closed) await new Promise<void>((r) => setImmediate(r))
-  const fresh = new Readable({ read() {} }) as unknown as { _readableState: unknown }
+  if (!req.closed) return new Promise<void>((r) => setImmediate(r)).then(() => swapState(req, bytes))
+  swapState(req, bytes)
+  return undefined
+}
+
+function noRead(): void {}
+
+function swapState(req: Readable, bytes: Uint8Array): void {
+  const fresh = new Readable({ read: noRead }) as unknown as { _readableState: unknown }
   const target = req as unknown as { _readableState: unknown; _read: () => void }
   target._readableState = fresh._readableState
-  target._read = () => {}
-  if (bytes.byteLength) req.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+  target._read = noRead
+  if (bytes.byteLength) req.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   req.push(null)
   // Fail loudly rather than hand the app an empty body if a future Node changes stream internals.
   if (!req.readable && bytes.byteLength > 0) throw new Error('could not make the request body readable again')
@@ -106,7 +121,64 @@ interface Feeding {
   sink: BodyTaker
   resolve: () => void
   reject: (e: unknown) => void
+  stream: Fed
+  /** Its place in the deadline queue of its duration (see {@link Deadlines}), when it has one. */
+  queue: Deadlines | undefined
+  at: number
+  prev: Feeding | undefined
+  next: Feeding | undefined
+}
+
+/**
+ * The reads in progress with the same deadline duration, oldest first (their deadlines come in
+ * the order they started), and one timer for the oldest. A read that ends unlinks itself; the
+ * timer, when it fires, times out every read past its deadline and is set again for the next one.
+ * So a body costs no timer of its own: Node's `setTimeout` + `clearTimeout` per request (a
+ * `Timeout`, the timer list, re-referencing the loop's timer handle) was a measurable part of a
+ * small request's cost.
+ */
+interface Deadlines {
+  ms: number
+  head: Feeding | undefined
+  tail: Feeding | undefined
   timer: ReturnType<typeof setTimeout> | undefined
+}
+
+const deadlines = new Map<number, Deadlines>()
+// Monotonic milliseconds (a wall clock step must not time out or extend a read).
+const clock = (): number => performance.now()
+
+function enqueue(f: Feeding, ms: number): void {
+  let q = deadlines.get(ms)
+  if (q === undefined) {
+    q = { ms, head: undefined, tail: undefined, timer: undefined }
+    deadlines.set(ms, q)
+  }
+  f.queue = q
+  f.at = clock() + ms
+  f.prev = q.tail
+  if (q.tail) q.tail.next = f
+  else q.head = f
+  q.tail = f
+  // Unreferenced: the connection the body arrives on keeps the process alive while it is read.
+  if (q.timer === undefined) q.timer = setTimeout(onDeadline, ms, q).unref()
+}
+
+function dequeue(f: Feeding): void {
+  const q = f.queue
+  if (q === undefined) return
+  if (f.prev) f.prev.next = f.next
+  else q.head = f.next
+  if (f.next) f.next.prev = f.prev
+  else q.tail = f.prev
+  f.queue = f.prev = f.next = undefined
+}
+
+function onDeadline(q: Deadlines): void {
+  q.timer = undefined
+  const now = clock()
+  for (let f = q.head; f !== undefined && f.at <= now; f = q.head) stopFeeding(f.stream, f, bodyTimeout(q.ms), true)
+  if (q.head) q.timer = setTimeout(onDeadline, Math.max(1, Math.ceil(q.head.at - now)), q).unref()
 }
 
 const FEEDING = Symbol('sigil.feeding')
@@ -114,7 +186,7 @@ type Fed = Readable & { [FEEDING]?: Feeding | undefined }
 
 function stopFeeding(stream: Fed, f: Feeding, err: unknown, pause: boolean): void {
   stream[FEEDING] = undefined
-  if (f.timer !== undefined) clearTimeout(f.timer)
+  dequeue(f)
   stream.off('data', onFedData).off('end', onFedEnd).off('error', onFedError).off('close', onFedClose)
   // Left paused and undestroyed, as an abandoned iterator leaves a request (autoDestroy is off
   // for IncomingMessage): the adapter can still answer 413 on it.
@@ -146,14 +218,6 @@ function onFedClose(this: Fed): void {
   const f = this[FEEDING]
   if (f) stopFeeding(this, f, bodyIncomplete(prematureClose()), false)
 }
-function onFedTimeout(stream: Fed, ms: number): void {
-  const f = stream[FEEDING]
-  if (f) {
-    f.timer = undefined
-    stopFeeding(stream, f, bodyTimeout(ms), true)
-  }
-}
-
 function prematureClose(): Error {
   return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
 }
@@ -190,9 +254,10 @@ class NodePushBody implements PushBody {
     if (stream.destroyed) return Promise.reject(bodyIncomplete(prematureClose()))
     if (stream[FEEDING]) return Promise.reject(new Error('the request body is already being read'))
     return new Promise<void>((resolve, reject) => {
-      // The deadline is a timer with arguments, not a closure, and no race of two promises.
-      const timer = deadlineMs === undefined ? undefined : setTimeout(onFedTimeout, deadlineMs, stream, deadlineMs)
-      stream[FEEDING] = { sink, resolve, reject, timer }
+      const f: Feeding = { sink, resolve, reject, stream, queue: undefined, at: 0, prev: undefined, next: undefined }
+      stream[FEEDING] = f
+      // The deadline joins the queue of its duration: no timer, no closure of its own.
+      if (deadlineMs !== undefined) enqueue(f, deadlineMs)
       stream.on('data', onFedData).on('end', onFedEnd).on('error', onFedError).on('close', onFedClose)
       stream.resume()
     })
@@ -202,7 +267,7 @@ class NodePushBody implements PushBody {
 /**
  * A request body for the verifier, read with `data` events straight into the digest: one promise
  * per body (none when the request was already received whole), no closure per chunk or request,
- * the deadline kept by the read itself.
+ * the deadline kept by the read itself (one timer per deadline duration, see {@link Deadlines}).
  * It is still an async iterable of the request for anyone who pulls. Errors and early closes
  * reject as iterating `req` would; when the digest refuses a chunk (size limit) the request is
  * paused, as an abandoned iterator of it would leave it.

@@ -10,6 +10,25 @@ import { toProblem } from './problem.js'
 import type { Verifier } from './verifier.js'
 
 /**
+ * Whether a field name as sent is `name` (lower case) in any case, as `sent.toLowerCase() ===
+ * name`, without allocating a lower-case copy for each line of the same length (clients send
+ * `Content-Length`, `Host`): ASCII is compared code by code, anything else falls back to
+ * `toLowerCase`.
+ */
+function isName(sent: string, name: string): boolean {
+  if (sent === name) return true
+  const len = name.length
+  if (sent.length !== len) return false
+  for (let i = 0; i < len; i++) {
+    let c = sent.charCodeAt(i)
+    if (c > 0x7f) return sent.toLowerCase() === name
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20
+    if (c !== name.charCodeAt(i)) return false
+  }
+  return true
+}
+
+/**
  * Header access over a Node request's raw field lines: every line of a name joined with ", "
  * (RFC 9110 §5.3), and each line for `bs`. `req.headers` is not enough: Node keeps only the first
  * line of Host, Content-Type and a few others, so a second line an app or proxy might use would
@@ -22,11 +41,9 @@ class RawHeaders implements HeaderSource {
     // The raw lines are the truth: a name that was not sent is absent, whatever a plain object
     // inherits (`constructor`, `__proto__`, `toString` are on its prototype).
     const raw = this.raw
-    const len = name.length
     let value: string | null = null
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const r = raw[i] as string
-      if (r.length !== len || (r !== name && r.toLowerCase() !== name)) continue
+      if (!isName(raw[i] as string, name)) continue
       value = value === null ? (raw[i + 1] as string) : `${value}, ${raw[i + 1] as string}`
     }
     return value
@@ -35,10 +52,7 @@ class RawHeaders implements HeaderSource {
   getAll(name: string): string[] {
     const out: string[] = []
     const raw = this.raw
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const r = raw[i] as string
-      if (r.length === name.length && (r === name || r.toLowerCase() === name)) out.push(raw[i + 1] as string)
-    }
+    for (let i = 0; i + 1 < raw.length; i += 2) if (isName(raw[i] as string, name)) out.push(raw[i + 1] as string)
     return out
   }
 }
@@ -105,8 +119,7 @@ export class NodeIncoming extends RawHeaders implements IncomingRequest, Request
     const raw = this.raw
     let first: string | undefined
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const r = raw[i] as string
-      if (r.length !== 4 || (r !== 'host' && r.toLowerCase() !== 'host')) continue
+      if (!isName(raw[i] as string, 'host')) continue
       if (first !== undefined) return this.getAll('host')
       first = raw[i + 1] as string
     }
