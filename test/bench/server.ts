@@ -114,13 +114,24 @@ export async function load(port: number, seconds: number, connections: number, b
   })
 }
 
-/** Run every server kind for `seconds` (after a 1 s warm-up), `rounds` times interleaved; medians. */
+/**
+ * Warm-up of each fresh server before its measured run. A new process answers its first 2-3 s at
+ * 500-700 µs per request while V8 compiles (measured with server-ab.ts --warm=0 --each, load 5 on
+ * 2 cores; node-sigil settles about a second after node-floor: more code to optimize). The 1 s
+ * used until 2026-11-29 left that tail inside the 4 s window, on the Sigil side more than the
+ * floor's: it measured start-up, not the cost per request of a running server.
+ */
+export const WARMUP_S = 3
+
+/** Run every server kind for `seconds` (after a {@link WARMUP_S} warm-up), `rounds` times interleaved; medians. */
 export async function runServers(o: {
   seconds: number
   rounds: number
   connections: number
   bodySize: number
   baseLength: number
+  /** Seconds of load before the measured run (default {@link WARMUP_S}). */
+  warmupSeconds?: number
   /** A subset of {@link SERVER_KINDS} (default all), e.g. to iterate on one adapter beside its floor. */
   kinds?: readonly ServerKind[]
   /**
@@ -144,7 +155,7 @@ export async function runServers(o: {
     for (const kind of kinds) {
       const { child, port } = await startChild(script, kind, o.baseLength)
       try {
-        await load(port, 1, o.connections, body)
+        await load(port, o.warmupSeconds ?? WARMUP_S, o.connections, body)
         if (o.profileDir) await ask(child, { profile: 'start' }, 'profiling')
         const cpu0 = await cpuOf(child)
         const r = await load(port, o.seconds, o.connections, body)
