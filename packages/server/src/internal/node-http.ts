@@ -80,7 +80,7 @@ export class NodeIncoming extends RawHeaders implements IncomingRequest, Request
   private readonly source: NodeVerifyOptions['body']
 
   constructor(
-    private readonly req: IncomingMessage,
+    protected readonly req: IncomingMessage,
     cfg: VerifierConfig,
     opts: NodeVerifyOptions | undefined,
   ) {

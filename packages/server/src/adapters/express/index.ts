@@ -2,11 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ConfigurationError, splitTarget } from '@sigil/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
-import { markVerified, replayCheckedBy, type Verified, verifiedBy, verifyBuilt } from '../../internal/incoming.js'
-import { joinRetained, type Retained, readChunks, replayBody } from '../../internal/node-body.js'
-import { incomingFromNode, sendProblem } from '../../internal/node-http.js'
+import { isPromise, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
+import { pushBody, replayBodyNow } from '../../internal/node-body.js'
+import { NodeIncoming, sendProblem } from '../../internal/node-http.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { signNodeResponse } from '../../internal/sign-response.js'
+import { type Verifier, verifyNow } from '../../internal/verifier.js'
 
 declare global {
   namespace Express {
@@ -103,6 +104,36 @@ function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIter
   })()
 }
 
+const EMPTY = new Uint8Array(0)
+
+/**
+ * A request as the Express middleware hands it to the verifier: the node view, whose body is the
+ * stream read with the digest (its bytes kept, to hand the parsers again), or the raw bytes a
+ * parser before `sigil()` kept.
+ */
+class ExpressIncoming extends NodeIncoming {
+  /** Set when the verifier read the request stream itself (the parsers then need the bytes again). */
+  streamRead = false
+  constructor(
+    req: IncomingMessage,
+    verifier: Verifier,
+    target: string,
+    private readonly earlier: Verified | undefined,
+  ) {
+    super(req, verifier.config, { target })
+    // The parsers after sigil() read the bytes the digest read: keep them whatever retainBody says.
+    this.keepBody = true
+  }
+  override body(): ReturnType<NodeIncoming['body']> {
+    this.bodyTaken = true
+    const req = this.req as WithRaw
+    if (consumed(req)) return bodyAlreadyRead(req, this.earlier)
+    if (!this.mayHaveBody) return null
+    this.streamRead = true
+    return pushBody(req)
+  }
+}
+
 /**
  * Express 4 and 5 middleware that verifies every request (SPEC §2) and puts the result on
  * `req.sigil`. Mount it before the body parsers: it digests the raw bytes and hands the parsers the
@@ -127,6 +158,32 @@ function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIter
  */
 export function sigil(options: SigilOptions): RequestHandler {
   const { verifier, isExempt, signing } = compileAdapter(options)
+  const verified = (req: Request, res: Response, next: NextFunction, result: Verified) => {
+    req.sigil = markVerified(result, verifier)
+    if (signing) signNodeResponse(res, result, req, signing)
+    next()
+  }
+  // The verifier read the stream (to its end: it accepted): hand the parsers the same bytes.
+  const accept = (req: Request, res: Response, next: NextFunction, incoming: ExpressIncoming, result: Verified) => {
+    if (!incoming.streamRead) {
+      verified(req, res, next, result)
+      return
+    }
+    const bytes = result.body ?? EMPTY
+    let replay: Promise<void> | undefined
+    try {
+      replay = replayBodyNow(req, bytes)
+    } catch (e) {
+      sendProblem(res, e)
+      return
+    }
+    if (replay === undefined) verified(req, res, next, result)
+    else
+      replay.then(
+        () => verified(req, res, next, result),
+        (e: unknown) => sendProblem(res, e),
+      )
+  }
   const middleware = (req: Request, res: Response, next: NextFunction) => {
     const target = req.originalUrl ?? req.url
     const earlier = req.sigil
@@ -136,30 +193,24 @@ export function sigil(options: SigilOptions): RequestHandler {
       next()
       return
     }
-    const keep: Retained = { parts: [], bytes: 0, complete: false }
-    const build = () => {
-      const incoming = incomingFromNode(req, verifier, { target })
-      incoming.body = () => {
-        if (consumed(req as WithRaw)) return bodyAlreadyRead(req as WithRaw, earlier)
-        return incoming.mayHaveBody ? readChunks(req, keep) : null
-      }
+    let incoming: ExpressIncoming
+    let answer: Verified | Promise<Verified>
+    try {
+      incoming = new ExpressIncoming(req, verifier, target, earlier)
       const replayed = replayCheckedBy(earlier)
       if (replayed) incoming.replayChecked = replayed
-      return incoming
+      answer = verifyNow(verifier, incoming)
+    } catch (e) {
+      sendProblem(res, e)
+      return
     }
-    const accept = async (): Promise<Verified> => {
-      const verified = await verifyBuilt(verifier, build)
-      if (!keep.complete) return verified
-      const bytes = joinRetained(keep)
-      await replayBody(req, bytes)
-      return { ...verified, body: bytes }
+    if (!isPromise(answer)) {
+      accept(req, res, next, incoming, answer)
+      return
     }
-    accept().then(
-      (verified) => {
-        req.sigil = markVerified(verified, verifier)
-        if (signing) signNodeResponse(res, verified, req, signing)
-        next()
-      },
+    const building = incoming
+    answer.then(
+      (result) => accept(req, res, next, building, result),
       (e: unknown) => sendProblem(res, e),
     )
   }
