@@ -1,5 +1,11 @@
 // One server under load, in its own process: `tsx --conditions=source server-child.ts <kind>`.
 // Prints `port <n>` once listening; answers every POST with a small JSON body.
+// Per framework the three kinds answer alike (same route, same response); what differs is what
+// runs before the handler. plain: nothing. floor: the app reads the body itself (node: `for await`
+// over req + Buffer.concat, the idiomatic read; Fastify: the same in a preParsing hook, then a
+// pushed Readable of the bytes for the parsers; Express: express.json's `verify` hook, which sees
+// the bytes the parser read) and runs floorCheck. sigil: the adapter reads and digests the body
+// and verifies; the parsers then read the same bytes.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -63,7 +69,12 @@ async function startFastify(): Promise<number> {
       for await (const c of payload) parts.push(c as Buffer)
       const body = Buffer.concat(parts)
       floorCheck(body)
-      return Readable.from([body], { objectMode: false })
+      // The parsers get the bytes as Sigil's plugin hands them on (a pushed Readable), not through
+      // Readable.from, whose iterator read costs a promise per read.
+      const again = new Readable({ read() {} })
+      again.push(body)
+      again.push(null)
+      return again
     })
   }
   app.post('/v1/orders', async () => ({ ok: true }))
