@@ -1,4 +1,4 @@
-import { splitTarget } from '@sigil/core'
+import { ConfigurationError, splitTarget } from '@sigil/core'
 import type { Context, MiddlewareHandler } from 'hono'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import {
@@ -28,6 +28,21 @@ declare module 'hono' {
   }
 }
 
+/** Options of the Hono middleware: the adapters' {@link SigilOptions}, and how the body is read. */
+export interface HonoSigilOptions extends SigilOptions {
+  /**
+   * Digest the body from a clone of `c.req.raw`, so its own body stays readable (default false).
+   * By default the middleware reads the request's body stream itself (a clone tees the stream,
+   * which costs more than the verification on small bodies) and hands the verified bytes to
+   * Hono's body cache: `c.req.json()`, `.text()`, `.arrayBuffer()`, `.parseBody()` and
+   * validators read them. Only a handler that reads `c.req.raw`'s body directly (a proxy passing
+   * `c.req.raw` on, a fetch handler such as tRPC's or GraphQL Yoga's) then finds it used: set
+   * `keepRawBody: true` for those apps (or hand them `await cloneRawRequest(c.req)` from
+   * `hono/request`, which rebuilds the request from the cache).
+   */
+  keepRawBody?: boolean
+}
+
 /** What `@hono/node-server` puts in `c.env`: the Node request, whose `url` is the raw target. */
 type NodeBindings = { incoming?: { url?: unknown; socket?: { remoteAddress?: string } } }
 
@@ -41,9 +56,10 @@ function pathsOf(c: Context): { raw: ReturnType<typeof splitTarget>; fromNode: b
   return { raw: splitTarget(c.req.url), fromNode: false, routed }
 }
 
-function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pathsOf>): IncomingRequest {
+function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pathsOf>, consume: boolean): IncomingRequest {
   const node = (c.env as NodeBindings | undefined)?.incoming
-  const incoming = incomingFromRequest(c.req.raw, verifier, node?.socket?.remoteAddress, paths.fromNode ? paths.raw : undefined)
+  const target = paths.fromNode ? paths.raw : undefined
+  const incoming = incomingFromRequest(c.req.raw, verifier, node?.socket?.remoteAddress, target, consume)
   // On Node the WHATWG URL of c.req.url is normalized; sign against the target as it was sent.
   if (typeof node?.url === 'string') incoming.message = { ...incoming.message, path: paths.raw.path, query: paths.raw.query }
   // @hono/node-server gives GET and HEAD no body stream whatever arrived; bytes framed on the
@@ -62,9 +78,25 @@ function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pat
 }
 
 /**
+ * Hand the verified bytes to Hono's body cache, which `c.req.json()`, `.text()`, `.arrayBuffer()`,
+ * `.blob()`, `.formData()`, `.parseBody()` and validators read from (any cached entry serves
+ * every other kind).
+ */
+function seedBodyCache(c: Context, body: Uint8Array): void {
+  const buffer =
+    body.byteOffset === 0 && body.byteLength === body.buffer.byteLength
+      ? (body.buffer as ArrayBuffer)
+      : (body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer)
+  // Hono keeps promises in the cache (its type says values): `c.req.text()` chains on the entry.
+  ;(c.req.bodyCache as Record<string, unknown>).arrayBuffer = Promise.resolve(buffer)
+}
+
+/**
  * Hono middleware that verifies requests (SPEC §2) on the Web `Request`, so it runs wherever
- * Hono does: Node (`@hono/node-server`), Bun, Deno, Cloudflare Workers. The body is digested from
- * a clone: `c.req.json()` still works afterwards. The result is `c.get('sigil')`.
+ * Hono does: Node (`@hono/node-server`), Bun, Deno, Cloudflare Workers. The middleware reads the
+ * body itself and hands the verified bytes to Hono's body cache: `c.req.json()`, `.text()`,
+ * `.parseBody()` and validators work afterwards; `c.req.raw`'s own body is then used, unless
+ * `keepRawBody: true` (see {@link HonoSigilOptions.keepRawBody}). The result is `c.get('sigil')`.
  *
  * @example
  * ```ts
@@ -75,8 +107,11 @@ function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pat
  * app.post('/v1/orders', requireScopes('orders:write'), async (c) => c.json({ by: c.get('sigil')?.principal }))
  * ```
  */
-export function sigil(options: SigilOptions): MiddlewareHandler<SigilEnv> {
-  const { verifier, isExempt, signing } = compileAdapter(options)
+export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
+  const { keepRawBody = false, ...adapterOptions } = options ?? ({} as HonoSigilOptions)
+  if (typeof keepRawBody !== 'boolean') throw new ConfigurationError('invalid adapter options: keepRawBody: expected boolean')
+  const { verifier, isExempt, signing } = compileAdapter(adapterOptions)
+  const retain = verifier.config.retainBody
   return async (c, next) => {
     const earlier = c.get('sigil')
     // Stacked sigil(): an outer result counts only if this verifier produced it; another
@@ -85,15 +120,23 @@ export function sigil(options: SigilOptions): MiddlewareHandler<SigilEnv> {
     const paths = pathsOf(c)
     if (earlier === undefined && isExempt(c.req.method, paths.raw.path, paths.routed)) return next()
     let verified: Verified
+    // Read the request's own stream (no clone) when there is one and the body cache is empty (an
+    // earlier middleware that read the body through c.req left the stream used: clone as ever).
+    const consume = !keepRawBody && c.req.raw.body !== null && !c.req.raw.bodyUsed && isEmpty(c.req.bodyCache)
     try {
       verified = await verifyBuilt(verifier, () => {
-        const incoming = incomingOf(c, verifier, paths)
+        const incoming = incomingOf(c, verifier, paths, consume)
         const replayed = replayCheckedBy(earlier)
         if (replayed) incoming.replayChecked = replayed
         return incoming
       })
     } catch (e) {
       return problemResponse(e)
+    }
+    if (consume && c.req.raw.bodyUsed) {
+      // A body no digest covers (digestRequired: false) was left unread: Hono reads it as ever.
+      seedBodyCache(c, verified.body ?? EMPTY)
+      if (!retain) delete verified.body
     }
     c.set('sigil', markVerified(verified, verifier))
     await next()
@@ -118,6 +161,13 @@ export function requireScopes(...scopes: string[]): MiddlewareHandler<SigilEnv> 
     }
     await next()
   }
+}
+
+const EMPTY = new Uint8Array(0)
+
+function isEmpty(cache: object): boolean {
+  for (const _ in cache) return false
+  return true
 }
 
 export type { ExemptRule } from '../../internal/route-requirements.js'
