@@ -133,6 +133,33 @@ for (const [via, start] of transports) {
   })
 }
 
+describe('hono sigil() after a middleware that read the body through c.req', () => {
+  const early = () => {
+    const a = new Hono()
+    a.use(async (c, next) => {
+      await c.req.text()
+      await next()
+    })
+    a.use(sigil(baseOptions()))
+    a.post('/json', async (c) => c.json({ body: await c.req.json() }))
+    return a
+  }
+  const send = async (w: Wire) => {
+    const res = await early().request(`http://${w.headers.host}${w.target}`, { method: w.method, headers: w.headers, body: w.body })
+    return { status: res.status, json: await res.json() }
+  }
+
+  it('verifies the bytes in the body cache, the ones the app reads', async () => {
+    expect(await send(await signed('POST', url('/json'), json(order)))).toEqual({ status: 200, json: { body: order } })
+  })
+
+  it('refuses cached bytes that do not match the digest', async () => {
+    const w = await signed('POST', url('/json'), json(order))
+    const r = await send({ ...w, body: JSON.stringify({ ...order, qty: 9 }) })
+    expect([r.status, r.json.code]).toEqual([401, 'DIGEST_MISMATCH'])
+  })
+})
+
 describe('hono sigil() options', () => {
   it('refuses a keepRawBody that is not a boolean', () => {
     expect(() => sigil({ ...baseOptions(), keepRawBody: 'yes' as unknown as boolean })).toThrow(/keepRawBody/)

@@ -120,12 +120,16 @@ export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
     const paths = pathsOf(c)
     if (earlier === undefined && isExempt(c.req.method, paths.raw.path, paths.routed)) return next()
     let verified: Verified
-    // Read the request's own stream (no clone) when there is one and the body cache is empty (an
-    // earlier middleware that read the body through c.req left the stream used: clone as ever).
-    const consume = !keepRawBody && c.req.raw.body !== null && !c.req.raw.bodyUsed && isEmpty(c.req.bodyCache)
+    // Read the request's own stream (no clone) when it is unread. Once read through c.req (an
+    // outer sigil(), or a middleware that parsed it), the bytes to verify are the ones the app
+    // will get: Hono's body cache.
+    const raw = c.req.raw
+    const cached = raw.bodyUsed && !isEmpty(c.req.bodyCache)
+    const consume = !keepRawBody && !cached && raw.body !== null
     try {
       verified = await verifyBuilt(verifier, () => {
         const incoming = incomingOf(c, verifier, paths, consume)
+        if (cached) incoming.body = () => cachedBody(c)
         const replayed = replayCheckedBy(earlier)
         if (replayed) incoming.replayChecked = replayed
         return incoming
@@ -133,7 +137,7 @@ export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
     } catch (e) {
       return problemResponse(e)
     }
-    if (consume && c.req.raw.bodyUsed) {
+    if (consume && raw.bodyUsed) {
       // A body no digest covers (digestRequired: false) was left unread: Hono reads it as ever.
       seedBodyCache(c, verified.body ?? EMPTY)
       if (!retain) delete verified.body
@@ -164,6 +168,15 @@ export function requireScopes(...scopes: string[]): MiddlewareHandler<SigilEnv> 
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** The body as Hono's cache holds it, read (under the verifier's deadline and size limit) when asked. */
+function cachedBody(c: Context): AsyncIterable<Uint8Array> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield new Uint8Array(await c.req.arrayBuffer())
+    },
+  }
+}
 
 function isEmpty(cache: object): boolean {
   for (const _ in cache) return false
