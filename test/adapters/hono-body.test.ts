@@ -1,7 +1,7 @@
-// The Hono middleware reads the body itself, without a clone (issue 13), and hands the verified
-// bytes to Hono's body cache: c.req.json() / text() / arrayBuffer() / parseBody() and validators
-// read them; c.req.raw's own body is used unless keepRawBody is set. Over a real socket
-// (@hono/node-server) and through app.request().
+// With consumeBody: true the Hono middleware reads the body itself, without a clone (issue 13), and
+// hands the verified bytes to Hono's body cache: c.req.json() / text() / arrayBuffer() / parseBody()
+// and validators read them; c.req.raw's own body is then used. By default it digests a clone and
+// c.req.raw stays readable. Over a real socket (@hono/node-server) and through app.request().
 import { createAdaptorServer } from '@hono/node-server'
 import { type HonoSigilOptions, sigil } from '@sigil/server/hono'
 import { Hono } from 'hono'
@@ -14,7 +14,7 @@ const url = (path: string) => `http://api.test${path}`
 
 function app(over: Partial<HonoSigilOptions> = {}) {
   const a = new Hono()
-  a.use(sigil({ ...baseOptions(), ...over }))
+  a.use(sigil({ ...baseOptions(), consumeBody: true, ...over }))
   const seen = (c: { req: { raw: Request } }, extra: object) => ({
     rawBodyUsed: c.req.raw.bodyUsed,
     ...extra,
@@ -54,7 +54,7 @@ const transports: Array<[string, (a: Hono) => Promise<Transport>]> = [
 ]
 
 for (const [via, start] of transports) {
-  describe(`hono sigil() body without a clone (${via})`, () => {
+  describe(`hono sigil({ consumeBody: true }): body without a clone (${via})`, () => {
     let t: Transport | undefined
     afterEach(async () => {
       await t?.close()
@@ -98,14 +98,14 @@ for (const [via, start] of transports) {
       expect(r.json.kept).toBeUndefined()
     })
 
-    it('keepRawBody: true digests a clone: c.req.raw stays readable', async () => {
-      const r = await send(app({ keepRawBody: true }), await signed('POST', url('/raw'), json(order)))
+    it('without consumeBody (the default) a clone is digested: c.req.raw stays readable', async () => {
+      const r = await send(app({ consumeBody: undefined }), await signed('POST', url('/raw'), json(order)))
       expect(r.json).toEqual({ rawBodyUsed: true, body: order })
-      const j = await send(app({ keepRawBody: true }), await signed('POST', url('/json'), json(order)))
+      const j = await send(app({ consumeBody: false }), await signed('POST', url('/json'), json(order)))
       expect(j.json).toMatchObject({ body: order })
     })
 
-    it('a handler reading c.req.raw finds the body used by default', async () => {
+    it('with consumeBody, a handler reading c.req.raw finds the body used', async () => {
       const r = await send(app(), await signed('POST', url('/raw'), json(order)))
       expect([r.status, r.json]).toEqual([500, { error: 'TypeError' }])
     })
@@ -161,7 +161,7 @@ describe('hono sigil() after a middleware that read the body through c.req', () 
 })
 
 describe('hono sigil() options', () => {
-  it('refuses a keepRawBody that is not a boolean', () => {
-    expect(() => sigil({ ...baseOptions(), keepRawBody: 'yes' as unknown as boolean })).toThrow(/keepRawBody/)
+  it('refuses a consumeBody that is not a boolean', () => {
+    expect(() => sigil({ ...baseOptions(), consumeBody: 'yes' as unknown as boolean })).toThrow(/consumeBody/)
   })
 })

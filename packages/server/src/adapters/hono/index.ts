@@ -31,16 +31,15 @@ declare module 'hono' {
 /** Options of the Hono middleware: the adapters' {@link SigilOptions}, and how the body is read. */
 export interface HonoSigilOptions extends SigilOptions {
   /**
-   * Digest the body from a clone of `c.req.raw`, so its own body stays readable (default false).
-   * By default the middleware reads the request's body stream itself (a clone tees the stream,
-   * which costs more than the verification on small bodies) and hands the verified bytes to
-   * Hono's body cache: `c.req.json()`, `.text()`, `.arrayBuffer()`, `.parseBody()` and
-   * validators read them. Only a handler that reads `c.req.raw`'s body directly (a proxy passing
-   * `c.req.raw` on, a fetch handler such as tRPC's or GraphQL Yoga's) then finds it used: set
-   * `keepRawBody: true` for those apps (or hand them `await cloneRawRequest(c.req)` from
-   * `hono/request`, which rebuilds the request from the cache).
+   * Read the request's body stream itself instead of a clone of `c.req.raw` (default false), and
+   * hand the verified bytes to Hono's body cache: `c.req.json()`, `.text()`, `.arrayBuffer()`,
+   * `.parseBody()` and validators read them. Faster (a clone tees the stream, which on Node costs
+   * more than the verification on small bodies), but `c.req.raw`'s own body is then used: a
+   * handler that reads it directly (a proxy passing `c.req.raw` on, a fetch handler such as
+   * tRPC's or GraphQL Yoga's) fails with `TypeError: Body is unusable` unless it is handed
+   * `await cloneRawRequest(c.req)` from `hono/request`. Off by default, so such apps work as they are.
    */
-  keepRawBody?: boolean
+  consumeBody?: boolean
 }
 
 /** What `@hono/node-server` puts in `c.env`: the Node request, whose `url` is the raw target. */
@@ -93,10 +92,9 @@ function seedBodyCache(c: Context, body: Uint8Array): void {
 
 /**
  * Hono middleware that verifies requests (SPEC §2) on the Web `Request`, so it runs wherever
- * Hono does: Node (`@hono/node-server`), Bun, Deno, Cloudflare Workers. The middleware reads the
- * body itself and hands the verified bytes to Hono's body cache: `c.req.json()`, `.text()`,
- * `.parseBody()` and validators work afterwards; `c.req.raw`'s own body is then used, unless
- * `keepRawBody: true` (see {@link HonoSigilOptions.keepRawBody}). The result is `c.get('sigil')`.
+ * Hono does: Node (`@hono/node-server`), Bun, Deno, Cloudflare Workers. The body is digested
+ * from a clone, so `c.req.json()` and `c.req.raw` both still read it; `consumeBody: true` skips
+ * the clone (see {@link HonoSigilOptions.consumeBody}). The result is `c.get('sigil')`.
  *
  * @example
  * ```ts
@@ -108,8 +106,8 @@ function seedBodyCache(c: Context, body: Uint8Array): void {
  * ```
  */
 export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
-  const { keepRawBody = false, ...adapterOptions } = options ?? ({} as HonoSigilOptions)
-  if (typeof keepRawBody !== 'boolean') throw new ConfigurationError('invalid adapter options: keepRawBody: expected boolean')
+  const { consumeBody = false, ...adapterOptions } = options ?? ({} as HonoSigilOptions)
+  if (typeof consumeBody !== 'boolean') throw new ConfigurationError('invalid adapter options: consumeBody: expected boolean')
   const { verifier, isExempt, signing } = compileAdapter(adapterOptions)
   const retain = verifier.config.retainBody
   return async (c, next) => {
@@ -120,12 +118,12 @@ export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
     const paths = pathsOf(c)
     if (earlier === undefined && isExempt(c.req.method, paths.raw.path, paths.routed)) return next()
     let verified: Verified
-    // Read the request's own stream (no clone) when it is unread. Once read through c.req (an
+    // With consumeBody, read the request's own stream (no clone) when it is unread. Once read through c.req (an
     // outer sigil(), or a middleware that parsed it), the bytes to verify are the ones the app
     // will get: Hono's body cache.
     const raw = c.req.raw
     const cached = raw.bodyUsed && !isEmpty(c.req.bodyCache)
-    const consume = !keepRawBody && !cached && raw.body !== null
+    const consume = consumeBody && !cached && raw.body !== null
     try {
       verified = await verifyBuilt(verifier, () => {
         const incoming = incomingOf(c, verifier, paths, consume)
