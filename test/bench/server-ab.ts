@@ -12,7 +12,7 @@ import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { jsonBody } from './fixtures.js'
 import { sigilBaseLength } from './impls.js'
-import { cpuOf, load, type ServerKind, serverScript, startChild } from './server.js'
+import { ask, cpuOf, load, type ServerKind, serverScript, startChild } from './server.js'
 
 const args = process.argv.slice(2)
 const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
@@ -26,18 +26,6 @@ const loadAvg = () =>
   loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')
-
-function ask(child: ChildProcess, m: object, key: string): Promise<void> {
-  return new Promise((resolve) => {
-    const on = (x: unknown) => {
-      if ((x as Record<string, unknown>)[key] === undefined) return
-      child.off('message', on)
-      resolve()
-    }
-    child.on('message', on)
-    child.send(m)
-  })
-}
 
 console.log(
   `load average at start: ${loadAvg()}; node ${process.version}; ${slices} slices of ${sliceS} s${rate ? ` at ${rate} req/s` : ''}`,

@@ -36,7 +36,7 @@ export interface ServerRow {
 }
 
 /** Send `m` to the child and wait for its reply carrying `key`. */
-function ask(child: ChildProcess, m: object, key: string): Promise<void> {
+export function ask(child: ChildProcess, m: object, key: string): Promise<void> {
   return new Promise((resolve) => {
     const on = (x: unknown) => {
       if ((x as Record<string, unknown>)[key] === undefined) return
