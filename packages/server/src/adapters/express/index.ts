@@ -170,6 +170,10 @@ export function sigil(options: SigilOptions): RequestHandler {
       return
     }
     const bytes = result.body ?? EMPTY
+    // Read to its end and accepted with no body kept: the stream held no bytes (any byte without
+    // a covered digest is refused). Say so on the result, so a stacked sigil() further down, which
+    // finds the stream consumed, verifies these zero bytes instead of refusing a parser it cannot see.
+    if (result.body === undefined) result.body = bytes
     let replay: Promise<void> | undefined
     try {
       replay = replayBodyNow(req, bytes)
