@@ -365,7 +365,7 @@ function replay(c: Check): undefined | Promise<unknown> {
   const ttl = Math.ceil(Math.max(0, lastS * 1000 - c.nowMs)) + TTL_MARGIN_MS
   let fresh: boolean | Promise<boolean>
   try {
-    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created)
+    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created, cfg.windowS)
   } catch (e) {
     return failStore(cfg, 'nonce store', e)
   }
