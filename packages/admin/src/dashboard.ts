@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createLinkToken, type LinkClaims, readLinkToken } from './links.js'
 import { CSS, csrfField, esc, JS, layout, type PageUser, secretBox, usageChart } from './pages.js'
-import { type Actor, AdminError, type KeyService } from './service.js'
+import { type Actor, AdminError, instantOf, type KeyService } from './service.js'
 import { csrfMatches, type Session, type SessionStore } from './sessions.js'
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -303,7 +303,7 @@ export function createDashboard(o: {
         const created = await service.create(actor, {
           principal,
           scopes: scopesOf(form.get('scopes')),
-          ...(expires ? { expiresAt: new Date(`${expires}Z`).toISOString() } : {}),
+          ...(expires ? { expiresAt: instantOf('expiresAt', `${expires}Z`).toISOString() } : {}),
         })
         return html(
           res,

@@ -54,6 +54,7 @@ export const admin: Command = async (args, ctx) => {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)
+      if (allowedScopes.includes('admin')) throw usageError('--scopes: a partner cannot be allowed admin (the operator authority)')
       token = createLinkToken(
         secret,
         { role: 'partner', principal: values.principal, maxKeys, allowedScopes },
