@@ -57,7 +57,8 @@ export const curl: Command = async (args, ctx) => {
     clockSkewRetry: false,
     ...(io.now ? { now: io.now } : {}),
     redirects: { maxRedirects, crossOrigin: values['location-trusted'] ? 'sign' : false },
-    fetch: async (req) => {
+    fetch: async (url, init) => {
+      const req = new Request(url, init)
       last = { req, base: baseOf(req) }
       const u = new URL(req.url)
       if (verbose) {
