@@ -6,7 +6,8 @@ import { toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { credentialsFromFlags, REQUEST_OPTIONS, requestFromFlags } from '../request-flags.js'
 
-const USAGE =
+/** Help text, printed for `--help`. */
+export const USAGE =
   'usage: sigil curl [-X METHOD] [-H "Name: value"]... [-d DATA | --data-binary @FILE] [-i] [-v] [-s] [-f] [-L | --location-trusted] [--max-redirs N] [--token T | --key-id ID --secret S] URL'
 
 /** The signature base of a request the client signed, rebuilt from its own headers (for `-v`). */
