@@ -1,6 +1,6 @@
 import { ConfigurationError, type NonceStore, VerificationError } from '@sigil/core'
 import type { Redis } from 'ioredis'
-import { watchRedisConfig } from './config-watch.js'
+import { checkInterval, watchRedisConfig } from './config-watch.js'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
 import { keepRedisAlive, type RedisLivenessOptions, suspectOnError } from './liveness.js'
 import { isRedisClient, type RedisClient } from './redis-client.js'
@@ -178,10 +178,4 @@ export function createRedisNonceStore(client: RedisClient, options: RedisNonceSt
       return r === 1
     },
   }
-}
-
-function checkInterval(ms: number | undefined): number | undefined {
-  if (ms === undefined) return undefined
-  if (!Number.isInteger(ms) || ms < 100) throw new ConfigurationError('configCheckMs must be an integer of at least 100 ms')
-  return ms
 }
