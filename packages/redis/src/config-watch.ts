@@ -141,3 +141,10 @@ export function watchRedisConfig(client: RedisClient, options: { intervalMs?: nu
   watched.set(client, watch)
   return watch
 }
+
+/** Validate a `configCheckMs` option. */
+export function checkInterval(ms: number | undefined): number | undefined {
+  if (ms === undefined) return undefined
+  if (!Number.isInteger(ms) || ms < 100) throw new ConfigurationError('configCheckMs must be an integer of at least 100 ms')
+  return ms
+}

@@ -1,6 +1,6 @@
 import { ConfigurationError, type NonceStore, VerificationError } from '@sigil/core'
 import type { Redis } from 'ioredis'
-import { watchRedisConfig } from './config-watch.js'
+import { checkInterval, watchRedisConfig } from './config-watch.js'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
 import { keepRedisAlive, type RedisLivenessOptions, suspectOnError } from './liveness.js'
 import { isRedisClient, type RedisClient } from './redis-client.js'
@@ -20,15 +20,18 @@ export interface RedisNonceStoreOptions {
 }
 
 /**
- * KEYS: nonce, epoch. ARGV: ttl ms, created s ('' when unknown), window s, prime ('1' when this
- * process has never seen this epoch), floor ms (a loss the process saw itself, e.g. an eviction;
- * '0' for none).
+ * KEYS: nonce, epoch. ARGV: ttl ms, created s ('' when unknown), window s, seen, floor ms (a loss
+ * the process saw itself, e.g. an eviction; '0' for none). `seen` is `p<ms>` when this process has
+ * never seen the epoch (a missing one is then a first start, dated `ms` back), else `e<ms>`, the
+ * epoch it saw last: a missing epoch, or a first-start epoch other than that one (recreated by a
+ * process that started after the loss), is a loss. Returns { verdict, epoch ms }.
  *
  * The epoch says since when this Redis surely holds every nonce recorded under its hash tag:
  * `<kind><ms>|<run_id>|<LASTSAVE>`. Kind `r` is a reset the store detected: any signature whose
  * acceptance interval began before it (`created - window`) may have been accepted before the
  * loss and is refused (-1). Kind `s` is a first start (no epoch yet, on a process that never saw
- * one): signatures created before it are refused, so requests signed as the service starts pass.
+ * one): signatures created before it are refused; it is dated back (`prime`) so requests signed
+ * as the service starts pass.
  *
  * A reset is: the epoch missing where this process saw it before (restart without persistence,
  * flush, failover to an emptied replica); `run_id` changed without AOF (a restart from an RDB
@@ -42,11 +45,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local saved = tostring(redis.call('LASTSAVE'))
 local function runId() return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') or '' end
 local raw = redis.call('GET', KEYS[2])
+local seen, known = string.sub(ARGV[4], 1, 1), tonumber(string.sub(ARGV[4], 2))
 local kind, epoch, rid, ls
 local dirty = false
 if raw then
   kind, epoch, rid, ls = string.match(raw, '^(%a)(%d+)|(%w*)|(%d*)$')
   if kind then epoch = tonumber(epoch) else kind, epoch, rid, ls = 's', tonumber(raw) or 0, '', '' end
+  if seen == 'e' and kind == 's' and epoch ~= known then kind, epoch, dirty = 'r', now, true end
   if ls ~= saved or now - tonumber(saved) * 1000 < 2000 then
     local cur = runId()
     if rid ~= '' and cur ~= rid and not string.find(redis.call('INFO', 'persistence'), 'aof_enabled:1', 1, true) then
@@ -56,7 +61,7 @@ if raw then
   end
 else
   rid, ls, dirty = runId(), saved, true
-  if ARGV[4] == '1' then kind, epoch = 's', now - 1000 else kind, epoch = 'r', now end
+  if seen == 'p' then kind, epoch = 's', now - known else kind, epoch = 'r', now end
 end
 local floor = tonumber(ARGV[5])
 if floor > 0 and (kind ~= 'r' or floor > epoch) then kind, epoch, dirty = 'r', math.max(epoch, floor), true end
@@ -64,10 +69,10 @@ if dirty then redis.call('SET', KEYS[2], string.format('%s%d|%s|%s', kind, epoch
 if ARGV[2] ~= '' then
   local from = tonumber(ARGV[2]) * 1000
   if kind == 'r' then from = from - tonumber(ARGV[3]) * 1000 end
-  if from < epoch then return -1 end
+  if from < epoch then return { -1, epoch } end
 end
-if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 1 end
-return 0`
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return { 1, epoch } end
+return { 0, epoch }`
 
 type WithScripts = RedisClient & {
   sigilNonceCheck(
@@ -76,9 +81,9 @@ type WithScripts = RedisClient & {
     ttl: string,
     created: string,
     window: string,
-    prime: string,
+    seen: string,
     floor: string,
-  ): Promise<number>
+  ): Promise<[number, number]>
 }
 
 /** Epochs this process has seen, so that a missing one is a loss and not a first start. Bounded. */
@@ -125,7 +130,20 @@ export function createRedisNonceStore(client: RedisClient, options: RedisNonceSt
     // goes to the slot of the first key, which the epoch shares.
     ;(client as Redis).defineCommand('sigilNonceCheck', { numberOfKeys: 2, lua: CHECK_AND_SET })
   }
-  const seen = new Set<string>()
+  const seen = new Map<string, number>()
+  if (!cluster) {
+    // Once per store, at creation only: a reconnect to an emptied Redis must find no epoch.
+    const primeNow = () => {
+      redis.sigilNonceCheck(layout.nonce('_', '_prime'), layout.epoch, '1', '', '0', 'p1000', '0').then(
+        ([, epoch]) => {
+          if (!seen.has(layout.epoch)) seen.set(layout.epoch, epoch)
+        },
+        () => {},
+      )
+    }
+    if (client.status === 'ready') primeNow()
+    else client.once('ready', primeNow)
+  }
   let configReady = false
   void config.ready.then(() => {
     configReady = true
@@ -143,22 +161,21 @@ export function createRedisNonceStore(client: RedisClient, options: RedisNonceSt
       const ttl = String(Math.max(1, Math.ceil(ttlMs)))
       const created = typeof createdS === 'number' && Number.isFinite(createdS) ? String(Math.floor(createdS)) : ''
       const window = typeof windowS === 'number' && Number.isFinite(windowS) && windowS > 0 ? String(Math.ceil(windowS)) : '0'
-      const prime = seen.has(epochKey) ? '0' : '1'
+      // A store primes the single node's epoch as it starts (dated 1 s back); a Cluster's epoch per
+      // tag is first seen on a request, so it is dated a window back: it refuses nothing then.
+      const known = seen.get(epochKey)
+      const seenArg = known !== undefined ? `e${known}` : cluster ? `p${Number(window) * 1000}` : 'p1000'
       const floor = String(config.evictedAtMs)
-      const r = await redis.sigilNonceCheck(layout.nonce(keyId, nonce), epochKey, ttl, created, window, prime, floor).catch(failed)
-      if (prime === '1') {
+      const [r, epoch] = await redis
+        .sigilNonceCheck(layout.nonce(keyId, nonce), epochKey, ttl, created, window, seenArg, floor)
+        .catch(failed)
+      if (known !== epoch) {
         if (seen.size >= MAX_SEEN) seen.clear()
-        seen.add(epochKey)
+        seen.set(epochKey, epoch)
       }
       if (r === -1)
         throw new VerificationError('NONCE_STORE_RESET', 'the nonce store may have lost records made while this signature was valid')
       return r === 1
     },
   }
-}
-
-function checkInterval(ms: number | undefined): number | undefined {
-  if (ms === undefined) return undefined
-  if (!Number.isInteger(ms) || ms < 100) throw new ConfigurationError('configCheckMs must be an integer of at least 100 ms')
-  return ms
 }
