@@ -1,4 +1,5 @@
 import { ConfigurationError, type NonceStore, VerificationError } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import type { Redis } from 'ioredis'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
 import { keepRedisAlive, type RedisLivenessOptions, suspectOnError } from './liveness.js'
@@ -11,6 +12,8 @@ export interface RedisNonceStoreOptions {
   /** Liveness check of the client's connection ({@link keepRedisAlive}); `false` turns it off. */
   liveness?: RedisLivenessOptions | false
 }
+
+const NONCE_STORE_OPTION_NAMES = optionNames<RedisNonceStoreOptions>({ prefix: true, liveness: true })
 
 // Milliseconds of Redis' own clock.
 const NOW_MS = `local t = redis.call('TIME')
@@ -73,6 +76,7 @@ type WithScripts = RedisClient & {
  */
 export function createRedisNonceStore(client: RedisClient, options: RedisNonceStoreOptions = {}): NonceStore {
   if (!isRedisClient(client)) throw new ConfigurationError('createRedisNonceStore needs an ioredis client')
+  checkOptions('Redis nonce store options', options, NONCE_STORE_OPTION_NAMES)
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
   const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
   const failed = live ? suspectOnError(live) : (e: unknown) => Promise.reject(e)

@@ -1,4 +1,5 @@
 import { ConfigurationError, type KeyRecord } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from '@sigil/server'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
@@ -12,6 +13,8 @@ export interface RedisRateLimiterOptions {
   /** Liveness check of the client's connection ({@link keepRedisAlive}); `false` turns it off. */
   liveness?: RedisLivenessOptions | false
 }
+
+const RATE_LIMITER_OPTION_NAMES = optionNames<RedisRateLimiterOptions>({ prefix: true, liveness: true })
 
 /** Options that would let rate-limiter-flexible answer without Redis; refused (fail closed). */
 const UNSAFE = ['insuranceLimiter', 'inMemoryBlockOnConsumed', 'inMemoryBlockDuration'] as const
@@ -43,6 +46,7 @@ export function createRedisRateLimiter(
   for (const k of UNSAFE) {
     if (k in (options as Record<string, unknown>)) throw new ConfigurationError(`${k} would accept requests while Redis is down`)
   }
+  checkOptions('Redis rate limiter options', options, RATE_LIMITER_OPTION_NAMES)
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
   const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
   // A RateLimiterRes rejection is a "no" (limit reached); only an Error says the connection may be dead.
