@@ -1,6 +1,7 @@
 import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
+import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
-import { createKeyInputSchema, generateKey, metadataSchema, optionsError, renamed, scopesSchema } from './generate-key.js'
+import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
 import type { KeyBackend, KeyCountLimit, StoredKey, StoredKeyPatch } from './key-backend.js'
 import { authorizeKeyAccess, authorizeKeyChange, authorizeNewKey, type KeyGrant, keyLimitError, parseKeyGrant } from './key-grant.js'
 import type {
@@ -8,16 +9,23 @@ import type {
   EncryptedKeyStore,
   KeyChangeEvent,
   KeyChangeListener,
+  KeyGrantOptions,
   KeyInfo,
   KeyUpdate,
   ListKeysFilter,
   MasterKeyRotation,
   RotatedKey,
+  RotateOptions,
   UpdateKeyOptions,
 } from './key-store.js'
 import { type MasterKeyRing, parseMasterKey } from './master-key.js'
 import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
+
+const backedStoreOptionsSchema = storeOptionsSchema.extend({ requireMasterKey: z.boolean().optional() })
+const ROTATE_OPTION_NAMES = optionNames<RotateOptions>({ graceMs: true, expiresAt: true, grant: true })
+const UPDATE_OPTION_NAMES = optionNames<UpdateKeyOptions>({ ifVersion: true, grant: true })
+const CREATE_OPTION_NAMES = optionNames<KeyGrantOptions>({ grant: true })
 
 /** Default rotation grace: a day, long enough to roll a deploy. */
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
@@ -82,7 +90,6 @@ const keyUpdateSchema = z
     removeScopes: scopesSchema.optional(),
     expiresAt: z.date().nullable().optional(),
     rateLimits: z.unknown().optional(),
-    limits: renamed('limits', 'rateLimits'),
     metadata: metadataSchema.nullable().optional(),
     mergeMetadata: metadataSchema.optional(),
   })
@@ -134,8 +141,8 @@ function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
  * ```
  */
 export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions & { requireMasterKey?: boolean }): EncryptedKeyStore {
-  const parsed = storeOptionsSchema.safeParse(options)
-  if (!parsed.success) throw optionsError('key store options', parsed.error)
+  const parsed = backedStoreOptionsSchema.safeParse(options)
+  if (!parsed.success) throw zodOptionsError('key store options', parsed.error, backedStoreOptionsSchema)
   const ring: MasterKeyRing | undefined =
     options.masterKey !== undefined || options.requireMasterKey ? parseMasterKey(options.masterKey) : undefined
   const clock = options.now ?? Date.now
@@ -170,7 +177,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
   }
   const issue = (input: CreateKeyInput, at: Date) => {
     const parsedInput = createKeyInputSchema.safeParse(input)
-    if (!parsedInput.success) throw optionsError('key options', parsedInput.error)
+    if (!parsedInput.success) throw zodOptionsError('key options', parsedInput.error, createKeyInputSchema, KEY_RENAMES)
     const g = generateKey({ ...(parsedInput.data as CreateKeyInput), now: () => at.getTime() })
     const row: StoredKey = {
       keyId: g.keyId,
@@ -222,12 +229,13 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
 
   const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}): Promise<KeyInfo> => {
     const u = keyUpdateSchema.safeParse(changes)
-    if (!u.success) throw optionsError('key update', u.error)
+    if (!u.success) throw zodOptionsError('key update', u.error, keyUpdateSchema, KEY_RENAMES)
     const grant = parseKeyGrant(o.grant)
     if (u.data.rateLimits !== undefined && u.data.rateLimits !== null) {
       const l = createKeyInputSchema.safeParse({ principal: 'x', rateLimits: u.data.rateLimits })
-      if (!l.success) throw optionsError('key update', l.error)
+      if (!l.success) throw zodOptionsError('key update', l.error, createKeyInputSchema, KEY_RENAMES)
     }
+    checkOptions('key update options', o, UPDATE_OPTION_NAMES)
     if (o.ifVersion !== undefined && !Number.isSafeInteger(o.ifVersion)) throw new ConfigurationError('ifVersion must be an integer')
     return edit(
       keyId,
@@ -255,6 +263,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       return row ? info(row) : undefined
     },
     async create(input, o = {}) {
+      checkOptions('create options', o, CREATE_OPTION_NAMES)
       const grant = parseKeyGrant(o.grant)
       const at = now()
       const { g, row } = issue(input, at)
@@ -267,12 +276,13 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     },
     async list(filter = {}) {
       const f = listFilterSchema.safeParse(filter)
-      if (!f.success) throw new ConfigurationError('invalid list filter', { cause: f.error })
+      if (!f.success) throw zodOptionsError('list filter', f.error, listFilterSchema)
       const at = now()
       const rows = await backend.list({ ...(f.data as ListKeysFilter), now: at })
       return rows.map((r) => info(r, at))
     },
     async rotate(keyId, o = {}) {
+      checkOptions('rotate options', o, ROTATE_OPTION_NAMES)
       const grant = parseKeyGrant(o.grant)
       const graceMs = o.graceMs ?? defaultGrace
       if (!Number.isFinite(graceMs) || graceMs < 0) throw new ConfigurationError('graceMs must be a non-negative number')

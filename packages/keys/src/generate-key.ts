@@ -1,4 +1,5 @@
-import { ConfigurationError, formatToken, type KeyRecord, randomBytes } from '@sigil/core'
+import { formatToken, type KeyRecord, randomBytes } from '@sigil/core'
+import { type Renames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import type { CreateKeyInput } from './key-store.js'
 
@@ -10,19 +11,11 @@ export const SECRET_BYTES = 32
 /** Length of a generated key id: 22 base62 characters, ~131 random bits. */
 export const KEY_ID_LENGTH = 22
 
-/**
- * An option that was renamed (issue 12 item 10): refused with a message naming the new one, so an
- * upgrade is told rather than silently defaulted.
- */
-export const renamed = (old: string, to: string, unit?: string) =>
-  z.custom<never>(() => false, { message: `\`${old}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}` }).optional()
-
-/** A ConfigurationError naming the first bad field and what is wrong with it (never its value). */
-export function optionsError(what: string, error: z.ZodError): ConfigurationError {
-  // A renamed option first: its message says what to write instead.
-  const issue = error.issues.find((i) => i.message.includes(' was renamed ')) ?? error.issues[0]
-  const field = issue?.path.map(String).join('.') || '(options)'
-  return new ConfigurationError(`invalid ${what}: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
+/** Key fields renamed in the last release: refused with a message naming the successor. */
+export const KEY_RENAMES: Renames = {
+  limits: 'rateLimits',
+  windowSeconds: ['windowMs', 'milliseconds'],
+  periodSeconds: ['periodMs', 'milliseconds'],
 }
 
 const scope = z.string().min(1).max(128).regex(/^\S+$/, 'scopes contain no whitespace')
@@ -67,29 +60,16 @@ export const metadataSchema = z.record(z.string().max(256), z.unknown()).superRe
 })
 
 /** zod schema of {@link CreateKeyInput}; shared by every store. */
-export const createKeyInputSchema = z.object({
+export const createKeyInputSchema = z.strictObject({
   principal: z.string().min(1).max(256),
   scopes: z.array(scope).max(256).optional(),
   expiresAt: z.date().optional(),
   rateLimits: z
-    .object({
-      rate: z
-        .object({
-          points: z.number().int().positive(),
-          windowMs: z.number().positive(),
-          windowSeconds: renamed('windowSeconds', 'windowMs', 'milliseconds'),
-        })
-        .optional(),
-      quota: z
-        .object({
-          points: z.number().int().positive(),
-          periodMs: z.number().positive(),
-          periodSeconds: renamed('periodSeconds', 'periodMs', 'milliseconds'),
-        })
-        .optional(),
+    .strictObject({
+      rate: z.strictObject({ points: z.number().int().positive(), windowMs: z.number().positive() }).optional(),
+      quota: z.strictObject({ points: z.number().int().positive(), periodMs: z.number().positive() }).optional(),
     })
     .optional(),
-  limits: renamed('limits', 'rateLimits'),
   metadata: metadataSchema.optional(),
 })
 
@@ -121,6 +101,8 @@ export interface GenerateKeyOptions extends CreateKeyInput {
   now?: () => number
 }
 
+const generateKeySchema = createKeyInputSchema.extend({ now: z.function().optional() })
+
 /** A new key: the one-time token, its parts and the record to store. */
 export interface GeneratedKey {
   keyId: string
@@ -142,8 +124,8 @@ export interface GeneratedKey {
  * ```
  */
 export function generateKey(options: GenerateKeyOptions): GeneratedKey {
-  const parsed = createKeyInputSchema.safeParse(options)
-  if (!parsed.success) throw optionsError('key options', parsed.error)
+  const parsed = generateKeySchema.safeParse(options)
+  if (!parsed.success) throw zodOptionsError('key options', parsed.error, generateKeySchema, KEY_RENAMES)
   const o = parsed.data
   const keyId = createKeyId()
   const secret = randomBytes(SECRET_BYTES)

@@ -1,4 +1,5 @@
 import { ConfigurationError, SigilError } from '@sigil/core'
+import { zodOptionsError } from '@sigil/core/internal'
 import pg from 'pg'
 import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
@@ -6,7 +7,7 @@ import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
 import { postgresBackend, type StatementClient, verifyPostgresMasterKeys } from './postgres-backend.js'
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js'
-import { type StoreOptions, storeOptionsSchema } from './store-options.js'
+import { type StoreOptions, storeOptionsOf, storeOptionsSchema } from './store-options.js'
 
 /**
  * The few methods the store needs from a PostgreSQL client. A `pg.Pool` and a PGlite instance
@@ -250,7 +251,7 @@ async function migrate(client: PgQueryClient, schemaName: string, table: string)
  */
 export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): Promise<EncryptedKeyStore> {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid PostgreSQL key store options', { cause: parsed.error })
+  if (!parsed.success) throw zodOptionsError('PostgreSQL key store options', parsed.error, schema)
   if (!options.client === !options.connectionString) throw new ConfigurationError('pass exactly one of client or connectionString')
   const ring = parseMasterKey(options.masterKey)
   const queryMs = options.queryTimeoutMs ?? 2_000
@@ -303,7 +304,7 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   const backend = postgresBackend(client, `"${schemaName}"."${table}"`, async () => {
     await owned?.end()
   })
-  return createBackedKeyStore(backend, { ...options, masterKey: ring })
+  return createBackedKeyStore(backend, { ...storeOptionsOf(options), masterKey: ring })
 }
 
 export type { EncryptedKeyStore } from './key-store.js'

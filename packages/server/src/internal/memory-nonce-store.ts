@@ -1,5 +1,6 @@
 import type { NonceStore } from '@sigil/core'
 import { randomBytes, SigilError } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import { fmix, MIN_SLOTS, probes, TABLE_MAX_ENTRIES, TABLE_SLOTS, Table } from './nonce-table.js'
 
 export { TABLE_MAX_ENTRIES, TABLE_SLOTS } from './nonce-table.js'
@@ -24,6 +25,8 @@ export interface MemoryNonceStoreOptions {
   /** Clock in milliseconds. */
   now?: () => number
 }
+
+const MEMORY_NONCE_STORE_NAMES = optionNames<MemoryNonceStoreOptions>({ maxEntriesPerKey: true, maxEntries: true, now: true })
 
 // Expiries are Uint32 ms after a table's `base`; every ~24.8 days a table's `base` moves up in one pass.
 const REBASE_AFTER_MS = 2 ** 31
@@ -103,6 +106,7 @@ interface Partition {
  * ```
  */
 export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): NonceStore & { readonly size: number; clear(): void } {
+  checkOptions('memory nonce store options', options, MEMORY_NONCE_STORE_NAMES)
   const total = options.maxEntries === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.maxEntries))
   const perKey = Math.max(1, Math.floor(options.maxEntriesPerKey ?? Math.min(total * MEMORY_NONCE_STORE_KEY_FRACTION, 1_000_000)))
   const now = options.now ?? Date.now
