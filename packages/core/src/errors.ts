@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   BODY_TIMEOUT: 408,
   /** The client closed the connection before its body ended (nobody reads this answer). */
   BODY_INCOMPLETE: 400,
+  /** A body with a Content-Encoding the server cannot verify as sent (a parser decoded it first). */
+  CONTENT_ENCODING_UNSUPPORTED: 415,
   SCOPE_DENIED: 403,
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,

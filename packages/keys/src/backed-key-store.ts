@@ -250,7 +250,16 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     )
   }
 
-  const record = (row: StoredKey | undefined): KeyRecord | undefined => row && { ...info(row), secret: open(row) }
+  // An unknown key id costs what a known one does (opaque mode, SPEC §2 step 4): the same record
+  // is built and its secret opened, from a decoy row sealed like any other (drawn on first miss).
+  let decoy: StoredKey | undefined
+  const record = (row: StoredKey | undefined): KeyRecord | undefined => {
+    if (row) return { ...info(row), secret: open(row) }
+    decoy ??= issue({ principal: 'decoy', scopes: ['decoy'] }, now()).row
+    // The work a found row costs; its result is dropped.
+    void { ...info(decoy), secret: open(decoy) }
+    return undefined
+  }
   const readSync = backend.readSync
   return {
     async get(keyId: string): Promise<KeyRecord | undefined> {

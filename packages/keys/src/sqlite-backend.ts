@@ -37,6 +37,25 @@ function fromRow(r: Row): StoredKey {
   return out
 }
 
+// The shape of a stored row (see fromRow), for an unknown id's equivalent work.
+const DECOY_ROW: Row = {
+  key_id: 'decoy',
+  principal: 'decoy',
+  scopes: '["decoy"]',
+  status: 'active',
+  created_at: 0,
+  updated_at: 0,
+  expires_at: null,
+  not_after: null,
+  revoked_at: null,
+  replaced_by: null,
+  limits: null,
+  metadata: null,
+  secret_ciphertext: Buffer.alloc(60),
+  master_key_version: 'v1',
+  version: 0,
+}
+
 function patchSql(patch: StoredKeyPatch): { sets: string; values: SqliteValue[] } {
   const cols: string[] = ['version = version + 1']
   const values: SqliteValue[] = []
@@ -92,7 +111,9 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
     return s
   }
   const q = {
-    read: db.prepare(`SELECT * FROM ${t} WHERE key_id = ?`),
+    // A row whenever the table has one: the key's, or for an unknown id another key's (never
+    // returned, see readSync), so a miss reads and converts a row as a hit does (opaque mode).
+    read: db.prepare(`SELECT * FROM ${t} WHERE key_id = ? UNION ALL SELECT * FROM (SELECT * FROM ${t} LIMIT 1) LIMIT 1`),
     insert: db.prepare(`INSERT INTO ${t} (${SQLITE_COLUMNS}) VALUES (${SQLITE_COLUMNS.split(',').fill('?').join(', ')})`),
     stale: db.prepare(
       `SELECT key_id, master_key_version, secret_ciphertext FROM ${t} WHERE master_key_version <> ? AND key_id > ? ORDER BY key_id LIMIT ?`,
@@ -144,7 +165,10 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
   const readSync = (keyId: string) => {
     try {
       const r = q.read.get(keyId) as Row | undefined
-      return r && fromRow(r)
+      if (r !== undefined && r.key_id === keyId) return fromRow(r)
+      // An unknown id: the same conversion, on the other row (or a decoy in an empty table).
+      fromRow(r ?? DECOY_ROW)
+      return undefined
     } catch (e) {
       throw storeError(e)
     }

@@ -47,6 +47,13 @@ import type { VerifyStep } from './verifier.js'
 export interface Shared {
   /** Opaque mode's record for unknown key ids: its secret is drawn on first use (Workers forbid randomness at global scope). */
   decoy?: KeyRecord
+  /**
+   * Secrets the key store has handed out; when it hands out a new array per lookup (a store
+   * without a cache decrypts each time), `freshSecrets` is set and an unusable key is MACed
+   * against a fresh copy of the decoy's secret, so it pays the same per-secret HMAC setup.
+   */
+  seen?: WeakSet<Uint8Array>
+  freshSecrets?: boolean
 }
 
 /** Where a bad MAC usually comes from, said without echoing any value. */
@@ -140,6 +147,8 @@ export class Check {
   shaped = false
   sink: BodySink | undefined = undefined
   rateLimit: Verified['rateLimit'] = undefined
+  /** Opaque mode: the secret an unusable key is MACed against (see macSecretOf). */
+  decoySecret: Uint8Array | undefined = undefined
   /** What the replay step recorded (or the outer record it relied on), for a stacked verifier. */
   replayRecord: ReplayRecord | undefined = undefined
   constructor(
@@ -283,6 +292,7 @@ function checkKey(c: Check): undefined {
   if (!found) problem = 'KEY_UNKNOWN'
   c.problem = problem
   c.keyFound = found
+  if (cfg.opaque) macSecretOf(c, found, record.secret)
   // A record whose secret is not >= 32 bytes is never MACed against: fail closed, like a store outage.
   const sk = record.secret
   const short = !(sk instanceof Uint8Array) || sk.length < MIN_SECRET_BYTES
@@ -290,6 +300,29 @@ function checkKey(c: Check): undefined {
     failStore(cfg, 'key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${c.keyId}`))
   if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
   return undefined
+}
+
+/**
+ * Opaque mode: the secret an unusable key is MACed against, at the cost a usable one would have.
+ * A found key's secret tells whether the store hands out a new array per lookup (see
+ * {@link Shared.freshSecrets}); an unknown key id then gets a new copy of the decoy's secret,
+ * noted the same way, so both pay the same per-secret HMAC setup and bookkeeping.
+ */
+function macSecretOf(c: Check, found: boolean, secret: Uint8Array): void {
+  const shared = c.shared
+  let seen = shared.seen
+  if (seen === undefined) {
+    seen = new WeakSet()
+    shared.seen = seen
+  }
+  const decoy = decoyRecord(shared).secret
+  const mine = found ? secret : shared.freshSecrets ? decoy.slice() : decoy
+  if (!(mine instanceof Uint8Array)) return
+  const fresh = !seen.has(mine)
+  if (fresh) seen.add(mine)
+  if (found) shared.freshSecrets = fresh
+  // A found key that is unusable is MACed against a decoy copy as new as its own secret.
+  c.decoySecret = found ? (fresh ? decoy.slice() : decoy) : mine
 }
 
 /** The record an unknown key id is checked and MACed against (opaque mode's decoy). */
@@ -322,7 +355,7 @@ function mac(c: Check): undefined | Promise<unknown> {
     if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
     throw e
   }
-  const secret = (c.problem ? decoyRecord(c.shared) : (c.key as KeyRecord)).secret
+  const secret = c.problem ? (c.decoySecret ?? decoyRecord(c.shared).secret) : (c.key as KeyRecord).secret
   if (cfg.debug) c.macBase = base
   const ok = cfg.hmac.verify(secret, base, entry.signature)
   if (typeof ok === 'boolean') {
