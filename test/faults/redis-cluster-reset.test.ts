@@ -1,0 +1,88 @@
+import { once } from 'node:events'
+import { signRequest } from '@sigil/client'
+import { type KeyRecord, randomBytes, VerificationError } from '@sigil/core'
+import { createRedisNonceStore, RECOMMENDED_REDIS_OPTIONS } from '@sigil/redis'
+import { createVerifier, type Verifier, verify } from '@sigil/server'
+import { Cluster, Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { uniquePrefix } from '../redis/helpers.js'
+import { type PrivateCluster, privateCluster } from '../redis/private-cluster.js'
+
+// Issue 23 item 2: on a Redis Cluster with replicas, kill -9 a master and have it restarted before
+// its replica takes over. It returns empty (no persistence), the replica re-syncs from it and is
+// wiped too. Cluster clients used to skip the epoch, so every request accepted on that shard was
+// accepted again (878/878 measured). Now the epoch lives per hash tag, next to the nonces.
+const secret = randomBytes(32)
+const key: KeyRecord = { keyId: 'clusterKey01', secret, principal: 'p', scopes: [], status: 'active', createdAt: new Date(0) }
+const keys = { get: (id: string) => (id === key.keyId ? key : undefined) }
+const N = 200
+
+let cluster: PrivateCluster
+beforeAll(async () => {
+  cluster = await privateCluster(7030)
+}, 90_000)
+afterAll(() => cluster?.stop())
+
+async function outcome(verifier: Verifier, req: Request): Promise<string> {
+  try {
+    await verify(req.clone(), verifier)
+    return 'accepted'
+  } catch (e) {
+    if (e instanceof VerificationError) return `${e.status} ${e.code}`
+    throw e
+  }
+}
+const tally = (xs: string[]) => Object.fromEntries([...new Set(xs)].map((s) => [s, xs.filter((x) => x === s).length]))
+const signed = (i: number) => signRequest(new Request(`https://api.example.com/v1/orders?i=${i}`), { keyId: key.keyId, secret })
+
+describe('Redis Cluster: a master SIGKILLed and restarted empty before failover', () => {
+  it('accepts none of the requests accepted on that shard before the crash', async () => {
+    const client = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }], {
+      redisOptions: { ...RECOMMENDED_REDIS_OPTIONS },
+      enableOfflineQueue: false,
+      slotsRefreshTimeout: 2_000,
+    })
+    client.on('error', () => {})
+    await once(client, 'ready')
+    try {
+      const prefix = uniquePrefix('cluster')
+      // Two instances on the same cluster: a replay may go to either.
+      const a = createVerifier({ keys, nonceStore: createRedisNonceStore(client, { prefix }), storeTimeoutMs: 3_000 })
+      const b = createVerifier({ keys, nonceStore: createRedisNonceStore(client, { prefix }), storeTimeoutMs: 3_000 })
+      const requests = await Promise.all(Array.from({ length: N }, (_, i) => signed(i)))
+      const before: string[] = []
+      for (const [i, r] of requests.entries()) before.push(await outcome(i % 2 ? a : b, r))
+      expect(tally(before)).toEqual({ accepted: N })
+
+      const nonceKey = `{${prefix}:${key.keyId}}:nonce:x`
+      const slot = Number(await client.call('CLUSTER', 'KEYSLOT', nonceKey))
+      const master = await cluster.masterOf(slot)
+      const replica = await cluster.replicaOf(master)
+      const node = cluster.nodes.get(master)
+      if (!node) throw new Error('no such node')
+      await node.kill()
+      await node.start() // well within cluster-node-timeout (5 s): no failover, the replica re-syncs
+      await cluster.settled()
+      const probe = new Redis({ host: '127.0.0.1', port: replica })
+      expect(await probe.dbsize()).toBe(0) // the replica was wiped by the re-sync
+      probe.disconnect()
+
+      const after: string[] = []
+      for (const [i, r] of requests.entries()) {
+        let o = await outcome(i % 2 ? b : a, r)
+        // The client reconnects to the restarted master: 503 meanwhile.
+        for (let t = 0; t < 100 && o === '503 STORE_UNAVAILABLE'; t++) {
+          await new Promise((res) => setTimeout(res, 50))
+          o = await outcome(i % 2 ? b : a, r)
+        }
+        after.push(o)
+      }
+      const replayed = after.filter((x) => x === 'accepted').length
+      console.log(`cluster master restarted empty before failover: ${replayed}/${N} replays accepted, ${JSON.stringify(tally(after))}`)
+      expect(replayed).toBe(0)
+      expect(tally(after)).toEqual({ '401 NONCE_STORE_RESET': N })
+    } finally {
+      client.disconnect()
+    }
+  }, 90_000)
+})
