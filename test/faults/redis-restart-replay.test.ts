@@ -84,6 +84,10 @@ describe('Redis restarted without persistence', () => {
     while (client.status !== 'ready' && performance.now() - back < 10_000) await new Promise((r) => setTimeout(r, 20))
     expect(client.status).toBe('ready')
     expect(await client.dbsize()).toBe(0) // really empty: no persistence
+    // A new instance started after the loss finds no epoch and primes one: that must not hide
+    // the loss from the instances that saw the old epoch (all assertions below).
+    const late = createVerifier({ keys, nonceStore: createRedisNonceStore(client, { prefix }), storeTimeoutMs: 2_000 })
+    expect(['accepted', '401 NONCE_STORE_RESET']).toContain(await outcome(late, await signed(N + FAST + 2000)))
     // A signature made now could have been accepted before the reset too (a fast clock), so it is
     // refused until its window began after the reset: here a 2 s window.
     expect(await outcome(short, await signed(N + FAST + 1000))).toBe('401 NONCE_STORE_RESET')
