@@ -85,4 +85,37 @@ describe('Redis Cluster: a master SIGKILLed and restarted empty before failover'
       client.disconnect()
     }
   }, 90_000)
+
+  it('refuses the cluster when one master may evict keys (503 with a ConfigurationError cause)', async () => {
+    const port = cluster.ports[2] as number
+    const admin = new Redis({ host: '127.0.0.1', port })
+    const role = String(await admin.call('ROLE'))
+    const master = role.startsWith('master') ? port : await cluster.masterOf(0)
+    const node = new Redis({ host: '127.0.0.1', port: master })
+    await node.config('SET', 'maxmemory', '100mb')
+    await node.config('SET', 'maxmemory-policy', 'volatile-lru')
+    const client = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }], {
+      redisOptions: { ...RECOMMENDED_REDIS_OPTIONS },
+      enableOfflineQueue: false,
+    })
+    client.on('error', () => {})
+    try {
+      await once(client, 'ready')
+      const causes: unknown[] = []
+      const verifier = createVerifier({
+        keys,
+        nonceStore: createRedisNonceStore(client, { prefix: uniquePrefix('cevict') }),
+        onError: (e) => causes.push((e as Error).cause),
+      })
+      expect(await outcome(verifier, await signed(0))).toBe('503 STORE_UNAVAILABLE')
+      expect(String((causes[0] as Error)?.message)).toContain(
+        `127.0.0.1:${master} has maxmemory 104857600 with maxmemory-policy volatile-lru`,
+      )
+    } finally {
+      await node.config('SET', 'maxmemory', '0')
+      client.disconnect()
+      node.disconnect()
+      admin.disconnect()
+    }
+  }, 30_000)
 })

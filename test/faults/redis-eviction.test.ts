@@ -104,6 +104,26 @@ describe('Redis maxmemory-policy', () => {
     }, 30_000)
   }
 
+  it('a Redis user that may not run INFO is refused: nothing can be checked', async () => {
+    await admin.flushall()
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    await admin.call('ACL', 'SETUSER', 'noinfo', 'on', '>noinfo-pw', '~*', '&*', '+@all', '-info')
+    const client = new Redis({ host: '127.0.0.1', port: PORT, username: 'noinfo', password: 'noinfo-pw', ...RECOMMENDED_REDIS_OPTIONS })
+    client.on('error', () => {})
+    await once(client, 'ready')
+    const causes: unknown[] = []
+    const verifier = createVerifier({
+      keys,
+      nonceStore: createRedisNonceStore(client, { prefix: uniquePrefix('evict') }),
+      onError: (e) => causes.push((e as Error).cause),
+    })
+    expect(await outcome(verifier, await signed(N + 10))).toBe('503 STORE_UNAVAILABLE')
+    expect(causes[0]).toBeInstanceOf(ConfigurationError)
+    expect((causes[0] as Error).message).toContain('refuses INFO')
+    client.disconnect()
+    await admin.call('ACL', 'DELUSER', 'noinfo')
+  }, 30_000)
+
   it('a policy changed at runtime is seen within configCheckMs, and the store fails closed', async () => {
     await admin.flushall()
     await admin.config('SET', 'maxmemory-policy', 'noeviction')
