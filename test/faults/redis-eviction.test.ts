@@ -124,6 +124,29 @@ describe('Redis maxmemory-policy', () => {
     await admin.call('ACL', 'DELUSER', 'noinfo')
   }, 30_000)
 
+  it('keys evicted between two readings (policy switched and back) count as a reset: no replay afterwards', async () => {
+    await admin.flushall()
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    const client = new Redis({ host: '127.0.0.1', port: PORT, ...RECOMMENDED_REDIS_OPTIONS })
+    client.on('error', () => {})
+    await once(client, 'ready')
+    const verifier = createVerifier({
+      keys,
+      nonceStore: createRedisNonceStore(client, { prefix: uniquePrefix('evict'), configCheckMs: 500 }),
+    })
+    const requests = await Promise.all(Array.from({ length: 100 }, (_, i) => signed(2 * N + i)))
+    for (const r of requests) expect(await outcome(verifier, r)).toBe('accepted')
+    // volatile-lru evicts the nonces (they have a TTL) and keeps the epoch (it has none).
+    await admin.config('SET', 'maxmemory-policy', 'volatile-lru')
+    await fillCache('switch')
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    await new Promise((r) => setTimeout(r, 1_200)) // two readings: the evictions are seen
+    const again = await Promise.all(requests.map((r) => outcome(verifier, r)))
+    console.log(`evictions between readings: replays ${JSON.stringify(tally(again))}`)
+    expect(again.filter((x) => x === 'accepted').length).toBe(0)
+    client.disconnect()
+  }, 30_000)
+
   it('a policy changed at runtime is seen within configCheckMs, and the store fails closed', async () => {
     await admin.flushall()
     await admin.config('SET', 'maxmemory-policy', 'noeviction')
