@@ -86,6 +86,68 @@ describe('Redis Cluster: a master SIGKILLed and restarted empty before failover'
     }
   }, 90_000)
 
+  it('a failover to a replica without AOF is a reset too (replication is asynchronous: the last writes may be missing)', async () => {
+    const client = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }], {
+      redisOptions: { ...RECOMMENDED_REDIS_OPTIONS },
+      enableOfflineQueue: false,
+    })
+    client.on('error', () => {})
+    await once(client, 'ready')
+    try {
+      const prefix = uniquePrefix('failover')
+      const verifier = createVerifier({ keys, nonceStore: createRedisNonceStore(client, { prefix }), storeTimeoutMs: 3_000 })
+      const requests = await Promise.all(Array.from({ length: 50 }, (_, i) => signed(1000 + i)))
+      for (const r of requests) expect(await outcome(verifier, r)).toBe('accepted')
+      const slot = Number(await client.call('CLUSTER', 'KEYSLOT', `{${prefix}:${key.keyId}}:nonce:x`))
+      const master = await cluster.masterOf(slot)
+      const other = cluster.ports.find((p) => p !== master) as number
+      await cluster.nodes.get(master)?.kill()
+      // Wait for the replica to be promoted (cluster-node-timeout 5 s).
+      const end = Date.now() + 30_000
+      let promoted = master
+      while (promoted === master && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 200))
+        const probe = new Redis({ host: '127.0.0.1', port: other })
+        try {
+          const line = String(await probe.call('CLUSTER', 'NODES'))
+            .split('\n')
+            .find(
+              (l) =>
+                l.includes('master') &&
+                !l.includes('fail') &&
+                l
+                  .split(' ')
+                  .slice(8)
+                  .some((r) => {
+                    const [a, b] = r.split('-').map(Number)
+                    return slot >= (a as number) && slot <= ((b ?? a) as number)
+                  }),
+            )
+          if (line) promoted = Number(/:(\d+)@/.exec(line.split(' ')[1] as string)?.[1])
+        } finally {
+          probe.disconnect()
+        }
+      }
+      expect(promoted).not.toBe(master)
+      const after: string[] = []
+      for (const r of requests) {
+        let o = await outcome(verifier, r)
+        for (let t = 0; t < 100 && o === '503 STORE_UNAVAILABLE'; t++) {
+          await new Promise((res) => setTimeout(res, 100))
+          o = await outcome(verifier, r)
+        }
+        after.push(o)
+      }
+      console.log(
+        `cluster failover without AOF: ${after.filter((x) => x === 'accepted').length}/50 replays accepted, ${JSON.stringify(tally(after))}`,
+      )
+      expect(tally(after)).toEqual({ '401 NONCE_STORE_RESET': 50 })
+      await cluster.nodes.get(master)?.start() // back as a replica
+    } finally {
+      client.disconnect()
+    }
+  }, 90_000)
+
   it('refuses the cluster when one master may evict keys (503 with a ConfigurationError cause)', async () => {
     const port = cluster.ports[2] as number
     const admin = new Redis({ host: '127.0.0.1', port })
