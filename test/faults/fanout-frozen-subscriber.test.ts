@@ -11,7 +11,7 @@ import { freezeProxy } from './freeze-proxy.js'
 // 2 s with the defaults. Measured on main (PING heartbeat every 5 s): up to ~7 s.
 const PORT = 7050
 const TRIALS = 3
-const BOUND_MS = 2_500
+const BOUND_MS = 3_000 // 2 s by design, plus slack for a loaded machine
 
 let server: PrivateRedis
 beforeAll(async () => {
