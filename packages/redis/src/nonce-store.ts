@@ -1,4 +1,5 @@
 import { ConfigurationError, type NonceStore, VerificationError } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import type { Redis } from 'ioredis'
 import { checkInterval, watchRedisConfig } from './config-watch.js'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
@@ -18,6 +19,8 @@ export interface RedisNonceStoreOptions {
    */
   configCheckMs?: number
 }
+
+const NONCE_STORE_OPTION_NAMES = optionNames<RedisNonceStoreOptions>({ prefix: true, liveness: true, configCheckMs: true })
 
 /**
  * KEYS: nonce, epoch. ARGV: ttl ms, created s ('' when unknown), window s, seen, floor ms (a loss
@@ -119,6 +122,7 @@ const MAX_SEEN = 100_000
  */
 export function createRedisNonceStore(client: RedisClient, options: RedisNonceStoreOptions = {}): NonceStore {
   if (!isRedisClient(client)) throw new ConfigurationError('createRedisNonceStore needs an ioredis client')
+  checkOptions('Redis nonce store options', options, NONCE_STORE_OPTION_NAMES)
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
   const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
   const failed = live ? suspectOnError(live) : (e: unknown) => Promise.reject(e)

@@ -1,4 +1,5 @@
 import { ConfigurationError, type KeyRecord } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from '@sigil/server'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { checkInterval, watchRedisConfig } from './config-watch.js'
@@ -19,6 +20,8 @@ export interface RedisRateLimiterOptions {
    */
   configCheckMs?: number
 }
+
+const RATE_LIMITER_OPTION_NAMES = optionNames<RedisRateLimiterOptions>({ prefix: true, liveness: true, configCheckMs: true })
 
 /** Options that would let rate-limiter-flexible answer without Redis; refused (fail closed). */
 const UNSAFE = ['insuranceLimiter', 'inMemoryBlockOnConsumed', 'inMemoryBlockDuration'] as const
@@ -50,6 +53,7 @@ export function createRedisRateLimiter(
   for (const k of UNSAFE) {
     if (k in (options as Record<string, unknown>)) throw new ConfigurationError(`${k} would accept requests while Redis is down`)
   }
+  checkOptions('Redis rate limiter options', options, RATE_LIMITER_OPTION_NAMES)
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
   const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
   // A RateLimiterRes rejection is a "no" (limit reached); only an Error says the connection may be dead.
