@@ -104,6 +104,49 @@ describe('Redis maxmemory-policy', () => {
     }, 30_000)
   }
 
+  it('a Redis user that may not run INFO is refused: nothing can be checked', async () => {
+    await admin.flushall()
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    await admin.call('ACL', 'SETUSER', 'noinfo', 'on', '>noinfo-pw', '~*', '&*', '+@all', '-info')
+    const client = new Redis({ host: '127.0.0.1', port: PORT, username: 'noinfo', password: 'noinfo-pw', ...RECOMMENDED_REDIS_OPTIONS })
+    client.on('error', () => {})
+    await once(client, 'ready')
+    const causes: unknown[] = []
+    const verifier = createVerifier({
+      keys,
+      nonceStore: createRedisNonceStore(client, { prefix: uniquePrefix('evict') }),
+      onError: (e) => causes.push((e as Error).cause),
+    })
+    expect(await outcome(verifier, await signed(N + 10))).toBe('503 STORE_UNAVAILABLE')
+    expect(causes[0]).toBeInstanceOf(ConfigurationError)
+    expect((causes[0] as Error).message).toContain('refuses INFO')
+    client.disconnect()
+    await admin.call('ACL', 'DELUSER', 'noinfo')
+  }, 30_000)
+
+  it('keys evicted between two readings (policy switched and back) count as a reset: no replay afterwards', async () => {
+    await admin.flushall()
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    const client = new Redis({ host: '127.0.0.1', port: PORT, ...RECOMMENDED_REDIS_OPTIONS })
+    client.on('error', () => {})
+    await once(client, 'ready')
+    const verifier = createVerifier({
+      keys,
+      nonceStore: createRedisNonceStore(client, { prefix: uniquePrefix('evict'), configCheckMs: 500 }),
+    })
+    const requests = await Promise.all(Array.from({ length: 100 }, (_, i) => signed(2 * N + i)))
+    for (const r of requests) expect(await outcome(verifier, r)).toBe('accepted')
+    // volatile-lru evicts the nonces (they have a TTL) and keeps the epoch (it has none).
+    await admin.config('SET', 'maxmemory-policy', 'volatile-lru')
+    await fillCache('switch')
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    await new Promise((r) => setTimeout(r, 2_500)) // a few readings: the evictions are seen
+    const again = await Promise.all(requests.map((r) => outcome(verifier, r)))
+    console.log(`evictions between readings: replays ${JSON.stringify(tally(again))}`)
+    expect(again.filter((x) => x === 'accepted').length).toBe(0)
+    client.disconnect()
+  }, 30_000)
+
   it('a policy changed at runtime is seen within configCheckMs, and the store fails closed', async () => {
     await admin.flushall()
     await admin.config('SET', 'maxmemory-policy', 'noeviction')
@@ -116,11 +159,19 @@ describe('Redis maxmemory-policy', () => {
     })
     expect(await outcome(verifier, await signed(N))).toBe('accepted')
     await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
-    await new Promise((r) => setTimeout(r, 600))
-    expect(await outcome(verifier, await signed(N + 1))).toBe('503 STORE_UNAVAILABLE')
+    // Refused from the next reading (every 200 ms here; polled, the machine may be slow).
+    const until = async (want: string, i: number) => {
+      const end = Date.now() + 5_000
+      let got = ''
+      while (got !== want && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 100))
+        got = await outcome(verifier, await signed(i))
+      }
+      return got
+    }
+    expect(await until('503 STORE_UNAVAILABLE', N + 1)).toBe('503 STORE_UNAVAILABLE')
     await admin.config('SET', 'maxmemory-policy', 'noeviction')
-    await new Promise((r) => setTimeout(r, 600))
-    expect(await outcome(verifier, await signed(N + 2))).toBe('accepted')
+    expect(await until('accepted', N + 2)).toBe('accepted')
     client.disconnect()
   }, 30_000)
 })

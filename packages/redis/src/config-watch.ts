@@ -63,9 +63,8 @@ export function watchRedisConfig(client: RedisClient, options: { intervalMs?: nu
     try {
       ;[memory, stats, time] = await Promise.all([node.info('memory'), node.info('stats'), node.time() as Promise<Array<string | number>>])
     } catch (e) {
-      const message = e instanceof Error ? e.message : ''
       // Not answering is the liveness check's business (commands fail anyway); a refusal is ours.
-      if (/NOPERM|unknown command|ERR/i.test(message))
+      if ((e as { name?: unknown } | null)?.name === 'ReplyError')
         return new ConfigurationError(
           `Redis ${addressOf(node)} refuses INFO, so its eviction policy cannot be checked: allow INFO for this user (the nonce store fails closed until then)`,
           { cause: e },
@@ -92,7 +91,8 @@ export function watchRedisConfig(client: RedisClient, options: { intervalMs?: nu
     const list = masters()
     let found: Error | undefined
     for (const node of list) {
-      if (node.status !== 'ready') continue
+      // A Cluster connects to a master on its first command ('wait'): that is the moment to check.
+      if (node.status !== 'ready' && node.status !== 'wait') continue
       const p = await readNode(node)
       if (p && !found) found = p
     }

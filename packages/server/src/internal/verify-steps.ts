@@ -407,7 +407,7 @@ function replay(c: Check): undefined | Promise<unknown> {
   c.replayRecord = { keyId, nonce: p.nonce, store: cfg.nonceStore, untilMs }
   let fresh: boolean | Promise<boolean>
   try {
-    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created, cfg.windowS)
+    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created, windowS)
   } catch (e) {
     return failStore(cfg, 'nonce store', e)
   }
