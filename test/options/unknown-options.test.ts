@@ -226,6 +226,12 @@ describe('an unknown option is refused, naming the closest known one', () => {
     )
   })
 
+  it('an adapter option given to the verifier says where it goes', () => {
+    expect(() => withSigil({ keys, exempt: ['/healthz'] } as never, () => {})).toThrow(
+      'invalid verify options: exempt: an adapter option: pass it to sigil(), or as withSigil(options, handler, { exempt })',
+    )
+  })
+
   it('an option far from every known name lists the known ones', () => {
     expect(() => createMemoryNonceStore({ zzzzzzzz: 1 } as never)).toThrow(
       'invalid memory nonce store options: zzzzzzzz: unknown option (known: maxEntriesPerKey, maxEntries, now)',
