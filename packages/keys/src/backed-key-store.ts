@@ -1,13 +1,15 @@
 import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
 import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
-import { createKeyInputSchema, generateKey, KEY_RENAMES, scopesSchema } from './generate-key.js'
-import type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
+import type { KeyBackend, KeyCountLimit, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { authorizeKeyAccess, authorizeKeyChange, authorizeNewKey, type KeyGrant, keyLimitError, parseKeyGrant } from './key-grant.js'
 import type {
   CreateKeyInput,
   EncryptedKeyStore,
   KeyChangeEvent,
   KeyChangeListener,
+  KeyGrantOptions,
   KeyInfo,
   KeyUpdate,
   ListKeysFilter,
@@ -21,8 +23,9 @@ import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
 
 const backedStoreOptionsSchema = storeOptionsSchema.extend({ requireMasterKey: z.boolean().optional() })
-const ROTATE_OPTION_NAMES = optionNames<RotateOptions>({ graceMs: true, expiresAt: true })
-const UPDATE_OPTION_NAMES = optionNames<UpdateKeyOptions>({ ifVersion: true })
+const ROTATE_OPTION_NAMES = optionNames<RotateOptions>({ graceMs: true, expiresAt: true, grant: true })
+const UPDATE_OPTION_NAMES = optionNames<UpdateKeyOptions>({ ifVersion: true, grant: true })
+const CREATE_OPTION_NAMES = optionNames<KeyGrantOptions>({ grant: true })
 
 /** Default rotation grace: a day, long enough to roll a deploy. */
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
@@ -87,8 +90,8 @@ const keyUpdateSchema = z
     removeScopes: scopesSchema.optional(),
     expiresAt: z.date().nullable().optional(),
     rateLimits: z.unknown().optional(),
-    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
-    mergeMetadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: metadataSchema.nullable().optional(),
+    mergeMetadata: metadataSchema.optional(),
   })
   .strict()
   .refine(
@@ -165,6 +168,13 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     }
   }
   const info = (row: StoredKey, at = now()) => toInfo(row, at, ring !== undefined)
+  /** The key count a grant asks the backend to enforce with the write, if any. */
+  const limitOf = (grant: KeyGrant, principal: string, at: Date): KeyCountLimit | undefined => {
+    if (grant.maxKeys === undefined) return undefined
+    // Fail closed: a backend that cannot count atomically must not silently skip the count.
+    if (backend.keyLimits !== true) throw new ConfigurationError('this key backend cannot enforce a key count (keyLimits)')
+    return { principal, max: grant.maxKeys, now: at }
+  }
   const issue = (input: CreateKeyInput, at: Date) => {
     const parsedInput = createKeyInputSchema.safeParse(input)
     if (!parsedInput.success) throw zodOptionsError('key options', parsedInput.error, createKeyInputSchema, KEY_RENAMES)
@@ -220,13 +230,24 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
   const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}): Promise<KeyInfo> => {
     const u = keyUpdateSchema.safeParse(changes)
     if (!u.success) throw zodOptionsError('key update', u.error, keyUpdateSchema, KEY_RENAMES)
+    const grant = parseKeyGrant(o.grant)
     if (u.data.rateLimits !== undefined && u.data.rateLimits !== null) {
       const l = createKeyInputSchema.safeParse({ principal: 'x', rateLimits: u.data.rateLimits })
       if (!l.success) throw zodOptionsError('key update', l.error, createKeyInputSchema, KEY_RENAMES)
     }
     checkOptions('key update options', o, UPDATE_OPTION_NAMES)
     if (o.ifVersion !== undefined && !Number.isSafeInteger(o.ifVersion)) throw new ConfigurationError('ifVersion must be an integer')
-    return edit(keyId, (row, at) => updatePatch(row, changes, at), o.ifVersion)
+    return edit(
+      keyId,
+      (row, at) => {
+        // On the row as it is at this attempt: the scopes an add/remove really adds are checked.
+        authorizeKeyAccess(grant, row.principal)
+        const p = updatePatch(row, changes, at)
+        authorizeKeyChange(grant, row, p)
+        return p
+      },
+      o.ifVersion,
+    )
   }
 
   const record = (row: StoredKey | undefined): KeyRecord | undefined => row && { ...info(row), secret: open(row) }
@@ -241,10 +262,15 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const row = await backend.read(keyId)
       return row ? info(row) : undefined
     },
-    async create(input) {
+    async create(input, o = {}) {
+      checkOptions('create options', o, CREATE_OPTION_NAMES)
+      const grant = parseKeyGrant(o.grant)
       const at = now()
       const { g, row } = issue(input, at)
-      await backend.insert(row)
+      authorizeNewKey(grant, row)
+      const limit = limitOf(grant, row.principal, at)
+      const inserted = await backend.insert(row, limit)
+      if (limit && inserted !== true) throw keyLimitError(limit.max)
       emit('created', g.keyId, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at) }
     },
@@ -257,19 +283,26 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     },
     async rotate(keyId, o = {}) {
       checkOptions('rotate options', o, ROTATE_OPTION_NAMES)
+      const grant = parseKeyGrant(o.grant)
       const graceMs = o.graceMs ?? defaultGrace
       if (!Number.isFinite(graceMs) || graceMs < 0) throw new ConfigurationError('graceMs must be a non-negative number')
+      if (o.expiresAt !== undefined && o.expiresAt !== null && !(o.expiresAt instanceof Date && Number.isFinite(o.expiresAt.getTime())))
+        throw new ConfigurationError('expiresAt must be a valid Date or null')
       const at = now()
       const old = await backend.read(keyId)
       if (!old) throw unknownKey()
+      authorizeKeyAccess(grant, old.principal)
       const status = effectiveStatus(old, at)
       if (status === 'revoked') throw new SigilError('KEY_REVOKED', 'a revoked key cannot be rotated')
       if (status === 'expired') throw new SigilError('KEY_EXPIRED', 'an expired key cannot be rotated')
       if (old.replacedBy) throw new SigilError('KEY_EXPIRED', 'this key was already rotated; rotate its replacement')
+      // The new key keeps the old one's expiry unless the call sets another (issue 24 item 4).
+      const expiresAt = o.expiresAt === undefined ? old.expiresAt : (o.expiresAt ?? undefined)
+      authorizeNewKey(grant, { principal: old.principal, scopes: old.scopes, expiresAt }, old)
       const input: CreateKeyInput = {
         principal: old.principal,
         scopes: old.scopes,
-        ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
         ...(old.rateLimits ? { rateLimits: old.rateLimits } : {}),
         ...(old.metadata ? { metadata: old.metadata } : {}),
       }
@@ -278,7 +311,10 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       let notAfter = new Date(at.getTime() + graceMs)
       if (old.notAfter && old.notAfter < notAfter) notAfter = old.notAfter
       const p: StoredKeyPatch = { notAfter, replacedBy: g.keyId, updatedAt: at }
-      if (!(await backend.rotate(keyId, p, row, at))) {
+      const limit = limitOf(grant, old.principal, at)
+      const rotated = await backend.rotate(keyId, p, row, at, limit)
+      if (rotated === 'limit' && limit) throw keyLimitError(limit.max)
+      if (rotated !== true) {
         throw new SigilError('KEY_EXPIRED', 'the key changed while rotating it (concurrent rotation or revocation); check it and retry')
       }
       emit('created', g.keyId, at)
@@ -286,11 +322,15 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const previous = info({ ...old, ...p, version: old.version + 1 } as StoredKey, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at), previous } satisfies RotatedKey
     },
-    revoke(keyId) {
+    revoke(keyId, o = {}) {
+      const grant = parseKeyGrant(o.grant)
       // Conditional on the row version: a revoke racing another edit is never undone by it.
       return edit(
         keyId,
-        (row, at) => (row.status === 'revoked' ? undefined : { status: 'revoked', revokedAt: at, updatedAt: at }),
+        (row, at) => {
+          authorizeKeyAccess(grant, row.principal)
+          return row.status === 'revoked' ? undefined : { status: 'revoked', revokedAt: at, updatedAt: at }
+        },
         undefined,
         'revoked',
       )

@@ -20,7 +20,46 @@ export const KEY_RENAMES: Renames = {
 
 const scope = z.string().min(1).max(128).regex(/^\S+$/, 'scopes contain no whitespace')
 
-/** zod schema of {@link CreateKeyInput}; shared by every store. Strict: an unknown field is refused. */
+/** Deepest nesting of a key's metadata (objects and arrays). */
+export const METADATA_MAX_DEPTH = 16
+/** Largest metadata, as JSON bytes. */
+export const METADATA_MAX_BYTES = 16_384
+
+/**
+ * What is wrong with a metadata value, or undefined. Walked without recursion, so a value nested
+ * thousands of levels deep (or cyclic) is refused instead of overflowing the stack in
+ * `JSON.stringify` on its way to the database (issue 24 item 10).
+ */
+function metadataProblem(value: unknown): string | undefined {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  let nodes = 0
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number]
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return 'numbers must be finite'
+      continue
+    }
+    if (typeof v !== 'object') return `a ${typeof v} is not JSON`
+    if (depth > METADATA_MAX_DEPTH) return `nested deeper than ${METADATA_MAX_DEPTH} levels`
+    if (++nodes > METADATA_MAX_BYTES) return `larger than ${METADATA_MAX_BYTES} bytes of JSON`
+    for (const c of Object.values(v)) stack.push([c, depth + 1])
+  }
+  if (new TextEncoder().encode(JSON.stringify(value)).byteLength > METADATA_MAX_BYTES)
+    return `larger than ${METADATA_MAX_BYTES} bytes of JSON`
+  return undefined
+}
+
+/**
+ * zod schema of a key's metadata: a JSON object at most {@link METADATA_MAX_DEPTH} levels deep and
+ * {@link METADATA_MAX_BYTES} bytes as JSON. Shared by every store and the admin API.
+ */
+export const metadataSchema = z.record(z.string().max(256), z.unknown()).superRefine((v, ctx) => {
+  const problem = metadataProblem(v)
+  if (problem) ctx.addIssue({ code: 'custom', message: `metadata ${problem}` })
+})
+
+/** zod schema of {@link CreateKeyInput}; shared by every store. */
 export const createKeyInputSchema = z.strictObject({
   principal: z.string().min(1).max(256),
   scopes: z.array(scope).max(256).optional(),
@@ -31,7 +70,7 @@ export const createKeyInputSchema = z.strictObject({
       quota: z.strictObject({ points: z.number().int().positive(), periodMs: z.number().positive() }).optional(),
     })
     .optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: metadataSchema.optional(),
 })
 
 /** zod schema of a scope list (for `setScopes`). */

@@ -31,6 +31,7 @@ import {
   unknown,
   enum as zenum,
 } from 'zod/mini'
+import { inClusterWorker } from './cluster-worker.js'
 import { defaultNonceStore } from './memory-nonce-store.js'
 import type { PresignedOptions } from './presigned.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -234,10 +235,11 @@ let warned = false
 
 /**
  * The default memory store only protects one process. Say so once when that is likely to matter:
- * a node:cluster worker (NODE_UNIQUE_ID is how Node marks one) or NODE_ENV=production.
+ * a node:cluster worker (asked of the cluster module: Node removes NODE_UNIQUE_ID before user
+ * code runs) or NODE_ENV=production.
  */
 function warnPerProcess(env: Record<string, string | undefined> | undefined): void {
-  if (warned || !env || (env.NODE_ENV !== 'production' && env.NODE_UNIQUE_ID === undefined)) return
+  if (warned || !env || (env.NODE_ENV !== 'production' && env.NODE_UNIQUE_ID === undefined && !inClusterWorker())) return
   const p = (globalThis as { process?: { emitWarning?: (m: string, o: { code: string; type: string }) => void } }).process
   if (typeof p?.emitWarning !== 'function') return
   warned = true
