@@ -162,6 +162,19 @@ const table: [string, () => unknown, string, string][] = [
     'poolsize',
     'poolSize',
   ],
+  [
+    'SqliteKeyStore.restore',
+    async () => {
+      const store = createSqliteKeyStore({ path: ':memory:', masterKey })
+      try {
+        await store.restore('/nonexistent', { replce: true } as never)
+      } finally {
+        await store.close()
+      }
+    },
+    'replce',
+    'replace',
+  ],
   ['createCachedKeyStore', () => createCachedKeyStore(createMemoryKeyStore(), { ttl: 1000 } as never), 'ttl', 'ttlMs'],
   ['KeyStore.create', () => createMemoryKeyStore().create({ principal: 'acme', expireAt: new Date() } as never), 'expireAt', 'expiresAt'],
   ['KeyStore.update', () => createMemoryKeyStore().update('k', { addScope: ['a'] } as never), 'addScope', 'addScopes'],
