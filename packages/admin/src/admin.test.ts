@@ -133,6 +133,9 @@ for (const b of backends) {
       ])
       const renamedLimits = await api(`/api/v1/keys/${keyId}`, 'PATCH', { limits: { rate: { points: 1, windowSeconds: 1 } } })
       expect(renamedLimits.json.title).toBe('limits: `limits` was renamed `rateLimits`')
+      // A misspelled field is refused naming the closest one (issue 23 item 9), never ignored.
+      const misspelled = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { gracMs: 0 })
+      expect([misspelled.status, misspelled.json.title]).toEqual([400, 'gracMs: unknown option, did you mean `graceMs`?'])
       const limited = await api(`/api/v1/keys/${keyId}`, 'PATCH', { rateLimits: { rate: { points: 5, windowMs: 60_000 } } })
       expect(limited.json).toMatchObject({ rateLimits: { rate: { points: 5, windowMs: 60_000 } } })
       const rotated = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { graceMs: 0 })

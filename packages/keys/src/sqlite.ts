@@ -1,7 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigurationError, SigilError } from '@sigil/core'
-import { zodOptionsError } from '@sigil/core/internal'
+import { checkOptions, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
@@ -153,6 +153,7 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
         }
       },
       async restore(file: string, o: { replace?: boolean } = {}) {
+        checkOptions('restore options', o, ['replace'])
         return restoreInto(db, table, ring, file, o.replace ?? false)
       },
     })

@@ -6,6 +6,7 @@
 export {
   checkOptions,
   closestName,
+  describeZodError,
   editDistance,
   type OptionsIssue,
   optionNames,

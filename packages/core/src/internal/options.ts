@@ -172,9 +172,32 @@ function innermost(issue: OptionsIssue): OptionsIssue {
 }
 
 /**
- * The `ConfigurationError` for a failed zod parse of options built with strict objects: a renamed
- * option first (its message says what to write), then an unknown one (with the closest name the
- * schema knows at that level), then the first issue. Never echoes a value.
+ * The field and message of a failed zod parse of strict objects: a renamed option first (its
+ * message says what to write), then an unknown one (with the closest name the schema knows at
+ * that level), then the first issue. Never echoes a value. {@link zodOptionsError} wraps it in a
+ * `ConfigurationError`; an HTTP API (the admin portal) puts it in a 400.
+ */
+export function describeZodError(
+  error: { issues: ReadonlyArray<OptionsIssue> },
+  schema: unknown,
+  renamed?: Renames,
+): { field: string; message: string } {
+  const issues = error.issues.map(innermost)
+  const unknown = issues.filter((i) => i.code === 'unrecognized_keys' && i.keys?.length)
+  const rename = renamed && unknown.find((i) => i.keys?.some((k) => Object.hasOwn(renamed, k)))
+  const issue = rename ?? unknown[0]
+  if (issue) {
+    const key = (rename ? issue.keys?.find((k) => Object.hasOwn(renamed as Renames, k)) : issue.keys?.[0]) as string
+    const field = [...issue.path.map(String), shown(key)].join('.')
+    return { field, message: unknownMessage(key, schemaKeys(schema, issue.path), renamed) }
+  }
+  const first = issues[0]
+  return { field: first?.path.map(String).join('.') ?? '', message: first?.message ?? 'invalid' }
+}
+
+/**
+ * The `ConfigurationError` for a failed zod parse of options built with strict objects
+ * ({@link describeZodError} says which issue it names).
  *
  * @example
  * ```ts
@@ -188,15 +211,6 @@ export function zodOptionsError(
   schema: unknown,
   renamed?: Renames,
 ): ConfigurationError {
-  const issues = error.issues.map(innermost)
-  const unknown = issues.filter((i) => i.code === 'unrecognized_keys' && i.keys?.length)
-  const rename = renamed && unknown.find((i) => i.keys?.some((k) => Object.hasOwn(renamed, k)))
-  const issue = rename ?? unknown[0]
-  if (issue) {
-    const key = (rename ? issue.keys?.find((k) => Object.hasOwn(renamed as Renames, k)) : issue.keys?.[0]) as string
-    const field = [...issue.path.map(String), shown(key)].join('.')
-    return optionsError(what, field, unknownMessage(key, schemaKeys(schema, issue.path), renamed), error)
-  }
-  const first = issues[0]
-  return optionsError(what, first?.path.map(String).join('.') ?? '', first?.message ?? 'invalid', error)
+  const { field, message } = describeZodError(error, schema, renamed)
+  return optionsError(what, field, message, error)
 }

@@ -10,7 +10,7 @@ import {
   PRESIGNED_TAG,
   type SignatureLimits,
 } from '@sigil/core'
-import { type Renames, schemaKeys, zodOptionsError } from '@sigil/core/internal'
+import { optionsError, type Renames, schemaKeys, zodOptionsError } from '@sigil/core/internal'
 import {
   array,
   boolean,
@@ -190,6 +190,8 @@ const schema = strictObject({
   ),
 })
 
+const ADAPTER_ONLY = ['exempt', 'signResponses']
+
 /** Every option {@link VerifyOptions} has, read from the schema (adapters add theirs to it). */
 export const VERIFY_OPTION_NAMES: readonly string[] = schemaKeys(schema)
 
@@ -251,7 +253,17 @@ function warnPerProcess(env: Record<string, string | undefined> | undefined): vo
 /** Validate options into a {@link VerifierConfig}; throws `ConfigurationError` with the zod issues as cause. */
 export function compileOptions(options: VerifyOptions): VerifierConfig {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw zodOptionsError('verify options', parsed.error, schema, VERIFY_RENAMES)
+  if (!parsed.success) {
+    // An adapter's option given to the verifier (withSigil's first argument, verify()) says where it goes.
+    const misplaced = ADAPTER_ONLY.find((k) => Object.hasOwn(options ?? {}, k))
+    if (misplaced)
+      throw optionsError(
+        'verify options',
+        misplaced,
+        `an adapter option: pass it to sigil(), or as withSigil(options, handler, { ${misplaced} })`,
+      )
+    throw zodOptionsError('verify options', parsed.error, schema, VERIFY_RENAMES)
+  }
   const o = options
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
   if (o.debug && env?.NODE_ENV === 'production') throw new ConfigurationError('debug is refused when NODE_ENV=production')
