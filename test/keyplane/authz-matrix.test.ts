@@ -4,6 +4,12 @@
 // surfaces — the dashboard's forms, the signed /api/v1, the `sigil` command, the library — and
 // judged by what the store holds afterwards (did a key appear, get replaced, revoked, widened?),
 // never by what the surface said. Any 5xx is a wrong cell too. Run on SQLite and PostgreSQL.
+//
+// On main before issue 24 (044a033), 20 of the 176 cells (SQLite; 168 on PostgreSQL) were wrong
+// on both stores: every rotation of an expiring key (operator, partner, admin API key, CLI,
+// library) issued a key that never expired; a partner rotated an operator-issued key of its own
+// principal with wider scopes (admin among them) into a token (plain and expiring); a partner's
+// form naming another principal answered 201 with a key of its own.
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'

@@ -138,6 +138,8 @@ for (const b of backends) {
       // Unparsable expiry, in the dashboard form and in the API body.
       const badForm = await op.post('/keys', { principal: 'inputs', expiresAt: 'not-a-date' })
       expect([badForm.status, badForm.text]).toEqual([400, expect.stringContaining('expiresAt')])
+      const rolled = await op.post('/keys', { principal: 'inputs', expiresAt: '2031-02-31T10:00' })
+      expect([rolled.status, rolled.text]).toEqual([400, expect.stringContaining('expiresAt')])
       const badBody = await api('/api/v1/keys', 'POST', { principal: 'inputs', expiresAt: 'not-a-date' })
       expect([badBody.status, badBody.json.title]).toEqual([400, expect.stringContaining('expiresAt')])
       // A 300-character cursor.

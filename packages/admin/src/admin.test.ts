@@ -278,3 +278,41 @@ describe('dashboard sessions', () => {
     expect((await fetch(`${base}/keys`, { headers: { cookie: s.cookie } })).status).toBe(401)
   })
 })
+
+describe('the admin scope is the operator authority (issue 24 item 1)', () => {
+  it('an invite cannot allow it, and a partner grant drops it from an invite that does', async () => {
+    const secret = deriveAdminSecret(masterKey)
+    expect(() => createLinkToken(secret, { role: 'partner', principal: 'acme', maxKeys: 3, allowedScopes: ['admin'] })).toThrow(
+      /allowedScopes/,
+    )
+    // An invite signed before the rule (same format, signed by hand): admin is still not grantable.
+    const body = Buffer.from(
+      JSON.stringify({
+        c: { role: 'partner', principal: 'acme', maxKeys: 3, allowedScopes: ['orders:read', 'admin'] },
+        exp: Date.now() + 60_000,
+        jti: randomBytes(16).toString('base64url'),
+      }),
+    ).toString('base64url')
+    const { createHmac } = await import('node:crypto')
+    const token = `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`
+    const store = createSqliteKeyStore({ path: join(dir, 'scope.db'), masterKey })
+    const admin = createAdmin({ store, adminSecret: secret })
+    const server = createServer(admin.handler).listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const post = (path: string, o: Record<string, string>, cookie = '') =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams(o).toString(),
+        redirect: 'manual',
+      })
+    const cookie = ((await post('/login', { token })).headers.get('set-cookie') ?? '').split(';')[0] as string
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/keys`, { headers: { cookie } })).text())?.[1] ?? ''
+    expect((await post('/keys', { scopes: 'admin', _csrf: csrf }, cookie)).status).toBe(403)
+    expect((await post('/keys', { scopes: 'orders:read', _csrf: csrf }, cookie)).status).toBe(201)
+    expect((await store.list({ principal: 'acme' })).map((k) => k.scopes)).toEqual([['orders:read']])
+    await new Promise<void>((r) => server.close(() => r()))
+    await store.close()
+  })
+})

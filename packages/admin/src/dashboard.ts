@@ -213,7 +213,7 @@ export function createDashboard(o: {
         `${link ? `<p>Send this one-time link to the partner's developer (valid 7 days, usable once). They will manage their own keys within the limits below.</p><div class="secret"><code id="token">${esc(link)}</code><button type="button" data-copy="token">Copy</button></div>` : ''}
 <form method="post" action="/partners/invite">${csrfField(u)}
 <label for="principal">Principal</label><input id="principal" name="principal" type="text" required maxlength="256">
-<label for="maxKeys">Most active keys</label><input id="maxKeys" name="maxKeys" type="number" min="1" max="1000" value="3" required>
+<label for="maxKeys">Most active keys <span class="hint">(a key still in a rotation grace counts)</span></label><input id="maxKeys" name="maxKeys" type="number" min="1" max="1000" value="3" required>
 <label for="allowedScopes">Scopes they may grant <span class="hint">separated by spaces</span></label><input id="allowedScopes" name="allowedScopes" type="text">
 <p><button type="submit">Create invite link</button></p></form>`,
         u,

@@ -90,10 +90,17 @@ async function store<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-/** An ISO 8601 instant typed into a form or a body, or a 400 naming the field. */
+const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/
+
+/**
+ * An ISO 8601 instant typed into a form or a body, or a 400 naming the field. A date that does
+ * not exist (February 31st) is refused, not rolled over into March as `Date` would.
+ */
 export function instantOf(field: string, value: string): Date {
+  const m = ISO_INSTANT.exec(value)
   const d = new Date(value)
-  if (!Number.isFinite(d.getTime())) throw new AdminError(400, 'INVALID_REQUEST', `${field}: not a date and time`)
+  const real = m && Number.isFinite(d.getTime()) && new Date(`${m[1]}T00:00:00Z`).toISOString().startsWith(m[1] as string)
+  if (!real) throw new AdminError(400, 'INVALID_REQUEST', `${field}: not a date and time (ISO 8601, e.g. 2030-01-31T12:00Z)`)
   return d
 }
 

@@ -28,10 +28,12 @@ export function createMemoryBackend(): KeyBackend {
     const ended = (r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)
     return q.status === (ended ? 'expired' : 'active')
   }
-  // One event-loop turn from count to write: nothing interleaves, so the count is atomic.
-  const full = (l: KeyCountLimit | undefined, extra: number) =>
-    l !== undefined &&
-    [...rows.values()].filter((r) => r.principal === l.principal && matches(r, { status: 'active', now: l.now })).length + extra > l.max
+  // Working keys of a principal, `as` standing in for its own row (a rotation's patched old key).
+  // One event-loop turn from this count to the write: nothing interleaves, so it is atomic.
+  const working = (l: KeyCountLimit, as?: StoredKey) =>
+    [...rows.values()].filter(
+      (r) => r.principal === l.principal && matches(r.keyId === as?.keyId ? as : r, { status: 'active', now: l.now }),
+    ).length
   const byId = (a: { keyId: string }, b: { keyId: string }) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0)
   return {
     async read(keyId) {
@@ -45,7 +47,7 @@ export function createMemoryBackend(): KeyBackend {
     keyLimits: true,
     async insert(row, limit) {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
-      if (full(limit, 1)) return false
+      if (limit && working(limit) >= limit.max) return false
       rows.set(row.keyId, clone(row))
       return true
     },
@@ -60,17 +62,7 @@ export function createMemoryBackend(): KeyBackend {
       if (r?.status !== 'active' || r.replacedBy) return false
       if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return false
       // The old key counts while its grace lasts: patched first, then counted with the new one.
-      const patched = { ...r, ...patch } as StoredKey
-      if (
-        limit &&
-        [...rows.values()].filter(
-          (x) => x.keyId !== keyId && x.principal === limit.principal && matches(x, { status: 'active', now: limit.now }),
-        ).length +
-          (matches(patched, { status: 'active', now: limit.now }) ? 1 : 0) +
-          1 >
-          limit.max
-      )
-        return 'limit'
+      if (limit && working(limit, { ...r, ...patch } as StoredKey) + 1 > limit.max) return 'limit'
       apply(r, patch)
       rows.set(next.keyId, clone(next))
       return true

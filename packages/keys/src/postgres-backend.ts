@@ -141,15 +141,14 @@ export function postgresBackend(client: StatementClient, table: string, close: (
   // COMMITTED the count (a later statement) then sees it. One statement could not: its snapshot
   // predates the lock.
   const overLimit = Symbol('limit')
+  // Working at $2: active, neither expired nor past a rotation grace (a replaced key in grace counts).
+  const workingSql = `SELECT count(*) AS n FROM ${table} WHERE principal = $1 AND status = 'active' AND (expires_at IS NULL OR expires_at > $2) AND (not_after IS NULL OR not_after > $2)`
   const limited = async <T>(limit: KeyCountLimit, fn: (tx: PgQueryClient, working: () => Promise<number>) => Promise<T>) => {
     try {
       return await client.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`sigil-keys-count:${table}:${limit.principal}`])
         const working = async () => {
-          const { rows } = await tx.query(
-            `SELECT count(*) AS n FROM ${table} WHERE principal = $1 AND ${live(2).replace(' AND replaced_by IS NULL', '')}`,
-            [limit.principal, limit.now],
-          )
+          const { rows } = await tx.query(workingSql, [limit.principal, limit.now])
           return Number((rows[0] as Row | undefined)?.n ?? 0)
         }
         return fn(tx, working)
