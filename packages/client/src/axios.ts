@@ -8,7 +8,7 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios'
 import { collect, serializeForm } from './buffer-body.js'
-import { resolveSigner, type SignerOptions } from './options.js'
+import { resolveSigner, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
 import { signView } from './sign-request.js'
 
@@ -47,7 +47,7 @@ type Marked = AxiosAdapter & { [SIGNING]?: true }
  * ```
  */
 export function sigilAxios<T extends AxiosInstance>(instance: T, options: SigilAxiosOptions): T {
-  const signer = resolveSigner(options)
+  const signer = resolveSigner(options, { ...SIGNER_SHAPE, redirects: null })
   // A request interceptor only puts the signing adapter in front of the adapter this request
   // would use (a per-request `adapter: 'fetch'` included); nothing is signed here: transformRequest
   // has not run yet, so neither the body nor its Content-Type are known.
