@@ -1,6 +1,5 @@
 import {
   type Component,
-  contentDigest,
   DEFAULT_COMPONENTS,
   type RequestMessage,
   requestFromUrl,
@@ -9,6 +8,7 @@ import {
   signMessage,
   signMessageSync,
 } from '@sigil/core'
+import { contentDigestOf } from './digest.js'
 import { type ResolvedSigner, resolveSigner, SIGNER_SHAPE, type SignerOptions } from './options.js'
 
 /** Covered components for a request: the profile's defaults, then the caller's extras. */
@@ -92,7 +92,7 @@ export async function signRequest(request: Request, options: SignerOptions): Pro
   if (request.body !== null) {
     // A Request's body is one-shot: read a clone once, digest those bytes, resend them.
     body = await request.clone().arrayBuffer()
-    headers.set('content-digest', contentDigest(new Uint8Array(body), s.digestAlgorithm))
+    headers.set('content-digest', await contentDigestOf(new Uint8Array(body), s.digestAlgorithm))
   }
   const view = requestFromUrl(request.method, request.url, headers)
   const signed = await signView(view, body !== null, s)
