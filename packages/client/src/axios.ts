@@ -8,7 +8,7 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios'
 import { collect, serializeForm } from './buffer-body.js'
-import { resolveSigner, SIGNER_SHAPE, type SignerOptions } from './options.js'
+import { type ResolvedSigner, resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
 import { signView } from './sign-request.js'
 
@@ -47,7 +47,7 @@ type Marked = AxiosAdapter & { [SIGNING]?: true }
  * ```
  */
 export function sigilAxios<T extends AxiosInstance>(instance: T, options: SigilAxiosOptions): T {
-  const signer = resolveSigner(options, { ...SIGNER_SHAPE, redirects: null })
+  const signer = resolveSignerWith(options, { ...SIGNER_SHAPE, redirects: null })
   // A request interceptor only puts the signing adapter in front of the adapter this request
   // would use (a per-request `adapter: 'fetch'` included); nothing is signed here: transformRequest
   // has not run yet, so neither the body nor its Content-Type are known.
@@ -63,7 +63,7 @@ export function sigilAxios<T extends AxiosInstance>(instance: T, options: SigilA
 function signingAdapter(
   instance: AxiosInstance,
   spec: AdapterSpec,
-  signer: ReturnType<typeof resolveSigner>,
+  signer: ResolvedSigner,
   options: SigilAxiosOptions,
 ): AxiosAdapter {
   const adapter: Marked = async (config) => {

@@ -88,13 +88,17 @@ function parseComponent(name: string): Component {
 
 const resolved = new WeakMap<object, ResolvedSigner>()
 
+/** Validate signer options once; later calls with the same object reuse the result. */
+export function resolveSigner(options: SignerOptions): ResolvedSigner {
+  return resolveSignerWith(options, undefined)
+}
+
 /**
- * Validate signer options once; later calls with the same object reuse the result. With `shape`
- * (an entry point's own options added to {@link SIGNER_SHAPE}), a key it does not know is refused,
- * naming the closest known one; without, other keys are left alone (the object may carry options
- * meant for the caller of this function).
+ * {@link resolveSigner} for an entry point: with `shape` (its own options added to
+ * {@link SIGNER_SHAPE}), a key it does not know is refused, naming the closest known one; without,
+ * other keys are left alone (the object may carry options meant for the caller).
  */
-export function resolveSigner(options: SignerOptions, shape?: Shape): ResolvedSigner {
+export function resolveSignerWith(options: SignerOptions, shape: Shape | undefined): ResolvedSigner {
   const hit = resolved.get(options)
   if (hit) return hit
   if (typeof options !== 'object' || options === null) {

@@ -9,7 +9,7 @@ import {
   signMessageSync,
 } from '@sigil/core'
 import { contentDigestOf } from './digest.js'
-import { type ResolvedSigner, resolveSigner, SIGNER_SHAPE, type SignerOptions } from './options.js'
+import { type ResolvedSigner, resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 
 /** Covered components for a request: the profile's defaults, then the caller's extras. */
 export function componentsFor(hasBody: boolean, hasContentType: boolean, extra: readonly Component[]): Component[] {
@@ -84,7 +84,7 @@ export function signViewSync(view: RequestMessage, hasBody: boolean, s: Resolved
  * ```
  */
 export async function signRequest(request: Request, options: SignerOptions): Promise<Request> {
-  const s = resolveSigner(options, SIGNER_SHAPE)
+  const s = resolveSignerWith(options, SIGNER_SHAPE)
   const headers = new Headers(request.headers)
   headers.delete('signature')
   headers.delete('signature-input')

@@ -3,7 +3,7 @@ import { digestPrepared, type PreparedBody, prepareBody, sendable } from './body
 import { bool, fn, type Shape } from './check-options.js'
 import { DEFAULT_MAX_CLOCK_CORRECTION_MS, skewCorrection } from './clock-skew.js'
 import { wireMethod } from './method.js'
-import { resolveSigner, SIGNER_SHAPE, type SignerOptions } from './options.js'
+import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { type Hop, nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
 import { signView } from './sign-request.js'
 import { type VerifyResponseOptions, verifyResponse } from './verify-response.js'
@@ -114,7 +114,7 @@ const FETCH_SHAPE: Shape = {
  * ```
  */
 export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
-  const signer = resolveSigner(options, FETCH_SHAPE)
+  const signer = resolveSignerWith(options, FETCH_SHAPE)
   // Resolve the global fetch per call, so mocks installed later (msw) are honoured.
   const doFetch = options.fetch ?? ((url: string, init: SignedFetchInit) => globalThis.fetch(url, init))
   const retrySkew = options.clockSkewRetry ?? true

@@ -14,7 +14,7 @@ import type { Dispatcher } from 'undici'
 import { blobChunks } from './body.js'
 import { bool, str } from './check-options.js'
 import { wireMethod } from './method.js'
-import { resolveSigner, SIGNER_SHAPE, type SignerOptions } from './options.js'
+import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { signViewSync } from './sign-request.js'
 import { type DispatchBody, knownBytes, readBody } from './undici-body.js'
 import { RedirectGuardHandler, redirectChainOrigin, VerifyingHandler } from './undici-response.js'
@@ -127,7 +127,7 @@ function resigningHeaders(base: Headers, sign: () => SignedHeaders): { headers: 
  * ```
  */
 export function createSigningInterceptor(options: SigningInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
-  const signer = resolveSigner(options, {
+  const signer = resolveSignerWith(options, {
     ...SIGNER_SHAPE,
     origin: str(),
     bufferStreams: bool,
