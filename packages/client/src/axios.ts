@@ -60,12 +60,7 @@ export function sigilAxios<T extends AxiosInstance>(instance: T, options: SigilA
   return instance
 }
 
-function signingAdapter(
-  instance: AxiosInstance,
-  spec: AdapterSpec,
-  signer: ResolvedSigner,
-  options: SigilAxiosOptions,
-): AxiosAdapter {
+function signingAdapter(instance: AxiosInstance, spec: AdapterSpec, signer: ResolvedSigner, options: SigilAxiosOptions): AxiosAdapter {
   const adapter: Marked = async (config) => {
     const inner = axios.getAdapter(spec, config)
     const headers = new AxiosHeaders(config.headers)
