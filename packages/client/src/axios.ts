@@ -33,7 +33,9 @@ type Marked = AxiosAdapter & { [SIGNING]?: true }
  * Sign every request an axios instance sends (SPEC §1), on any adapter (Node's `http`, `fetch`,
  * `xhr`). Signing happens in an adapter that wraps the one axios picked, after `transformRequest`:
  * it signs the bytes, `Content-Type` (multipart boundary included) and URL (`params` serialized by
- * axios, your `paramsSerializer` honoured) that go on the wire, and hands the adapter exactly those.
+ * axios, your `paramsSerializer` honoured, then normalized by the WHATWG URL parser as the fetch
+ * adapter does, so `'` goes as `%27` on every adapter) that go on the wire, and hands the adapter
+ * exactly those.
  * Bodies axios would stream (FormData, `Blob`, Node and Web streams) are read into memory first to
  * be digested, bounded by axios's `maxBodyLength`. Each attempt — a retry through axios-retry or an
  * interceptor, a redirect — is signed afresh. Returns the same instance.
