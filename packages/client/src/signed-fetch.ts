@@ -153,8 +153,9 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
         h.set('signature', signed.signature)
       }
       const sent: SignedFetchInit = {
-        ...carried,
         ...init,
+        // After the init: it holds only what the init leaves undefined.
+        ...carried,
         // Always manual underneath: a hop is followed (and re-signed) here, or not at all.
         redirect: 'manual',
         method: hop.method,
