@@ -209,6 +209,27 @@ describe('init.headers replace a Request’s headers (not merged), as in fetch',
   }
 })
 
+describe('a Request’s other members reach the injected fetch unless the init sets them', () => {
+  it.each([
+    ['absent', {}, 'include'],
+    ['undefined', { credentials: undefined }, 'include'],
+    ['set', { credentials: 'omit' }, 'omit'],
+  ])('credentials %s', async (_n, init, want) => {
+    let seen: RequestCredentials | undefined
+    const f = createSignedFetch({
+      ...creds(),
+      fetch: async (u, i) => {
+        seen = i.credentials
+        return fetch(u, i)
+      },
+    })
+    const res = await f(new Request(`${api.origin}/echo`, { credentials: 'include', keepalive: true }), init as RequestInit)
+    expect(res.status).toBe(200)
+    expect(seen).toBe(want)
+    expect(new Request(`${api.origin}/x`, { credentials: 'include' }).credentials).toBe('include')
+  })
+})
+
 describe('signal: null drops the Request’s signal, undefined keeps it (as fetch)', () => {
   it.each([
     ['null', { signal: null }],

@@ -8,7 +8,7 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios'
 import { collect, serializeForm } from './buffer-body.js'
-import { resolveSigner, type SignerOptions } from './options.js'
+import { type ResolvedSigner, resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
 import { signView } from './sign-request.js'
 
@@ -33,7 +33,9 @@ type Marked = AxiosAdapter & { [SIGNING]?: true }
  * Sign every request an axios instance sends (SPEC §1), on any adapter (Node's `http`, `fetch`,
  * `xhr`). Signing happens in an adapter that wraps the one axios picked, after `transformRequest`:
  * it signs the bytes, `Content-Type` (multipart boundary included) and URL (`params` serialized by
- * axios, your `paramsSerializer` honoured) that go on the wire, and hands the adapter exactly those.
+ * axios, your `paramsSerializer` honoured, then normalized by the WHATWG URL parser as the fetch
+ * adapter does, so `'` goes as `%27` on every adapter) that go on the wire, and hands the adapter
+ * exactly those.
  * Bodies axios would stream (FormData, `Blob`, Node and Web streams) are read into memory first to
  * be digested, bounded by axios's `maxBodyLength`. Each attempt — a retry through axios-retry or an
  * interceptor, a redirect — is signed afresh. Returns the same instance.
@@ -47,7 +49,7 @@ type Marked = AxiosAdapter & { [SIGNING]?: true }
  * ```
  */
 export function sigilAxios<T extends AxiosInstance>(instance: T, options: SigilAxiosOptions): T {
-  const signer = resolveSigner(options)
+  const signer = resolveSignerWith(options, { ...SIGNER_SHAPE, redirects: null })
   // A request interceptor only puts the signing adapter in front of the adapter this request
   // would use (a per-request `adapter: 'fetch'` included); nothing is signed here: transformRequest
   // has not run yet, so neither the body nor its Content-Type are known.
@@ -60,12 +62,7 @@ export function sigilAxios<T extends AxiosInstance>(instance: T, options: SigilA
   return instance
 }
 
-function signingAdapter(
-  instance: AxiosInstance,
-  spec: AdapterSpec,
-  signer: ReturnType<typeof resolveSigner>,
-  options: SigilAxiosOptions,
-): AxiosAdapter {
+function signingAdapter(instance: AxiosInstance, spec: AdapterSpec, signer: ResolvedSigner, options: SigilAxiosOptions): AxiosAdapter {
   const adapter: Marked = async (config) => {
     const inner = axios.getAdapter(spec, config)
     const headers = new AxiosHeaders(config.headers)

@@ -1,8 +1,9 @@
 import { requestFromUrl } from '@sigil/core'
 import { digestPrepared, type PreparedBody, prepareBody, sendable } from './body.js'
+import { bool, fn, type Shape } from './check-options.js'
 import { DEFAULT_MAX_CLOCK_CORRECTION_MS, skewCorrection } from './clock-skew.js'
 import { wireMethod } from './method.js'
-import { resolveSigner, type SignerOptions } from './options.js'
+import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { type Hop, nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
 import { signView } from './sign-request.js'
 import { type VerifyResponseOptions, verifyResponse } from './verify-response.js'
@@ -87,6 +88,17 @@ export type SignedFetchOptions = SignerOptions & {
   onResponse?: (response: Response, request: Request) => Promise<Response> | Response
 }
 
+const FETCH_SHAPE: Shape = {
+  ...SIGNER_SHAPE,
+  fetch: fn,
+  clockSkewRetry: bool,
+  maxClockCorrectionMs: null,
+  bufferStreams: bool,
+  verifyResponses: null,
+  redirects: null,
+  onResponse: fn,
+}
+
 /**
  * A `fetch` that signs every request (SPEC §1) exactly as it goes on the wire (method case
  * included). Each attempt gets a fresh `created` and nonce; a `CLOCK_SKEW` rejection corrects the
@@ -102,7 +114,7 @@ export type SignedFetchOptions = SignerOptions & {
  * ```
  */
 export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
-  const signer = resolveSigner(options)
+  const signer = resolveSignerWith(options, FETCH_SHAPE)
   // Resolve the global fetch per call, so mocks installed later (msw) are honoured.
   const doFetch = options.fetch ?? ((url: string, init: SignedFetchInit) => globalThis.fetch(url, init))
   const retrySkew = options.clockSkewRetry ?? true
@@ -141,8 +153,9 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
         h.set('signature', signed.signature)
       }
       const sent: SignedFetchInit = {
-        ...carried,
         ...init,
+        // After the init: it holds only what the init leaves undefined.
+        ...carried,
         // Always manual underneath: a hop is followed (and re-signed) here, or not at all.
         redirect: 'manual',
         method: hop.method,
