@@ -186,6 +186,7 @@ const schema = object({
         maxLifetimeMs: optional(intIn(1000, PRESIGNED_MAX_LIFETIME_S * 1000)),
         maxLifetime: renamed('maxLifetime', 'maxLifetimeMs', 'milliseconds'),
         singleUse: optional(boolean()),
+        maxBodyBytes: optional(intIn(0)),
       }),
     ]),
   ),
