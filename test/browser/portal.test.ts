@@ -1,14 +1,15 @@
 // The developer portal (@sigil/admin) in headless Chromium, end to end: sign in by one-time link,
 // create a key and read its token once, see it in the list, see usage after signed requests to
 // an example API (usage through the real Redis), rotate, revoke (then a request with it fails),
-// and a partner invite. Screenshots of the main pages go to docs/screenshots/ (linked from the
-// README); keyboard use, labels and a 375 px layout are checked on the way.
+// and a partner invite. Screenshots of the main pages go to a temporary folder: `pnpm screenshots`
+// runs this test with SIGIL_SCREENSHOTS_DIR=docs/screenshots to regenerate the README's, so no
+// `pnpm test` rewrites a tracked file. Keyboard use, labels and a 375 px layout are checked on the way.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createAdmin, createLinkToken, deriveAdminSecret } from '@sigil/admin'
 import { signRequest } from '@sigil/client'
 import { type EncryptedKeyStore, generateMasterKey } from '@sigil/keys'
@@ -18,10 +19,13 @@ import { sendProblem, verifyNodeRequest } from '@sigil/server/node'
 import { Redis } from 'ioredis'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_REDIS_URL } from '../helpers/services.js'
 import { CHROMIUM_ARGS, chromiumExecutablePath } from './chromium.js'
 
-const shots = join(import.meta.dirname, '..', '..', 'docs', 'screenshots')
 const dir = mkdtempSync(join(tmpdir(), 'sigil-portal-'))
+const shots = process.env.SIGIL_SCREENSHOTS_DIR
+  ? resolve(import.meta.dirname, '..', '..', process.env.SIGIL_SCREENSHOTS_DIR)
+  : join(dir, 'screenshots')
 const masterKey = generateMasterKey('v1')
 const prefix = `sigil-portal-test-${randomBytes(4).toString('hex')}`
 
@@ -38,7 +42,7 @@ describe('developer portal in a browser', () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true })
     store = await createSqliteKeyStore({ path: join(dir, 'keys.db'), masterKey })
-    redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 })
+    redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
     await redis.connect()
     usage = createRedisUsageRecorder(redis, { prefix, flushIntervalMs: 50, liveness: false })
     // The partner-facing API the keys are for: verifies against the same store, records usage.

@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
 import { RECOMMENDED_REDIS_OPTIONS } from '../../packages/redis/src/redis-client.js'
+import { TEST_REDIS_PORT } from '../helpers/services.js'
 
 /** The machine's shared Redis. CI starts it; when it does not answer, tests fail (never skip). */
-export const SHARED_REDIS_PORT = Number(process.env.SIGIL_REDIS_PORT ?? 6379)
+export const SHARED_REDIS_PORT = TEST_REDIS_PORT
 
 /** A prefix no other test run uses, so parallel files never collide. */
 export function uniquePrefix(label = 't'): string {

@@ -12,6 +12,7 @@ import { createSqliteKeyStore } from '@sigil/keys/sqlite'
 import { verify } from '@sigil/server'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_DATABASE_URL } from '../../../test/helpers/services.js'
 import { type AuditLog, createPostgresAuditLog, createSqliteAuditLog } from './audit.js'
 import { createLinkToken, deriveAdminSecret } from './links.js'
 import { createAdmin } from './server.js'
@@ -19,7 +20,7 @@ import { createAdmin } from './server.js'
 // The secret part of a token (base64url, which may itself contain '_'), to check it is never printed.
 const secretOf = (token: string) => toBase64Url(parseToken(token).secret)
 
-const pgUrl = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const pgUrl = TEST_DATABASE_URL
 const schema = `sigil_admin_test_${randomBytes(6).toString('hex')}`
 const dir = mkdtempSync(join(tmpdir(), 'sigil-admin-'))
 const masterKey = generateMasterKey('v1')

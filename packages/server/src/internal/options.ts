@@ -185,6 +185,7 @@ const schema = strictObject({
       strictObject({
         maxLifetimeMs: optional(intIn(1000, PRESIGNED_MAX_LIFETIME_S * 1000)),
         singleUse: optional(boolean()),
+        maxBodyBytes: optional(intIn(0)),
       }),
     ]),
   ),

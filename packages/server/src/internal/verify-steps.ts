@@ -36,7 +36,7 @@ import {
   type VerifyContext,
 } from './incoming.js'
 import type { VerifierConfig } from './options.js'
-import { type PresignedOptions, type PresignedView, presignedView } from './presigned.js'
+import { type PresignedOptions, type PresignedView, presignedBodyLimit, presignedView } from './presigned.js'
 import { rateLimitHeaders } from './problem.js'
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.js'
 import { hasScope } from './route-requirements.js'
@@ -179,10 +179,11 @@ function parse(c: Check): undefined {
   const input = pre ? pre.input : request
   c.input = input
   const m = input.message
-  const maxBodyBytes = pre?.bound.maxBytes !== undefined ? Math.min(pre.bound.maxBytes, cfg.maxBodyBytes) : cfg.maxBodyBytes
+  const preLimit = pre && presignedCfg ? presignedBodyLimit(pre.bound, presignedCfg, cfg.maxBodyBytes) : undefined
+  const maxBodyBytes = preLimit ? preLimit.limit : cfg.maxBodyBytes
   c.maxBodyBytes = maxBodyBytes
   if (input.contentLength !== undefined && input.contentLength > maxBodyBytes) {
-    fail('BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`)
+    fail('BODY_TOO_LARGE', preLimit ? preLimit.detail : `body exceeds ${maxBodyBytes} bytes`)
   }
   c.step = 'parse'
   const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.signatureLimits)
