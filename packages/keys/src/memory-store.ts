@@ -1,5 +1,5 @@
 import { createBackedKeyStore } from './backed-key-store.js'
-import type { BackendListQuery, KeyBackend, StoredKey } from './key-backend.js'
+import type { BackendListQuery, KeyBackend, KeyEvent, NewKeyEvent, StoredKey } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import type { StoreOptions } from './store-options.js'
 
@@ -10,6 +10,13 @@ function clone(row: StoredKey): StoredKey {
 /** A {@link KeyBackend} in a `Map`. */
 export function createMemoryBackend(): KeyBackend {
   const rows = new Map<string, StoredKey>()
+  const events: KeyEvent[] = []
+  const log = (e: NewKeyEvent | undefined): KeyEvent | undefined => {
+    if (!e) return undefined
+    const event = { ...e, id: events.length + 1 }
+    events.push(event)
+    return event
+  }
   const apply = (row: StoredKey, patch: object): StoredKey => {
     const next: Record<string, unknown> = { ...row, version: row.version + 1 }
     for (const [k, v] of Object.entries(patch)) {
@@ -38,22 +45,26 @@ export function createMemoryBackend(): KeyBackend {
       const r = rows.get(keyId)
       return r && clone(r)
     },
-    async insert(row) {
+    async insert(row, e) {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
       rows.set(row.keyId, clone(row))
+      log(e)
     },
-    async update(keyId, patch, ifVersion) {
+    async update(keyId, patch, ifVersion, e) {
       const r = rows.get(keyId)
       if (!r || (ifVersion !== undefined && r.version !== ifVersion)) return undefined
+      log(e)
       return apply(r, patch)
     },
-    async rotate(keyId, patch, next, now) {
+    async rotate(keyId, patch, next, now, ifVersion, e) {
       const r = rows.get(keyId)
       const t = now.getTime()
       if (r?.status !== 'active' || r.replacedBy) return false
+      if (ifVersion !== undefined && r.version !== ifVersion) return false
       if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return false
       apply(r, patch)
       rows.set(next.keyId, clone(next))
+      log(e)
       return true
     },
     async list(q) {
@@ -70,11 +81,25 @@ export function createMemoryBackend(): KeyBackend {
         .slice(0, limit)
         .map((r) => ({ keyId: r.keyId, sealed: r.sealed }))
     },
-    async replaceSecret(keyId, fromVersion, sealed) {
+    async replaceSecret(keyId, fromVersion, sealed, mac, ifVersion) {
       const r = rows.get(keyId)
-      if (!r || r.sealed.version !== fromVersion) return false
-      rows.set(keyId, { ...r, sealed })
+      if (!r || r.sealed.version !== fromVersion || (ifVersion !== undefined && r.version !== ifVersion)) return false
+      const next: StoredKey = { ...r, sealed }
+      if (mac) next.mac = mac
+      else delete next.mac
+      rows.set(keyId, next)
       return true
+    },
+    async appendEvent(e) {
+      return log(e) as KeyEvent
+    },
+    async listEvents(q) {
+      const out: KeyEvent[] = []
+      for (let i = events.length - 1; i >= 0 && out.length < q.limit; i--) {
+        const e = events[i] as KeyEvent
+        if ((q.before === undefined || e.id < q.before) && (q.principal === undefined || e.principal === q.principal)) out.push(e)
+      }
+      return out
     },
     async close() {},
   }

@@ -1,0 +1,121 @@
+import { createHmac, createSecretKey, hkdfSync, type KeyObject, timingSafeEqual } from 'node:crypto'
+import { ConfigurationError } from '@sigil/core'
+import type { StoredKey } from './key-backend.js'
+import type { MasterKeyRing } from './master-key.js'
+
+/**
+ * Every field of a key row that decides what the key may do, MACed under the master key so a row
+ * (or a backup copy) edited without it is refused. AES-GCM's AAD already binds the secret to the
+ * key id and master-key version; this binds the rest. Not covered: `version` and `updatedAt`
+ * (bookkeeping; a CAS counter cannot grant anything) and the ciphertext (authenticated by GCM).
+ */
+export type RecordFields = Pick<
+  StoredKey,
+  | 'keyId'
+  | 'principal'
+  | 'scopes'
+  | 'status'
+  | 'createdAt'
+  | 'expiresAt'
+  | 'notAfter'
+  | 'revokedAt'
+  | 'replacedBy'
+  | 'rateLimits'
+  | 'metadata'
+> & { sealed: { version: string } }
+
+const INFO = 'sigil/key-record-mac/v1'
+
+// One HKDF derivation per master key (not per row): the MAC key is separate from the AES key,
+// so the same 32 bytes never serve two algorithms.
+const macKeys = new WeakMap<Uint8Array, KeyObject>()
+function macKey(master: Uint8Array): KeyObject {
+  let k = macKeys.get(master)
+  if (!k) {
+    k = createSecretKey(Buffer.from(hkdfSync('sha256', master, new Uint8Array(0), INFO, 32)))
+    macKeys.set(master, k)
+  }
+  return k
+}
+
+/** JSON with object keys sorted at every depth, after a JSON round trip (what the databases give back). */
+function canonical(v: unknown): string {
+  const sort = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(sort)
+    if (x && typeof x === 'object') {
+      const o = x as Record<string, unknown>
+      return Object.fromEntries(
+        Object.keys(o)
+          .sort()
+          .map((k) => [k, sort(o[k])]),
+      )
+    }
+    return x
+  }
+  return v === undefined || v === null ? 'null' : JSON.stringify(sort(JSON.parse(JSON.stringify(v))))
+}
+
+const ms = (d: Date | undefined) => (d ? d.getTime() : null)
+
+/** The exact bytes the MAC covers: a versioned, ordered JSON array of every authorization field. */
+export function recordMacInput(r: RecordFields): string {
+  return [
+    JSON.stringify(INFO),
+    JSON.stringify(r.keyId),
+    JSON.stringify(r.sealed.version),
+    JSON.stringify(r.principal),
+    canonical(r.scopes),
+    JSON.stringify(r.status),
+    JSON.stringify(ms(r.createdAt)),
+    JSON.stringify(ms(r.expiresAt)),
+    JSON.stringify(ms(r.notAfter)),
+    JSON.stringify(ms(r.revokedAt)),
+    JSON.stringify(r.replacedBy ?? null),
+    canonical(r.rateLimits),
+    canonical(r.metadata),
+  ].join('\n')
+}
+
+/**
+ * HMAC-SHA256 of a row's authorization fields under a key derived (HKDF) from the master-key
+ * version its secret is sealed under, so re-encrypting under a new version also re-MACs.
+ *
+ * @example
+ * ```ts
+ * const mac = recordMac(ring, row) // store it with the row; checkRecordMac(ring, row) on every read
+ * ```
+ */
+export function recordMac(ring: MasterKeyRing, r: RecordFields): Uint8Array {
+  const key = ring.keys.get(r.sealed.version)
+  if (!key) throw new ConfigurationError(`key ${r.keyId} is under master-key version ${r.sealed.version}, which is not configured`)
+  const h = createHmac('sha256', macKey(key)).update(recordMacInput(r)).digest()
+  return new Uint8Array(h.buffer, h.byteOffset, h.byteLength)
+}
+
+/** Why a row failed {@link checkRecordMac}: the key id (public) and the reason, never key material. */
+export class KeyRecordError extends ConfigurationError {
+  constructor(
+    readonly keyId: string,
+    reason: 'missing' | 'mismatch',
+  ) {
+    super(
+      reason === 'missing'
+        ? `key ${keyId} has no record MAC (written by a Sigil release older than every writer must run, or the MAC was removed): refused`
+        : `key ${keyId} failed record authentication: a field (status, scopes, principal, expiry, limits, replacement, metadata) was changed without the master key — a tampered row or backup; refused`,
+    )
+  }
+}
+
+/**
+ * Throw {@link KeyRecordError} unless `mac` is the MAC of `r` (constant-time comparison).
+ *
+ * @example
+ * ```ts
+ * checkRecordMac(ring, row, row.mac)
+ * ```
+ */
+export function checkRecordMac(ring: MasterKeyRing, r: RecordFields, mac: Uint8Array | undefined): void {
+  if (!mac || mac.length === 0) throw new KeyRecordError(r.keyId, 'missing')
+  const expected = recordMac(ring, r)
+  if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw new KeyRecordError(r.keyId, 'mismatch')
+}
