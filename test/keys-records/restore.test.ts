@@ -63,7 +63,7 @@ describe('restore keeps what ended after the backup (SQLite)', () => {
     // Audited, with what it kept.
     const [event] = await s.events({ limit: 1 })
     expect(event).toMatchObject({ action: 'key.restore', detail: { keys: 12 } })
-    expect((event?.detail?.kept as string[]).length).toBe(10)
+    expect(event?.detail?.kept).toHaveLength(10)
 
     // A second restore of the same backup still keeps them (the store now holds the tombstones).
     const again = await s.restore(bak, { replace: true })
