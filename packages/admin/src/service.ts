@@ -36,8 +36,30 @@ export class AdminError extends Error {
   }
 }
 
+/** The audit log's name for an actor: `key:<keyId>`, `operator:<name>` (or `operator`), `partner:<principal>`. */
 export const actorName = (a: Actor): string =>
-  a.kind === 'key' ? `key:${a.keyId}` : a.claims.role === 'operator' ? 'operator' : `partner:${a.claims.principal}`
+  a.kind === 'key'
+    ? `key:${a.keyId}`
+    : a.claims.role === 'operator'
+      ? a.claims.name
+        ? `operator:${a.claims.name}`
+        : 'operator'
+      : `partner:${a.claims.principal}`
+
+/**
+ * The key store's own audit log (its outbox) as an {@link AuditLog}: key changes are written by
+ * the store in their own transaction, so the portal, the CLI and the library share one complete log.
+ */
+export function storeAuditLog(store: KeyStore): AuditLog | undefined {
+  const { events, appendEvent } = store
+  if (!events || !appendEvent) return undefined
+  return {
+    recordsKeyChanges: true,
+    append: (e) => appendEvent.call(store, e) as Promise<AuditEvent>,
+    list: (q = {}) => events.call(store, { limit: Math.min(q.limit ?? 50, 500), ...q }) as Promise<AuditEvent[]>,
+    close: async () => {},
+  }
+}
 
 const partnerOf = (a: Actor) => (a.kind === 'session' && a.claims.role === 'partner' ? a.claims : undefined)
 
@@ -70,8 +92,14 @@ export function eventJson(e: AuditEvent): Record<string, unknown> {
  * so key ids of other principals are not revealed), within the scopes and key count its invite set.
  */
 export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce?: Announce; usage?: UsageSource; now?: () => number }) {
-  const { store, audit } = o
+  const { store } = o
+  // One audit log: the store's outbox when it has one (key changes land there with the change,
+  // whoever makes them: portal, CLI, library). A separately given log then receives copies.
+  const audit = storeAuditLog(store) ?? o.audit
+  const mirror = audit === o.audit ? undefined : o.audit
   const now = o.now ?? Date.now
+  // Writes go through the store as the actor, so the store's event names who made the change.
+  const as = (actor: Actor): KeyStore => store.as?.(actorName(actor)) ?? store
 
   async function owned(actor: Actor, keyId: string): Promise<KeyInfo> {
     const k = await store.info(keyId)
@@ -97,8 +125,16 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
     }
   }
 
-  const record = (actor: Actor, action: AuditEvent['action'], k: { keyId: string; principal: string }, detail?: Record<string, unknown>) =>
-    audit.append({ actor: actorName(actor), action, keyId: k.keyId, principal: k.principal, ...(detail ? { detail } : {}) })
+  const record = async (
+    actor: Actor,
+    action: AuditEvent['action'],
+    k: { keyId: string; principal: string },
+    detail?: Record<string, unknown>,
+  ) => {
+    const e = { actor: actorName(actor), action, keyId: k.keyId, principal: k.principal, ...(detail ? { detail } : {}) }
+    if (!audit.recordsKeyChanges) await audit.append(e)
+    if (mirror) await mirror.append(e)
+  }
 
   return {
     async create(
@@ -119,7 +155,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
         const active = (await store.list({ principal: p.principal, status: 'active' })).length
         if (active >= p.maxKeys) throw new AdminError(409, 'KEY_LIMIT', `at most ${p.maxKeys} active keys`)
       }
-      const created = await store.create({
+      const created = await as(actor).create({
         principal: input.principal,
         ...(input.scopes ? { scopes: input.scopes } : {}),
         ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt) } : {}),
@@ -182,7 +218,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
       }
       let k: KeyInfo
       try {
-        k = await store.update(keyId, changes, ifVersion !== undefined ? { ifVersion } : {})
+        k = await as(actor).update(keyId, changes, ifVersion !== undefined ? { ifVersion } : {})
       } catch (e) {
         if ((e as { code?: string }).code === 'KEY_CONFLICT')
           throw new AdminError(409, 'KEY_CONFLICT', 'the key changed since that version')
@@ -199,7 +235,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
 
     async rotate(actor: Actor, keyId: string, body: { graceMs?: number }) {
       await owned(actor, keyId)
-      const r = await store.rotate(keyId, body.graceMs !== undefined ? { graceMs: body.graceMs } : {})
+      const r = await as(actor).rotate(keyId, body.graceMs !== undefined ? { graceMs: body.graceMs } : {})
       await record(actor, 'key.rotate', r.previous, { replacedBy: r.keyId, graceMs: body.graceMs ?? 86_400_000 })
       const w = await announce({ type: 'rotated', keyId, replacedBy: r.keyId })
       return { keyId: r.keyId, token: r.token, key: keyJson(r.key), previous: keyJson(r.previous), warnings: w ? [w] : [] }
@@ -207,7 +243,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
 
     async revoke(actor: Actor, keyId: string) {
       await owned(actor, keyId)
-      const k = await store.revoke(keyId)
+      const k = await as(actor).revoke(keyId)
       await record(actor, 'key.revoke', k)
       const w = await announce({ type: 'revoked', keyId })
       return { key: keyJson(k), warnings: w ? [w] : [] }
