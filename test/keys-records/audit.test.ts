@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { createAdmin, createSqliteAuditLog, deriveAdminSecret } from '@sigil/admin'
 import { type CliIo, run } from '@sigil/cli'
 import { createSignedFetch } from '@sigil/client'
-import { type EncryptedKeyStore, generateMasterKey, type KeyEvent } from '@sigil/keys'
+import { createCachedKeyStore, type EncryptedKeyStore, generateMasterKey, type KeyEvent } from '@sigil/keys'
 import { createPostgresKeyStore } from '@sigil/keys/postgres'
 import { createSqliteKeyStore } from '@sigil/keys/sqlite'
 import pg from 'pg'
@@ -194,6 +194,22 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     }, 120_000)
   })
 }
+
+describe('the audit log through createCachedKeyStore', () => {
+  it('passes as(actor) through synchronously: the portal over a cached store records who acted, and the cache drops the key', async () => {
+    const masterKey = generateMasterKey()
+    const store = createSqliteKeyStore({ path: join(dir, `${randomBytes(4).toString('hex')}.db`), masterKey })
+    const cached = createCachedKeyStore(store)
+    const admin = createAdmin({ store: cached, adminSecret: deriveAdminSecret(masterKey) })
+    const k = await store.create({ principal: 'acme' })
+    expect((await cached.get(k.keyId))?.status).toBe('active')
+    await admin.service.revoke({ kind: 'session', claims: { role: 'operator', name: 'bob' } }, k.keyId)
+    expect((await cached.get(k.keyId))?.status).toBe('revoked')
+    const page = await admin.service.events({ kind: 'session', claims: { role: 'operator' } }, { limit: 5 })
+    expect(page.items[0]).toMatchObject({ action: 'key.revoke', keyId: k.keyId, actor: 'operator:bob' })
+    await store.close()
+  })
+})
 
 describe('audit.db of the SQLite portal log (before the store kept the log)', () => {
   it('is created 0600 with its -wal and -shm, and a 0644 file left by an older release is tightened', async () => {
