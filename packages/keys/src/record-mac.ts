@@ -38,21 +38,32 @@ function macKey(master: Uint8Array): KeyObject {
   return k
 }
 
-/** JSON with object keys sorted at every depth, after a JSON round trip (what the databases give back). */
+const skipped = (x: unknown) => x === undefined || typeof x === 'function' || typeof x === 'symbol'
+
+/**
+ * JSON with object keys sorted at every depth, and JSON.stringify's own rules otherwise (toJSON,
+ * undefined members dropped, non-finite numbers null): the same text for a value before it is
+ * stored and after the database gives it back (jsonb reorders keys). No JSON round trip: this
+ * runs on every key lookup.
+ */
 function canonical(v: unknown): string {
-  const sort = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(sort)
-    if (x && typeof x === 'object') {
-      const o = x as Record<string, unknown>
-      return Object.fromEntries(
-        Object.keys(o)
-          .sort()
-          .map((k) => [k, sort(o[k])]),
-      )
-    }
-    return x
+  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    v = (v as { toJSON(): unknown }).toJSON()
   }
-  return v === undefined || v === null ? 'null' : JSON.stringify(sort(JSON.parse(JSON.stringify(v))))
+  if (v === null || skipped(v)) return 'null'
+  if (typeof v !== 'object') return JSON.stringify(v)
+  if (Array.isArray(v)) {
+    let out = '['
+    for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + (skipped(v[i]) ? 'null' : canonical(v[i]))
+    return `${out}]`
+  }
+  const o = v as Record<string, unknown>
+  let out = '{'
+  for (const k of Object.keys(o).sort()) {
+    if (skipped(o[k])) continue
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${canonical(o[k])}`
+  }
+  return `${out}}`
 }
 
 const ms = (d: Date | undefined) => (d ? d.getTime() : null)
