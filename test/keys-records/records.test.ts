@@ -151,6 +151,8 @@ describe('tampered rows and backups are refused (SQLite)', () => {
     // A MAC removed after the upgrade does not make the row unchecked again.
     const raw = openSqliteDatabase(path)
     raw.prepare(`UPDATE sigil_keys SET record_mac = NULL, scopes = '["admin"]' WHERE key_id = ?`).run(legacy.sqlite.revoked.keyId)
+    // Nor does putting the upgrade marker back: the table is authenticated already.
+    raw.prepare(`INSERT INTO sigil_keys_meta (name, value) VALUES ('authenticate_legacy_rows', 'pending')`).run()
     raw.close()
     const again = createSqliteKeyStore({ path, masterKey: legacy.masterKey })
     expect(await codeOf(again.get(legacy.sqlite.revoked.keyId))).toBe('CONFIGURATION_INVALID')
@@ -220,6 +222,10 @@ describe('tampered rows are refused (PostgreSQL)', () => {
       legacy.postgres.revoked.keyId,
     ])
     expect(await codeOf((s as EncryptedKeyStore).get(legacy.postgres.revoked.keyId))).toBe('CONFIGURATION_INVALID')
+    await pool.query(`INSERT INTO "${schema}".sigil_keys_meta (name, value) VALUES ('authenticate_legacy_rows', 'pending')`)
+    const reopened = await createPostgresKeyStore({ connectionString: url, schema, masterKey: legacy.masterKey, now })
+    expect(await codeOf(reopened.get(legacy.postgres.revoked.keyId))).toBe('CONFIGURATION_INVALID')
+    await reopened.close()
     await s?.close()
     await s2?.close()
   })

@@ -330,9 +330,11 @@ export async function verifyPostgresMasterKeys(
 
 /**
  * Once, after the migration that added record MACs: MAC every row written before it (taken as
- * authentic, as the previous release took them), then drop the marker. Each row's update is
- * guarded (still no MAC, same version), so instances opening together or an edit in between are
- * safe, and a crash half-way is finished by the next open. Afterwards a row without a MAC is refused.
+ * authentic, as the previous release took them) and drop the marker, in one statement, so it is
+ * all or nothing. Only while no row has a MAC yet: a marker put back later (by hand, or by someone
+ * who can write to the database) never re-authenticates rows of a table already authenticated.
+ * A row changed in between (same version guard) keeps no MAC and fails closed. Afterwards a row
+ * without a MAC is refused.
  */
 export async function authenticatePostgresLegacyRows(
   client: PgQueryClient,
@@ -345,25 +347,22 @@ export async function authenticatePostgresLegacyRows(
   try {
     const marker = (await client.query(`SELECT value FROM ${meta} WHERE name = 'authenticate_legacy_rows'`)).rows
     if (marker.length === 0) return 0
-    let n = 0
-    for (;;) {
-      const batch = (await client.query(`SELECT ${SELECT} FROM ${rows} WHERE record_mac IS NULL ORDER BY key_id COLLATE "C" LIMIT 500`))
-        .rows as Row[]
-      let changed = 0
-      for (const r of batch) {
-        const row = fromRow(r)
-        const u = await client.query(
-          `UPDATE ${rows} SET record_mac = $1 WHERE key_id = $2 AND record_mac IS NULL AND version = $3 RETURNING key_id`,
-          [Buffer.from(mac(row)), row.keyId, row.version],
-        )
-        changed += u.rows.length
-      }
-      n += changed
-      if (batch.length < 500) break
-      if (changed === 0) break
+    if ((await client.query(`SELECT 1 FROM ${rows} WHERE record_mac IS NOT NULL LIMIT 1`)).rows.length > 0) {
+      await client.query(`DELETE FROM ${meta} WHERE name = 'authenticate_legacy_rows'`)
+      return 0
     }
-    await client.query(`DELETE FROM ${meta} WHERE name = 'authenticate_legacy_rows'`)
-    return n
+    const legacy = ((await client.query(`SELECT ${SELECT} FROM ${rows} WHERE record_mac IS NULL`)).rows as Row[]).map(fromRow)
+    const r = await client.query(
+      `WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::integer[]) AS v(key_id, mac, version)),
+       u AS (UPDATE ${rows} t SET record_mac = decode(v.mac, 'hex') FROM v
+             WHERE t.key_id = v.key_id AND t.version = v.version AND t.record_mac IS NULL
+               AND EXISTS (SELECT 1 FROM ${meta} WHERE name = 'authenticate_legacy_rows')
+             RETURNING t.key_id),
+       d AS (DELETE FROM ${meta} WHERE name = 'authenticate_legacy_rows')
+       SELECT count(*)::integer AS n FROM u`,
+      [legacy.map((x) => x.keyId), legacy.map((x) => Buffer.from(mac(x)).toString('hex')), legacy.map((x) => x.version)],
+    )
+    return Number((r.rows[0] as Row | undefined)?.n ?? 0)
   } catch (e) {
     throw new SigilError('STORE_UNAVAILABLE', 'cannot authenticate the rows of the PostgreSQL key store written before record MACs', {
       cause: e,

@@ -39,7 +39,8 @@ describe('record MAC', () => {
       { keyId: 'abcdefghijklmnopqrstuw' },
     ]
     for (const e of edits) expect(() => checkRecordMac(ring, { ...row, ...e }, mac), JSON.stringify(Object.keys(e))).toThrow(KeyRecordError)
-    checkRecordMac(ring, { ...row, version: 99, updatedAt: new Date(5) }, mac)
+    const bookkeeping: StoredKey = { ...row, version: 99, updatedAt: new Date(5) }
+    checkRecordMac(ring, bookkeeping, mac)
     expect(() => checkRecordMac(ring, row, undefined)).toThrow(/no record MAC/)
   })
 })

@@ -287,15 +287,18 @@ export function saveSqliteMasterKeyChecks(db: SqliteDatabase, table: string, che
 /**
  * Once, after the migration that added record MACs: MAC every row written before it (the rows as
  * they are now are taken as authentic, as the previous release took them), then drop the marker,
- * in one write transaction. Afterwards a row without a MAC is refused, so removing a MAC never
- * turns a row back into an unchecked one. Returns the number of rows authenticated.
+ * in one write transaction. Only while no row has a MAC yet, so a marker put back later never
+ * re-authenticates an authenticated table; afterwards a row without a MAC is refused, so removing
+ * a MAC never turns a row back into an unchecked one. Returns the number of rows authenticated.
  */
 export function authenticateSqliteLegacyRows(db: SqliteDatabase, table: string, mac: (row: StoredKey) => Uint8Array): number {
   const marker = `SELECT value FROM "${table}_meta" WHERE name = 'authenticate_legacy_rows'`
   if (!db.prepare(marker).get()) return 0
   return db.immediate(() => {
     if (!db.prepare(marker).get()) return 0
-    const rows = db.prepare(`SELECT * FROM "${table}" WHERE record_mac IS NULL`).all() as Row[]
+    // Only while no row has a MAC: a marker put back later never re-authenticates an authenticated table.
+    const authenticated = db.prepare(`SELECT 1 AS x FROM "${table}" WHERE record_mac IS NOT NULL LIMIT 1`).get()
+    const rows = authenticated ? [] : (db.prepare(`SELECT * FROM "${table}" WHERE record_mac IS NULL`).all() as Row[])
     const set = db.prepare(`UPDATE "${table}" SET record_mac = ? WHERE key_id = ? AND record_mac IS NULL`)
     for (const r of rows) {
       const row = fromRow(r)
