@@ -1,14 +1,15 @@
 // The developer portal (@sigil/admin) in headless Chromium, end to end: sign in by one-time link,
 // create a key and read its token once, see it in the list, see usage after signed requests to
 // an example API (usage through the real Redis), rotate, revoke (then a request with it fails),
-// and a partner invite. Screenshots of the main pages go to docs/screenshots/ (linked from the
-// README); keyboard use, labels and a 375 px layout are checked on the way.
+// and a partner invite. Screenshots of the main pages go to a temporary folder: `pnpm screenshots`
+// runs this test with SIGIL_SCREENSHOTS_DIR=docs/screenshots to regenerate the README's, so no
+// `pnpm test` rewrites a tracked file. Keyboard use, labels and a 375 px layout are checked on the way.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createAdmin, createLinkToken, deriveAdminSecret } from '@sigil/admin'
 import { signRequest } from '@sigil/client'
 import { type EncryptedKeyStore, generateMasterKey } from '@sigil/keys'
@@ -18,10 +19,13 @@ import { sendProblem, verifyNodeRequest } from '@sigil/server/node'
 import { Redis } from 'ioredis'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_REDIS_URL } from '../helpers/services.js'
 import { CHROMIUM_ARGS, chromiumExecutablePath } from './chromium.js'
 
-const shots = join(import.meta.dirname, '..', '..', 'docs', 'screenshots')
 const dir = mkdtempSync(join(tmpdir(), 'sigil-portal-'))
+const shots = process.env.SIGIL_SCREENSHOTS_DIR
+  ? resolve(import.meta.dirname, '..', '..', process.env.SIGIL_SCREENSHOTS_DIR)
+  : join(dir, 'screenshots')
 const masterKey = generateMasterKey('v1')
 const prefix = `sigil-portal-test-${randomBytes(4).toString('hex')}`
 
@@ -38,7 +42,7 @@ describe('developer portal in a browser', () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true })
     store = await createSqliteKeyStore({ path: join(dir, 'keys.db'), masterKey })
-    redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 })
+    redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
     await redis.connect()
     usage = createRedisUsageRecorder(redis, { prefix, flushIntervalMs: 50, liveness: false })
     // The partner-facing API the keys are for: verifies against the same store, records usage.
@@ -194,8 +198,25 @@ describe('developer portal in a browser', () => {
     await page.goto(`${portalOrigin}/keys/new`)
     await page.getByLabel('Scopes').fill('orders:read')
     await page.getByRole('button', { name: 'Create key' }).click()
-    expect(await page.getByRole('alert').textContent()).toContain('at most 1 active keys')
+    expect(await page.getByRole('alert').textContent()).toContain('at most 1 working keys')
     expect((await store.info(other.keyId))?.status).toBe('active')
+    // Issue 24: rotating with the default 24 h grace would make two working keys: refused.
+    const [own] = await store.list({ principal: 'acme' })
+    await page.goto(`${portalOrigin}/keys/${own?.keyId}`)
+    const graced = page.waitForResponse((r) => r.url().endsWith('/rotate'))
+    await page.getByRole('button', { name: 'Rotate key' }).click()
+    expect((await graced).status()).toBe(409)
+    expect(await page.content()).toContain('rotation grace')
+    // An operator-issued key of its own principal with wider scopes: no token for them by rotating.
+    const wide = await store.create({ principal: 'acme', scopes: ['orders:read', 'orders:write', 'admin'] })
+    await page.goto(`${portalOrigin}/keys/${wide.keyId}`)
+    await page.getByLabel(/Old key keeps working/).fill('0')
+    const refused = page.waitForResponse((r) => r.url().endsWith('/rotate'))
+    await page.getByRole('button', { name: 'Rotate key' }).click()
+    expect((await refused).status()).toBe(403)
+    expect(await page.content()).not.toContain('sigil_sk_')
+    expect((await store.info(wide.keyId))?.replacedBy).toBeUndefined()
+    expect((await store.list({ principal: 'acme' })).length).toBe(2)
     await phone.close()
   })
 })

@@ -6,13 +6,14 @@ import { createPostgresKeyStore } from '@sigil/keys/postgres'
 import { createMemoryNonceStore, type VerifyOptions, verify } from '@sigil/server'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_DATABASE_URL } from '../helpers/services.js'
 import { type FreezeProxy, freezeProxy } from './freeze-proxy.js'
 
 // The PostgreSQL key store behind a proxy that freezes its connections (no FIN, no RST), and with
 // its backends terminated by the server. Goal (issue 11): serving again within 10 s of a working
 // endpoint whatever state the pool was left in, and no request waiting past storeTimeoutMs.
 // Everything lives in a private schema; only this file's own backends are terminated.
-const base = new URL(process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test')
+const base = new URL(TEST_DATABASE_URL)
 const schema = `sigil_faults_${randomBytes(6).toString('hex')}`
 const appName = `sigil-faults-${randomBytes(4).toString('hex')}`
 const STORE_TIMEOUT_MS = 1_500

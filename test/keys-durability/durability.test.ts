@@ -14,10 +14,11 @@ import { createSqliteKeyStore, resolveSqliteDriver, SQLITE_DRIVERS, type SqliteD
 import { verify } from '@sigil/server'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { TEST_DATABASE_URL } from '../helpers/services.js'
 
 const child = fileURLToPath(new URL('./child.ts', import.meta.url))
 const tsx = import.meta.resolve('tsx')
-const url = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const url = TEST_DATABASE_URL
 const schemas: string[] = []
 const dir = mkdtempSync(join(tmpdir(), 'sigil-durability-'))
 

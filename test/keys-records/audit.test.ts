@@ -116,6 +116,36 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       }
     })
 
+    it('a counted write (a partner under maxKeys) commits its event with it; one refused at the limit writes none', async () => {
+      const masterKey = generateMasterKey()
+      const store = await open(location(backend), masterKey)
+      const admin = createAdmin({ store, adminSecret: deriveAdminSecret(masterKey) })
+      const partner = {
+        kind: 'session',
+        claims: { role: 'partner', principal: 'acme', maxKeys: 2, allowedScopes: ['orders:read'] },
+      } as const
+      try {
+        const a = await admin.service.create(partner, { principal: 'acme', scopes: ['orders:read'] })
+        const r = await admin.service.rotate(partner, a.keyId, { graceMs: 60_000 })
+        // The old key in its grace and the new one: a third is over maxKeys, by create or rotate.
+        await expect(admin.service.create(partner, { principal: 'acme', scopes: ['orders:read'] })).rejects.toMatchObject({
+          code: 'KEY_LIMIT',
+        })
+        await expect(admin.service.rotate(partner, r.keyId, {})).rejects.toMatchObject({ code: 'KEY_LIMIT' })
+        const seen = (await allEvents(store)).map((e) => [e.action, e.keyId, e.actor])
+        expect(seen.sort()).toEqual(
+          [
+            ['key.create', a.keyId, 'partner:acme'],
+            ['key.rotate', a.keyId, 'partner:acme'],
+          ].sort(),
+        )
+        expect((await store.list({ principal: 'acme' })).length).toBe(2)
+      } finally {
+        await admin.close()
+        await store.close()
+      }
+    })
+
     it('kill -9 at random moments under concurrent writers: every committed change has exactly its event, no event lacks its change', async () => {
       const masterKey = generateMasterKey()
       const w = location(backend)

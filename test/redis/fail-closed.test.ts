@@ -91,6 +91,8 @@ describe('fail closed', () => {
         nonceStore: createRedisNonceStore(client, { prefix }),
         rateLimiter: createRedisRateLimiter(client, { rate: { points: 1_000, windowMs: 1000 } }, { prefix }),
         storeTimeoutMs: 300,
+        // After Redis comes back empty, signatures are refused for one window (the reset rule).
+        windowMs: 2_000,
       }
       expect(await outcome(verify(await signed(), options))).toBe('accepted')
       await server.kill()

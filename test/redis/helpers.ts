@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
 import { RECOMMENDED_REDIS_OPTIONS } from '../../packages/redis/src/redis-client.js'
+import { TEST_REDIS_PORT } from '../helpers/services.js'
 
 /** The machine's shared Redis. CI starts it; when it does not answer, tests fail (never skip). */
-export const SHARED_REDIS_PORT = Number(process.env.SIGIL_REDIS_PORT ?? 6379)
+export const SHARED_REDIS_PORT = TEST_REDIS_PORT
 
 /** A prefix no other test run uses, so parallel files never collide. */
 export function uniquePrefix(label = 't'): string {
@@ -61,8 +62,11 @@ export interface PrivateRedis {
   signal(sig: NodeJS.Signals): void
 }
 
-/** Manage a throw-away `redis-server` on `port`: no persistence, foreground, killed with the test. */
-export function privateRedis(port: number): PrivateRedis {
+/**
+ * Manage a throw-away `redis-server` on `port`: no persistence, foreground, killed with the test.
+ * `extra` arguments come last, so they override the defaults (e.g. `--save`, `--appendonly`, `--dir`).
+ */
+export function privateRedis(port: number, extra: readonly string[] = []): PrivateRedis {
   let proc: ChildProcess | undefined
   const waitUp = async () => {
     const deadline = Date.now() + 10_000
@@ -86,7 +90,7 @@ export function privateRedis(port: number): PrivateRedis {
     async start() {
       proc = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra],
         {
           stdio: 'ignore',
         },

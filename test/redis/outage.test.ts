@@ -19,6 +19,9 @@ beforeAll(async () => {
     SIGIL_REDIS_PORT: String(redis.port),
     SIGIL_STORE_TIMEOUT_MS: String(STORE_TIMEOUT_MS),
     SIGIL_COMMAND_TIMEOUT_MS: '250',
+    // After Redis comes back empty, signatures are refused for one window (the reset rule): a
+    // short one, so the recovery fits the test.
+    SIGIL_WINDOW_MS: '4000',
   })
 }, 60_000)
 
@@ -40,7 +43,7 @@ describe('Redis stopped in the middle of a bounded load', () => {
     const key = await db.createKey({ rate: { points: 100_000, windowMs: 1000 } })
     const KILL_AT = 1_500
     const RESTART_AT = 3_500
-    const END_AT = 7_000
+    const END_AT = 10_000
     const t0 = performance.now()
     const phases = (async () => {
       await new Promise((r) => setTimeout(r, KILL_AT))
@@ -66,7 +69,7 @@ describe('Redis stopped in the middle of a bounded load', () => {
     const all = trials.flatMap((t) => t.answers.map((a) => `${a.status} ${a.code ?? ''}`.trim()))
     const tally = Object.fromEntries([...new Set(all)].map((s) => [s, all.filter((x) => x === s).length]))
     const down = trials.filter((t) => t.sentAt > KILL_AT + 50 && t.sentAt < RESTART_AT)
-    const late = trials.filter((t) => t.sentAt > RESTART_AT + 2_000)
+    const late = trials.filter((t) => t.sentAt > RESTART_AT + 5_500)
     const worst = Math.max(...trials.map((t) => t.ms))
     console.log(`outage: ${trials.length} trials, answers ${JSON.stringify(tally)}, slowest trial ${worst.toFixed(0)} ms`)
 

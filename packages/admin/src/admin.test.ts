@@ -12,6 +12,7 @@ import { createSqliteKeyStore } from '@sigil/keys/sqlite'
 import { verify } from '@sigil/server'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_DATABASE_URL } from '../../../test/helpers/services.js'
 import { type AuditLog, createPostgresAuditLog, createSqliteAuditLog } from './audit.js'
 import { createLinkToken, deriveAdminSecret } from './links.js'
 import { createAdmin } from './server.js'
@@ -19,7 +20,7 @@ import { createAdmin } from './server.js'
 // The secret part of a token (base64url, which may itself contain '_'), to check it is never printed.
 const secretOf = (token: string) => toBase64Url(parseToken(token).secret)
 
-const pgUrl = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const pgUrl = TEST_DATABASE_URL
 const schema = `sigil_admin_test_${randomBytes(6).toString('hex')}`
 const dir = mkdtempSync(join(tmpdir(), 'sigil-admin-'))
 const masterKey = generateMasterKey('v1')
@@ -133,6 +134,9 @@ for (const b of backends) {
       ])
       const renamedLimits = await api(`/api/v1/keys/${keyId}`, 'PATCH', { limits: { rate: { points: 1, windowSeconds: 1 } } })
       expect(renamedLimits.json.title).toBe('limits: `limits` was renamed `rateLimits`')
+      // A misspelled field is refused naming the closest one (issue 23 item 9), never ignored.
+      const misspelled = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { gracMs: 0 })
+      expect([misspelled.status, misspelled.json.title]).toEqual([400, 'gracMs: unknown option, did you mean `graceMs`?'])
       const limited = await api(`/api/v1/keys/${keyId}`, 'PATCH', { rateLimits: { rate: { points: 5, windowMs: 60_000 } } })
       expect(limited.json).toMatchObject({ rateLimits: { rate: { points: 5, windowMs: 60_000 } } })
       const rotated = await api(`/api/v1/keys/${keyId}/rotate`, 'POST', { graceMs: 0 })
@@ -256,11 +260,13 @@ describe('dashboard sessions', () => {
     expect((await fetch(`${base}/keys/${other.keyId}`, { headers: { cookie: s.cookie } })).status).toBe(404)
     expect((await post(`/keys/${other.keyId}/revoke`, { confirm: 'yes' })).status).toBe(404)
     expect((await store.info(other.keyId))?.status).toBe('active')
-    expect((await post('/keys', { scopes: 'admin' })).status).toBe(400)
-    expect((await post('/keys', { principal: 'someone-else', scopes: 'orders:read' })).status).toBe(201)
+    expect((await post('/keys', { scopes: 'admin' })).status).toBe(403)
+    // Another principal in a forged form field is refused, not quietly turned into a key of its own.
+    expect((await post('/keys', { principal: 'someone-else', scopes: 'orders:read' })).status).toBe(403)
+    expect((await post('/keys', { scopes: 'orders:read' })).status).toBe(201)
     expect((await store.list({ principal: 'someone-else' })).length).toBe(1)
     expect((await store.list({ principal: 'hooli' })).length).toBe(1)
-    expect((await post('/keys', { scopes: 'orders:read' })).status).toBe(400)
+    expect((await post('/keys', { scopes: 'orders:read' })).status).toBe(409)
     const list = await (await fetch(`${base}/keys`, { headers: { cookie: s.cookie } })).text()
     expect(list).not.toContain(other.keyId)
     expect((await fetch(`${base}/partners/invite`, { headers: { cookie: s.cookie } })).status).toBe(403)
@@ -271,5 +277,43 @@ describe('dashboard sessions', () => {
     expect((await fetch(`${base}/keys`, { headers: { cookie: s.cookie } })).status).toBe(200)
     clock += 8 * 3600_000 + 1
     expect((await fetch(`${base}/keys`, { headers: { cookie: s.cookie } })).status).toBe(401)
+  })
+})
+
+describe('the admin scope is the operator authority (issue 24 item 1)', () => {
+  it('an invite cannot allow it, and a partner grant drops it from an invite that does', async () => {
+    const secret = deriveAdminSecret(masterKey)
+    expect(() => createLinkToken(secret, { role: 'partner', principal: 'acme', maxKeys: 3, allowedScopes: ['admin'] })).toThrow(
+      /allowedScopes/,
+    )
+    // An invite signed before the rule (same format, signed by hand): admin is still not grantable.
+    const body = Buffer.from(
+      JSON.stringify({
+        c: { role: 'partner', principal: 'acme', maxKeys: 3, allowedScopes: ['orders:read', 'admin'] },
+        exp: Date.now() + 60_000,
+        jti: randomBytes(16).toString('base64url'),
+      }),
+    ).toString('base64url')
+    const { createHmac } = await import('node:crypto')
+    const token = `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`
+    const store = createSqliteKeyStore({ path: join(dir, 'scope.db'), masterKey })
+    const admin = createAdmin({ store, adminSecret: secret })
+    const server = createServer(admin.handler).listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const post = (path: string, o: Record<string, string>, cookie = '') =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams(o).toString(),
+        redirect: 'manual',
+      })
+    const cookie = ((await post('/login', { token })).headers.get('set-cookie') ?? '').split(';')[0] as string
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await (await fetch(`${base}/keys`, { headers: { cookie } })).text())?.[1] ?? ''
+    expect((await post('/keys', { scopes: 'admin', _csrf: csrf }, cookie)).status).toBe(403)
+    expect((await post('/keys', { scopes: 'orders:read', _csrf: csrf }, cookie)).status).toBe(201)
+    expect((await store.list({ principal: 'acme' })).map((k) => k.scopes)).toEqual([['orders:read']])
+    await new Promise<void>((r) => server.close(() => r()))
+    await store.close()
   })
 })

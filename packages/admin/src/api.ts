@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { describeZodError, type Renames } from '@sigil/core/internal'
 import { VerificationError, type Verifier } from '@sigil/server'
 import { sendProblem, verifyNodeRequest } from '@sigil/server/node'
 import type { ZodType } from 'zod'
@@ -24,22 +25,20 @@ export function sendAdminProblem(res: ServerResponse, e: unknown): void {
   sendProblem(res, e)
 }
 
-/** Fields renamed in issue 12 item 10: a request still using one is told the new name. */
-const RENAMED: Readonly<Record<string, string>> = {
-  limits: '`rateLimits`',
-  windowSeconds: '`windowMs` (milliseconds)',
-  periodSeconds: '`periodMs` (milliseconds)',
-  graceSeconds: '`graceMs` (milliseconds)',
+/** Fields renamed in the last release: a request still using one is told the new name. */
+const RENAMED: Renames = {
+  limits: 'rateLimits',
+  windowSeconds: ['windowMs', 'milliseconds'],
+  periodSeconds: ['periodMs', 'milliseconds'],
+  graceSeconds: ['graceMs', 'milliseconds'],
 }
 
+/** Parse a body or query; an unknown field is refused naming the closest known one (the options toolkit's wording). */
 function parse<T>(schema: ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value)
   if (!r.success) {
-    const issue = r.error.issues[0]
-    const old = issue?.code === 'unrecognized_keys' ? issue.keys.find((k) => Object.hasOwn(RENAMED, k)) : undefined
-    if (issue && old)
-      throw new AdminError(400, 'INVALID_REQUEST', `${[...issue.path, old].join('.')}: \`${old}\` was renamed ${RENAMED[old]}`)
-    throw new AdminError(400, 'INVALID_REQUEST', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`)
+    const { field, message } = describeZodError(r.error, schema, RENAMED)
+    throw new AdminError(400, 'INVALID_REQUEST', `${field || 'body'}: ${message}`)
   }
   return r.data
 }

@@ -1,4 +1,5 @@
 import { chmodSync, closeSync, openSync } from 'node:fs'
+import { checkOptions } from '@sigil/core/internal'
 /** One change: who did what to which key, when. Never a secret. */
 export interface AuditEvent {
   id: number
@@ -143,6 +144,7 @@ export async function createSqliteAuditLog(path: string): Promise<AuditLog> {
 
 /** The audit log in PostgreSQL, in the key store's schema (`sigil` by default). */
 export async function createPostgresAuditLog(o: { connectionString: string; schema?: string }): Promise<AuditLog> {
+  checkOptions('PostgreSQL audit log options', o, ['connectionString', 'schema'])
   const { default: pg } = await import('pg')
   const schema = o.schema ?? 'sigil'
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error('schema must be a lower-case SQL identifier')

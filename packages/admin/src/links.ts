@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { checkOptions } from '@sigil/core/internal'
 import { z } from 'zod'
 
 /** Who a one-time link signs in: the operator, or a partner's developer limited to one principal. */
@@ -42,7 +43,12 @@ const b64url = (b: Uint8Array | string) => Buffer.from(b).toString('base64url')
  * sign in once before it expires, so it travels like a password reset link.
  */
 export function createLinkToken(secret: Uint8Array, claims: LinkClaims, o: { ttlMs?: number; now?: () => number } = {}): string {
+  checkOptions('link token options', o, ['ttlMs', 'now'])
   const parsed = claimsSchema.parse(claims)
+  // `admin` is the operator's authority over every principal: an invite cannot hand it out (and
+  // a partner's grant drops it from an older invite too).
+  if (parsed.role === 'partner' && parsed.allowedScopes.includes('admin'))
+    throw new TypeError('allowedScopes: a partner cannot be allowed the admin scope (it is the operator authority)')
   const body = b64url(
     JSON.stringify({ c: parsed, exp: (o.now ?? Date.now)() + (o.ttlMs ?? LOGIN_LINK_TTL_MS), jti: b64url(randomBytes(16)) }),
   )

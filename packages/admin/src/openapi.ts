@@ -10,6 +10,15 @@ const problems = {
     content: { 'application/problem+json': { schema: z.toJSONSchema(s.problem) } },
   },
   '403': { description: 'The key lacks the admin scope', content: { 'application/problem+json': { schema: z.toJSONSchema(s.problem) } } },
+  '400': {
+    description: 'Invalid input (INVALID_REQUEST); the title names the field',
+    content: { 'application/problem+json': { schema: z.toJSONSchema(s.problem) } },
+  },
+  '409': {
+    description:
+      'The key state refuses it: KEY_CONFLICT (stale ifVersion), KEY_LIMIT, KEY_REVOKED or KEY_EXPIRED (rotating a revoked or already rotated key)',
+    content: { 'application/problem+json': { schema: z.toJSONSchema(s.problem) } },
+  },
 }
 const params = (schema: z.ZodObject) =>
   Object.entries(schema.shape).map(([name, v]) => ({

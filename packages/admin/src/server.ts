@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ConfigurationError } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import type { KeyStore } from '@sigil/keys'
 import { createVerifier, type VerifyOptions } from '@sigil/server'
 import { createApiHandler } from './api.js'
@@ -31,6 +32,17 @@ export interface AdminOptions {
   now?: () => number
 }
 
+const ADMIN_OPTION_NAMES = optionNames<AdminOptions>({
+  store: true,
+  adminSecret: true,
+  audit: true,
+  announce: true,
+  usage: true,
+  publicUrl: true,
+  verify: true,
+  now: true,
+})
+
 /**
  * The developer portal as a `node:http` request listener: the admin API under `/api/v1`
  * (Sigil-signed, `admin` scope) and the dashboard everywhere else (one-time sign-in links).
@@ -42,6 +54,7 @@ export interface AdminOptions {
  * ```
  */
 export function createAdmin(o: AdminOptions) {
+  checkOptions('admin options', o, ADMIN_OPTION_NAMES)
   if (!(o.adminSecret instanceof Uint8Array) || o.adminSecret.length < 32)
     throw new ConfigurationError('adminSecret must be at least 32 bytes (deriveAdminSecret(SIGIL_MASTER_KEY))')
   const audit = o.audit ?? createMemoryAuditLog()

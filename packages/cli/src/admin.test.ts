@@ -86,4 +86,11 @@ describe('sigil admin', () => {
       expect((await post()).status).toBe(401)
     }
   })
+
+  it('refuses an invite that would allow the admin scope (the operator authority)', async () => {
+    const a = io()
+    expect(await run(['admin', 'invite', '--principal', 'acme', '--scopes', 'orders:read,admin'], a.cli)).toBe(EXIT.USAGE)
+    expect(a.err()).toContain('--scopes')
+    expect(a.out()).toBe('')
+  })
 })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { keyLayout } from '@sigil/redis'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
+import { TEST_REDIS_URL } from '../../../test/helpers/services.js'
 import { EXIT } from './exit-codes.js'
 import type { CliIo } from './io.js'
 import { run } from './run.js'
@@ -32,8 +33,8 @@ async function createKey(env: Record<string, string>): Promise<string> {
 describe('sigil keys revoke/rotate announce on Redis when SIGIL_REDIS_URL is set', () => {
   it('publishes revoked and rotated on the fan-out channel', async () => {
     const prefix = `sigil-cli-${process.pid}-${Date.now()}`
-    const env = { SIGIL_REDIS_URL: 'redis://127.0.0.1:6379', SIGIL_REDIS_PREFIX: prefix }
-    const sub = new Redis('redis://127.0.0.1:6379')
+    const env = { SIGIL_REDIS_URL: TEST_REDIS_URL, SIGIL_REDIS_PREFIX: prefix }
+    const sub = new Redis(TEST_REDIS_URL)
     const got: Array<{ type: string; keyId: string; replacedBy?: string }> = []
     sub.on('message', (_c, m) => got.push(JSON.parse(m)))
     await sub.subscribe(keyLayout(prefix).channel)

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
-import { resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { EncryptedKeyStore } from '@sigil/keys'
 import type { CliIo } from './io.js'
 
@@ -30,6 +30,20 @@ export function cliActor(io: CliIo): string {
   return `cli:${user}@${hostname()}`
 }
 
+/**
+ * The directory a relative store path resolves against: the working directory, except when pnpm
+ * runs the CLI inside its own package (`pnpm --filter @sigil/cli exec sigil …` in a checkout of
+ * this repository moves to packages/cli and sets no INIT_CWD): then the workspace root, so the
+ * README's `pnpm exec sigil` at the root and the filtered form share one `./.sigil` (issue 28).
+ */
+function baseDir(io: CliIo): string {
+  if (io.env.PNPM_PACKAGE_NAME !== '@sigil/cli') return io.cwd
+  for (let dir = io.cwd; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir
+    if (dirname(dir) === dir) return io.cwd
+  }
+}
+
 /** Which store the flags and environment select. */
 export function storeLocation(
   flags: StoreFlags,
@@ -38,7 +52,7 @@ export function storeLocation(
   const url = flags['database-url'] ?? io.env.SIGIL_DATABASE_URL
   const schema = flags['database-schema'] ?? io.env.SIGIL_DATABASE_SCHEMA
   if (url) return { kind: 'postgres', url, ...(schema ? { schema } : {}) }
-  return { kind: 'sqlite', path: resolve(io.cwd, flags.store ?? io.env.SIGIL_STORE ?? DEFAULT_STORE_PATH) }
+  return { kind: 'sqlite', path: resolve(baseDir(io), flags.store ?? io.env.SIGIL_STORE ?? DEFAULT_STORE_PATH) }
 }
 
 /**

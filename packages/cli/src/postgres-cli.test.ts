@@ -1,11 +1,12 @@
-// The CLI against the real PostgreSQL on 127.0.0.1:5432 (db `test`), in a schema of its own.
+// The CLI against the real PostgreSQL (TEST_DATABASE_URL, db `test`), in a schema of its own.
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { TEST_DATABASE_URL } from '../../../test/helpers/services.js'
 import type { CliIo } from './io.js'
 import { run } from './run.js'
 
 const schema = `sigil_cli_${process.pid}_${Date.now()}`
-const url = 'postgres://postgres@127.0.0.1:5432/test'
+const url = TEST_DATABASE_URL
 afterAll(async () => {
   const c = new pg.Client({ connectionString: url })
   await c.connect()

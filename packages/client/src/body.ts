@@ -1,4 +1,5 @@
 import { ConfigurationError, concatBytes, createHasher, formatContentDigest, toBytes } from '@sigil/core'
+import { contentDigestOf } from './digest.js'
 
 /** A request body that can be read more than once: every attempt re-signs and re-sends it. */
 export type BodyFactory = () => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>
@@ -116,12 +117,10 @@ export async function prepareBody(
 /** The `Content-Digest` of a prepared body, streamed in constant memory for Blobs and factories. */
 export async function digestPrepared(p: PreparedBody, alg: 'sha-256' | 'sha-512', signal: AbortSignal | undefined): Promise<string> {
   checkAbort(signal)
+  if (p.bytes) return contentDigestOf(p.bytes, alg)
   const h = createHasher(alg)
-  if (p.bytes) h.update(p.bytes)
-  else {
-    const source = p.blob ? blobChunks(p.blob) : (p.factory as BodyFactory)()
-    for await (const chunk of chunksOf(source, signal)) h.update(chunk)
-  }
+  const source = p.blob ? blobChunks(p.blob) : (p.factory as BodyFactory)()
+  for await (const chunk of chunksOf(source, signal)) h.update(chunk)
   return formatContentDigest(alg, h.digest())
 }
 

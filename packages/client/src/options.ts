@@ -8,7 +8,7 @@ import {
   SigilError,
   secretBytes,
 } from '@sigil/core'
-import { z } from 'zod'
+import { arrayOf, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
 
 /** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */
 /**
@@ -42,45 +42,22 @@ export type SignerOptions = Credentials & {
   params?: Record<string, BareItem>
 }
 
-/**
- * An option that was renamed (issue 12 item 10): refused with a message naming the new one, so an
- * upgrade is told rather than silently defaulted.
- */
-export const renamed = (old: string, to: string, unit?: string) =>
-  z.custom<never>(() => false, { message: `\`${old}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}` }).optional()
-
-/** A ConfigurationError naming the first bad field and what is wrong with it (never its value). */
-export function optionsError(what: string, error: z.ZodError): ConfigurationError {
-  // A renamed option first: its message says what to write instead.
-  const issue = error.issues.find((i) => i.message.includes(' was renamed ')) ?? error.issues[0]
-  const field = issue?.path.map(String).join('.') || '(options)'
-  return new ConfigurationError(`invalid ${what}: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
+/** The options every signer takes (SPEC §1), with their checks; entry points add their own. */
+export const SIGNER_SHAPE: Shape = {
+  token: str(),
+  keyId: str(),
+  secret: null,
+  components: arrayOf(str({ min: 1 })),
+  expiresInMs: int(0, 86_400_000, (ms) =>
+    ms === 0 || ms >= 1000 ? undefined : 'is 0 (no expires) or at least 1000: the wire counts whole seconds',
+  ),
+  expiresIn: renamed('expiresInMs', 'milliseconds'),
+  tag: str({ min: 1, max: 64 }),
+  label: str({ pattern: /^[a-z*][a-z0-9_.*-]{0,63}$/ }),
+  digestAlgorithm: oneOf(['sha-256', 'sha-512']),
+  now: fn,
+  params: record,
 }
-
-const schema = z
-  .object({
-    token: z.string().optional(),
-    keyId: z.string().optional(),
-    secret: z.unknown().optional(),
-    components: z.array(z.string().min(1)).optional(),
-    expiresInMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(86_400_000)
-      .refine((ms) => ms === 0 || ms >= 1000, 'is 0 (no expires) or at least 1000: the wire counts whole seconds')
-      .optional(),
-    expiresIn: renamed('expiresIn', 'expiresInMs', 'milliseconds'),
-    tag: z.string().min(1).max(64).optional(),
-    label: z
-      .string()
-      .regex(/^[a-z*][a-z0-9_.*-]{0,63}$/)
-      .optional(),
-    digestAlgorithm: z.enum(['sha-256', 'sha-512']).optional(),
-    now: z.function().optional(),
-    params: z.record(z.string(), z.unknown()).optional(),
-  })
-  .passthrough()
 
 /** A validated, ready-to-use signer configuration (validated once, reused on every request). */
 export interface ResolvedSigner {
@@ -113,11 +90,24 @@ const resolved = new WeakMap<object, ResolvedSigner>()
 
 /** Validate signer options once; later calls with the same object reuse the result. */
 export function resolveSigner(options: SignerOptions): ResolvedSigner {
+  return resolveSignerWith(options, undefined)
+}
+
+/**
+ * {@link resolveSigner} for an entry point: with `shape` (its own options added to
+ * {@link SIGNER_SHAPE}), a key it does not know is refused, naming the closest known one; without,
+ * other keys are left alone (the object may carry options meant for the caller).
+ */
+export function resolveSignerWith(options: SignerOptions, shape: Shape | undefined): ResolvedSigner {
   const hit = resolved.get(options)
   if (hit) return hit
-  const parsed = schema.safeParse(options)
-  if (!parsed.success) throw optionsError('signer options', parsed.error)
-  const o = parsed.data
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigurationError(
+      `invalid signer options: (options): Invalid input: expected object, received ${options === null ? 'null' : typeof options}`,
+    )
+  }
+  checkOptions('signer options', options, shape ?? SIGNER_SHAPE, shape !== undefined)
+  const o = options as SignerOptions & { token?: string; keyId?: string; secret?: SecretInput }
   let keyId: string
   let secret: Uint8Array
   try {

@@ -14,8 +14,9 @@ import {
   signMessage,
   splitPresignedQuery,
 } from '@sigil/core'
-import { z } from 'zod'
-import { type Credentials, optionsError, renamed, resolveSigner } from './options.js'
+import { bool, checkOptions, fn, int, renamed, type Shape, str } from './check-options.js'
+import type { Credentials } from './options.js'
+import { resolveSigner } from './options.js'
 
 /** Options of {@link presignUrl}. */
 export type PresignUrlOptions = Credentials & {
@@ -36,25 +37,18 @@ export type PresignUrlOptions = Credentials & {
   now?: () => number
 }
 
-const schema = z
-  .object({
-    expiresInMs: z
-      .number()
-      .int()
-      .min(1000)
-      .max(PRESIGNED_MAX_LIFETIME_S * 1000)
-      .optional(),
-    expiresIn: renamed('expiresIn', 'expiresInMs', 'milliseconds'),
-    method: z
-      .string()
-      .regex(/^[A-Za-z]{1,16}$/)
-      .optional(),
-    maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-    contentDigest: z.string().min(1).max(512).optional(),
-    singleUse: z.boolean().optional(),
-    now: z.function().optional(),
-  })
-  .passthrough()
+const SHAPE: Shape = {
+  token: null,
+  keyId: null,
+  secret: null,
+  expiresInMs: int(1000, PRESIGNED_MAX_LIFETIME_S * 1000),
+  expiresIn: renamed('expiresInMs', 'milliseconds'),
+  method: str({ pattern: /^[A-Za-z]{1,16}$/ }),
+  maxBytes: int(0, Number.MAX_SAFE_INTEGER),
+  contentDigest: str({ min: 1, max: 512 }),
+  singleUse: bool,
+  now: fn,
+}
 
 /**
  * A presigned URL (SPEC §7): a link to one resource, for a limited time, that a browser, curl or
@@ -70,9 +64,8 @@ const schema = z
  * ```
  */
 export async function presignUrl(url: string | URL, options: PresignUrlOptions): Promise<string> {
-  const parsed = schema.safeParse(options)
-  if (!parsed.success) throw optionsError('presignUrl options', parsed.error)
-  const o = parsed.data
+  checkOptions('presignUrl options', options, SHAPE, true)
+  const o = options
   const signer = resolveSigner('token' in options ? { token: options.token } : { keyId: options.keyId, secret: options.secret })
   const target = new URL(url)
   if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new ConfigurationError('presignUrl needs an http(s) URL')

@@ -1,6 +1,5 @@
 import {
   type Component,
-  contentDigest,
   DEFAULT_COMPONENTS,
   type RequestMessage,
   requestFromUrl,
@@ -9,7 +8,8 @@ import {
   signMessage,
   signMessageSync,
 } from '@sigil/core'
-import { type ResolvedSigner, resolveSigner, type SignerOptions } from './options.js'
+import { contentDigestOf } from './digest.js'
+import { type ResolvedSigner, resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 
 /** Covered components for a request: the profile's defaults, then the caller's extras. */
 export function componentsFor(hasBody: boolean, hasContentType: boolean, extra: readonly Component[]): Component[] {
@@ -84,7 +84,7 @@ export function signViewSync(view: RequestMessage, hasBody: boolean, s: Resolved
  * ```
  */
 export async function signRequest(request: Request, options: SignerOptions): Promise<Request> {
-  const s = resolveSigner(options)
+  const s = resolveSignerWith(options, SIGNER_SHAPE)
   const headers = new Headers(request.headers)
   headers.delete('signature')
   headers.delete('signature-input')
@@ -92,7 +92,7 @@ export async function signRequest(request: Request, options: SignerOptions): Pro
   if (request.body !== null) {
     // A Request's body is one-shot: read a clone once, digest those bytes, resend them.
     body = await request.clone().arrayBuffer()
-    headers.set('content-digest', contentDigest(new Uint8Array(body), s.digestAlgorithm))
+    headers.set('content-digest', await contentDigestOf(new Uint8Array(body), s.digestAlgorithm))
   }
   const view = requestFromUrl(request.method, request.url, headers)
   const signed = await signView(view, body !== null, s)

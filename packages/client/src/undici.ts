@@ -12,8 +12,9 @@ import {
 } from '@sigil/core'
 import type { Dispatcher } from 'undici'
 import { blobChunks } from './body.js'
+import { bool, str } from './check-options.js'
 import { wireMethod } from './method.js'
-import { resolveSigner, type SignerOptions } from './options.js'
+import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { signViewSync } from './sign-request.js'
 import { type DispatchBody, knownBytes, readBody } from './undici-body.js'
 import { RedirectGuardHandler, redirectChainOrigin, VerifyingHandler } from './undici-response.js'
@@ -126,7 +127,13 @@ function resigningHeaders(base: Headers, sign: () => SignedHeaders): { headers: 
  * ```
  */
 export function createSigningInterceptor(options: SigningInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
-  const signer = resolveSigner(options)
+  const signer = resolveSignerWith(options, {
+    ...SIGNER_SHAPE,
+    origin: str(),
+    bufferStreams: bool,
+    maxBufferBytes: null,
+    verifyResponses: null,
+  })
   const maxBuffer = options.maxBufferBytes ?? 16 * 1024 * 1024
   const pinned = options.origin === undefined ? undefined : new URL(options.origin).origin
   const verify = options.verifyResponses === true ? {} : options.verifyResponses || undefined

@@ -1,23 +1,32 @@
 import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
+import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
-import { createKeyInputSchema, generateKey, optionsError, renamed, scopesSchema } from './generate-key.js'
-import type { KeyBackend, NewKeyEvent, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
+import type { KeyBackend, KeyCountLimit, NewKeyEvent, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { authorizeKeyAccess, authorizeKeyChange, authorizeNewKey, type KeyGrant, keyLimitError, parseKeyGrant } from './key-grant.js'
 import type {
   CreateKeyInput,
   EncryptedKeyStore,
   KeyChangeEvent,
   KeyChangeListener,
+  KeyGrantOptions,
   KeyInfo,
   KeyUpdate,
   ListKeysFilter,
   MasterKeyRotation,
   RotatedKey,
+  RotateOptions,
   UpdateKeyOptions,
 } from './key-store.js'
 import { type MasterKeyRing, parseMasterKey } from './master-key.js'
 import { checkRecordMac, recordMac } from './record-mac.js'
 import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 import { defaultActor, type StoreOptions, storeOptionsSchema } from './store-options.js'
+
+const backedStoreOptionsSchema = storeOptionsSchema.extend({ requireMasterKey: z.boolean().optional() })
+const ROTATE_OPTION_NAMES = optionNames<RotateOptions>({ graceMs: true, expiresAt: true, grant: true })
+const UPDATE_OPTION_NAMES = optionNames<UpdateKeyOptions>({ ifVersion: true, grant: true })
+const CREATE_OPTION_NAMES = optionNames<KeyGrantOptions>({ grant: true })
 
 /** Default rotation grace: a day, long enough to roll a deploy. */
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
@@ -82,9 +91,8 @@ const keyUpdateSchema = z
     removeScopes: scopesSchema.optional(),
     expiresAt: z.date().nullable().optional(),
     rateLimits: z.unknown().optional(),
-    limits: renamed('limits', 'rateLimits'),
-    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
-    mergeMetadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: metadataSchema.nullable().optional(),
+    mergeMetadata: metadataSchema.optional(),
   })
   .strict()
   .refine(
@@ -143,9 +151,10 @@ function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
   return 'updated'
 }
 
+const actorZod = z.string().min(1).max(256)
 const actorSchema = (who: string): string => {
-  const a = z.string().min(1).max(256).safeParse(who)
-  if (!a.success) throw optionsError('actor', a.error)
+  const a = actorZod.safeParse(who)
+  if (!a.success) throw zodOptionsError('actor', a.error, actorZod)
   return a.data
 }
 
@@ -169,8 +178,8 @@ const eventQuerySchema = z
  * ```
  */
 export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions & { requireMasterKey?: boolean }): EncryptedKeyStore {
-  const parsed = storeOptionsSchema.safeParse(options)
-  if (!parsed.success) throw optionsError('key store options', parsed.error)
+  const parsed = backedStoreOptionsSchema.safeParse(options)
+  if (!parsed.success) throw zodOptionsError('key store options', parsed.error, backedStoreOptionsSchema)
   const ring: MasterKeyRing | undefined =
     options.masterKey !== undefined || options.requireMasterKey ? parseMasterKey(options.masterKey) : undefined
   const clock = options.now ?? Date.now
@@ -204,9 +213,16 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     }
   }
   const info = (row: StoredKey, at = now()) => toInfo(row, at, ring !== undefined)
+  /** The key count a grant asks the backend to enforce with the write, if any. */
+  const limitOf = (grant: KeyGrant, principal: string, at: Date): KeyCountLimit | undefined => {
+    if (grant.maxKeys === undefined) return undefined
+    // Fail closed: a backend that cannot count atomically must not silently skip the count.
+    if (backend.keyLimits !== true) throw new ConfigurationError('this key backend cannot enforce a key count (keyLimits)')
+    return { principal, max: grant.maxKeys, now: at }
+  }
   const issue = (input: CreateKeyInput, at: Date) => {
     const parsedInput = createKeyInputSchema.safeParse(input)
-    if (!parsedInput.success) throw optionsError('key options', parsedInput.error)
+    if (!parsedInput.success) throw zodOptionsError('key options', parsedInput.error, createKeyInputSchema, KEY_RENAMES)
     const g = generateKey({ ...(parsedInput.data as CreateKeyInput), now: () => at.getTime() })
     const row: StoredKey = {
       keyId: g.keyId,
@@ -277,20 +293,40 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
 
   const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}, actor = baseActor): Promise<KeyInfo> => {
     const u = keyUpdateSchema.safeParse(changes)
-    if (!u.success) throw optionsError('key update', u.error)
+    if (!u.success) throw zodOptionsError('key update', u.error, keyUpdateSchema, KEY_RENAMES)
+    const grant = parseKeyGrant(o.grant)
     if (u.data.rateLimits !== undefined && u.data.rateLimits !== null) {
       const l = createKeyInputSchema.safeParse({ principal: 'x', rateLimits: u.data.rateLimits })
-      if (!l.success) throw optionsError('key update', l.error)
+      if (!l.success) throw zodOptionsError('key update', l.error, createKeyInputSchema, KEY_RENAMES)
     }
+    checkOptions('key update options', o, UPDATE_OPTION_NAMES)
     if (o.ifVersion !== undefined && !Number.isSafeInteger(o.ifVersion)) throw new ConfigurationError('ifVersion must be an integer')
-    return edit(keyId, (row, at) => updatePatch(row, changes, at), o.ifVersion, undefined, {
-      actor,
-      action: 'key.update',
-      detail: detailOf(changes),
-    })
+    return edit(
+      keyId,
+      (row, at) => {
+        // On the row as it is at this attempt: the scopes an add/remove really adds are checked.
+        authorizeKeyAccess(grant, row.principal)
+        const p = updatePatch(row, changes, at)
+        authorizeKeyChange(grant, row, p)
+        return p
+      },
+      o.ifVersion,
+      undefined,
+      { actor, action: 'key.update', detail: detailOf(changes) },
+    )
   }
 
-  const record = (row: StoredKey | undefined): KeyRecord | undefined => row && { ...info(check(row)), secret: open(row) }
+  // An unknown key id costs what a known one does (opaque mode, SPEC §2 step 4): the same record
+  // is built, its record MAC checked and its secret opened, from a decoy row sealed and
+  // authenticated like any other (drawn on first miss).
+  let decoy: StoredKey | undefined
+  const record = (row: StoredKey | undefined): KeyRecord | undefined => {
+    if (row) return { ...info(check(row)), secret: open(row) }
+    decoy ??= issue({ principal: 'decoy', scopes: ['decoy'] }, now()).row
+    // The work a found row costs; its result is dropped.
+    void { ...info(check(decoy)), secret: open(decoy) }
+    return undefined
+  }
   const readSync = backend.readSync
   const build = (actor: string): EncryptedKeyStore => ({
     async get(keyId: string): Promise<KeyRecord | undefined> {
@@ -302,35 +338,48 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const row = await backend.read(keyId)
       return row ? info(check(row)) : undefined
     },
-    async create(input) {
+    async create(input, o = {}) {
+      checkOptions('create options', o, CREATE_OPTION_NAMES)
+      const grant = parseKeyGrant(o.grant)
       const at = now()
       const { g, row } = issue(input, at)
-      await backend.insert(row, auditEvent(actor, 'key.create', row, at, { scopes: row.scopes }))
+      authorizeNewKey(grant, row)
+      const limit = limitOf(grant, row.principal, at)
+      const inserted = await backend.insert(row, auditEvent(actor, 'key.create', row, at, { scopes: row.scopes }), limit)
+      if (limit && inserted !== true) throw keyLimitError(limit.max)
       emit('created', g.keyId, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at) }
     },
     async list(filter = {}) {
       const f = listFilterSchema.safeParse(filter)
-      if (!f.success) throw new ConfigurationError('invalid list filter', { cause: f.error })
+      if (!f.success) throw zodOptionsError('list filter', f.error, listFilterSchema)
       const at = now()
       const rows = await backend.list({ ...(f.data as ListKeysFilter), now: at })
       return rows.map((r) => info(check(r), at))
     },
     async rotate(keyId, o = {}) {
+      checkOptions('rotate options', o, ROTATE_OPTION_NAMES)
+      const grant = parseKeyGrant(o.grant)
       const graceMs = o.graceMs ?? defaultGrace
       if (!Number.isFinite(graceMs) || graceMs < 0) throw new ConfigurationError('graceMs must be a non-negative number')
+      if (o.expiresAt !== undefined && o.expiresAt !== null && !(o.expiresAt instanceof Date && Number.isFinite(o.expiresAt.getTime())))
+        throw new ConfigurationError('expiresAt must be a valid Date or null')
       const at = now()
       const read = await backend.read(keyId)
       if (!read) throw unknownKey()
       const old = check(read)
+      authorizeKeyAccess(grant, old.principal)
       const status = effectiveStatus(old, at)
       if (status === 'revoked') throw new SigilError('KEY_REVOKED', 'a revoked key cannot be rotated')
       if (status === 'expired') throw new SigilError('KEY_EXPIRED', 'an expired key cannot be rotated')
       if (old.replacedBy) throw new SigilError('KEY_EXPIRED', 'this key was already rotated; rotate its replacement')
+      // The new key keeps the old one's expiry unless the call sets another (issue 24 item 4).
+      const expiresAt = o.expiresAt === undefined ? old.expiresAt : (o.expiresAt ?? undefined)
+      authorizeNewKey(grant, { principal: old.principal, scopes: old.scopes, expiresAt }, old)
       const input: CreateKeyInput = {
         principal: old.principal,
         scopes: old.scopes,
-        ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
         ...(old.rateLimits ? { rateLimits: old.rateLimits } : {}),
         ...(old.metadata ? { metadata: old.metadata } : {}),
       }
@@ -342,7 +391,10 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const mac = macOf(applyPatch(old, p))
       if (mac) p.mac = mac
       const ev = auditEvent(actor, 'key.rotate', old, at, { replacedBy: g.keyId, graceMs, notAfter: notAfter.toISOString() })
-      if (!(await backend.rotate(keyId, p, row, at, old.version, ev))) {
+      const limit = limitOf(grant, old.principal, at)
+      const rotated = await backend.rotate(keyId, p, row, at, old.version, ev, limit)
+      if (rotated === 'limit' && limit) throw keyLimitError(limit.max)
+      if (rotated !== true) {
         throw new SigilError('KEY_EXPIRED', 'the key changed while rotating it (concurrent rotation or revocation); check it and retry')
       }
       emit('created', g.keyId, at)
@@ -350,11 +402,15 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const previous = info({ ...old, ...p, version: old.version + 1 } as StoredKey, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at), previous } satisfies RotatedKey
     },
-    revoke(keyId) {
+    revoke(keyId, o = {}) {
+      const grant = parseKeyGrant(o.grant)
       // Conditional on the row version: a revoke racing another edit is never undone by it.
       return edit(
         keyId,
-        (row, at) => (row.status === 'revoked' ? undefined : { status: 'revoked', revokedAt: at, updatedAt: at }),
+        (row, at) => {
+          authorizeKeyAccess(grant, row.principal)
+          return row.status === 'revoked' ? undefined : { status: 'revoked', revokedAt: at, updatedAt: at }
+        },
         undefined,
         'revoked',
         { actor, action: 'key.revoke' },
@@ -374,7 +430,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     async events(q = {}) {
       if (!backend.listEvents) return []
       const f = eventQuerySchema.safeParse(q)
-      if (!f.success) throw optionsError('event query', f.error)
+      if (!f.success) throw zodOptionsError('event query', f.error, eventQuerySchema)
       return backend.listEvents({ limit: f.data.limit ?? 50, ...f.data })
     },
     async appendEvent(e) {

@@ -1,5 +1,5 @@
 import { createBackedKeyStore } from './backed-key-store.js'
-import type { BackendListQuery, KeyBackend, KeyEvent, NewKeyEvent, StoredKey } from './key-backend.js'
+import type { BackendListQuery, KeyBackend, KeyCountLimit, KeyEvent, NewKeyEvent, StoredKey } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import type { StoreOptions } from './store-options.js'
 
@@ -35,6 +35,12 @@ export function createMemoryBackend(): KeyBackend {
     const ended = (r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)
     return q.status === (ended ? 'expired' : 'active')
   }
+  // Working keys of a principal, `as` standing in for its own row (a rotation's patched old key).
+  // One event-loop turn from this count to the write: nothing interleaves, so it is atomic.
+  const working = (l: KeyCountLimit, as?: StoredKey) =>
+    [...rows.values()].filter(
+      (r) => r.principal === l.principal && matches(r.keyId === as?.keyId ? as : r, { status: 'active', now: l.now }),
+    ).length
   const byId = (a: { keyId: string }, b: { keyId: string }) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0)
   return {
     async read(keyId) {
@@ -45,10 +51,13 @@ export function createMemoryBackend(): KeyBackend {
       const r = rows.get(keyId)
       return r && clone(r)
     },
-    async insert(row, e) {
+    keyLimits: true,
+    async insert(row, e, limit) {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
+      if (limit && working(limit) >= limit.max) return false
       rows.set(row.keyId, clone(row))
       log(e)
+      return true
     },
     async update(keyId, patch, ifVersion, e) {
       const r = rows.get(keyId)
@@ -56,12 +65,14 @@ export function createMemoryBackend(): KeyBackend {
       log(e)
       return apply(r, patch)
     },
-    async rotate(keyId, patch, next, now, ifVersion, e) {
+    async rotate(keyId, patch, next, now, ifVersion, e, limit) {
       const r = rows.get(keyId)
       const t = now.getTime()
       if (r?.status !== 'active' || r.replacedBy) return false
       if (ifVersion !== undefined && r.version !== ifVersion) return false
       if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return false
+      // The old key counts while its grace lasts: patched first, then counted with the new one.
+      if (limit && working(limit, { ...r, ...patch } as StoredKey) + 1 > limit.max) return 'limit'
       apply(r, patch)
       rows.set(next.keyId, clone(next))
       log(e)

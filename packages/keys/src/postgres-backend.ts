@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto'
 import { SigilError } from '@sigil/core'
-import { type KeyBackend, type KeyEvent, type NewKeyEvent, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
+import {
+  type KeyBackend,
+  type KeyCountLimit,
+  type KeyEvent,
+  type NewKeyEvent,
+  PATCH_COLUMNS,
+  type StoredKey,
+  type StoredKeyPatch,
+} from './key-backend.js'
 import type { MasterKeyRing } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
 import type { PgQueryClient } from './postgres.js'
@@ -96,6 +104,8 @@ function setClause(patch: StoredKeyPatch, first: number): { sql: string; params:
  */
 export interface StatementClient extends PgQueryClient {
   prepared(name: string, text: string, params: unknown[]): Promise<{ rows: unknown[] }>
+  /** Run `fn` in one transaction on one connection (BEGIN … COMMIT; ROLLBACK when it throws). */
+  transaction<T>(fn: (tx: PgQueryClient) => Promise<T>): Promise<T>
 }
 
 // Explicit columns, never `*`: a prepared statement's result shape is fixed when it is parsed, and
@@ -153,15 +163,50 @@ export function postgresBackend(client: StatementClient, table: string, close: (
   const insertSql = (first: number) => `(${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')})`
   const live = (i: number) =>
     `status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > $${i}) AND (not_after IS NULL OR not_after > $${i})`
+  // A key count is checked in a transaction that first takes a per-principal advisory lock: every
+  // limited write for that principal waits for the one before it to commit, and under READ
+  // COMMITTED the count (a later statement) then sees it. One statement could not: its snapshot
+  // predates the lock.
+  const overLimit = Symbol('limit')
+  // An event written inside a limited write's transaction: key id and principal are the row's ($5, $6).
+  const eventInsertSql = `INSERT INTO ${events} (${EVENT_COLUMNS}) VALUES ($1, $2, $3, $5, $6, $4::text::jsonb)`
+  // Working at $2: active, neither expired nor past a rotation grace (a replaced key in grace counts).
+  const workingSql = `SELECT count(*) AS n FROM ${table} WHERE principal = $1 AND status = 'active' AND (expires_at IS NULL OR expires_at > $2) AND (not_after IS NULL OR not_after > $2)`
+  const limited = async <T>(limit: KeyCountLimit, fn: (tx: PgQueryClient, working: () => Promise<number>) => Promise<T>) => {
+    try {
+      return await client.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`sigil-keys-count:${table}:${limit.principal}`])
+        const working = async () => {
+          const { rows } = await tx.query(workingSql, [limit.principal, limit.now])
+          return Number((rows[0] as Row | undefined)?.n ?? 0)
+        }
+        return fn(tx, working)
+      })
+    } catch (e) {
+      if (e === overLimit) return 'limit' as const
+      throw new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
+    }
+  }
   return {
+    keyLimits: true,
     async read(keyId) {
       const [r] = await q(readSql, [keyId])
       return r && fromRow(r)
     },
-    async insert(row, e) {
+    async insert(row, e, limit) {
+      if (limit) {
+        const r = await limited(limit, async (tx, working) => {
+          if ((await working()) >= limit.max) return false
+          await tx.query(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
+          // The event commits with the key in this transaction, or not at all (the outbox).
+          if (e && events) await tx.query(eventInsertSql, [...eventParams(e), row.keyId, row.principal])
+          return true
+        })
+        return r === true
+      }
       if (!e || !events) {
         await q(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
-        return
+        return true
       }
       const n = COLUMNS.length
       await q(
@@ -169,6 +214,7 @@ export function postgresBackend(client: StatementClient, table: string, close: (
          INSERT INTO ${events} (${EVENT_COLUMNS}) SELECT $${n + 1}, $${n + 2}, $${n + 3}, key_id, principal, $${n + 4}::text::jsonb FROM i`,
         [...values(row), ...eventParams(e)],
       )
+      return true
     },
     async update(keyId, patch, ifVersion, e) {
       // One statement: the row lock makes the version check and the write atomic, and the event
@@ -188,7 +234,23 @@ export function postgresBackend(client: StatementClient, table: string, close: (
       )
       return r && fromRow(r)
     },
-    async rotate(keyId, patch, next, now, ifVersion, e) {
+    async rotate(keyId, patch, next, now, ifVersion, e, limit) {
+      if (limit) {
+        const { sql, params } = setClause(patch, 4)
+        return limited(limit, async (tx, working) => {
+          const old = await tx.query(
+            `UPDATE ${table} SET ${sql} WHERE key_id = $1 AND ${live(2)} AND ($3::integer IS NULL OR version = $3) RETURNING key_id, principal`,
+            [keyId, now, ifVersion ?? null, ...params],
+          )
+          const was = old.rows[0] as Row | undefined
+          if (old.rows.length !== 1 || !was) return false
+          // The old key, patched, counts while its grace lasts; over the limit rolls the patch back.
+          if ((await working()) + 1 > limit.max) throw overLimit
+          await tx.query(`INSERT INTO ${table} ${insertSql(1)}`, values(next))
+          if (e && events) await tx.query(eventInsertSql, [...eventParams(e), was.key_id, was.principal])
+          return true
+        })
+      }
       // One statement, so the old key's deadline, the new key and the event commit together or not at all.
       const { sql, params } = setClause(patch, 4)
       const first = 4 + params.length

@@ -5,9 +5,10 @@ import { createPostgresKeyStore, type PostgresKeyStoreOptions } from '@sigil/key
 import { describeEncryptedKeyStore, describeKeyStore, type KeyStoreHarness } from '@sigil/keys/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TEST_DATABASE_URL } from '../../../test/helpers/services.js'
 
 // CI starts PostgreSQL; when it is not answering these tests fail (in beforeAll), never skip.
-const url = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const url = TEST_DATABASE_URL
 const schema = `sigil_keys_test_${randomBytes(6).toString('hex')}`
 const pool = new pg.Pool({ connectionString: url, max: 4 })
 let n = 0

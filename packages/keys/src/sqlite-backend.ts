@@ -1,5 +1,13 @@
 import { SigilError } from '@sigil/core'
-import { type KeyBackend, type KeyEvent, type NewKeyEvent, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
+import {
+  type KeyBackend,
+  type KeyCountLimit,
+  type KeyEvent,
+  type NewKeyEvent,
+  PATCH_COLUMNS,
+  type StoredKey,
+  type StoredKeyPatch,
+} from './key-backend.js'
 import type { MasterKeyCheck, MasterKeyEvidence } from './master-key-check.js'
 import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js'
 
@@ -58,6 +66,26 @@ export function sqliteRowValues(r: StoredKey): SqliteValue[] {
     r.version,
     r.mac ? Buffer.from(r.mac) : null,
   ]
+}
+
+// The shape of a stored row (see fromRow), for an unknown id's equivalent work.
+const DECOY_ROW: Row = {
+  key_id: 'decoy',
+  principal: 'decoy',
+  scopes: '["decoy"]',
+  status: 'active',
+  created_at: 0,
+  updated_at: 0,
+  expires_at: null,
+  not_after: null,
+  revoked_at: null,
+  replaced_by: null,
+  limits: null,
+  metadata: null,
+  secret_ciphertext: Buffer.alloc(60),
+  master_key_version: 'v1',
+  version: 0,
+  record_mac: Buffer.alloc(32),
 }
 
 function patchSql(patch: StoredKeyPatch): { sets: string; values: SqliteValue[] } {
@@ -138,7 +166,9 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
     return s
   }
   const q = {
-    read: db.prepare(`SELECT * FROM ${t} WHERE key_id = ?`),
+    // A row whenever the table has one: the key's, or for an unknown id another key's (never
+    // returned, see readSync), so a miss reads and converts a row as a hit does (opaque mode).
+    read: db.prepare(`SELECT * FROM ${t} WHERE key_id = ? UNION ALL SELECT * FROM (SELECT * FROM ${t} LIMIT 1) LIMIT 1`),
     insert: db.prepare(`INSERT INTO ${t} (${SQLITE_COLUMNS}) VALUES (${SQLITE_COLUMNS.split(',').fill('?').join(', ')})`),
     stale: db.prepare(
       `SELECT key_id, master_key_version, secret_ciphertext FROM ${t} WHERE master_key_version <> ? AND key_id > ? ORDER BY key_id LIMIT ?`,
@@ -147,6 +177,7 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       `UPDATE ${t} SET secret_ciphertext = ?, master_key_version = ?, record_mac = ? WHERE key_id = ? AND master_key_version = ? AND (? IS NULL OR version = ?)`,
     ),
     event: db.prepare(`INSERT INTO "${table}_events" (at, actor, action, key_id, principal, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`),
+    working: db.prepare(`SELECT count(*) AS n FROM ${t} WHERE principal = ? AND status = 'active' AND ${LIVE}`),
   }
   const event = (e: NewKeyEvent) =>
     eventFromRow(
@@ -159,25 +190,47 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
         e.detail ? JSON.stringify(e.detail) : null,
       ) as Row,
     )
+  // Counted inside the write transaction (BEGIN IMMEDIATE holds the write lock): atomic across processes.
+  const working = (l: KeyCountLimit) => Number(q.working.get(l.principal, l.now.getTime(), l.now.getTime())?.n ?? 0)
   const insert = (r: StoredKey) => q.insert.run(...sqliteRowValues(r))
   const update = (keyId: string, patch: StoredKeyPatch, guard = '', guardValues: SqliteValue[] = []) => {
     const { sets, values } = patchSql(patch)
     return prepare(`UPDATE ${t} SET ${sets} WHERE key_id = ?${guard}`).run(...values, keyId, ...guardValues).changes > 0
   }
-  const rotate = (keyId: string, patch: StoredKeyPatch, next: StoredKey, now: number, ifVersion?: number, e?: NewKeyEvent) =>
-    db.immediate(() => {
-      const guard =
-        " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)" +
-        (ifVersion === undefined ? '' : ' AND version = ?')
-      if (!update(keyId, patch, guard, ifVersion === undefined ? [now, now] : [now, now, ifVersion])) return false
-      insert(next)
-      if (e) event(e)
-      return true
-    })
+  const overLimit = Symbol('limit')
+  const rotate = (
+    keyId: string,
+    patch: StoredKeyPatch,
+    next: StoredKey,
+    now: number,
+    ifVersion?: number,
+    e?: NewKeyEvent,
+    limit?: KeyCountLimit,
+  ) => {
+    try {
+      return db.immediate(() => {
+        const guard =
+          " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)" +
+          (ifVersion === undefined ? '' : ' AND version = ?')
+        if (!update(keyId, patch, guard, ifVersion === undefined ? [now, now] : [now, now, ifVersion])) return false
+        // The old key, patched, still counts while its grace lasts; over the limit undoes the patch.
+        if (limit && working(limit) + 1 > limit.max) throw overLimit
+        insert(next)
+        if (e) event(e)
+        return true
+      })
+    } catch (err) {
+      if (err === overLimit) return 'limit' as const
+      throw err
+    }
+  }
   const readSync = (keyId: string) => {
     try {
       const r = q.read.get(keyId) as Row | undefined
-      return r && fromRow(r)
+      if (r !== undefined && r.key_id === keyId) return fromRow(r)
+      // An unknown id: the same conversion, on the other row (or a decoy in an empty table).
+      fromRow(r ?? DECOY_ROW)
+      return undefined
     } catch (e) {
       throw storeError(e)
     }
@@ -185,11 +238,14 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
   return {
     read: mapped(readSync),
     readSync,
-    insert: mapped((row: StoredKey, e?: NewKeyEvent) => {
-      if (!e) return void insert(row)
-      db.immediate(() => {
+    keyLimits: true,
+    insert: mapped((row: StoredKey, e?: NewKeyEvent, limit?: KeyCountLimit) => {
+      if (!e && !limit) return void insert(row)
+      return db.immediate(() => {
+        if (limit && working(limit) >= limit.max) return false
         insert(row)
-        event(e)
+        if (e) event(e)
+        return true
       })
     }),
     update: mapped((keyId: string, patch: StoredKeyPatch, ifVersion?: number, e?: NewKeyEvent) => {
@@ -207,8 +263,9 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       }
       return e ? db.immediate(run) : run()
     }),
-    rotate: mapped((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date, ifVersion?: number, e?: NewKeyEvent) =>
-      rotate(keyId, patch, next, now.getTime(), ifVersion, e),
+    rotate: mapped(
+      (keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date, ifVersion?: number, e?: NewKeyEvent, limit?: KeyCountLimit) =>
+        rotate(keyId, patch, next, now.getTime(), ifVersion, e, limit),
     ),
     list: mapped((query) => {
       const where: string[] = []

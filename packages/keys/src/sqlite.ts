@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigurationError, SigilError } from '@sigil/core'
+import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createBackedKeyStore, emitKeyChange } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
@@ -18,9 +19,11 @@ import {
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver.js'
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import { type RestoreOptions, type RestoreResult, restoreSqlite } from './sqlite-restore.js'
-import { defaultActor, type StoreOptions, storeOptionsSchema } from './store-options.js'
+import { defaultActor, type StoreOptions, storeOptionsOf, storeOptionsSchema } from './store-options.js'
 
 /** Options of {@link createSqliteKeyStore}. */
+
+const RESTORE_OPTION_NAMES = optionNames<RestoreOptions>({ replace: true, resurrect: true, dryRun: true, actor: true })
 export interface SqliteKeyStoreOptions extends StoreOptions {
   /** Database file (created mode 0600, its directory 0700) or `:memory:`. */
   path?: string
@@ -121,7 +124,7 @@ const schema = storeOptionsSchema.extend({
  */
 export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyStore {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid SQLite key store options', { cause: parsed.error })
+  if (!parsed.success) throw zodOptionsError('SQLite key store options', parsed.error, schema)
   if (!options.path && !options.database) throw new ConfigurationError('pass path or database')
   const table = options.table ?? 'sigil_keys'
   // Refuse before touching the disk: a store without a master key must not even create a file.
@@ -155,7 +158,7 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
     if (check().length > 0) db.immediate(() => saveSqliteMasterKeyChecks(db, table, check()))
     // Once after the upgrade that added record MACs: the rows of the previous release get theirs.
     authenticateSqliteLegacyRows(db, table, (row) => recordMac(ring, row))
-    const store = createBackedKeyStore(sqliteBackend(db, table), { ...options, masterKey: ring })
+    const store = createBackedKeyStore(sqliteBackend(db, table), { ...storeOptionsOf(options), masterKey: ring })
     const actor = options.actor ?? defaultActor()
     const clock = options.now ?? Date.now
     return Object.assign(store, {
@@ -169,6 +172,7 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
         }
       },
       async restore(file: string, o: RestoreOptions = {}) {
+        checkOptions('restore options', o, RESTORE_OPTION_NAMES)
         const at = new Date(clock())
         const r = restoreSqlite(db, table, ring, file, { ...o, actor: o.actor ?? actor, now: at })
         if (!r.dryRun) for (const keyId of restoredKeyIds(r.diff)) emitKeyChange(store, { type: 'updated', keyId, at })

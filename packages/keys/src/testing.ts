@@ -296,6 +296,43 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       await s.revoke(c.keyId)
       expect(seen).toEqual(['created'])
     })
+
+    // Issue 24: every path that yields a working key runs the checks of create (key-grant.ts).
+    it('keeps the old key expiry on rotation unless told otherwise', async () => {
+      const s = await setup()
+      const expiresAt = new Date(t + HOUR)
+      const old = await s.create({ principal: 'acme', expiresAt })
+      const r = await s.rotate(old.keyId, { graceMs: 0 })
+      expect((await s.info(r.keyId))?.expiresAt).toEqual(expiresAt)
+      expect((await s.rotate(r.keyId, { graceMs: 0, expiresAt: null })).key.expiresAt).toBeUndefined()
+    })
+
+    it('applies a grant: scopes, principal and expiry on rotate and edits', async () => {
+      const s = await setup()
+      const grant = { principal: 'acme', scopes: ['orders:read'], extendExpiry: false }
+      const wide = await s.create({ principal: 'acme', scopes: ['orders:read', 'admin'], expiresAt: new Date(t + HOUR) })
+      expect(await code(s.rotate(wide.keyId, { grant }))).toBe('SCOPE_NOT_ALLOWED')
+      expect(await code(s.update(wide.keyId, { addScopes: ['orders:write'] }, { grant }))).toBe('SCOPE_NOT_ALLOWED')
+      expect(await code(s.update(wide.keyId, { expiresAt: null }, { grant }))).toBe('EXPIRY_NOT_ALLOWED')
+      expect((await s.info(wide.keyId))?.replacedBy).toBeUndefined()
+      const other = await s.create({ principal: 'globex' })
+      expect(await code(s.revoke(other.keyId, { grant }))).toBe('KEY_UNKNOWN')
+      expect(await code(s.create({ principal: 'globex' }, { grant }))).toBe('PRINCIPAL_NOT_ALLOWED')
+      const narrow = await s.create({ principal: 'acme', scopes: ['orders:read'], expiresAt: new Date(t + HOUR) })
+      const r = await s.rotate(narrow.keyId, { graceMs: 0, grant })
+      expect(r.key.expiresAt).toEqual(new Date(t + HOUR))
+    })
+
+    it('counts keys in grace against maxKeys, atomically under concurrent writes', async () => {
+      const s = await setup()
+      const grant = { principal: 'acme', maxKeys: 1 }
+      const settled = await Promise.allSettled(Array.from({ length: 20 }, () => s.create({ principal: 'acme' }, { grant })))
+      expect(settled.filter((x) => x.status === 'fulfilled').length).toBe(1)
+      const [k] = await s.list({ principal: 'acme' })
+      expect(await code(s.rotate(k?.keyId as string, { graceMs: HOUR, grant }))).toBe('KEY_LIMIT')
+      await s.rotate(k?.keyId as string, { graceMs: 0, grant })
+      expect((await s.list({ principal: 'acme', status: 'active' })).length).toBe(1)
+    })
   })
 }
 

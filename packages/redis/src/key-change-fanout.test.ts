@@ -75,7 +75,7 @@ describe('connectKeyCache', () => {
     await fa.close()
   })
 
-  it('stays subscribed while PING heartbeats are answered', async () => {
+  it('stays subscribed while its canaries come back', async () => {
     const a = fakeCache()
     const fa = connectKeyCache(a.cache, redis, { prefix, heartbeatMs: 40 })
     await fa.ready
@@ -84,6 +84,25 @@ describe('connectKeyCache', () => {
     expect(fa.subscribed).toBe(true)
     expect(a.log).toEqual([])
     await fa.close()
+  })
+
+  it('treats a subscription moved under it (a Cluster client re-selecting its subscriber node) as lost: the cache is cleared', async () => {
+    const a = fakeCache()
+    const sub = redis.duplicate()
+    // ioredis' Cluster keeps its subscriber connection in `subscriber.getInstance()` and replaces
+    // it without an event on the Cluster: emulate that on a single connection.
+    let inner = { stream: {} }
+    ;(sub as unknown as { subscriber: unknown }).subscriber = { getInstance: () => inner }
+    const fa = connectKeyCache(a.cache, redis, { prefix, subscriber: sub, heartbeatMs: 50 })
+    await fa.ready
+    a.log.length = 0
+    await new Promise((r) => setTimeout(r, 200))
+    expect(a.log).toEqual([]) // canaries come back: nothing to drop
+    inner = { stream: {} }
+    await until(() => a.log.includes('clear'), 1_000)
+    expect(fa.subscribed).toBe(true)
+    await fa.close()
+    sub.disconnect()
   })
 
   it('falls back to dropping the cache every fallbackTtlMs while it cannot subscribe', async () => {

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import type { Redis } from 'ioredis'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
 import { type KeyChangeMessage, publishKeyChange, publishSoon } from './publish-key-change.js'
@@ -22,9 +23,17 @@ export interface KeyCacheFanoutOptions {
   subscriber?: Redis
   /** While the subscription is lost the whole cache is dropped this often. Default 1000 ms. */
   fallbackTtlMs?: number
-  /** PING the subscription this often to notice a silent loss. Default 5000 ms. */
+  /**
+   * Probe the subscription this often: a canary is published on this instance's own channel
+   * (`<prefix>:keys:changed:canary:<random>`, on the same subscriber connection) and must come back
+   * within `heartbeatMs` (at most 2 s). A canary that does not, or a subscription that ioredis
+   * moved to another connection or node, counts as lost. Default 1000 ms: a revocation missed by
+   * a silently stalled subscriber lands within about twice that.
+   */
   heartbeatMs?: number
 }
+
+const FANOUT_OPTION_NAMES = optionNames<KeyCacheFanoutOptions>({ prefix: true, subscriber: true, fallbackTtlMs: true, heartbeatMs: true })
 
 /** A running fan-out. */
 export interface KeyCacheFanout {
@@ -59,10 +68,13 @@ export function connectKeyCache(cache: InvalidatableCache, client: RedisClient, 
   if (!isRedisClient(client)) throw new ConfigurationError('connectKeyCache needs an ioredis client')
   if (typeof cache?.invalidate !== 'function' || typeof cache.clear !== 'function')
     throw new ConfigurationError('connectKeyCache needs a cache with invalidate() and clear()')
+  checkOptions('key cache fan-out options', options, FANOUT_OPTION_NAMES)
   const prefix = options.prefix ?? DEFAULT_PREFIX
   const { channel } = keyLayout(prefix)
   const fallbackMs = options.fallbackTtlMs ?? 1_000
-  const heartbeatMs = options.heartbeatMs ?? 5_000
+  const heartbeatMs = options.heartbeatMs ?? 1_000
+  const canaryMs = Math.min(heartbeatMs, 2_000)
+  const canaryChannel = `${channel}:canary:${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`
   const owned = !options.subscriber
   const sub = options.subscriber ?? (client.duplicate() as Redis)
   let closed = false
@@ -86,14 +98,27 @@ export function connectKeyCache(cache: InvalidatableCache, client: RedisClient, 
     // Anything announced while we were away is lost: start from the store again.
     cache.clear()
     subscribed = true
+    connection = connectionOf()
     markReady()
   }
   const subscribe = () => {
     if (closed) return
-    sub.subscribe(channel).then(up, () => down())
+    sub.subscribe(channel, canaryChannel).then(up, () => down())
   }
 
+  // The connection that holds the subscription: on a Cluster, ioredis' own subscriber node,
+  // which it replaces (and resubscribes on) without telling anyone.
+  let connection: readonly unknown[] = []
+  const connectionOf = (): readonly unknown[] => {
+    const inner = (sub as { subscriber?: { getInstance?(): unknown } }).subscriber?.getInstance?.() ?? sub
+    return [inner, (inner as { stream?: unknown }).stream]
+  }
+  let awaiting = ''
   sub.on('message', (ch: string, raw: string) => {
+    if (ch === canaryChannel) {
+      if (raw === awaiting) awaiting = ''
+      return
+    }
     if (ch !== channel) return
     try {
       const m = JSON.parse(raw) as Partial<KeyChangeMessage>
@@ -111,20 +136,27 @@ export function connectKeyCache(cache: InvalidatableCache, client: RedisClient, 
   if (sub.status === 'ready') subscribe()
   else if (sub.status === 'wait') sub.connect().catch(() => {})
 
+  let seq = 0
+  const lost = () => {
+    if (closed) return
+    down()
+    sub.disconnect(true) // reconnect; 'ready' resubscribes
+  }
   const heartbeat = setInterval(() => {
-    if (!subscribed) return
-    let answered = false
-    sub.ping().then(() => {
-      answered = true
-    }, down)
-    setTimeout(
-      () => {
-        if (answered || closed) return
-        down()
-        sub.disconnect(true) // reconnect; 'ready' resubscribes
-      },
-      Math.min(heartbeatMs, 2_000),
-    ).unref()
+    if (!subscribed || closed) return
+    // A PING would prove little: on a Cluster it goes to any node, not the subscriber's.
+    const now = connectionOf()
+    if (now[0] !== connection[0] || now[1] !== connection[1]) {
+      // Moved or reconnected under us: whatever was published meanwhile is lost.
+      connection = now
+      cache.clear()
+    }
+    const token = `${++seq}`
+    awaiting = token
+    client.publish(canaryChannel, token).catch(() => {})
+    setTimeout(() => {
+      if (awaiting === token && subscribed) lost()
+    }, canaryMs).unref()
   }, heartbeatMs)
   heartbeat.unref()
 

@@ -10,6 +10,30 @@ export interface PresignedOptions {
   maxLifetimeMs?: number
   /** Record every link's nonce, so each works once, even when the signer did not ask. Default false. */
   singleUse?: boolean
+  /**
+   * Largest body a presigned request may carry, in bytes: a link's own bound (`maxBytes`,
+   * `sigil-max-bytes`) is admitted up to this ceiling. Default: the verifier's `maxBodyBytes`
+   * (1 MiB). Set it on an upload route to what its links may allow, e.g. `100_000_000`.
+   */
+  maxBodyBytes?: number
+}
+
+/**
+ * The body limit of a presigned request: the link's bound under the route's ceiling, and the
+ * problem detail that says which option to raise when the ceiling is what refused it (issue 28:
+ * a 10 MB link on a route left at 1 MiB answered a bare "body exceeds 1048576 bytes").
+ */
+export function presignedBodyLimit(
+  bound: { maxBytes?: number | undefined },
+  options: PresignedOptions,
+  maxBodyBytes: number,
+): { limit: number; detail: string } {
+  const ceiling = options.maxBodyBytes ?? maxBodyBytes
+  const link = bound.maxBytes
+  if (link !== undefined && link <= ceiling) return { limit: link, detail: `body exceeds ${link} bytes, the link's bound` }
+  const which = options.maxBodyBytes !== undefined ? 'presigned.maxBodyBytes' : 'maxBodyBytes (raise presigned.maxBodyBytes for uploads)'
+  const allows = link !== undefined ? `; the link allows ${link}` : ''
+  return { limit: ceiling, detail: `body exceeds ${ceiling} bytes, the route's ${which}${allows}` }
 }
 
 /** A presigned request turned into the view the verifier checks, with what the signer bound. */

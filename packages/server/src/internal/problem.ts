@@ -17,6 +17,7 @@ const TITLES: Partial<Record<SigilErrorCode, string>> = {
   BODY_TOO_LARGE: 'Body is too large',
   BODY_TIMEOUT: 'Body did not arrive in time',
   BODY_INCOMPLETE: 'Body ended before its end',
+  CONTENT_ENCODING_UNSUPPORTED: 'Content-Encoding not supported here',
   SCOPE_DENIED: 'Key lacks a required scope',
   RATE_LIMITED: 'Rate limit exceeded',
   QUOTA_EXCEEDED: 'Quota exhausted',

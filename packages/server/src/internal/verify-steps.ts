@@ -24,16 +24,19 @@ import {
 } from '@sigil/core'
 import { BodySink } from './body-sink.js'
 import {
+  attachReplayRecord,
   hasAnyByte,
   type IncomingRequest,
   isPromise,
   type PushBody,
+  type ReplayRecord,
   readBodyWithin,
+  replayCovered,
   type Verified,
   type VerifyContext,
 } from './incoming.js'
 import type { VerifierConfig } from './options.js'
-import { type PresignedOptions, type PresignedView, presignedView } from './presigned.js'
+import { type PresignedOptions, type PresignedView, presignedBodyLimit, presignedView } from './presigned.js'
 import { rateLimitHeaders } from './problem.js'
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.js'
 import { hasScope } from './route-requirements.js'
@@ -44,6 +47,13 @@ import type { VerifyStep } from './verifier.js'
 export interface Shared {
   /** Opaque mode's record for unknown key ids: its secret is drawn on first use (Workers forbid randomness at global scope). */
   decoy?: KeyRecord
+  /**
+   * Secrets the key store has handed out; when it hands out a new array per lookup (a store
+   * without a cache decrypts each time), `freshSecrets` is set and an unusable key is MACed
+   * against a fresh copy of the decoy's secret, so it pays the same per-secret HMAC setup.
+   */
+  seen?: WeakSet<Uint8Array>
+  freshSecrets?: boolean
 }
 
 /** Where a bad MAC usually comes from, said without echoing any value. */
@@ -137,6 +147,10 @@ export class Check {
   shaped = false
   sink: BodySink | undefined = undefined
   rateLimit: Verified['rateLimit'] = undefined
+  /** Opaque mode: the secret an unusable key is MACed against (see macSecretOf). */
+  decoySecret: Uint8Array | undefined = undefined
+  /** What the replay step recorded (or the outer record it relied on), for a stacked verifier. */
+  replayRecord: ReplayRecord | undefined = undefined
   constructor(
     readonly cfg: VerifierConfig,
     /** What the verifier keeps across requests (the opaque-mode decoy secret). */
@@ -165,10 +179,11 @@ function parse(c: Check): undefined {
   const input = pre ? pre.input : request
   c.input = input
   const m = input.message
-  const maxBodyBytes = pre?.bound.maxBytes !== undefined ? Math.min(pre.bound.maxBytes, cfg.maxBodyBytes) : cfg.maxBodyBytes
+  const preLimit = pre && presignedCfg ? presignedBodyLimit(pre.bound, presignedCfg, cfg.maxBodyBytes) : undefined
+  const maxBodyBytes = preLimit ? preLimit.limit : cfg.maxBodyBytes
   c.maxBodyBytes = maxBodyBytes
   if (input.contentLength !== undefined && input.contentLength > maxBodyBytes) {
-    fail('BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`)
+    fail('BODY_TOO_LARGE', preLimit ? preLimit.detail : `body exceeds ${maxBodyBytes} bytes`)
   }
   c.step = 'parse'
   const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.signatureLimits)
@@ -278,6 +293,7 @@ function checkKey(c: Check): undefined {
   if (!found) problem = 'KEY_UNKNOWN'
   c.problem = problem
   c.keyFound = found
+  if (cfg.opaque) macSecretOf(c, found, record.secret)
   // A record whose secret is not >= 32 bytes is never MACed against: fail closed, like a store outage.
   const sk = record.secret
   const short = !(sk instanceof Uint8Array) || sk.length < MIN_SECRET_BYTES
@@ -285,6 +301,29 @@ function checkKey(c: Check): undefined {
     failStore(cfg, 'key store', new Error(`key store returned a secret shorter than ${MIN_SECRET_BYTES} bytes for key ${c.keyId}`))
   if (problem && !cfg.opaque) fail(problem, `key is ${problem.slice(4).toLowerCase()}`)
   return undefined
+}
+
+/**
+ * Opaque mode: the secret an unusable key is MACed against, at the cost a usable one would have.
+ * A found key's secret tells whether the store hands out a new array per lookup (see
+ * {@link Shared.freshSecrets}); an unknown key id then gets a new copy of the decoy's secret,
+ * noted the same way, so both pay the same per-secret HMAC setup and bookkeeping.
+ */
+function macSecretOf(c: Check, found: boolean, secret: Uint8Array): void {
+  const shared = c.shared
+  let seen = shared.seen
+  if (seen === undefined) {
+    seen = new WeakSet()
+    shared.seen = seen
+  }
+  const decoy = decoyRecord(shared).secret
+  const mine = found ? secret : shared.freshSecrets ? decoy.slice() : decoy
+  if (!(mine instanceof Uint8Array)) return
+  const fresh = !seen.has(mine)
+  if (fresh) seen.add(mine)
+  if (found) shared.freshSecrets = fresh
+  // A found key that is unusable is MACed against a decoy copy as new as its own secret.
+  c.decoySecret = found ? (fresh ? decoy.slice() : decoy) : mine
 }
 
 /** The record an unknown key id is checked and MACed against (opaque mode's decoy). */
@@ -317,7 +356,7 @@ function mac(c: Check): undefined | Promise<unknown> {
     if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
     throw e
   }
-  const secret = (c.problem ? decoyRecord(c.shared) : (c.key as KeyRecord)).secret
+  const secret = c.problem ? (c.decoySecret ?? decoyRecord(c.shared).secret) : (c.key as KeyRecord).secret
   if (cfg.debug) c.macBase = base
   const ok = cfg.hmac.verify(secret, base, entry.signature)
   if (typeof ok === 'boolean') {
@@ -343,29 +382,33 @@ function macVerdict(c: Check): undefined {
 }
 
 // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
-// A nonce an outer verifier already counted for this same request (stacked middleware) is not
-// counted again; everything else is still checked by this verifier.
+// Stacked middleware: a nonce an outer verifier recorded for this same request is not counted
+// again only when that record covers this verifier's own check (same store instance, kept at
+// least as long); a check nobody made, in another store, or kept for less is made here.
 function replay(c: Check): undefined | Promise<unknown> {
   const cfg = c.cfg
   c.step = 'replay'
   const p = (c.entry as SignatureEntry).params
   const keyId = c.keyId as string
-  const request = c.request
   const pre = c.pre
-  const counted = c.dryRun || (request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce)
-  if (p.nonce === undefined || counted || (pre && !pre.bound.once && !c.presignedCfg?.singleUse)) return undefined
+  if (p.nonce === undefined || c.dryRun || (pre && !pre.bound.once && !c.presignedCfg?.singleUse)) return undefined
   const created = p.created as number
   // Remember the pair past the last instant at which this signature could still verify: the
-  // end of the window around `created`, or `expires` when earlier (SPEC §2.6).
-  const lastS = pre
-    ? (p.expires as number) + cfg.windowS
-    : p.expires !== undefined
-      ? Math.min(created + cfg.windowS, p.expires)
-      : created + cfg.windowS
+  // end of the window around `created`, or `expires` when earlier (SPEC §2.6). The window is the
+  // widest of the verifiers sharing this store, so a stacked verifier's record covers the others'.
+  const windowS = storeWindowS(cfg.nonceStore, cfg.windowS)
+  const lastS = pre ? (p.expires as number) + windowS : p.expires !== undefined ? Math.min(created + windowS, p.expires) : created + windowS
   const ttl = Math.ceil(Math.max(0, lastS * 1000 - c.nowMs)) + TTL_MARGIN_MS
+  const untilMs = c.nowMs + ttl
+  const prior = c.request.replayChecked
+  if (replayCovered(prior, keyId, p.nonce, cfg.nonceStore, untilMs)) {
+    c.replayRecord = prior
+    return undefined
+  }
+  c.replayRecord = { keyId, nonce: p.nonce, store: cfg.nonceStore, untilMs }
   let fresh: boolean | Promise<boolean>
   try {
-    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created)
+    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created, windowS)
   } catch (e) {
     return failStore(cfg, 'nonce store', e)
   }
@@ -373,6 +416,23 @@ function replay(c: Check): undefined | Promise<unknown> {
     return withDeadline('nonce store', cfg.storeTimeoutMs, fresh).then(replayVerdict, (e) => failStore(cfg, 'nonce store', e))
   replayVerdict(fresh)
   return undefined
+}
+
+// The widest window of the verifiers built on each nonce store (see registerStoreWindow).
+const storeWindows = new WeakMap<object, number>()
+
+/**
+ * Note that a verifier with `windowS` records pairs in `store`: every verifier on that store then
+ * keeps its pairs as long as the widest of them would, so an outer verifier's record covers a
+ * stacked inner one with a wider window instead of the inner one finding the pair and refusing.
+ */
+export function registerStoreWindow(store: object, windowS: number): void {
+  if ((storeWindows.get(store) ?? 0) < windowS) storeWindows.set(store, windowS)
+}
+
+function storeWindowS(store: object, own: number): number {
+  const widest = storeWindows.get(store)
+  return widest !== undefined && widest > own ? widest : own
 }
 
 // 7. Body
@@ -518,5 +578,5 @@ function result(c: Check): Verified {
   if (c.sink?.retain) v.body = c.sink.body()
   if (k.metadata) v.metadata = k.metadata
   if (c.rateLimit) v.rateLimit = c.rateLimit
-  return v
+  return attachReplayRecord(v, c.replayRecord)
 }

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ConfigurationError, splitTarget } from '@sigil/core'
+import { ConfigurationError, splitTarget, VerificationError } from '@sigil/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
-import { isPromise, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
+import { isPromise, isVerified, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
 import { pushBody, replayBodyNow } from '../../internal/node-body.js'
 import { NodeIncoming, sendProblem } from '../../internal/node-http.js'
 import { checkScopes } from '../../internal/route-requirements.js'
@@ -82,22 +82,43 @@ function emitWarningOnce(message: string): void {
   process.emitWarning(message, { code: 'SIGIL_BODY_CONSUMED' })
 }
 
+let warnedEncoding = false
+function emitEncodingWarningOnce(): void {
+  if (warnedEncoding) return
+  warnedEncoding = true
+  process.emitWarning(
+    'a body parser before sigil() decoded a request body with a Content-Encoding (sigilRawBody() kept the decoded bytes, not the signed ones): such requests are refused with 415; mount sigil() before the body parsers to verify them',
+    { code: 'SIGIL_BODY_DECODED' },
+  )
+}
+
 function consumed(req: WithRaw): boolean {
   return req.readableEnded || req._body === true || (req.complete && !req.readable)
 }
 
 function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIterable<Uint8Array> {
-  // An outer sigil() kept the bytes it verified: a parser between the two does not lose them.
-  const raw = req[RAW] ?? (earlier?.body && replayCheckedBy(earlier) ? Buffer.from(earlier.body) : undefined)
+  // An outer sigil() kept the bytes it verified (as sent): a parser between the two does not lose them.
+  const kept = earlier?.body && isVerified(earlier) ? Buffer.from(earlier.body) : undefined
+  const raw = kept ?? req[RAW]
   if (!raw) {
     emitWarningOnce('a request body was consumed by a parser before sigil() without sigilRawBody(): every request with a body fails (500)')
     throw new ConfigurationError(
       'the request body was consumed before sigil() (a body parser ran first): mount sigil() before express.json(), or pass { verify: sigilRawBody() } to the parser',
     )
   }
-  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase()
-  if (encoding !== 'identity') {
-    throw new ConfigurationError('a compressed body was decoded by a parser before sigil(): mount sigil() before the body parsers')
+  // sigilRawBody() keeps the bytes the parser decoded: with a Content-Encoding, those are not the
+  // bytes the digest covers (RFC 9530: the content as sent), so the request cannot be verified
+  // here. The client can send it unencoded: 415 with Accept-Encoding (RFC 7694), not a 500; the
+  // operator is told once how to take coded bodies.
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
+  if (kept === undefined && encoding !== 'identity' && encoding !== '') {
+    emitEncodingWarningOnce()
+    const e = new VerificationError(
+      'CONTENT_ENCODING_UNSUPPORTED',
+      'a body with a Content-Encoding cannot be verified here: send it without one',
+    )
+    e.headers = { 'accept-encoding': 'identity' }
+    throw e
   }
   return (async function* () {
     yield raw

@@ -59,7 +59,16 @@ function accept(
 }
 
 const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
-  const { verifier, isExempt, signing } = compileAdapter(options)
+  let compiled: ReturnType<typeof compileAdapter>
+  try {
+    compiled = compileAdapter(options)
+  } catch (e) {
+    // Through done(): `register(...)`/`ready()` reject with the ConfigurationError (a throw here
+    // escapes avvio as an uncaught exception and the app never starts).
+    done(e as Error)
+    return
+  }
+  const { verifier, isExempt, signing } = compiled
   // A second registration (a child scope with its own keys or scopes) shares the decorator.
   if (!app.hasRequestDecorator('sigil')) app.decorateRequest('sigil', undefined)
   // preParsing sees the raw payload before Fastify's content-type parsers: digest those bytes,
