@@ -1,11 +1,15 @@
+import { chmodSync, closeSync, openSync } from 'node:fs'
 import { checkOptions } from '@sigil/core/internal'
-/** One change made through the portal: who did what to which key, when. Never a secret. */
+/** One change: who did what to which key, when. Never a secret. */
 export interface AuditEvent {
   id: number
   at: Date
-  /** `key:<keyId>` (an API client), `operator`, or `partner:<principal>` (a dashboard session). */
+  /**
+   * `key:<keyId>` (an API client), `operator:<name>`, `partner:<principal>` (a dashboard session),
+   * `cli:<user>@<host>` (the `sigil` command), `process:<user>@<host>` (a library call).
+   */
   actor: string
-  action: 'key.create' | 'key.update' | 'key.rotate' | 'key.revoke' | 'partner.invite' | 'session.login'
+  action: 'key.create' | 'key.update' | 'key.rotate' | 'key.revoke' | 'key.restore' | 'partner.invite' | 'session.login'
   keyId?: string
   principal?: string
   detail?: Record<string, unknown>
@@ -13,6 +17,11 @@ export interface AuditEvent {
 
 /** Where the audit log lives. Appends are awaited before the change is answered. */
 export interface AuditLog {
+  /**
+   * True when the key store writes key changes itself, in the transaction of each change (the
+   * store's outbox, `storeAuditLog`): the portal then appends only events that are no key change.
+   */
+  readonly recordsKeyChanges?: boolean
   append(event: Omit<AuditEvent, 'id' | 'at'> & { at?: Date }): Promise<AuditEvent>
   /** Newest first; `before` is the id to continue after (cursor pagination). */
   list(o?: { limit?: number; before?: number; principal?: string }): Promise<AuditEvent[]>
@@ -69,11 +78,32 @@ const CREATE = (table: string) => `CREATE TABLE IF NOT EXISTS ${table} (
   key_id TEXT, principal TEXT, detail TEXT)`
 
 /**
+ * Create `path` owner-only (0600) before SQLite opens it, so its -wal and -shm files (which SQLite
+ * creates with the database file's mode) are 0600 too; tighten files an older release left 0644.
+ */
+function privateFile(path: string): void {
+  if (path === ':memory:') return
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(f, 0o600)
+    } catch {
+      // -wal/-shm exist only while the database is open somewhere
+    }
+  }
+}
+
+/**
  * The audit log in a SQLite file (the embedded default sits beside `keys.db`), on the key store's
  * SQLite driver (`openSqliteDatabase` from `@sigil/keys/sqlite`: node:sqlite, better-sqlite3 or wasm).
  */
 export async function createSqliteAuditLog(path: string): Promise<AuditLog> {
   const { openSqliteDatabase } = await import('@sigil/keys/sqlite')
+  privateFile(path)
   const db = openSqliteDatabase(path)
   db.exec(CREATE('sigil_audit').replace('GENERATED', 'AUTOINCREMENT'))
   db.exec('CREATE INDEX IF NOT EXISTS sigil_audit_principal ON sigil_audit (principal, id)')

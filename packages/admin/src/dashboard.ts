@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createLinkToken, type LinkClaims, readLinkToken } from './links.js'
 import { CSS, csrfField, esc, JS, layout, type PageUser, secretBox, usageChart } from './pages.js'
-import { type Actor, AdminError, instantOf, type KeyService } from './service.js'
+import { type Actor, AdminError, actorName, instantOf, type KeyService } from './service.js'
 import { csrfMatches, type Session, type SessionStore } from './sessions.js'
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -262,7 +262,7 @@ export function createDashboard(o: {
       }
       const session = sessions.create(read.claims)
       await service.audit.append({
-        actor: read.claims.role === 'operator' ? 'operator' : `partner:${read.claims.principal}`,
+        actor: actorName({ kind: 'session', claims: read.claims }),
         action: 'session.login',
         ...(read.claims.role === 'partner' ? { principal: read.claims.principal } : {}),
       })
@@ -341,7 +341,7 @@ export function createDashboard(o: {
           throw new AdminError(400, 'INVALID_REQUEST', 'check the principal, key count and scopes')
         }
         await service.audit.append({
-          actor: 'operator',
+          actor: actorName(actorOf(session)),
           action: 'partner.invite',
           principal: claims.principal,
           detail: { maxKeys: claims.maxKeys, allowedScopes: claims.allowedScopes },

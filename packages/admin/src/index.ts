@@ -2,4 +2,4 @@ export { type AuditEvent, type AuditLog, createMemoryAuditLog, createPostgresAud
 export { createLinkToken, deriveAdminSecret, type LinkClaims, LOGIN_LINK_TTL_MS, readLinkToken } from './links.js'
 export { adminOpenApi } from './openapi.js'
 export { type Admin, type AdminOptions, createAdmin } from './server.js'
-export { type Actor, AdminError, type Announce, type UsageSource } from './service.js'
+export { type Actor, AdminError, type Announce, actorName, storeAuditLog, type UsageSource } from './service.js'

@@ -3,10 +3,12 @@ import { checkOptions } from '@sigil/core/internal'
 import { z } from 'zod'
 
 /** Who a one-time link signs in: the operator, or a partner's developer limited to one principal. */
-export type LinkClaims = { role: 'operator' } | { role: 'partner'; principal: string; maxKeys: number; allowedScopes: readonly string[] }
+export type LinkClaims =
+  /** `name`: who the audit log records (`operator:<name>`); `sigil admin login` puts the operator's. */
+  { role: 'operator'; name?: string } | { role: 'partner'; principal: string; maxKeys: number; allowedScopes: readonly string[] }
 
 const claimsSchema = z.union([
-  z.object({ role: z.literal('operator') }).strict(),
+  z.object({ role: z.literal('operator'), name: z.string().min(1).max(128).optional() }).strict(),
   z
     .object({
       role: z.literal('partner'),

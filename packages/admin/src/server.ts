@@ -15,7 +15,11 @@ export interface AdminOptions {
   store: KeyStore
   /** Signs sign-in and invite links: `deriveAdminSecret(SIGIL_MASTER_KEY)`. At least 32 bytes. */
   adminSecret: Uint8Array
-  /** Audit log. Default: in memory (lost on restart) — use SQLite or PostgreSQL in production. */
+  /**
+   * Audit log. Default, and always when the store keeps one (every store of `@sigil/keys`): the
+   * key store's own log, written in the transaction of each key change, shared with the CLI and
+   * library writes. A log given here then receives copies. Otherwise: in memory.
+   */
   audit?: AuditLog
   /** Tell other instances about revocations, rotations and scope changes (e.g. Redis pub/sub). */
   announce?: Announce

@@ -37,8 +37,30 @@ export class AdminError extends Error {
   }
 }
 
+/** The audit log's name for an actor: `key:<keyId>`, `operator:<name>` (or `operator`), `partner:<principal>`. */
 export const actorName = (a: Actor): string =>
-  a.kind === 'key' ? `key:${a.keyId}` : a.claims.role === 'operator' ? 'operator' : `partner:${a.claims.principal}`
+  a.kind === 'key'
+    ? `key:${a.keyId}`
+    : a.claims.role === 'operator'
+      ? a.claims.name
+        ? `operator:${a.claims.name}`
+        : 'operator'
+      : `partner:${a.claims.principal}`
+
+/**
+ * The key store's own audit log (its outbox) as an {@link AuditLog}: key changes are written by
+ * the store in their own transaction, so the portal, the CLI and the library share one complete log.
+ */
+export function storeAuditLog(store: KeyStore): AuditLog | undefined {
+  const { events, appendEvent } = store
+  if (!events || !appendEvent) return undefined
+  return {
+    recordsKeyChanges: true,
+    append: (e) => appendEvent.call(store, e) as Promise<AuditEvent>,
+    list: (q = {}) => events.call(store, { limit: Math.min(q.limit ?? 50, 500), ...q }) as Promise<AuditEvent[]>,
+    close: async () => {},
+  }
+}
 
 const partnerOf = (a: Actor) => (a.kind === 'session' && a.claims.role === 'partner' ? a.claims : undefined)
 
@@ -139,8 +161,13 @@ export function eventJson(e: AuditEvent): Record<string, unknown> {
  */
 export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce?: Announce; usage?: UsageSource; now?: () => number }) {
   const keys = o.store
-  const { audit } = o
+  // One audit log: the store's outbox when it has one (key changes land there with the change,
+  // whoever makes them: portal, CLI, library). A separately given log then receives copies.
+  const audit = storeAuditLog(keys) ?? o.audit
+  const mirror = audit === o.audit ? undefined : o.audit
   const now = o.now ?? Date.now
+  // Writes go through the store as the actor, so the store's event names who made the change.
+  const as = (actor: Actor): KeyStore => keys.as?.(actorName(actor)) ?? keys
 
   async function owned(actor: Actor, keyId: string): Promise<KeyInfo> {
     const k = await keys.info(keyId)
@@ -163,8 +190,16 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
     }
   }
 
-  const record = (actor: Actor, action: AuditEvent['action'], k: { keyId: string; principal: string }, detail?: Record<string, unknown>) =>
-    audit.append({ actor: actorName(actor), action, keyId: k.keyId, principal: k.principal, ...(detail ? { detail } : {}) })
+  const record = async (
+    actor: Actor,
+    action: AuditEvent['action'],
+    k: { keyId: string; principal: string },
+    detail?: Record<string, unknown>,
+  ) => {
+    const e = { actor: actorName(actor), action, keyId: k.keyId, principal: k.principal, ...(detail ? { detail } : {}) }
+    if (!audit.recordsKeyChanges) await audit.append(e)
+    if (mirror) await mirror.append(e)
+  }
 
   return {
     async create(
@@ -178,7 +213,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
       },
     ) {
       const created = await store(
-        keys.create(
+        as(actor).create(
           {
             principal: input.principal,
             ...(input.scopes ? { scopes: input.scopes } : {}),
@@ -241,7 +276,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
         ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : instantOf('expiresAt', expiresAt) } : {}),
       }
       // Scopes added, a later expiry, limits: the store checks them against the row it changes.
-      const k = await store(keys.update(keyId, changes, { grant: grantOf(actor), ...(ifVersion !== undefined ? { ifVersion } : {}) }))
+      const k = await store(as(actor).update(keyId, changes, { grant: grantOf(actor), ...(ifVersion !== undefined ? { ifVersion } : {}) }))
       const warnings: string[] = []
       // Every change that can alter a verify outcome (scopes, expiry, rate limits) reaches other instances.
       const type = body.scopes || body.addScopes || body.removeScopes ? 'scopes' : expiresAt !== undefined ? 'expired' : 'updated'
@@ -254,7 +289,9 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
     async rotate(actor: Actor, keyId: string, body: { graceMs?: number }) {
       await owned(actor, keyId)
       // The same checks as create (scopes, the count with keys in grace, no later expiry): in the store.
-      const r = await store(keys.rotate(keyId, { grant: grantOf(actor), ...(body.graceMs !== undefined ? { graceMs: body.graceMs } : {}) }))
+      const r = await store(
+        as(actor).rotate(keyId, { grant: grantOf(actor), ...(body.graceMs !== undefined ? { graceMs: body.graceMs } : {}) }),
+      )
       await record(actor, 'key.rotate', r.previous, { replacedBy: r.keyId, graceMs: body.graceMs ?? 86_400_000 })
       const w = await announce({ type: 'rotated', keyId, replacedBy: r.keyId })
       return { keyId: r.keyId, token: r.token, key: keyJson(r.key), previous: keyJson(r.previous), warnings: w ? [w] : [] }
@@ -262,7 +299,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
 
     async revoke(actor: Actor, keyId: string) {
       await owned(actor, keyId)
-      const k = await store(keys.revoke(keyId, { grant: grantOf(actor) }))
+      const k = await store(as(actor).revoke(keyId, { grant: grantOf(actor) }))
       await record(actor, 'key.revoke', k)
       const w = await announce({ type: 'revoked', keyId })
       return { key: keyJson(k), warnings: w ? [w] : [] }

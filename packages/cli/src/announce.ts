@@ -17,10 +17,17 @@ export const DEFAULT_CACHE_TTL_TEXT = '30 s'
  * ```
  */
 export async function announceKeyChange(io: CliIo, message: KeyChangeMessage): Promise<number> {
+  return announceKeyChanges(io, [message])
+}
+
+/** {@link announceKeyChange} for several changes (a restore), on one Redis connection. */
+export async function announceKeyChanges(io: CliIo, messages: readonly KeyChangeMessage[]): Promise<number> {
+  if (messages.length === 0) return EXIT.OK
+  const what = messages.length === 1 ? `${messages[0]?.keyId} is ${messages[0]?.type}` : `${messages.length} keys changed`
   const url = io.env.SIGIL_REDIS_URL
   if (!url) {
     io.stderr.write(
-      `note: ${message.keyId} is ${message.type} in the store; servers that cache keys apply it within their key-cache TTL (${DEFAULT_CACHE_TTL_TEXT} by default). Set SIGIL_REDIS_URL to announce it at once.\n`,
+      `note: ${what} in the store; servers that cache keys apply it within their key-cache TTL (${DEFAULT_CACHE_TTL_TEXT} by default). Set SIGIL_REDIS_URL to announce it at once.\n`,
     )
     return EXIT.OK
   }
@@ -29,12 +36,11 @@ export async function announceKeyChange(io: CliIo, message: KeyChangeMessage): P
   redis.on('error', () => {})
   try {
     await redis.connect()
-    await publishKeyChange(redis, message, { prefix: io.env.SIGIL_REDIS_PREFIX ?? 'sigil' })
+    const prefix = io.env.SIGIL_REDIS_PREFIX ?? 'sigil'
+    for (const m of messages) await publishKeyChange(redis, m, { prefix })
     return EXIT.OK
   } catch {
-    io.stderr.write(
-      `warning: ${message.keyId} is ${message.type} in the store, but Redis did not take the announcement; servers see it when their key cache expires\n`,
-    )
+    io.stderr.write(`warning: ${what} in the store, but Redis did not take the announcement; servers see it when their key cache expires\n`)
     return EXIT.STORE
   } finally {
     redis.disconnect()

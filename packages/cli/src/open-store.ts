@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { hostname, userInfo } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import type { EncryptedKeyStore } from '@sigil/keys'
 import type { CliIo } from './io.js'
@@ -11,6 +12,22 @@ export interface StoreFlags {
   store?: string | undefined
   'database-url'?: string | undefined
   'database-schema'?: string | undefined
+}
+
+/**
+ * Who the audit log records for changes made by this command: `SIGIL_ACTOR` if set (an operator's
+ * name), else `cli:<user>@<host>`.
+ */
+export function cliActor(io: CliIo): string {
+  const named = io.env.SIGIL_ACTOR?.trim()
+  if (named) return named.slice(0, 256)
+  let user = io.env.USER ?? 'unknown'
+  try {
+    user = userInfo().username
+  } catch {
+    // no passwd entry (containers): $USER or unknown
+  }
+  return `cli:${user}@${hostname()}`
 }
 
 /**
@@ -51,13 +68,14 @@ export function storeLocation(
 export async function openStore(flags: StoreFlags, io: CliIo, mustExist = false): Promise<EncryptedKeyStore | undefined> {
   const where = storeLocation(flags, io)
   const masterKey = io.env.SIGIL_MASTER_KEY
+  const actor = cliActor(io)
   if (where.kind === 'postgres') {
     const { createPostgresKeyStore } = await import('@sigil/keys/postgres')
-    return createPostgresKeyStore({ connectionString: where.url, masterKey, ...(where.schema ? { schema: where.schema } : {}) })
+    return createPostgresKeyStore({ connectionString: where.url, masterKey, actor, ...(where.schema ? { schema: where.schema } : {}) })
   }
   if (mustExist && !existsSync(where.path)) return undefined
   const { createSqliteKeyStore } = await import('@sigil/keys/sqlite')
-  return createSqliteKeyStore({ path: where.path, masterKey })
+  return createSqliteKeyStore({ path: where.path, masterKey, actor })
 }
 
 /** Run `fn` on an open store and always close it. */

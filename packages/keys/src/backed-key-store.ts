@@ -2,7 +2,7 @@ import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '
 import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
-import type { KeyBackend, KeyCountLimit, StoredKey, StoredKeyPatch } from './key-backend.js'
+import type { KeyBackend, KeyCountLimit, NewKeyEvent, StoredKey, StoredKeyPatch } from './key-backend.js'
 import { authorizeKeyAccess, authorizeKeyChange, authorizeNewKey, type KeyGrant, keyLimitError, parseKeyGrant } from './key-grant.js'
 import type {
   CreateKeyInput,
@@ -19,8 +19,9 @@ import type {
   UpdateKeyOptions,
 } from './key-store.js'
 import { type MasterKeyRing, parseMasterKey } from './master-key.js'
+import { checkRecordMac, recordMac } from './record-mac.js'
 import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
-import { type StoreOptions, storeOptionsSchema } from './store-options.js'
+import { defaultActor, type StoreOptions, storeOptionsSchema } from './store-options.js'
 
 const backedStoreOptionsSchema = storeOptionsSchema.extend({ requireMasterKey: z.boolean().optional() })
 const ROTATE_OPTION_NAMES = optionNames<RotateOptions>({ graceMs: true, expiresAt: true, grant: true })
@@ -122,12 +123,48 @@ function updatePatch(row: StoredKey, u: KeyUpdate, at: Date): StoredKeyPatch {
   return p
 }
 
+/** `row` as `patch` leaves it (`null` clears a field), without the version bump. */
+function applyPatch(row: StoredKey, patch: StoredKeyPatch): StoredKey {
+  const next: Record<string, unknown> = { ...row }
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete next[k]
+    else if (v !== undefined) next[k] = v
+  }
+  return next as unknown as StoredKey
+}
+
+// Audit detail of a change: field names and values as JSON (dates ISO), never a secret.
+const detailOf = (o: object): Record<string, unknown> => JSON.parse(JSON.stringify(o))
+
+// The store's `emit`, for store-specific admin operations (restore) defined outside this file.
+const emitters = new WeakMap<object, (event: KeyChangeEvent) => void>()
+
+/** Tell a backed store's change listeners (its cache, fan-out) about changes made around it (a restore). @internal */
+export function emitKeyChange(store: object, event: KeyChangeEvent): void {
+  emitters.get(store)?.(event)
+}
+
 function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
-  const fields = Object.keys(p).filter((k) => k !== 'updatedAt')
+  const fields = Object.keys(p).filter((k) => k !== 'updatedAt' && k !== 'mac')
   if (fields.length === 1 && fields[0] === 'scopes') return 'scopes'
   if (fields.length === 1 && fields[0] === 'expiresAt') return 'expired'
   return 'updated'
 }
+
+const actorZod = z.string().min(1).max(256)
+const actorSchema = (who: string): string => {
+  const a = actorZod.safeParse(who)
+  if (!a.success) throw zodOptionsError('actor', a.error, actorZod)
+  return a.data
+}
+
+const eventQuerySchema = z
+  .object({
+    limit: z.number().int().min(1).max(500).optional(),
+    before: z.number().int().min(1).optional(),
+    principal: z.string().min(1).max(256).optional(),
+  })
+  .strict()
 
 /**
  * A {@link KeyStore} over any {@link KeyBackend}: validation, key generation, AES-256-GCM
@@ -152,13 +189,21 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
 
   const seal = (keyId: string, secret: Uint8Array): SealedSecret =>
     ring ? sealSecret(ring, keyId, secret) : { version: PLAIN, data: secret.slice() }
+  // Every row is checked against its record MAC before anything reads its fields (get, info,
+  // list, edits): a field changed without the master key fails closed, naming the key id.
+  const check = (row: StoredKey): StoredKey => {
+    if (ring) checkRecordMac(ring, row, row.mac)
+    return row
+  }
+  const macOf = (row: StoredKey): Uint8Array | undefined => (ring ? recordMac(ring, row) : undefined)
   const open = (row: StoredKey): Uint8Array => {
     if (row.sealed.version === PLAIN && !ring) return row.sealed.data
     if (!ring) throw new ConfigurationError(`key ${row.keyId} is encrypted and no master key is configured`)
     return openSecret(ring, row.keyId, row.sealed)
   }
-  const emit = (type: KeyChangeEvent['type'], keyId: string, at: Date, replacedBy?: string) => {
-    const event: KeyChangeEvent = { type, keyId, at, ...(replacedBy ? { replacedBy } : {}) }
+  const emit = (type: KeyChangeEvent['type'], keyId: string, at: Date, replacedBy?: string) =>
+    emitEvent({ type, keyId, at, ...(replacedBy ? { replacedBy } : {}) })
+  const emitEvent = (event: KeyChangeEvent) => {
     for (const l of listeners) {
       try {
         l(event)
@@ -192,8 +237,19 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       ...(g.record.metadata ? { metadata: g.record.metadata } : {}),
       sealed: seal(g.keyId, g.secret),
     }
+    const mac = macOf(row)
+    if (mac) row.mac = mac
     return { g, row }
   }
+  const baseActor = options.actor ?? defaultActor()
+  const auditEvent = (actor: string, action: string, row: StoredKey, at: Date, detail?: Record<string, unknown>): NewKeyEvent => ({
+    at,
+    actor,
+    action,
+    keyId: row.keyId,
+    principal: row.principal,
+    ...(detail ? { detail } : {}),
+  })
   /**
    * Read-modify-write as compare-and-set on the row version: `change` computes the patch from the
    * row as it is (undefined: nothing to do), the write applies only if no one changed the row
@@ -202,17 +258,25 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
   const edit = async (
     keyId: string,
     change: (row: StoredKey, at: Date) => StoredKeyPatch | undefined,
-    ifVersion?: number,
-    type?: KeyChangeEvent['type'],
+    ifVersion: number | undefined,
+    type: KeyChangeEvent['type'] | undefined,
+    audit: { actor: string; action: string; detail?: Record<string, unknown> },
+    trustRow = false,
   ): Promise<KeyInfo> => {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const row = await backend.read(keyId)
-      if (!row) throw unknownKey()
+      const read = await backend.read(keyId)
+      if (!read) throw unknownKey()
+      // Only a revocation may start from a row that fails its MAC: it can only take authority away.
+      const row = trustRow ? read : check(read)
       if (ifVersion !== undefined && row.version !== ifVersion) throw conflict(keyId, ifVersion, row.version)
       const at = now()
       const p = change(row, at)
       if (!p) return info(row, at)
-      const next = await backend.update(keyId, p, row.version)
+      // The MAC of the row as this patch leaves it; the write is conditional on the version read,
+      // so the row it lands on is exactly the one it was computed from.
+      const mac = macOf(applyPatch(row, p))
+      if (mac) p.mac = mac
+      const next = await backend.update(keyId, p, row.version, auditEvent(audit.actor, audit.action, row, at, audit.detail))
       if (next) {
         emit(type ?? eventOf(p), keyId, at)
         return info(next, at)
@@ -227,7 +291,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     throw new SigilError('KEY_CONFLICT', `key ${keyId} kept changing while updating it; retry`)
   }
 
-  const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}): Promise<KeyInfo> => {
+  const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}, actor = baseActor): Promise<KeyInfo> => {
     const u = keyUpdateSchema.safeParse(changes)
     if (!u.success) throw zodOptionsError('key update', u.error, keyUpdateSchema, KEY_RENAMES)
     const grant = parseKeyGrant(o.grant)
@@ -247,21 +311,24 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
         return p
       },
       o.ifVersion,
+      undefined,
+      { actor, action: 'key.update', detail: detailOf(changes) },
     )
   }
 
   // An unknown key id costs what a known one does (opaque mode, SPEC §2 step 4): the same record
-  // is built and its secret opened, from a decoy row sealed like any other (drawn on first miss).
+  // is built, its record MAC checked and its secret opened, from a decoy row sealed and
+  // authenticated like any other (drawn on first miss).
   let decoy: StoredKey | undefined
   const record = (row: StoredKey | undefined): KeyRecord | undefined => {
-    if (row) return { ...info(row), secret: open(row) }
+    if (row) return { ...info(check(row)), secret: open(row) }
     decoy ??= issue({ principal: 'decoy', scopes: ['decoy'] }, now()).row
     // The work a found row costs; its result is dropped.
-    void { ...info(decoy), secret: open(decoy) }
+    void { ...info(check(decoy)), secret: open(decoy) }
     return undefined
   }
   const readSync = backend.readSync
-  return {
+  const build = (actor: string): EncryptedKeyStore => ({
     async get(keyId: string): Promise<KeyRecord | undefined> {
       return record(await backend.read(keyId))
     },
@@ -269,7 +336,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     ...(readSync ? { lookup: (keyId: string): KeyRecord | undefined => record(readSync.call(backend, keyId)) } : {}),
     async info(keyId) {
       const row = await backend.read(keyId)
-      return row ? info(row) : undefined
+      return row ? info(check(row)) : undefined
     },
     async create(input, o = {}) {
       checkOptions('create options', o, CREATE_OPTION_NAMES)
@@ -278,7 +345,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const { g, row } = issue(input, at)
       authorizeNewKey(grant, row)
       const limit = limitOf(grant, row.principal, at)
-      const inserted = await backend.insert(row, limit)
+      const inserted = await backend.insert(row, auditEvent(actor, 'key.create', row, at, { scopes: row.scopes }), limit)
       if (limit && inserted !== true) throw keyLimitError(limit.max)
       emit('created', g.keyId, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at) }
@@ -288,7 +355,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       if (!f.success) throw zodOptionsError('list filter', f.error, listFilterSchema)
       const at = now()
       const rows = await backend.list({ ...(f.data as ListKeysFilter), now: at })
-      return rows.map((r) => info(r, at))
+      return rows.map((r) => info(check(r), at))
     },
     async rotate(keyId, o = {}) {
       checkOptions('rotate options', o, ROTATE_OPTION_NAMES)
@@ -298,8 +365,9 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       if (o.expiresAt !== undefined && o.expiresAt !== null && !(o.expiresAt instanceof Date && Number.isFinite(o.expiresAt.getTime())))
         throw new ConfigurationError('expiresAt must be a valid Date or null')
       const at = now()
-      const old = await backend.read(keyId)
-      if (!old) throw unknownKey()
+      const read = await backend.read(keyId)
+      if (!read) throw unknownKey()
+      const old = check(read)
       authorizeKeyAccess(grant, old.principal)
       const status = effectiveStatus(old, at)
       if (status === 'revoked') throw new SigilError('KEY_REVOKED', 'a revoked key cannot be rotated')
@@ -320,8 +388,11 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       let notAfter = new Date(at.getTime() + graceMs)
       if (old.notAfter && old.notAfter < notAfter) notAfter = old.notAfter
       const p: StoredKeyPatch = { notAfter, replacedBy: g.keyId, updatedAt: at }
+      const mac = macOf(applyPatch(old, p))
+      if (mac) p.mac = mac
+      const ev = auditEvent(actor, 'key.rotate', old, at, { replacedBy: g.keyId, graceMs, notAfter: notAfter.toISOString() })
       const limit = limitOf(grant, old.principal, at)
-      const rotated = await backend.rotate(keyId, p, row, at, limit)
+      const rotated = await backend.rotate(keyId, p, row, at, old.version, ev, limit)
       if (rotated === 'limit' && limit) throw keyLimitError(limit.max)
       if (rotated !== true) {
         throw new SigilError('KEY_EXPIRED', 'the key changed while rotating it (concurrent rotation or revocation); check it and retry')
@@ -342,12 +413,30 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
         },
         undefined,
         'revoked',
+        { actor, action: 'key.revoke' },
+        true,
       )
     },
-    setScopes: (keyId, scopes) => update(keyId, { scopes }),
-    update,
+    setScopes: (keyId, scopes) => update(keyId, { scopes }, {}, actor),
+    update: (keyId, changes, o) => update(keyId, changes, o, actor),
     expire(keyId, when) {
-      return edit(keyId, (_row, at) => ({ expiresAt: when ?? at, updatedAt: at }), undefined, 'expired')
+      return edit(keyId, (_row, at) => ({ expiresAt: when ?? at, updatedAt: at }), undefined, 'expired', {
+        actor,
+        action: 'key.update',
+        detail: { expiresAt: (when ?? now()).toISOString() },
+      })
+    },
+    as: (who: string) => build(actorSchema(who)),
+    async events(q = {}) {
+      if (!backend.listEvents) return []
+      const f = eventQuerySchema.safeParse(q)
+      if (!f.success) throw zodOptionsError('event query', f.error, eventQuerySchema)
+      return backend.listEvents({ limit: f.data.limit ?? 50, ...f.data })
+    },
+    async appendEvent(e) {
+      if (!backend.appendEvent) throw new ConfigurationError('this key store keeps no audit log')
+      const { at, ...rest } = e
+      return backend.appendEvent({ ...rest, at: at ?? now(), actor: e.actor ?? actor })
     },
     onChange(listener) {
       listeners.add(listener)
@@ -363,23 +452,37 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       for (;;) {
         const batch = await backend.staleSecrets(ring.current, 100, after)
         if (batch.length === 0) break
-        for (const { keyId, sealed } of batch) {
+        for (const { keyId } of batch) {
           after = keyId
-          let next: SealedSecret
-          try {
-            next = sealSecret(ring, keyId, openSecret(ring, keyId, sealed))
-          } catch (e) {
-            failed.push({ keyId, reason: e instanceof Error ? e.message : String(e) })
-            continue
-          }
-          if (await backend.replaceSecret(keyId, sealed.version, next)) {
-            count++
-            emit('reencrypted', keyId, now())
+          // Re-read the whole row: its record MAC is keyed by the master-key version, so it is
+          // checked under the old version and written anew under the current one, conditional
+          // on the row version (an edit in between: read again).
+          for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+            const row = await backend.read(keyId)
+            if (!row || row.sealed.version === ring.current) break
+            let next: SealedSecret
+            let mac: Uint8Array
+            try {
+              check(row)
+              next = sealSecret(ring, keyId, openSecret(ring, keyId, row.sealed))
+              mac = recordMac(ring, { ...row, sealed: next })
+            } catch (e) {
+              failed.push({ keyId, reason: e instanceof Error ? e.message : String(e) })
+              break
+            }
+            if (await backend.replaceSecret(keyId, row.sealed.version, next, mac, row.version)) {
+              count++
+              emit('reencrypted', keyId, now())
+              break
+            }
           }
         }
       }
       return { reencrypted: count, current: ring.current, failed }
     },
     close: () => backend.close(),
-  }
+  })
+  const store = build(baseActor)
+  emitters.set(store, emitEvent)
+  return store
 }

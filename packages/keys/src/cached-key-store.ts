@@ -308,6 +308,9 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
     })
     out.onChange = (l: KeyChangeListener) => (admin.onChange as KeyStore['onChange'])(l)
   }
+  // `as(actor)` is synchronous and returns the store itself for another actor: its changes reach
+  // this cache through the same onChange listeners.
+  if (typeof admin.as === 'function') out.as = (actor: string) => (admin.as as (a: string) => unknown).call(store, actor)
   // Every other method (admin calls: create, list, rotate, revoke, update, …) passes through; one
   // whose first argument is a key id drops that key afterwards.
   const names = new Set(ADMIN)

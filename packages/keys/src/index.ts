@@ -20,7 +20,16 @@ export {
   SECRET_BYTES,
   scopesSchema,
 } from './generate-key.js'
-export type { BackendListQuery, KeyBackend, KeyCountLimit, StoredKey, StoredKeyPatch } from './key-backend.js'
+export type {
+  BackendListQuery,
+  EventListQuery,
+  KeyBackend,
+  KeyCountLimit,
+  KeyEvent,
+  NewKeyEvent,
+  StoredKey,
+  StoredKeyPatch,
+} from './key-backend.js'
 export {
   authorizeKeyAccess,
   authorizeKeyChange,
@@ -50,5 +59,7 @@ export type {
 export { generateMasterKey, type MasterKeyInput, type MasterKeyOptions, type MasterKeyRing, parseMasterKey } from './master-key.js'
 export { checkMasterKeys, type MasterKeyCheck, type MasterKeyEvidence } from './master-key-check.js'
 export { createMemoryBackend, createMemoryKeyStore } from './memory-store.js'
+export { checkRecordMac, KeyRecordError, type RecordFields, recordMac } from './record-mac.js'
+export type { KeyEnding, RestoreDiff } from './restore-plan.js'
 export { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 export type { StoreOptions } from './store-options.js'

@@ -18,6 +18,11 @@ export interface StoredKey {
   rateLimits?: RateLimits
   metadata?: Record<string, unknown>
   sealed: SealedSecret
+  /**
+   * HMAC of every authorization field under the master key (see `recordMac`); the store computes
+   * and checks it, the backend only keeps it. Undefined: a row of a release before record MACs.
+   */
+  mac?: Uint8Array
 }
 
 /**
@@ -33,7 +38,37 @@ export type StoredKeyPatch = {
   replacedBy?: string
   rateLimits?: RateLimits | null
   metadata?: Record<string, unknown> | null
+  /** The record MAC of the row as the patch leaves it (the store computes it from the row it read). */
+  mac?: Uint8Array
   updatedAt: Date
+}
+
+/**
+ * One entry of the store's audit log (its outbox): who changed which key, how, when. Written in
+ * the same transaction as the change it records, so no committed change lacks its event. Never a
+ * secret or token.
+ */
+export interface KeyEvent {
+  /** Increasing; the cursor of {@link KeyBackend.listEvents}. Assigned by the backend. */
+  id: number
+  at: Date
+  /** Who: `cli:<user>@<host>`, `operator:<name>`, `key:<keyId>` (an admin API client), `partner:<principal>`, … */
+  actor: string
+  /** `key.create`, `key.update`, `key.rotate`, `key.revoke`, `key.restore`, or an application's own (`session.login`). */
+  action: string
+  keyId?: string
+  principal?: string
+  detail?: Record<string, unknown>
+}
+
+/** An event to write: the backend assigns its id. */
+export type NewKeyEvent = Omit<KeyEvent, 'id'>
+
+/** What {@link KeyBackend.listEvents} selects: newest first, ids below `before`. */
+export interface EventListQuery {
+  limit: number
+  before?: number
+  principal?: string
 }
 
 /** What {@link KeyBackend.list} selects: filters run in the database, rows ordered by key id. */
@@ -68,6 +103,7 @@ export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   replacedBy: 'replaced_by',
   rateLimits: 'limits',
   metadata: 'metadata',
+  mac: 'record_mac',
   updatedAt: 'updated_at',
 }
 
@@ -95,28 +131,48 @@ export interface KeyBackend {
    */
   readonly keyLimits?: boolean
   /**
-   * Insert a new row; key ids are random, a duplicate is a bug and may throw. With `limit`
-   * (see `keyLimits`): resolves false, inserting nothing, when the principal already has `max` working keys.
+   * Insert a new row (and `event`, in the same transaction); key ids are random, a duplicate is a
+   * bug and may throw. With `limit` (see `keyLimits`): resolves false, inserting nothing (and no
+   * event), when the principal already has `max` working keys.
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: backends written before limits resolve void
-  insert(row: StoredKey, limit?: KeyCountLimit): Promise<boolean | void>
+  insert(row: StoredKey, event?: NewKeyEvent, limit?: KeyCountLimit): Promise<boolean | void>
   /**
    * Apply a patch and increment the version, in one atomic step; with `ifVersion`, only when
-   * the row is still at that version. The updated row, or undefined when no row matched.
+   * the row is still at that version. `event` is written in the same transaction, only when the
+   * patch applied. The updated row, or undefined when no row matched.
    */
-  update(keyId: string, patch: StoredKeyPatch, ifVersion?: number): Promise<StoredKey | undefined>
+  update(keyId: string, patch: StoredKeyPatch, ifVersion?: number, event?: NewKeyEvent): Promise<StoredKey | undefined>
   /**
    * Atomically: when `keyId` is active, not yet replaced and neither expired nor past its
-   * grace at `now`, apply `patch` to it (version + 1) and insert `next`. False (and no change) otherwise.
-   * With `limit`: `'limit'` (and no change) when, the patch applied, the principal would have more
-   * than `max` working keys with `next`.
+   * grace at `now` (and, with `ifVersion`, still at that row version: the patch carries a record
+   * MAC computed from that version), apply `patch` to it (version + 1) and insert `next`. False
+   * (and no change) otherwise. `event` is written in the same transaction. With `limit`: `'limit'`
+   * (and no change) when, the patch applied, the principal would have more than `max` working
+   * keys with `next`.
    */
-  rotate(keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date, limit?: KeyCountLimit): Promise<boolean | 'limit'>
+  rotate(
+    keyId: string,
+    patch: StoredKeyPatch,
+    next: StoredKey,
+    now: Date,
+    ifVersion?: number,
+    event?: NewKeyEvent,
+    limit?: KeyCountLimit,
+  ): Promise<boolean | 'limit'>
   /** Rows matching the query, ordered by key id. */
   list(query: BackendListQuery): Promise<StoredKey[]>
   /** Up to `limit` rows whose secret is not sealed under `version`, key id > `after`, ordered by key id. */
   staleSecrets(version: string, limit: number, after?: string): Promise<Array<{ keyId: string; sealed: SealedSecret }>>
-  /** Replace a sealed secret if it is still under `fromVersion` (concurrent re-encryptions are safe). */
-  replaceSecret(keyId: string, fromVersion: string, sealed: SealedSecret): Promise<boolean>
+  /**
+   * Replace a sealed secret (and the record MAC, which is keyed by the master-key version) if it
+   * is still under `fromVersion` and, with `ifVersion`, the row still at that version (concurrent
+   * re-encryptions and edits are safe). The row version does not change.
+   */
+  replaceSecret(keyId: string, fromVersion: string, sealed: SealedSecret, mac?: Uint8Array, ifVersion?: number): Promise<boolean>
+  /** Append an event that goes with no key change (a sign-in, an invite). */
+  appendEvent?(event: NewKeyEvent): Promise<KeyEvent>
+  /** The audit log, newest first. */
+  listEvents?(query: EventListQuery): Promise<KeyEvent[]>
   close(): Promise<void>
 }

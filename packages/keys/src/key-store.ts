@@ -1,4 +1,5 @@
 import type { KeyRecord, KeyResolver, KeyStatus, RateLimits } from '@sigil/core'
+import type { KeyEvent } from './key-backend.js'
 import type { KeyGrant } from './key-grant.js'
 
 /** What to create a key for. Validated with zod by every store. */
@@ -157,11 +158,26 @@ export interface KeyStore extends KeyResolver {
   expire(keyId: string, at?: Date): Promise<KeyInfo>
   /** Subscribe to committed changes; returns the unsubscribe function. */
   onChange(listener: KeyChangeListener): () => void
+  /**
+   * The same store, recording `actor` (`operator:alice`, `key:<keyId>`, `partner:acme`, …) as who
+   * made each change in its audit log. Stores built on `createBackedKeyStore` have it.
+   */
+  as?(actor: string): KeyStore
+  /**
+   * The audit log: every create, update, rotate, revoke and restore, written in the same
+   * transaction as the change (so no committed change lacks its event), newest first.
+   */
+  events?(query?: { limit?: number; before?: number; principal?: string }): Promise<KeyEvent[]>
+  /** Add an event that goes with no key change (a sign-in, an invite) to the audit log. */
+  appendEvent?(event: Omit<KeyEvent, 'id' | 'at' | 'actor'> & { at?: Date; actor?: string }): Promise<KeyEvent>
   close(): Promise<void>
 }
 
 /** A store that keeps secrets encrypted under a master key and can re-encrypt them. */
 export interface EncryptedKeyStore extends KeyStore {
+  as(actor: string): EncryptedKeyStore
+  events(query?: { limit?: number; before?: number; principal?: string }): Promise<KeyEvent[]>
+  appendEvent(event: Omit<KeyEvent, 'id' | 'at' | 'actor'> & { at?: Date; actor?: string }): Promise<KeyEvent>
   /**
    * Re-encrypt every secret not under the current master-key version. A row that cannot be
    * opened is skipped and reported in `failed`; every other row is still re-encrypted.

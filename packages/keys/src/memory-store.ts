@@ -1,5 +1,5 @@
 import { createBackedKeyStore } from './backed-key-store.js'
-import type { BackendListQuery, KeyBackend, KeyCountLimit, StoredKey } from './key-backend.js'
+import type { BackendListQuery, KeyBackend, KeyCountLimit, KeyEvent, NewKeyEvent, StoredKey } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import type { StoreOptions } from './store-options.js'
 
@@ -10,6 +10,13 @@ function clone(row: StoredKey): StoredKey {
 /** A {@link KeyBackend} in a `Map`. */
 export function createMemoryBackend(): KeyBackend {
   const rows = new Map<string, StoredKey>()
+  const events: KeyEvent[] = []
+  const log = (e: NewKeyEvent | undefined): KeyEvent | undefined => {
+    if (!e) return undefined
+    const event = { ...e, id: events.length + 1 }
+    events.push(event)
+    return event
+  }
   const apply = (row: StoredKey, patch: object): StoredKey => {
     const next: Record<string, unknown> = { ...row, version: row.version + 1 }
     for (const [k, v] of Object.entries(patch)) {
@@ -45,26 +52,30 @@ export function createMemoryBackend(): KeyBackend {
       return r && clone(r)
     },
     keyLimits: true,
-    async insert(row, limit) {
+    async insert(row, e, limit) {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
       if (limit && working(limit) >= limit.max) return false
       rows.set(row.keyId, clone(row))
+      log(e)
       return true
     },
-    async update(keyId, patch, ifVersion) {
+    async update(keyId, patch, ifVersion, e) {
       const r = rows.get(keyId)
       if (!r || (ifVersion !== undefined && r.version !== ifVersion)) return undefined
+      log(e)
       return apply(r, patch)
     },
-    async rotate(keyId, patch, next, now, limit) {
+    async rotate(keyId, patch, next, now, ifVersion, e, limit) {
       const r = rows.get(keyId)
       const t = now.getTime()
       if (r?.status !== 'active' || r.replacedBy) return false
+      if (ifVersion !== undefined && r.version !== ifVersion) return false
       if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return false
       // The old key counts while its grace lasts: patched first, then counted with the new one.
       if (limit && working(limit, { ...r, ...patch } as StoredKey) + 1 > limit.max) return 'limit'
       apply(r, patch)
       rows.set(next.keyId, clone(next))
+      log(e)
       return true
     },
     async list(q) {
@@ -81,11 +92,25 @@ export function createMemoryBackend(): KeyBackend {
         .slice(0, limit)
         .map((r) => ({ keyId: r.keyId, sealed: r.sealed }))
     },
-    async replaceSecret(keyId, fromVersion, sealed) {
+    async replaceSecret(keyId, fromVersion, sealed, mac, ifVersion) {
       const r = rows.get(keyId)
-      if (!r || r.sealed.version !== fromVersion) return false
-      rows.set(keyId, { ...r, sealed })
+      if (!r || r.sealed.version !== fromVersion || (ifVersion !== undefined && r.version !== ifVersion)) return false
+      const next: StoredKey = { ...r, sealed }
+      if (mac) next.mac = mac
+      else delete next.mac
+      rows.set(keyId, next)
       return true
+    },
+    async appendEvent(e) {
+      return log(e) as KeyEvent
+    },
+    async listEvents(q) {
+      const out: KeyEvent[] = []
+      for (let i = events.length - 1; i >= 0 && out.length < q.limit; i--) {
+        const e = events[i] as KeyEvent
+        if ((q.before === undefined || e.id < q.before) && (q.principal === undefined || e.principal === q.principal)) out.push(e)
+      }
+      return out
     },
     async close() {},
   }

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto'
 import { SigilError } from '@sigil/core'
-import { type KeyBackend, type KeyCountLimit, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
+import {
+  type KeyBackend,
+  type KeyCountLimit,
+  type KeyEvent,
+  type NewKeyEvent,
+  PATCH_COLUMNS,
+  type StoredKey,
+  type StoredKeyPatch,
+} from './key-backend.js'
 import type { MasterKeyRing } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
 import type { PgQueryClient } from './postgres.js'
@@ -23,6 +31,7 @@ const COLUMNS = [
   'secret_ciphertext',
   'master_key_version',
   'version',
+  'record_mac',
 ] as const
 const JSONB = new Set(['scopes', 'limits', 'metadata'])
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(0))
@@ -47,6 +56,7 @@ function values(r: StoredKey): unknown[] {
     Buffer.from(r.sealed.data),
     r.sealed.version,
     r.version,
+    r.mac ? Buffer.from(r.mac) : null,
   ]
 }
 
@@ -61,6 +71,7 @@ function fromRow(r: Row): StoredKey {
     version: Number(r.version ?? 0),
     sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
   }
+  if (r.record_mac instanceof Uint8Array) out.mac = bytes(r.record_mac)
   const opt: Row = {
     expiresAt: r.expires_at,
     notAfter: r.not_after,
@@ -79,7 +90,7 @@ function setClause(patch: StoredKeyPatch, first: number): { sql: string; params:
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue
     const col = PATCH_COLUMNS[k] as string
-    params.push(v === null ? null : JSONB.has(col) ? json(v) : v)
+    params.push(v === null ? null : JSONB.has(col) ? json(v) : v instanceof Uint8Array ? Buffer.from(v) : v)
     sets.push(`${col} = ${placeholder(col, first + params.length - 1)}`)
   }
   return { sql: sets.join(', '), params }
@@ -112,8 +123,24 @@ function statementName(text: string): string {
 // a few dozen in practice (list filters × update fields); past this many, the rest run unnamed.
 const MAX_NAMED = 256
 
-/** The {@link KeyBackend} of the PostgreSQL store; every statement is single and atomic. */
-export function postgresBackend(client: StatementClient, table: string, close: () => Promise<void>): KeyBackend {
+const eventFromRow = (r: Row): KeyEvent => ({
+  id: Number(r.id),
+  at: r.at as Date,
+  actor: r.actor as string,
+  action: r.action as string,
+  ...(r.key_id ? { keyId: r.key_id as string } : {}),
+  ...(r.principal ? { principal: r.principal as string } : {}),
+  ...(r.detail ? { detail: r.detail as Record<string, unknown> } : {}),
+})
+const EVENT_COLUMNS = 'at, actor, action, key_id, principal, detail'
+// Parameters of an event written with a change: key id and principal come from the changed row.
+const eventParams = (e: NewKeyEvent) => [e.at, e.actor, e.action, json(e.detail)]
+
+/**
+ * The {@link KeyBackend} of the PostgreSQL store; every statement is single and atomic — a change
+ * and its audit event (`events`, the quoted events table) are one statement (data-modifying CTEs).
+ */
+export function postgresBackend(client: StatementClient, table: string, close: () => Promise<void>, events?: string): KeyBackend {
   const names = new Map<string, string>()
   const nameOf = (sql: string) => {
     let n = names.get(sql)
@@ -141,6 +168,8 @@ export function postgresBackend(client: StatementClient, table: string, close: (
   // COMMITTED the count (a later statement) then sees it. One statement could not: its snapshot
   // predates the lock.
   const overLimit = Symbol('limit')
+  // An event written inside a limited write's transaction: key id and principal are the row's ($5, $6).
+  const eventInsertSql = `INSERT INTO ${events} (${EVENT_COLUMNS}) VALUES ($1, $2, $3, $5, $6, $4::text::jsonb)`
   // Working at $2: active, neither expired nor past a rotation grace (a replaced key in grace counts).
   const workingSql = `SELECT count(*) AS n FROM ${table} WHERE principal = $1 AND status = 'active' AND (expires_at IS NULL OR expires_at > $2) AND (not_after IS NULL OR not_after > $2)`
   const limited = async <T>(limit: KeyCountLimit, fn: (tx: PgQueryClient, working: () => Promise<number>) => Promise<T>) => {
@@ -164,48 +193,78 @@ export function postgresBackend(client: StatementClient, table: string, close: (
       const [r] = await q(readSql, [keyId])
       return r && fromRow(r)
     },
-    async insert(row, limit) {
-      if (!limit) {
+    async insert(row, e, limit) {
+      if (limit) {
+        const r = await limited(limit, async (tx, working) => {
+          if ((await working()) >= limit.max) return false
+          await tx.query(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
+          // The event commits with the key in this transaction, or not at all (the outbox).
+          if (e && events) await tx.query(eventInsertSql, [...eventParams(e), row.keyId, row.principal])
+          return true
+        })
+        return r === true
+      }
+      if (!e || !events) {
         await q(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
         return true
       }
-      const r = await limited(limit, async (tx, working) => {
-        if ((await working()) >= limit.max) return false
-        await tx.query(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
-        return true
-      })
-      return r === true
+      const n = COLUMNS.length
+      await q(
+        `WITH i AS (INSERT INTO ${table} ${insertSql(1)} RETURNING key_id, principal)
+         INSERT INTO ${events} (${EVENT_COLUMNS}) SELECT $${n + 1}, $${n + 2}, $${n + 3}, key_id, principal, $${n + 4}::text::jsonb FROM i`,
+        [...values(row), ...eventParams(e)],
+      )
+      return true
     },
-    async update(keyId, patch, ifVersion) {
-      // One statement: the row lock makes the version check and the write atomic.
+    async update(keyId, patch, ifVersion, e) {
+      // One statement: the row lock makes the version check and the write atomic, and the event
+      // (a data-modifying CTE) commits with the change or not at all.
       const { sql, params } = setClause(patch, 3)
       const guard = ifVersion === undefined ? '' : ' AND version = $2'
-      const [r] = await q(`UPDATE ${table} SET ${sql} WHERE key_id = $1${guard} RETURNING ${SELECT}`, [keyId, ifVersion ?? null, ...params])
+      const upd = `UPDATE ${table} SET ${sql} WHERE key_id = $1${guard} RETURNING ${SELECT}`
+      if (!e || !events) {
+        const [r] = await q(upd, [keyId, ifVersion ?? null, ...params])
+        return r && fromRow(r)
+      }
+      const k = 3 + params.length
+      const [r] = await q(
+        `WITH u AS (${upd}), e AS (INSERT INTO ${events} (${EVENT_COLUMNS}) SELECT $${k}, $${k + 1}, $${k + 2}, key_id, principal, $${k + 3}::text::jsonb FROM u)
+         SELECT * FROM u`,
+        [keyId, ifVersion ?? null, ...params, ...eventParams(e)],
+      )
       return r && fromRow(r)
     },
-    async rotate(keyId, patch, next, now, limit) {
+    async rotate(keyId, patch, next, now, ifVersion, e, limit) {
       if (limit) {
-        const { sql, params } = setClause(patch, 3)
+        const { sql, params } = setClause(patch, 4)
         return limited(limit, async (tx, working) => {
-          const old = await tx.query(`UPDATE ${table} SET ${sql} WHERE key_id = $1 AND ${live(2)} RETURNING key_id`, [
-            keyId,
-            now,
-            ...params,
-          ])
-          if (old.rows.length !== 1) return false
+          const old = await tx.query(
+            `UPDATE ${table} SET ${sql} WHERE key_id = $1 AND ${live(2)} AND ($3::integer IS NULL OR version = $3) RETURNING key_id, principal`,
+            [keyId, now, ifVersion ?? null, ...params],
+          )
+          const was = old.rows[0] as Row | undefined
+          if (old.rows.length !== 1 || !was) return false
           // The old key, patched, counts while its grace lasts; over the limit rolls the patch back.
           if ((await working()) + 1 > limit.max) throw overLimit
           await tx.query(`INSERT INTO ${table} ${insertSql(1)}`, values(next))
+          if (e && events) await tx.query(eventInsertSql, [...eventParams(e), was.key_id, was.principal])
           return true
         })
       }
-      // One statement, so the old key's deadline and the new key commit together or not at all.
-      const { sql, params } = setClause(patch, 3)
-      const first = 3 + params.length
+      // One statement, so the old key's deadline, the new key and the event commit together or not at all.
+      const { sql, params } = setClause(patch, 4)
+      const first = 4 + params.length
+      const k = first + COLUMNS.length
+      const withEvent = e !== undefined && events !== undefined
       const rows = await q(
-        `WITH old AS (UPDATE ${table} SET ${sql} WHERE key_id = $1 AND ${live(2)} RETURNING key_id)
-         INSERT INTO ${table} (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')} FROM old RETURNING key_id`,
-        [keyId, now, ...params, ...values(next)],
+        `WITH old AS (UPDATE ${table} SET ${sql} WHERE key_id = $1 AND ${live(2)} AND ($3::integer IS NULL OR version = $3) RETURNING key_id, principal),
+         ins AS (INSERT INTO ${table} (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')} FROM old RETURNING key_id)${
+           withEvent
+             ? `, ev AS (INSERT INTO ${events} (${EVENT_COLUMNS}) SELECT $${k}, $${k + 1}, $${k + 2}, key_id, principal, $${k + 3}::text::jsonb FROM old)`
+             : ''
+         }
+         SELECT key_id FROM ins`,
+        [keyId, now, ifVersion ?? null, ...params, ...values(next), ...(withEvent ? eventParams(e) : [])],
       )
       return rows.length === 1
     },
@@ -241,13 +300,46 @@ export function postgresBackend(client: StatementClient, table: string, close: (
         sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
       }))
     },
-    async replaceSecret(keyId, from, s) {
+    async replaceSecret(keyId, from, s, mac, ifVersion) {
       const rows = await q(
-        `UPDATE ${table} SET secret_ciphertext = $1, master_key_version = $2 WHERE key_id = $3 AND master_key_version = $4 RETURNING key_id`,
-        [Buffer.from(s.data), s.version, keyId, from],
+        `UPDATE ${table} SET secret_ciphertext = $1, master_key_version = $2, record_mac = $5 WHERE key_id = $3 AND master_key_version = $4 AND ($6::integer IS NULL OR version = $6) RETURNING key_id`,
+        [Buffer.from(s.data), s.version, keyId, from, mac ? Buffer.from(mac) : null, ifVersion ?? null],
       )
       return rows.length === 1
     },
+    ...(events
+      ? {
+          async appendEvent(e: NewKeyEvent) {
+            const [r] = await q(`INSERT INTO ${events} (${EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::text::jsonb) RETURNING *`, [
+              e.at,
+              e.actor,
+              e.action,
+              e.keyId ?? null,
+              e.principal ?? null,
+              json(e.detail),
+            ])
+            return eventFromRow(r as Row)
+          },
+          async listEvents(query: { limit: number; before?: number; principal?: string }) {
+            const where: string[] = []
+            const params: unknown[] = []
+            if (query.before !== undefined) {
+              params.push(query.before)
+              where.push(`id < $${params.length}`)
+            }
+            if (query.principal !== undefined) {
+              params.push(query.principal)
+              where.push(`principal = $${params.length}`)
+            }
+            params.push(query.limit)
+            const rows = await q(
+              `SELECT id, ${EVENT_COLUMNS} FROM ${events}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+              params,
+            )
+            return rows.map(eventFromRow)
+          },
+        }
+      : {}),
     close,
   }
 }
@@ -295,5 +387,47 @@ export async function verifyPostgresMasterKeys(
   } catch (e) {
     if (e instanceof SigilError) throw e
     throw new SigilError('STORE_UNAVAILABLE', 'cannot read the master-key checks of the PostgreSQL key store', { cause: e })
+  }
+}
+
+/**
+ * Once, after the migration that added record MACs: MAC every row written before it (taken as
+ * authentic, as the previous release took them) and drop the marker, in one statement, so it is
+ * all or nothing. Only while no row has a MAC yet: a marker put back later (by hand, or by someone
+ * who can write to the database) never re-authenticates rows of a table already authenticated.
+ * A row changed in between (same version guard) keeps no MAC and fails closed. Afterwards a row
+ * without a MAC is refused.
+ */
+export async function authenticatePostgresLegacyRows(
+  client: PgQueryClient,
+  schemaName: string,
+  table: string,
+  mac: (row: StoredKey) => Uint8Array,
+): Promise<number> {
+  const meta = `"${schemaName}"."${table}_meta"`
+  const rows = `"${schemaName}"."${table}"`
+  try {
+    const marker = (await client.query(`SELECT value FROM ${meta} WHERE name = 'authenticate_legacy_rows'`)).rows
+    if (marker.length === 0) return 0
+    if ((await client.query(`SELECT 1 FROM ${rows} WHERE record_mac IS NOT NULL LIMIT 1`)).rows.length > 0) {
+      await client.query(`DELETE FROM ${meta} WHERE name = 'authenticate_legacy_rows'`)
+      return 0
+    }
+    const legacy = ((await client.query(`SELECT ${SELECT} FROM ${rows} WHERE record_mac IS NULL`)).rows as Row[]).map(fromRow)
+    const r = await client.query(
+      `WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::integer[]) AS v(key_id, mac, version)),
+       u AS (UPDATE ${rows} t SET record_mac = decode(v.mac, 'hex') FROM v
+             WHERE t.key_id = v.key_id AND t.version = v.version AND t.record_mac IS NULL
+               AND EXISTS (SELECT 1 FROM ${meta} WHERE name = 'authenticate_legacy_rows')
+             RETURNING t.key_id),
+       d AS (DELETE FROM ${meta} WHERE name = 'authenticate_legacy_rows')
+       SELECT count(*)::integer AS n FROM u`,
+      [legacy.map((x) => x.keyId), legacy.map((x) => Buffer.from(mac(x)).toString('hex')), legacy.map((x) => x.version)],
+    )
+    return Number((r.rows[0] as Row | undefined)?.n ?? 0)
+  } catch (e) {
+    throw new SigilError('STORE_UNAVAILABLE', 'cannot authenticate the rows of the PostgreSQL key store written before record MACs', {
+      cause: e,
+    })
   }
 }

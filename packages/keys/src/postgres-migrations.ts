@@ -46,4 +46,25 @@ CREATE INDEX IF NOT EXISTS "{name}_key_id_c" ON {schema}.{table} (key_id COLLATE
 CREATE INDEX IF NOT EXISTS "{name}_principal_key_id_c" ON {schema}.{table} (principal, key_id COLLATE "C");
 `,
   },
+  {
+    // Record MACs (every authorization field under the master key; NULL on rows written before,
+    // which the next open authenticates once while the meta marker is there), and the audit log
+    // as an outbox written in the transaction (the statement) of each change.
+    version: 3,
+    sql: `
+ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS record_mac bytea;
+CREATE TABLE IF NOT EXISTS {schema}."{name}_meta" (name text PRIMARY KEY, value text NOT NULL);
+INSERT INTO {schema}."{name}_meta" (name, value) VALUES ('authenticate_legacy_rows', 'pending') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS {schema}."{name}_events" (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at timestamptz NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  key_id text,
+  principal text,
+  detail jsonb
+);
+CREATE INDEX IF NOT EXISTS "{name}_events_principal" ON {schema}."{name}_events" (principal, id);
+`,
+  },
 ]

@@ -5,8 +5,9 @@ import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
-import { postgresBackend, type StatementClient, verifyPostgresMasterKeys } from './postgres-backend.js'
+import { authenticatePostgresLegacyRows, postgresBackend, type StatementClient, verifyPostgresMasterKeys } from './postgres-backend.js'
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js'
+import { recordMac } from './record-mac.js'
 import { type StoreOptions, storeOptionsOf, storeOptionsSchema } from './store-options.js'
 
 /**
@@ -297,13 +298,20 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   }
   try {
     await verifyPostgresMasterKeys(client, schemaName, table, ring)
+    // Once after the upgrade that added record MACs: the rows of the previous release get theirs.
+    await authenticatePostgresLegacyRows(client, schemaName, table, (row) => recordMac(ring, row))
   } catch (e) {
     await owned?.end()
     throw e
   }
-  const backend = postgresBackend(client, `"${schemaName}"."${table}"`, async () => {
-    await owned?.end()
-  })
+  const backend = postgresBackend(
+    client,
+    `"${schemaName}"."${table}"`,
+    async () => {
+      await owned?.end()
+    },
+    `"${schemaName}"."${table}_events"`,
+  )
   return createBackedKeyStore(backend, { ...storeOptionsOf(options), masterKey: ring })
 }
 

@@ -1,5 +1,13 @@
 import { SigilError } from '@sigil/core'
-import { type KeyBackend, type KeyCountLimit, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
+import {
+  type KeyBackend,
+  type KeyCountLimit,
+  type KeyEvent,
+  type NewKeyEvent,
+  PATCH_COLUMNS,
+  type StoredKey,
+  type StoredKeyPatch,
+} from './key-backend.js'
 import type { MasterKeyCheck, MasterKeyEvidence } from './master-key-check.js'
 import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js'
 
@@ -7,7 +15,7 @@ type Row = SqliteRow
 
 /** Columns of a key row, in insert order. */
 export const SQLITE_COLUMNS =
-  'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version, version'
+  'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version, version, record_mac'
 
 const ms = (d: Date | undefined) => (d ? d.getTime() : null)
 const date = (v: unknown) => (v === null || v === undefined ? undefined : new Date(Number(v)))
@@ -25,6 +33,7 @@ function fromRow(r: Row): StoredKey {
     version: Number(r.version ?? 0),
     sealed: { version: r.master_key_version as string, data: new Uint8Array(r.secret_ciphertext as Buffer) },
   }
+  if (r.record_mac !== null && r.record_mac !== undefined) out.mac = new Uint8Array(r.record_mac as Buffer)
   const opt = {
     expiresAt: date(r.expires_at),
     notAfter: date(r.not_after),
@@ -35,6 +44,28 @@ function fromRow(r: Row): StoredKey {
   }
   for (const [k, v] of Object.entries(opt)) if (v !== undefined) (out as unknown as Row)[k] = v
   return out
+}
+
+/** A row's values in {@link SQLITE_COLUMNS} order. */
+export function sqliteRowValues(r: StoredKey): SqliteValue[] {
+  return [
+    r.keyId,
+    r.principal,
+    JSON.stringify(r.scopes),
+    r.status,
+    r.createdAt.getTime(),
+    r.updatedAt.getTime(),
+    ms(r.expiresAt),
+    ms(r.notAfter),
+    ms(r.revokedAt),
+    r.replacedBy ?? null,
+    r.rateLimits ? JSON.stringify(r.rateLimits) : null,
+    r.metadata ? JSON.stringify(r.metadata) : null,
+    Buffer.from(r.sealed.data),
+    r.sealed.version,
+    r.version,
+    r.mac ? Buffer.from(r.mac) : null,
+  ]
 }
 
 // The shape of a stored row (see fromRow), for an unknown id's equivalent work.
@@ -54,6 +85,7 @@ const DECOY_ROW: Row = {
   secret_ciphertext: Buffer.alloc(60),
   master_key_version: 'v1',
   version: 0,
+  record_mac: Buffer.alloc(32),
 }
 
 function patchSql(patch: StoredKeyPatch): { sets: string; values: SqliteValue[] } {
@@ -63,7 +95,17 @@ function patchSql(patch: StoredKeyPatch): { sets: string; values: SqliteValue[] 
     if (v === undefined) continue
     const col = PATCH_COLUMNS[k] as string
     cols.push(`${col} = ?`)
-    values.push(v === null ? null : v instanceof Date ? v.getTime() : JSON_COLUMNS.has(col) ? JSON.stringify(v) : (v as SqliteValue))
+    values.push(
+      v === null
+        ? null
+        : v instanceof Date
+          ? v.getTime()
+          : v instanceof Uint8Array
+            ? Buffer.from(v)
+            : JSON_COLUMNS.has(col)
+              ? JSON.stringify(v)
+              : (v as SqliteValue),
+    )
   }
   return { sets: cols.join(', '), values }
 }
@@ -92,6 +134,19 @@ function mapped<A extends unknown[], R>(fn: (...a: A) => R): (...a: A) => Promis
 
 // Each `?` here is the list query's instant (`now`), bound once per occurrence.
 const LIVE = '(expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)'
+/** An audit event as stored in `{table}_events`. */
+export function eventFromRow(r: Row): KeyEvent {
+  return {
+    id: Number(r.id),
+    at: new Date(Number(r.at)),
+    actor: r.actor as string,
+    action: r.action as string,
+    ...(r.key_id ? { keyId: r.key_id as string } : {}),
+    ...(r.principal ? { principal: r.principal as string } : {}),
+    ...(r.detail ? { detail: JSON.parse(r.detail as string) } : {}),
+  }
+}
+
 const STATUS_SQL = {
   active: [`status = 'active' AND ${LIVE}`, 2],
   expired: [`status = 'active' AND NOT (${LIVE})`, 2],
@@ -118,48 +173,55 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
     stale: db.prepare(
       `SELECT key_id, master_key_version, secret_ciphertext FROM ${t} WHERE master_key_version <> ? AND key_id > ? ORDER BY key_id LIMIT ?`,
     ),
-    reseal: db.prepare(`UPDATE ${t} SET secret_ciphertext = ?, master_key_version = ? WHERE key_id = ? AND master_key_version = ?`),
+    reseal: db.prepare(
+      `UPDATE ${t} SET secret_ciphertext = ?, master_key_version = ?, record_mac = ? WHERE key_id = ? AND master_key_version = ? AND (? IS NULL OR version = ?)`,
+    ),
+    event: db.prepare(`INSERT INTO "${table}_events" (at, actor, action, key_id, principal, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`),
     working: db.prepare(`SELECT count(*) AS n FROM ${t} WHERE principal = ? AND status = 'active' AND ${LIVE}`),
   }
+  const event = (e: NewKeyEvent) =>
+    eventFromRow(
+      q.event.get(
+        e.at.getTime(),
+        e.actor,
+        e.action,
+        e.keyId ?? null,
+        e.principal ?? null,
+        e.detail ? JSON.stringify(e.detail) : null,
+      ) as Row,
+    )
   // Counted inside the write transaction (BEGIN IMMEDIATE holds the write lock): atomic across processes.
   const working = (l: KeyCountLimit) => Number(q.working.get(l.principal, l.now.getTime(), l.now.getTime())?.n ?? 0)
-  const insert = (r: StoredKey) =>
-    q.insert.run(
-      r.keyId,
-      r.principal,
-      JSON.stringify(r.scopes),
-      r.status,
-      r.createdAt.getTime(),
-      r.updatedAt.getTime(),
-      ms(r.expiresAt),
-      ms(r.notAfter),
-      ms(r.revokedAt),
-      r.replacedBy ?? null,
-      r.rateLimits ? JSON.stringify(r.rateLimits) : null,
-      r.metadata ? JSON.stringify(r.metadata) : null,
-      Buffer.from(r.sealed.data),
-      r.sealed.version,
-      r.version,
-    )
+  const insert = (r: StoredKey) => q.insert.run(...sqliteRowValues(r))
   const update = (keyId: string, patch: StoredKeyPatch, guard = '', guardValues: SqliteValue[] = []) => {
     const { sets, values } = patchSql(patch)
     return prepare(`UPDATE ${t} SET ${sets} WHERE key_id = ?${guard}`).run(...values, keyId, ...guardValues).changes > 0
   }
   const overLimit = Symbol('limit')
-  const rotate = (keyId: string, patch: StoredKeyPatch, next: StoredKey, now: number, limit?: KeyCountLimit) => {
+  const rotate = (
+    keyId: string,
+    patch: StoredKeyPatch,
+    next: StoredKey,
+    now: number,
+    ifVersion?: number,
+    e?: NewKeyEvent,
+    limit?: KeyCountLimit,
+  ) => {
     try {
       return db.immediate(() => {
         const guard =
-          " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)"
-        if (!update(keyId, patch, guard, [now, now])) return false
+          " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)" +
+          (ifVersion === undefined ? '' : ' AND version = ?')
+        if (!update(keyId, patch, guard, ifVersion === undefined ? [now, now] : [now, now, ifVersion])) return false
         // The old key, patched, still counts while its grace lasts; over the limit undoes the patch.
         if (limit && working(limit) + 1 > limit.max) throw overLimit
         insert(next)
+        if (e) event(e)
         return true
       })
-    } catch (e) {
-      if (e === overLimit) return 'limit' as const
-      throw e
+    } catch (err) {
+      if (err === overLimit) return 'limit' as const
+      throw err
     }
   }
   const readSync = (keyId: string) => {
@@ -177,26 +239,33 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
     read: mapped(readSync),
     readSync,
     keyLimits: true,
-    insert: mapped((row: StoredKey, limit?: KeyCountLimit) => {
-      if (!limit) return void insert(row)
+    insert: mapped((row: StoredKey, e?: NewKeyEvent, limit?: KeyCountLimit) => {
+      if (!e && !limit) return void insert(row)
       return db.immediate(() => {
-        if (working(limit) >= limit.max) return false
+        if (limit && working(limit) >= limit.max) return false
         insert(row)
+        if (e) event(e)
         return true
       })
     }),
-    update: mapped((keyId: string, patch: StoredKeyPatch, ifVersion?: number) => {
+    update: mapped((keyId: string, patch: StoredKeyPatch, ifVersion?: number, e?: NewKeyEvent) => {
       const { sets, values } = patchSql(patch)
       const guard = ifVersion === undefined ? '' : ' AND version = ?'
-      const r = prepare(`UPDATE ${t} SET ${sets} WHERE key_id = ?${guard} RETURNING *`).get(
-        ...values,
-        keyId,
-        ...(ifVersion === undefined ? [] : [ifVersion]),
-      ) as Row | undefined
-      return r && fromRow(r)
+      const run = () => {
+        const r = prepare(`UPDATE ${t} SET ${sets} WHERE key_id = ?${guard} RETURNING *`).get(
+          ...values,
+          keyId,
+          ...(ifVersion === undefined ? [] : [ifVersion]),
+        ) as Row | undefined
+        // The event commits with the change or not at all (the outbox): never one without the other.
+        if (r && e) event(e)
+        return r && fromRow(r)
+      }
+      return e ? db.immediate(run) : run()
     }),
-    rotate: mapped((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date, limit?: KeyCountLimit) =>
-      rotate(keyId, patch, next, now.getTime(), limit),
+    rotate: mapped(
+      (keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date, ifVersion?: number, e?: NewKeyEvent, limit?: KeyCountLimit) =>
+        rotate(keyId, patch, next, now.getTime(), ifVersion, e, limit),
     ),
     list: mapped((query) => {
       const where: string[] = []
@@ -226,7 +295,26 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
         sealed: { version: r.master_key_version as string, data: new Uint8Array(r.secret_ciphertext as Buffer) },
       })),
     ),
-    replaceSecret: mapped((keyId: string, from: string, s) => q.reseal.run(Buffer.from(s.data), s.version, keyId, from).changes > 0),
+    replaceSecret: mapped(
+      (keyId: string, from: string, s, mac?: Uint8Array, ifVersion?: number) =>
+        q.reseal.run(Buffer.from(s.data), s.version, mac ? Buffer.from(mac) : null, keyId, from, ifVersion ?? null, ifVersion ?? null)
+          .changes > 0,
+    ),
+    appendEvent: mapped((e: NewKeyEvent) => event(e)),
+    listEvents: mapped((query) => {
+      const where: string[] = []
+      const params: SqliteValue[] = []
+      if (query.before !== undefined) {
+        where.push('id < ?')
+        params.push(query.before)
+      }
+      if (query.principal !== undefined) {
+        where.push('principal = ?')
+        params.push(query.principal)
+      }
+      const sql = `SELECT * FROM "${table}_events"${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
+      return (prepare(sql).all(...params, query.limit) as Row[]).map(eventFromRow)
+    }),
     close: async () => {
       if (db.isOpen) db.close()
     },
@@ -251,4 +339,34 @@ export function sqliteMasterKeyEvidence(db: SqliteDatabase, schemaName: string, 
 export function saveSqliteMasterKeyChecks(db: SqliteDatabase, table: string, checks: MasterKeyCheck[]): void {
   const ins = db.prepare(`INSERT OR IGNORE INTO "${table}_master_keys" (version, check_value, created_at) VALUES (?, ?, ?)`)
   for (const c of checks) ins.run(c.version, Buffer.from(c.data), Date.now())
+}
+
+/**
+ * Once, after the migration that added record MACs: MAC every row written before it (the rows as
+ * they are now are taken as authentic, as the previous release took them), then drop the marker,
+ * in one write transaction. Only while no row has a MAC yet, so a marker put back later never
+ * re-authenticates an authenticated table; afterwards a row without a MAC is refused, so removing
+ * a MAC never turns a row back into an unchecked one. Returns the number of rows authenticated.
+ */
+export function authenticateSqliteLegacyRows(db: SqliteDatabase, table: string, mac: (row: StoredKey) => Uint8Array): number {
+  const marker = `SELECT value FROM "${table}_meta" WHERE name = 'authenticate_legacy_rows'`
+  if (!db.prepare(marker).get()) return 0
+  return db.immediate(() => {
+    if (!db.prepare(marker).get()) return 0
+    // Only while no row has a MAC: a marker put back later never re-authenticates an authenticated table.
+    const authenticated = db.prepare(`SELECT 1 AS x FROM "${table}" WHERE record_mac IS NOT NULL LIMIT 1`).get()
+    const rows = authenticated ? [] : (db.prepare(`SELECT * FROM "${table}" WHERE record_mac IS NULL`).all() as Row[])
+    const set = db.prepare(`UPDATE "${table}" SET record_mac = ? WHERE key_id = ? AND record_mac IS NULL`)
+    for (const r of rows) {
+      const row = fromRow(r)
+      set.run(Buffer.from(mac(row)), row.keyId)
+    }
+    db.prepare(`DELETE FROM "${table}_meta" WHERE name = 'authenticate_legacy_rows'`).run()
+    return rows.length
+  })
+}
+
+/** Every row of a store's table, read straight (for restore's checks). */
+export function sqliteRows(db: SqliteDatabase, schemaName: string, table: string): StoredKey[] {
+  return (db.prepare(`SELECT * FROM "${schemaName}"."${table}" ORDER BY key_id`).all() as Row[]).map(fromRow)
 }

@@ -43,4 +43,25 @@ DROP INDEX IF EXISTS "{table}_principal";
 CREATE INDEX IF NOT EXISTS "{table}_principal_key_id" ON "{table}" (principal, key_id);
 `,
   },
+  {
+    // Record MACs (every authorization field under the master key; NULL on rows written before,
+    // which the next open authenticates once while the meta marker is there), and the audit log
+    // as an outbox written in the transaction of each change.
+    version: 3,
+    sql: `
+ALTER TABLE "{table}" ADD COLUMN record_mac BLOB;
+CREATE TABLE IF NOT EXISTS "{table}_meta" (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO "{table}_meta" (name, value) VALUES ('authenticate_legacy_rows', 'pending');
+CREATE TABLE IF NOT EXISTS "{table}_events" (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  key_id TEXT,
+  principal TEXT,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS "{table}_events_principal" ON "{table}_events" (principal, id);
+`,
+  },
 ]

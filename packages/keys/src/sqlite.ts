@@ -1,18 +1,29 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigurationError, SigilError } from '@sigil/core'
-import { checkOptions, zodOptionsError } from '@sigil/core/internal'
+import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
-import { createBackedKeyStore } from './backed-key-store.js'
+import { createBackedKeyStore, emitKeyChange } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
-import { SQLITE_COLUMNS, saveSqliteMasterKeyChecks, sqliteBackend, sqliteMasterKeyEvidence, storeError } from './sqlite-backend.js'
+import { recordMac } from './record-mac.js'
+import { restoredKeyIds } from './restore-plan.js'
+import {
+  authenticateSqliteLegacyRows,
+  saveSqliteMasterKeyChecks,
+  sqliteBackend,
+  sqliteMasterKeyEvidence,
+  storeError,
+} from './sqlite-backend.js'
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver.js'
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js'
-import { type StoreOptions, storeOptionsOf, storeOptionsSchema } from './store-options.js'
+import { type RestoreOptions, type RestoreResult, restoreSqlite } from './sqlite-restore.js'
+import { defaultActor, type StoreOptions, storeOptionsOf, storeOptionsSchema } from './store-options.js'
 
 /** Options of {@link createSqliteKeyStore}. */
+
+const RESTORE_OPTION_NAMES = optionNames<RestoreOptions>({ replace: true, resurrect: true, dryRun: true, actor: true })
 export interface SqliteKeyStoreOptions extends StoreOptions {
   /** Database file (created mode 0600, its directory 0700) or `:memory:`. */
   path?: string
@@ -38,11 +49,15 @@ export interface SqliteKeyStore extends EncryptedKeyStore {
    */
   backup(file: string): Promise<void>
   /**
-   * Replace every key with those of a backup, in one transaction. Refused unless the backup's
-   * master-key check values open under this store's master key; with keys already in the store,
-   * refused unless `replace` is true. Resolves to the number of keys restored.
+   * Replace every key with those of a backup, in one transaction. Refused, before anything is
+   * written, unless the backup's master-key check values open under this store's master key and
+   * every row passes its record MAC (a backup edited without the master key is refused, naming
+   * the key ids); with keys already in the store, refused unless `replace` is true. An ending
+   * recorded in the store after the backup (revocation, rotation, earlier expiry) is kept on the
+   * restored key unless `resurrect` names it; `dryRun` returns the diff and writes nothing. Every
+   * key the restore touched is announced to `onChange` listeners (caches, fan-out).
    */
-  restore(file: string, options?: { replace?: boolean }): Promise<{ keys: number }>
+  restore(file: string, options?: RestoreOptions): Promise<RestoreResult>
 }
 
 function migrate(db: SqliteDatabase, table: string): void {
@@ -141,7 +156,11 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
     // Usually every version has its check value already: then a read, no write lock taken.
     const check = () => checkMasterKeys(ring, sqliteMasterKeyEvidence(db, 'main', table))
     if (check().length > 0) db.immediate(() => saveSqliteMasterKeyChecks(db, table, check()))
+    // Once after the upgrade that added record MACs: the rows of the previous release get theirs.
+    authenticateSqliteLegacyRows(db, table, (row) => recordMac(ring, row))
     const store = createBackedKeyStore(sqliteBackend(db, table), { ...storeOptionsOf(options), masterKey: ring })
+    const actor = options.actor ?? defaultActor()
+    const clock = options.now ?? Date.now
     return Object.assign(store, {
       async backup(file: string) {
         if (existsSync(file)) throw new ConfigurationError('the backup file already exists; choose a new name')
@@ -152,9 +171,12 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
           throw storeError(e)
         }
       },
-      async restore(file: string, o: { replace?: boolean } = {}) {
-        checkOptions('restore options', o, ['replace'])
-        return restoreInto(db, table, ring, file, o.replace ?? false)
+      async restore(file: string, o: RestoreOptions = {}) {
+        checkOptions('restore options', o, RESTORE_OPTION_NAMES)
+        const at = new Date(clock())
+        const r = restoreSqlite(db, table, ring, file, { ...o, actor: o.actor ?? actor, now: at })
+        if (!r.dryRun) for (const keyId of restoredKeyIds(r.diff)) emitKeyChange(store, { type: 'updated', keyId, at })
+        return r
       },
     })
   } catch (e) {
@@ -163,60 +185,8 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
   }
 }
 
-function restoreInto(
-  db: SqliteDatabase,
-  table: string,
-  ring: ReturnType<typeof parseMasterKey>,
-  file: string,
-  replace: boolean,
-): { keys: number } {
-  if (!existsSync(file)) throw new ConfigurationError('no backup file at that path')
-  let bak: SqliteDatabase
-  try {
-    bak = openSqliteDatabase(file, { readonly: true, fileMustExist: true, driver: db.driver })
-  } catch (e) {
-    throw new ConfigurationError('the backup file is not a SQLite database', { cause: e })
-  }
-  try {
-    const ok = bak.prepare('PRAGMA integrity_check').get()?.integrity_check
-    if (ok !== 'ok') throw new ConfigurationError('the backup file failed SQLite integrity_check')
-    const latest = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))
-    const has = bak.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`)
-    if (!has.get(table) || !has.get(`${table}_master_keys`))
-      throw new ConfigurationError(`the backup file has no ${table} store of this Sigil version`)
-    const version = Number(bak.prepare(`SELECT max(version) AS v FROM "${table}_migrations"`).get()?.v)
-    if (version !== latest) throw new ConfigurationError(`the backup file is at schema version ${version}, this store at ${latest}`)
-    // The backup's secrets must open under this master key, or restoring would lose them.
-    checkMasterKeys(ring, sqliteMasterKeyEvidence(bak, 'main', table))
-  } catch (e) {
-    throw storeError(e)
-  } finally {
-    bak.close()
-  }
-  try {
-    db.prepare('ATTACH DATABASE ? AS bak').run(file)
-  } catch (e) {
-    throw storeError(e)
-  }
-  try {
-    return db.immediate(() => {
-      const existing = Number(db.prepare(`SELECT count(*) AS n FROM main."${table}"`).get()?.n)
-      if (existing > 0 && !replace) {
-        throw new ConfigurationError(`this store already holds ${existing} key(s); restoring replaces them all (pass replace / --force)`)
-      }
-      db.prepare(`DELETE FROM main."${table}"`).run()
-      const n = db.prepare(`INSERT INTO main."${table}" (${SQLITE_COLUMNS}) SELECT ${SQLITE_COLUMNS} FROM bak."${table}"`).run().changes
-      db.prepare(`INSERT OR REPLACE INTO main."${table}_master_keys" SELECT * FROM bak."${table}_master_keys"`).run()
-      return { keys: n }
-    })
-  } catch (e) {
-    throw storeError(e)
-  } finally {
-    db.prepare('DETACH DATABASE bak').run()
-  }
-}
-
 export type { EncryptedKeyStore } from './key-store.js'
+export type { KeyEnding, RestoreDiff } from './restore-plan.js'
 export {
   type OpenSqliteOptions,
   openSqliteDatabase,
@@ -229,3 +199,4 @@ export {
   type SqliteStatement,
   type SqliteValue,
 } from './sqlite-driver.js'
+export type { RestoreOptions, RestoreResult } from './sqlite-restore.js'

@@ -1,10 +1,11 @@
+import { chmodSync, existsSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { dirname, join } from 'node:path'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { CliError, EXIT, usageError } from '../exit-codes.js'
 import { parseDuration, toJson } from '../format.js'
 import type { Command, CommandContext } from '../io.js'
-import { openStore, storeLocation } from '../open-store.js'
+import { cliActor, openStore, storeLocation } from '../open-store.js'
 
 /** `sigil admin` subcommands and their usage lines (run.ts prints them for `--help`). */
 export const ADMIN_COMMANDS: Record<string, { summary: string; usage: string }> = {
@@ -12,7 +13,10 @@ export const ADMIN_COMMANDS: Record<string, { summary: string; usage: string }> 
     summary: 'run the portal (admin API + dashboard)',
     usage: 'sigil admin serve [--port 8080] [--host 127.0.0.1] [--public-url URL] [--store PATH | --database-url URL]',
   },
-  login: { summary: 'print a one-time operator sign-in link (15 min)', usage: 'sigil admin login [--url URL]' },
+  login: {
+    summary: 'print a one-time operator sign-in link (15 min); the audit log names the operator NAME (default SIGIL_ACTOR, else user@host)',
+    usage: 'sigil admin login [--url URL] [--name NAME]',
+  },
   invite: {
     summary: 'print a one-time partner invite link',
     usage: 'sigil admin invite --principal P [--max-keys 3] [--scopes a,b] [--expires 7d] [--url URL]',
@@ -50,6 +54,7 @@ export const admin: Command = async (args, ctx) => {
   if (sub === 'login' || sub === 'invite') {
     const { values, positionals } = parseCommandArgs(rest, {
       url: { type: 'string' },
+      name: { type: 'string' },
       principal: { type: 'string' },
       'max-keys': { type: 'string' },
       scopes: { type: 'string' },
@@ -59,8 +64,10 @@ export const admin: Command = async (args, ctx) => {
     const { createLinkToken } = await import('@sigil/admin')
     const secret = await adminSecret(ctx)
     let token: string
-    if (sub === 'login') token = createLinkToken(secret, { role: 'operator' }, ctx.io.now ? { now: ctx.io.now } : {})
-    else {
+    if (sub === 'login') {
+      const name = (values.name ?? cliActor(ctx.io).replace(/^cli:/, '')).slice(0, 128)
+      token = createLinkToken(secret, { role: 'operator', name }, ctx.io.now ? { now: ctx.io.now } : {})
+    } else {
       if (!values.principal) throw usageError(`--principal is required\nusage: ${ADMIN_COMMANDS.invite?.usage}`)
       const maxKeys = Number(values['max-keys'] ?? '3')
       const ttlMs = parseDuration(values.expires ?? '7d')
@@ -97,10 +104,17 @@ export const admin: Command = async (args, ctx) => {
     if (!store) throw new CliError(EXIT.CONFIG, 'CONFIG', 'no key store')
     const where = storeLocation(values, ctx.io)
     const m = await import('@sigil/admin')
-    const audit =
-      where.kind === 'postgres'
-        ? await m.createPostgresAuditLog({ connectionString: where.url, ...(where.schema ? { schema: where.schema } : {}) })
-        : await m.createSqliteAuditLog(join(dirname(where.path), 'audit.db'))
+    // The audit log is the key store's own (written with each change, CLI and library writes
+    // included). An audit.db of an earlier release is no longer written: tighten it to 0600.
+    if (where.kind === 'sqlite') {
+      const old = join(dirname(where.path), 'audit.db')
+      if (existsSync(old)) {
+        for (const f of [old, `${old}-wal`, `${old}-shm`]) if (existsSync(f)) chmodSync(f, 0o600)
+        ctx.io.stderr.write(
+          `note: ${old} holds the portal's audit events from before this release (read it with sqlite3); new events go to the key store's log\n`,
+        )
+      }
+    }
     const redisUrl = ctx.io.env.SIGIL_REDIS_URL
     let extras: Pick<import('@sigil/admin').AdminOptions, 'announce' | 'usage'> = {}
     let redisClose = () => {}
@@ -121,7 +135,7 @@ export const admin: Command = async (args, ctx) => {
       redisClose = () => redis.disconnect()
     }
     const publicUrl = values['public-url'] ?? ctx.io.env.SIGIL_ADMIN_URL
-    const portal = m.createAdmin({ store, audit, adminSecret: secret, ...extras, ...(publicUrl ? { publicUrl } : {}) })
+    const portal = m.createAdmin({ store, adminSecret: secret, ...extras, ...(publicUrl ? { publicUrl } : {}) })
     const server = createServer(portal.handler)
     const closeAll = async () => {
       redisClose()

@@ -46,7 +46,7 @@ export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run
   },
   restore: {
     summary: 'replace the embedded store with a backup (master key must match)',
-    usage: 'sigil keys restore FILE [--force]',
+    usage: 'sigil keys restore FILE [--force] [--dry-run] [--resurrect KEY_ID]…',
     run: keysRestore,
   },
 }
