@@ -5,7 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**', 'test/timing/**'],
+    exclude: ['**/node_modules/**', '**/dist/**', 'test/timing/**', 'test/fresh-clone/**'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',

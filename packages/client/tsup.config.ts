@@ -1,3 +1,3 @@
 import { packageConfig } from '../../tsup.shared'
 
-export default packageConfig(['src/index.ts', 'src/undici.ts', 'src/testing.ts'], 'neutral')
+export default packageConfig(['src/index.ts', 'src/undici.ts', 'src/testing.ts', 'src/axios.ts', 'src/got.ts'], 'neutral')

@@ -1,3 +1,6 @@
 import { packageConfig } from '../../tsup.shared'
 
-export default packageConfig(['src/index.ts'], 'neutral')
+// `internal` is the options toolkit the other packages share (`@sigil/core/internal`, not semver).
+// Both entries import errors.ts: split it into one shared chunk in CJS too, so a ConfigurationError
+// thrown through `internal` is `instanceof` the one `@sigil/core` exports.
+export default { ...packageConfig({ index: 'src/index.ts', internal: 'src/internal/index.ts' }, 'neutral'), splitting: true }

@@ -10,8 +10,10 @@ describe('@sigil/server/node withSigil', () => {
     await t?.close()
   })
   const start = async (requiredScopes: string[]) => {
+    // withSigil takes verify options first and its own (exempt, scopes) last.
+    const { exempt: _, ...verifyOptions } = baseOptions()
     const listener = withSigil(
-      baseOptions(),
+      verifyOptions,
       (_req, res, v) => {
         if (!v) return void res.end('ok') // an exempt route: verified is undefined, as req.sigil is elsewhere
         res.writeHead(200, { 'content-type': 'application/json' })
@@ -36,8 +38,8 @@ describe('@sigil/server/node withSigil', () => {
   })
 
   it('takes exempt in the shape every adapter takes, and refuses the old { routes, handler } naming the new one', () => {
-    expect(() => withSigil(baseOptions(), () => {}, { exempt: { routes: ['/healthz'], handler: () => {} } as never })).toThrow(
-      expect.objectContaining({ name: 'ConfigurationError', message: expect.stringContaining('was replaced by `exempt: routes`') }),
-    )
+    expect(() =>
+      withSigil({ keys: baseOptions().keys }, () => {}, { exempt: { routes: ['/healthz'], handler: () => {} } as never }),
+    ).toThrow(expect.objectContaining({ name: 'ConfigurationError', message: expect.stringContaining('was replaced by `exempt: routes`') }))
   })
 })

@@ -154,7 +154,8 @@ const TLS_SOCKET = { encrypted: true }
 /** Sigil at the level a framework adapter calls it: sign a request view, verify a node request. */
 export function sigil(body: Buffer, maxEntries = 1_000_000): Impl & { store: ReturnType<typeof createMemoryNonceStore> } {
   const signer = resolveSigner({ keyId: KEY_ID, secret: SECRET })
-  const nonceStore = createMemoryNonceStore({ maxEntries })
+  // One key signs every request: its share is the whole cap (the default share is an eighth of it).
+  const nonceStore = createMemoryNonceStore({ maxEntries, maxEntriesPerKey: maxEntries })
   const verifier = createVerifier({ keys: { [KEY_ID]: SECRET }, nonceStore, maxBodyBytes: 2 * 1024 * 1024 })
   return {
     name: 'Sigil',

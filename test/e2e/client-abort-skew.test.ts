@@ -107,7 +107,8 @@ describe('abort is prompt while digesting', () => {
 function forging(dateOffsetMs: number) {
   const sent: number[] = []
   let forged = false
-  const fetchImpl = async (r: Request) => {
+  const fetchImpl = async (url: string, init: RequestInit) => {
+    const r = new Request(url, init)
     sent.push(Number(/;created=(\d+)/.exec(r.headers.get('signature-input') ?? '')?.[1]))
     if (!forged) {
       forged = true
@@ -154,8 +155,8 @@ describe('a forged 401 CLOCK_SKEW cannot make the client pre-sign the future', (
         keyId: skewed.keyId,
         secret: skewed.secret,
         maxClockCorrectionMs: 300_000,
-        fetch: async (r) => {
-          const res = await fetch(r)
+        fetch: async (url, init) => {
+          const res = await fetch(url, init)
           seen.push(res.status)
           return res
         },

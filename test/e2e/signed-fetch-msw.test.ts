@@ -113,8 +113,8 @@ describe('createSignedFetch → msw → verify()', () => {
       secret,
       // The skew (15 min) is over the default bound (the server's 5 min window): opt in.
       maxClockCorrectionMs: 20 * 60_000,
-      fetch: async (r) => {
-        const res = await fetch(r)
+      fetch: async (url, init) => {
+        const res = await fetch(url, init)
         seen.push(res.status)
         return res
       },
@@ -136,9 +136,9 @@ describe('createSignedFetch → msw → verify()', () => {
     const spy = createSignedFetch({
       keyId,
       secret,
-      fetch: async (r) => {
+      fetch: async (url, init) => {
         seen.push(1)
-        return fetch(r)
+        return fetch(url, init)
       },
     })
     try {
@@ -181,9 +181,9 @@ describe('createSignedFetch → msw → verify()', () => {
     const spy = createSignedFetch({
       keyId,
       secret,
-      fetch: async (r) => {
-        nonces.push(/nonce="([^"]+)"/.exec(r.headers.get('signature-input')!)![1]!)
-        return fetch(r)
+      fetch: async (url, init) => {
+        nonces.push(/nonce="([^"]+)"/.exec(init.headers.get('signature-input')!)![1]!)
+        return fetch(url, init)
       },
     })
     await spy(`${api}/v1/orders/1`)

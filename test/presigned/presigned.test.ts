@@ -28,16 +28,19 @@ function wire(link: string, method = 'GET', body?: string): Wire {
 const nodeHarness: Harness = {
   name: 'node:http withSigil',
   transports: ['listen'],
-  start: async (options) =>
-    listening(
+  start: async (options) => {
+    // withSigil's verify options have no adapter options (exempt is its third argument).
+    const { exempt: _, ...verifyOptions } = options as VerifyOptions & { exempt?: unknown }
+    return listening(
       createServer(
-        withSigil(options as VerifyOptions, (_req, res, verified) => {
+        withSigil(verifyOptions, (_req, res, verified) => {
           const v = verified as Verified
           res.writeHead(200, { 'content-type': 'application/json' })
           res.end(JSON.stringify({ principal: v.principal, presigned: v.presigned ?? false, bytes: v.body?.byteLength ?? null }))
         }),
       ),
-    ),
+    )
+  },
 }
 
 const harnesses = [expressHarness(5, 'before'), expressHarness(4, 'after'), fastifyHarness, honoHarness, nodeHarness]

@@ -61,8 +61,11 @@ export interface PrivateRedis {
   signal(sig: NodeJS.Signals): void
 }
 
-/** Manage a throw-away `redis-server` on `port`: no persistence, foreground, killed with the test. */
-export function privateRedis(port: number): PrivateRedis {
+/**
+ * Manage a throw-away `redis-server` on `port`: no persistence, foreground, killed with the test.
+ * `extra` arguments come last, so they override the defaults (e.g. `--save`, `--appendonly`, `--dir`).
+ */
+export function privateRedis(port: number, extra: readonly string[] = []): PrivateRedis {
   let proc: ChildProcess | undefined
   const waitUp = async () => {
     const deadline = Date.now() + 10_000
@@ -86,7 +89,7 @@ export function privateRedis(port: number): PrivateRedis {
     async start() {
       proc = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra],
         {
           stdio: 'ignore',
         },

@@ -40,7 +40,8 @@ async function show(title: string, expect: number | string, run: () => Promise<R
 
 // A man in the middle: an injected fetch that can alter or keep what the signed client sends.
 let lastSigned: Request | undefined
-const tamper = (change?: (r: Request) => Promise<Request>) => async (r: Request) => {
+const tamper = (change?: (r: Request) => Promise<Request>) => async (url: string, init: RequestInit) => {
+  const r = new Request(url, init)
   lastSigned = r.clone()
   return fetch(change ? await change(r) : r)
 }
@@ -80,8 +81,8 @@ const skewed = (minutes: number) => {
     run: () =>
       client({
         now: () => Date.now() + minutes * 60_000,
-        fetch: async (r) => {
-          const res = await fetch(r)
+        fetch: async (url, init) => {
+          const res = await fetch(url, init)
           attempts.push(res.ok ? `${res.status}` : `${res.status} ${((await res.clone().json()) as { code: string }).code}`)
           return res
         },

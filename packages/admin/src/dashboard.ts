@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createLinkToken, type LinkClaims, readLinkToken } from './links.js'
 import { CSS, csrfField, esc, JS, layout, type PageUser, secretBox, usageChart } from './pages.js'
-import { type Actor, AdminError, type KeyService } from './service.js'
+import { type Actor, AdminError, instantOf, type KeyService } from './service.js'
 import { csrfMatches, type Session, type SessionStore } from './sessions.js'
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -120,7 +120,7 @@ export function createDashboard(o: {
     )
   }
 
-  function newKeyPage(res: ServerResponse, s: Session, error?: string): void {
+  function newKeyPage(res: ServerResponse, s: Session, error?: string, status = 400): void {
     const u = userOf(s)
     const principal =
       s.claims.role === 'partner'
@@ -129,7 +129,7 @@ export function createDashboard(o: {
     const scopeHint = s.claims.role === 'partner' ? ` (allowed: ${esc(s.claims.allowedScopes.join(' ') || 'none')})` : ''
     html(
       res,
-      error ? 400 : 200,
+      error ? status : 200,
       layout(
         'Create a key',
         `${error ? `<p class="warn" role="alert">${esc(error)}</p>` : ''}<form method="post" action="/keys">${csrfField(u)}${principal}
@@ -297,13 +297,16 @@ export function createDashboard(o: {
     if (path === '/keys/new' && req.method === 'GET') return newKeyPage(res, session)
     if (path === '/events' && req.method === 'GET') return eventsPage(res, session, query)
     if (path === '/keys' && form) {
-      const principal = session.claims.role === 'partner' ? session.claims.principal : (form.get('principal') ?? '').trim()
+      // A partner's form has no principal field: its own. One sent anyway goes to the service,
+      // which refuses another principal (403) rather than quietly issuing a key for its own.
+      const sent = (form.get('principal') ?? '').trim()
+      const principal = session.claims.role === 'partner' && !sent ? session.claims.principal : sent
       const expires = form.get('expiresAt')
       try {
         const created = await service.create(actor, {
           principal,
           scopes: scopesOf(form.get('scopes')),
-          ...(expires ? { expiresAt: new Date(`${expires}Z`).toISOString() } : {}),
+          ...(expires ? { expiresAt: instantOf('expiresAt', `${expires}Z`).toISOString() } : {}),
         })
         return html(
           res,
@@ -315,7 +318,7 @@ export function createDashboard(o: {
           ),
         )
       } catch (e) {
-        if (e instanceof AdminError) return newKeyPage(res, session, e.message)
+        if (e instanceof AdminError) return newKeyPage(res, session, e.message, e.status)
         if (e instanceof Error && /principal|scope|expires/i.test(e.message))
           return newKeyPage(res, session, 'Check the principal, scopes and expiry.')
         throw e

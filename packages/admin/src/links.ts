@@ -41,6 +41,10 @@ const b64url = (b: Uint8Array | string) => Buffer.from(b).toString('base64url')
  */
 export function createLinkToken(secret: Uint8Array, claims: LinkClaims, o: { ttlMs?: number; now?: () => number } = {}): string {
   const parsed = claimsSchema.parse(claims)
+  // `admin` is the operator's authority over every principal: an invite cannot hand it out (and
+  // a partner's grant drops it from an older invite too).
+  if (parsed.role === 'partner' && parsed.allowedScopes.includes('admin'))
+    throw new TypeError('allowedScopes: a partner cannot be allowed the admin scope (it is the operator authority)')
   const body = b64url(
     JSON.stringify({ c: parsed, exp: (o.now ?? Date.now)() + (o.ttlMs ?? LOGIN_LINK_TTL_MS), jti: b64url(randomBytes(16)) }),
   )

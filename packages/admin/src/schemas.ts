@@ -1,3 +1,4 @@
+import { metadataSchema } from '@sigil/keys'
 import { z } from 'zod'
 
 // One set of zod schemas validates every request and generates the OpenAPI document, so the two
@@ -27,7 +28,7 @@ export const createKeyBody = z
     scopes: z.array(scope).max(64).optional(),
     expiresAt: z.iso.datetime().optional().describe('The key stops working at this instant.'),
     rateLimits: rateLimits.optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: metadataSchema.optional().describe('At most 16 levels deep and 16 KiB as JSON.'),
   })
   .strict()
   .meta({ id: 'CreateKey' })
@@ -39,8 +40,8 @@ export const updateKeyBody = z
     removeScopes: z.array(scope).max(64).optional().describe('Remove from the scopes current when the change commits.'),
     expiresAt: z.iso.datetime().nullable().optional().describe('Set the expiry (a past instant expires the key now; null clears it).'),
     rateLimits: rateLimits.nullable().optional(),
-    metadata: z.record(z.string(), z.unknown()).nullable().optional().describe('Replace the metadata.'),
-    mergeMetadata: z.record(z.string(), z.unknown()).optional().describe('Shallow-merge; a null value removes that entry.'),
+    metadata: metadataSchema.nullable().optional().describe('Replace the metadata (at most 16 levels deep, 16 KiB as JSON).'),
+    mergeMetadata: metadataSchema.optional().describe('Shallow-merge; a null value removes that entry.'),
     ifVersion: z.number().int().min(0).optional().describe('Apply only if the key is still at this version (else 409 KEY_CONFLICT).'),
   })
   .strict()

@@ -1,4 +1,5 @@
-import type { KeyInfo, KeyStore, KeyUpdate } from '@sigil/keys'
+import { ConfigurationError, SigilError } from '@sigil/core'
+import { authorizeKeyAccess, FULL_GRANT, type KeyGrant, type KeyInfo, type KeyStore, type KeyUpdate } from '@sigil/keys'
 import type { AuditEvent, AuditLog } from './audit.js'
 import type { LinkClaims } from './links.js'
 
@@ -41,6 +42,64 @@ export const actorName = (a: Actor): string =>
 
 const partnerOf = (a: Actor) => (a.kind === 'session' && a.claims.role === 'partner' ? a.claims : undefined)
 
+/** The scope of `/api/v1` clients: the operator's authority, so no partner can ever be granted it. */
+export const ADMIN_SCOPE = 'admin'
+
+/**
+ * What an actor may do to keys, as the store's one authorization rule (`KeyGrant` of
+ * `@sigil/keys`) takes it: the operator and `admin` API keys hold the operator's authority; a
+ * partner acts for its own principal, grants only its invite's scopes (never `admin`), keeps at
+ * most `maxKeys` working keys (keys in a rotation grace count), may shorten a key's life but
+ * not extend it, and changes no rate limits or metadata.
+ */
+export function grantOf(actor: Actor): KeyGrant {
+  const p = partnerOf(actor)
+  if (!p) return FULL_GRANT
+  return {
+    principal: p.principal,
+    scopes: p.allowedScopes.filter((s) => s !== ADMIN_SCOPE),
+    maxKeys: p.maxKeys,
+    extendExpiry: false,
+    editLimits: false,
+  }
+}
+
+const GRANT_CODES = new Set(['PRINCIPAL_NOT_ALLOWED', 'SCOPE_NOT_ALLOWED', 'EXPIRY_NOT_ALLOWED', 'LIMITS_NOT_ALLOWED', 'KEY_LIMIT'])
+
+/**
+ * A store refusal as the portal answers it: a 4xx naming the field or the state, never a 500 or
+ * a verifier's 401 (rotating a revoked key is 409 KEY_REVOKED here, not "unauthorized").
+ */
+function refusal(e: unknown): unknown {
+  if (e instanceof SigilError) {
+    if (GRANT_CODES.has(e.code)) return new AdminError(e.status, e.code, e.message)
+    if (e.code === 'KEY_UNKNOWN') return new AdminError(404, 'KEY_UNKNOWN', 'no such key')
+    if (e.code === 'KEY_REVOKED' || e.code === 'KEY_EXPIRED' || e.code === 'KEY_CONFLICT') return new AdminError(409, e.code, e.message)
+    // Input the store's schemas refused (`invalid key options: metadata: …`): the field is named.
+    if (e instanceof ConfigurationError && e.message.startsWith('invalid ')) return new AdminError(400, 'INVALID_REQUEST', e.message)
+  }
+  return e
+}
+
+/** Run a store call, answering its refusals as portal errors. */
+async function store<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p
+  } catch (e) {
+    throw refusal(e)
+  }
+}
+
+/** An ISO 8601 instant typed into a form or a body, or a 400 naming the field. */
+export function instantOf(field: string, value: string): Date {
+  const d = new Date(value)
+  if (!Number.isFinite(d.getTime())) throw new AdminError(400, 'INVALID_REQUEST', `${field}: not a date and time`)
+  return d
+}
+
+/** Longest list cursor (a key id): longer is a 400 naming `after`, never a store error. */
+const MAX_CURSOR = 128
+
 /** JSON view of a key: ISO dates, never the secret. */
 export function keyJson(k: KeyInfo): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -65,26 +124,26 @@ export function eventJson(e: AuditEvent): Record<string, unknown> {
 }
 
 /**
- * The portal's operations, shared by the HTTP API and the dashboard, with authorization in one
- * place: a partner sees and changes only its own principal's keys (anything else is "not found",
- * so key ids of other principals are not revealed), within the scopes and key count its invite set.
+ * The portal's operations, shared by the HTTP API and the dashboard. Authorization is the key
+ * store's one rule ({@link grantOf} → `KeyGrant`), passed with every call that reads or changes a
+ * key: a partner sees and changes only its own principal's keys (anything else is "not found",
+ * so key ids of other principals are not revealed), within the scopes, key count and expiry its
+ * invite allows — on create, rotate and every edit alike.
  */
 export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce?: Announce; usage?: UsageSource; now?: () => number }) {
-  const { store, audit } = o
+  const keys = o.store
+  const { audit } = o
   const now = o.now ?? Date.now
 
   async function owned(actor: Actor, keyId: string): Promise<KeyInfo> {
-    const k = await store.info(keyId)
-    const p = partnerOf(actor)
-    if (!k || (p && k.principal !== p.principal)) throw new AdminError(404, 'KEY_UNKNOWN', 'no such key')
+    const k = await keys.info(keyId)
+    if (!k) throw new AdminError(404, 'KEY_UNKNOWN', 'no such key')
+    try {
+      authorizeKeyAccess(grantOf(actor), k.principal)
+    } catch (e) {
+      throw refusal(e)
+    }
     return k
-  }
-
-  function checkScopes(actor: Actor, scopes: readonly string[]): void {
-    const p = partnerOf(actor)
-    if (!p) return
-    for (const s of scopes)
-      if (!p.allowedScopes.includes(s)) throw new AdminError(403, 'SCOPE_NOT_ALLOWED', `scope ${s} is not allowed for this partner`)
   }
 
   async function announce(change: Parameters<Announce>[0]): Promise<string | undefined> {
@@ -111,21 +170,18 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
         metadata?: Record<string, unknown>
       },
     ) {
-      const p = partnerOf(actor)
-      if (p && input.principal !== p.principal)
-        throw new AdminError(403, 'PRINCIPAL_NOT_ALLOWED', 'partners create keys for their own principal only')
-      checkScopes(actor, input.scopes ?? [])
-      if (p) {
-        const active = (await store.list({ principal: p.principal, status: 'active' })).length
-        if (active >= p.maxKeys) throw new AdminError(409, 'KEY_LIMIT', `at most ${p.maxKeys} active keys`)
-      }
-      const created = await store.create({
-        principal: input.principal,
-        ...(input.scopes ? { scopes: input.scopes } : {}),
-        ...(input.expiresAt ? { expiresAt: new Date(input.expiresAt) } : {}),
-        ...(input.rateLimits ? { rateLimits: input.rateLimits } : {}),
-        ...(input.metadata ? { metadata: input.metadata } : {}),
-      })
+      const created = await store(
+        keys.create(
+          {
+            principal: input.principal,
+            ...(input.scopes ? { scopes: input.scopes } : {}),
+            ...(input.expiresAt ? { expiresAt: instantOf('expiresAt', input.expiresAt) } : {}),
+            ...(input.rateLimits ? { rateLimits: input.rateLimits } : {}),
+            ...(input.metadata ? { metadata: input.metadata } : {}),
+          },
+          { grant: grantOf(actor) },
+        ),
+      )
       await record(actor, 'key.create', created.key, { scopes: created.key.scopes })
       return { keyId: created.keyId, token: created.token, key: keyJson(created.key) }
     },
@@ -134,8 +190,9 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
       actor: Actor,
       q: { principal?: string; status?: 'active' | 'revoked' | 'expired'; q?: string; limit?: number; after?: string },
     ) {
-      const p = partnerOf(actor)
-      const principal = p ? p.principal : q.principal
+      const principal = grantOf(actor).principal ?? q.principal
+      if (q.after !== undefined && q.after.length > MAX_CURSOR)
+        throw new AdminError(400, 'INVALID_REQUEST', `after: a cursor is a key id, at most ${MAX_CURSOR} characters`)
       const limit = q.limit ?? 50
       const needle = q.q?.toLowerCase()
       // Pages come from the store, ordered by key id, filters in the database; a search term is
@@ -145,7 +202,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
       let after = q.after
       let more = false
       for (;;) {
-        const batch = await store.list({
+        const batch = await keys.list({
           ...(principal ? { principal } : {}),
           ...(q.status ? { status: q.status } : {}),
           limit: batchSize,
@@ -171,23 +228,13 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
 
     async update(actor: Actor, keyId: string, body: Omit<KeyUpdate, 'expiresAt'> & { expiresAt?: string | null; ifVersion?: number }) {
       await owned(actor, keyId)
-      checkScopes(actor, [...(body.scopes ?? []), ...(body.addScopes ?? [])])
-      if (partnerOf(actor) && (body.rateLimits !== undefined || body.metadata !== undefined || body.mergeMetadata)) {
-        throw new AdminError(403, 'FORBIDDEN', 'partners change scopes and expiry only')
-      }
       const { ifVersion, expiresAt, ...rest } = body
       const changes: KeyUpdate = {
         ...rest,
-        ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : new Date(expiresAt) } : {}),
+        ...(expiresAt !== undefined ? { expiresAt: expiresAt === null ? null : instantOf('expiresAt', expiresAt) } : {}),
       }
-      let k: KeyInfo
-      try {
-        k = await store.update(keyId, changes, ifVersion !== undefined ? { ifVersion } : {})
-      } catch (e) {
-        if ((e as { code?: string }).code === 'KEY_CONFLICT')
-          throw new AdminError(409, 'KEY_CONFLICT', 'the key changed since that version')
-        throw e
-      }
+      // Scopes added, a later expiry, limits: the store checks them against the row it changes.
+      const k = await store(keys.update(keyId, changes, { grant: grantOf(actor), ...(ifVersion !== undefined ? { ifVersion } : {}) }))
       const warnings: string[] = []
       // Every change that can alter a verify outcome (scopes, expiry, rate limits) reaches other instances.
       const type = body.scopes || body.addScopes || body.removeScopes ? 'scopes' : expiresAt !== undefined ? 'expired' : 'updated'
@@ -199,7 +246,8 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
 
     async rotate(actor: Actor, keyId: string, body: { graceMs?: number }) {
       await owned(actor, keyId)
-      const r = await store.rotate(keyId, body.graceMs !== undefined ? { graceMs: body.graceMs } : {})
+      // The same checks as create (scopes, the count with keys in grace, no later expiry): in the store.
+      const r = await store(keys.rotate(keyId, { grant: grantOf(actor), ...(body.graceMs !== undefined ? { graceMs: body.graceMs } : {}) }))
       await record(actor, 'key.rotate', r.previous, { replacedBy: r.keyId, graceMs: body.graceMs ?? 86_400_000 })
       const w = await announce({ type: 'rotated', keyId, replacedBy: r.keyId })
       return { keyId: r.keyId, token: r.token, key: keyJson(r.key), previous: keyJson(r.previous), warnings: w ? [w] : [] }
@@ -207,7 +255,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
 
     async revoke(actor: Actor, keyId: string) {
       await owned(actor, keyId)
-      const k = await store.revoke(keyId)
+      const k = await store(keys.revoke(keyId, { grant: grantOf(actor) }))
       await record(actor, 'key.revoke', k)
       const w = await announce({ type: 'revoked', keyId })
       return { key: keyJson(k), warnings: w ? [w] : [] }

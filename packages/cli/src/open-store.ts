@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { EncryptedKeyStore } from '@sigil/keys'
 import type { CliIo } from './io.js'
 
@@ -13,6 +13,20 @@ export interface StoreFlags {
   'database-schema'?: string | undefined
 }
 
+/**
+ * The directory a relative store path resolves against: the working directory, except when pnpm
+ * runs the CLI inside its own package (`pnpm --filter @sigil/cli exec sigil …` in a checkout of
+ * this repository moves to packages/cli and sets no INIT_CWD): then the workspace root, so the
+ * README's `pnpm exec sigil` at the root and the filtered form share one `./.sigil` (issue 28).
+ */
+function baseDir(io: CliIo): string {
+  if (io.env.PNPM_PACKAGE_NAME !== '@sigil/cli') return io.cwd
+  for (let dir = io.cwd; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir
+    if (dirname(dir) === dir) return io.cwd
+  }
+}
+
 /** Which store the flags and environment select. */
 export function storeLocation(
   flags: StoreFlags,
@@ -21,7 +35,7 @@ export function storeLocation(
   const url = flags['database-url'] ?? io.env.SIGIL_DATABASE_URL
   const schema = flags['database-schema'] ?? io.env.SIGIL_DATABASE_SCHEMA
   if (url) return { kind: 'postgres', url, ...(schema ? { schema } : {}) }
-  return { kind: 'sqlite', path: resolve(io.cwd, flags.store ?? io.env.SIGIL_STORE ?? DEFAULT_STORE_PATH) }
+  return { kind: 'sqlite', path: resolve(baseDir(io), flags.store ?? io.env.SIGIL_STORE ?? DEFAULT_STORE_PATH) }
 }
 
 /**

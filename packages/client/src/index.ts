@@ -4,5 +4,5 @@ export { type Credentials, type ResolvedSigner, resolveSigner, type SignerOption
 export { type PresignUrlOptions, presignUrl } from './presign-url.js'
 export type { RedirectPolicy } from './redirect.js'
 export { componentsFor, signRequest, signView, signViewSync } from './sign-request.js'
-export { type BodyFactory, createSignedFetch, type SignedFetchOptions } from './signed-fetch.js'
+export { type BodyFactory, createSignedFetch, type SignedFetchInit, type SignedFetchOptions } from './signed-fetch.js'
 export { type VerifyResponseOptions, verifyResponse } from './verify-response.js'

@@ -9,10 +9,48 @@ import { type VerifyResponseOptions, verifyResponse } from './verify-response.js
 
 export type { BodyFactory } from './body.js'
 
+/** What the signed fetch hands the fetch it wraps, with the URL of the hop. */
+export type SignedFetchInit = RequestInit & {
+  method: string
+  headers: Headers
+  body: BodyInit | null
+  redirect: 'manual'
+  /** Present when the body is a stream (Blob bodies and factories on some runtimes). */
+  duplex?: 'half'
+}
+
+/** `RequestInit` members a `Request` given as input carries over to the request we send. */
+const CARRIED = ['cache', 'credentials', 'integrity', 'keepalive', 'mode', 'referrer', 'referrerPolicy'] as const
+
+/**
+ * Drop a response's body: a Web stream is cancelled; node-fetch hands back a Node stream, which
+ * has no `cancel` and is destroyed instead.
+ */
+async function discard(res: Response): Promise<void> {
+  const body = res.body as (ReadableStream & { destroy?: never }) | { destroy(): void } | null
+  if (!body) return
+  if (typeof (body as ReadableStream).cancel === 'function') await (body as ReadableStream).cancel()
+  else (body as { destroy(): void }).destroy?.()
+}
+
+/**
+ * Fetch's rule for an init member (Fetch, "new Request"): a member that is absent or `undefined`
+ * keeps the input `Request`'s value; any other value (`null` included, where allowed) replaces it.
+ */
+function given<K extends keyof RequestInit>(init: RequestInit | undefined, key: K): init is RequestInit & Record<K, unknown> {
+  return init !== undefined && init !== null && init[key] !== undefined
+}
+
 /** Options of {@link createSignedFetch}. */
 export type SignedFetchOptions = SignerOptions & {
-  /** The fetch to wrap (jose's `customFetch`). Default: global `fetch`. */
-  fetch?: (request: Request) => Promise<Response>
+  /**
+   * The fetch to wrap (jose's `customFetch`). Default: global `fetch`. It is called as any fetch
+   * can be: `fetch(url, init)`, with a URL string and an init carrying the method, the signed
+   * headers, the body (bytes, a `Blob`, or a `ReadableStream` with `duplex: 'half'`) and
+   * `redirect: 'manual'` — so npm undici's `fetch` (a `dispatcher` in the init reaches it) and
+   * node-fetch v3 work as well as the global one. Look at the request with `new Request(url, init)`.
+   */
+  fetch?: (url: string, init: SignedFetchInit) => Promise<Response>
   /**
    * On a `CLOCK_SKEW` rejection, learn the offset from the response's `Date`, re-sign and retry
    * once. Default true. The offset is kept for later requests only once the retry was accepted.
@@ -42,7 +80,10 @@ export type SignedFetchOptions = SignerOptions & {
    * original origin; other origins only with `crossOrigin: true`, and then unsigned.
    */
   redirects?: RedirectPolicy
-  /** Look at (or replace) each response, after `verifyResponses` has checked it. */
+  /**
+   * Look at (or replace) each response, after `verifyResponses` has checked it. The request is the
+   * one sent (URL, method, signed headers), without its body.
+   */
   onResponse?: (response: Response, request: Request) => Promise<Response> | Response
 }
 
@@ -63,23 +104,29 @@ export type SignedFetchOptions = SignerOptions & {
 export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
   const signer = resolveSigner(options)
   // Resolve the global fetch per call, so mocks installed later (msw) are honoured.
-  const doFetch = options.fetch ?? ((req: Request) => globalThis.fetch(req))
+  const doFetch = options.fetch ?? ((url: string, init: SignedFetchInit) => globalThis.fetch(url, init))
   const retrySkew = options.clockSkewRetry ?? true
   const maxCorrection = options.maxClockCorrectionMs ?? DEFAULT_MAX_CLOCK_CORRECTION_MS
   const verifyOptions = options.verifyResponses === true ? {} : options.verifyResponses || undefined
   const maxRedirects = options.redirects?.maxRedirects ?? 20
 
   const signedFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const base = input instanceof Request ? input : new Request(input)
-    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined
-    const rawBody =
-      init && 'body' in init ? init.body : input instanceof Request && input.body ? await input.clone().arrayBuffer() : undefined
+    const fromRequest = input instanceof Request
+    const base = fromRequest ? input : new Request(input)
+    // As `new Request(input, init)` does: a `signal: null` drops the input's signal.
+    const signal = (given(init, 'signal') ? init.signal : fromRequest ? input.signal : undefined) ?? undefined
+    // Fetch takes the init's body only when it is neither undefined nor null; otherwise the input
+    // Request's body stays (read from a clone: the caller's Request is left unread).
+    const initBody = init?.body ?? undefined
+    const rawBody = initBody !== undefined ? initBody : fromRequest && input.body ? await input.clone().arrayBuffer() : undefined
     let { prepared, contentType } = await prepareBody(rawBody, options.bufferStreams ?? false, signal)
-    let headers = new Headers(input instanceof Request ? input.headers : undefined)
-    if (init?.headers) for (const [k, v] of new Headers(init.headers)) headers.set(k, v)
-    if (contentType && !headers.has('content-type')) headers.set('content-type', contentType)
+    // An init's headers replace the Request's (they are not merged), as in fetch.
+    let headers = new Headers(given(init, 'headers') ? init.headers : fromRequest ? input.headers : undefined)
+    if (initBody !== undefined && contentType && !headers.has('content-type')) headers.set('content-type', contentType)
     if (prepared) headers.set('content-digest', await digestPrepared(prepared, signer.digestAlgorithm, signal))
     if (verifyOptions && !headers.has('accept-encoding')) headers.set('accept-encoding', 'identity')
+    const carried: RequestInit = {}
+    if (fromRequest) for (const k of CARRIED) if (!given(init, k)) (carried as Record<string, unknown>)[k] = input[k]
     const mode = init?.redirect ?? 'manual'
     const origin = new URL(base.url).origin
 
@@ -93,47 +140,52 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
         h.set('signature-input', signed.signatureInput)
         h.set('signature', signed.signature)
       }
-      const req = new Request(hop.url, {
+      const sent: SignedFetchInit = {
+        ...carried,
         ...init,
         // Always manual underneath: a hop is followed (and re-signed) here, or not at all.
         redirect: 'manual',
         method: hop.method,
         headers: h,
         body: body ? sendable(body, signal) : null,
-        ...(body && !body.bytes ? { duplex: 'half' } : {}),
-        ...(signal ? { signal } : {}),
-      } as RequestInit)
-      return { res: await doFetch(req), req }
+      }
+      if (body && !body.bytes) sent.duplex = 'half'
+      if (signal) sent.signal = signal
+      else delete sent.signal
+      return { res: await doFetch(hop.url, sent), sent, url: hop.url }
     }
+    // The request as it went out (no body: that was sent), for the response check and onResponse.
+    const sentRequest = (url: string, sent: SignedFetchInit) => new Request(url, { method: sent.method, headers: sent.headers })
 
-    let hop: Hop = { url: base.url, method: wireMethod(init?.method ?? base.method), keepBody: true }
+    let hop: Hop = { url: base.url, method: wireMethod(given(init, 'method') ? String(init.method) : base.method), keepBody: true }
     for (let hops = 0; ; hops++) {
-      let { res, req } = await attempt(hop, prepared, signer.clockOffsetMs)
+      let { res, sent, url } = await attempt(hop, prepared, signer.clockOffsetMs)
       let learnt: number | undefined
-      const signedHop = req.headers.has('signature')
+      const signedHop = sent.headers.has('signature')
       const offset = retrySkew && signedHop ? await skewCorrection(res, signer.now(), maxCorrection) : undefined
       if (offset !== undefined) {
-        await res.body?.cancel()
-        ;({ res, req } = await attempt(hop, prepared, offset))
+        await discard(res)
+        ;({ res, sent, url } = await attempt(hop, prepared, offset))
         if (res.status !== 401) learnt = offset
       }
-      if (verifyOptions) res = await verifyResponse(res, req, options, verifyOptions)
+      const req = verifyOptions || options.onResponse ? sentRequest(url, sent) : undefined
+      if (verifyOptions) res = await verifyResponse(res, req as Request, options, verifyOptions)
       // Kept only once the retried request was accepted (and its answer verified, when asked).
       if (learnt !== undefined) signer.clockOffsetMs = learnt
       const next = mode === 'manual' ? undefined : nextHop(res, hop.url, hop.method)
-      if (!next) return options.onResponse ? options.onResponse(res, req) : res
+      if (!next) return options.onResponse ? options.onResponse(res, req as Request) : res
       if (mode === 'error') {
-        await res.body?.cancel()
+        await discard(res)
         throw new TypeError('redirect received with redirect: "error"')
       }
       if (new URL(next.url).origin !== origin && !options.redirects?.crossOrigin) {
-        return options.onResponse ? options.onResponse(res, req) : res
+        return options.onResponse ? options.onResponse(res, req as Request) : res
       }
       if (hops >= maxRedirects) {
-        await res.body?.cancel()
+        await discard(res)
         throw new TypeError(`more than ${maxRedirects} redirects`)
       }
-      await res.body?.cancel()
+      await discard(res)
       if (!next.keepBody && prepared) {
         prepared = null
         contentType = undefined

@@ -31,6 +31,16 @@ export const ERROR_STATUS = {
   COMPONENT_UNRESOLVABLE: 400,
   CONFIGURATION_INVALID: 500,
   TOKEN_INVALID: 400,
+  /** Admin only (issue 24): the actor may not issue keys for that principal. */
+  PRINCIPAL_NOT_ALLOWED: 403,
+  /** Admin only: a scope the actor may not grant (create, rotate, restore, a scope added by an edit). */
+  SCOPE_NOT_ALLOWED: 403,
+  /** Admin only: a later expiry than the key replaced or edited, by an actor that may not extend it. */
+  EXPIRY_NOT_ALLOWED: 403,
+  /** Admin only: rate limits or metadata changed by an actor that may not. */
+  LIMITS_NOT_ALLOWED: 403,
+  /** Admin only: the principal's working keys (grace included) would pass its count. */
+  KEY_LIMIT: 409,
 } as const
 
 /** Every code a Sigil error can carry. */

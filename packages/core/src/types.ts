@@ -50,7 +50,9 @@ export interface NonceStore {
   /**
    * `createdS` is the signature's `created` (seconds): a store that can tell it lost its data
    * (e.g. a Redis restarted without persistence) refuses signatures created before that moment
-   * with `NONCE_STORE_RESET` instead of accepting a possible replay.
+   * with `NONCE_STORE_RESET` instead of accepting a possible replay. `windowS` is the verifier's
+   * window: a signature could be accepted from `created − windowS` on (a client clock running
+   * fast), so a store refuses it when that instant is before the reset (SPEC §2 step 6).
    */
-  checkAndSet(keyId: string, nonce: string, ttlMs: number, createdS?: number): Promise<boolean> | boolean
+  checkAndSet(keyId: string, nonce: string, ttlMs: number, createdS?: number, windowS?: number): Promise<boolean> | boolean
 }

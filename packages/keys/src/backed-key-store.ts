@@ -1,22 +1,31 @@
 import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
+import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
-import { createKeyInputSchema, generateKey, optionsError, renamed, scopesSchema } from './generate-key.js'
-import type { KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
+import type { KeyBackend, KeyCountLimit, StoredKey, StoredKeyPatch } from './key-backend.js'
+import { authorizeKeyAccess, authorizeKeyChange, authorizeNewKey, type KeyGrant, keyLimitError, parseKeyGrant } from './key-grant.js'
 import type {
   CreateKeyInput,
   EncryptedKeyStore,
   KeyChangeEvent,
   KeyChangeListener,
+  KeyGrantOptions,
   KeyInfo,
   KeyUpdate,
   ListKeysFilter,
   MasterKeyRotation,
   RotatedKey,
+  RotateOptions,
   UpdateKeyOptions,
 } from './key-store.js'
 import { type MasterKeyRing, parseMasterKey } from './master-key.js'
 import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 import { type StoreOptions, storeOptionsSchema } from './store-options.js'
+
+const backedStoreOptionsSchema = storeOptionsSchema.extend({ requireMasterKey: z.boolean().optional() })
+const ROTATE_OPTION_NAMES = optionNames<RotateOptions>({ graceMs: true, expiresAt: true, grant: true })
+const UPDATE_OPTION_NAMES = optionNames<UpdateKeyOptions>({ ifVersion: true, grant: true })
+const CREATE_OPTION_NAMES = optionNames<KeyGrantOptions>({ grant: true })
 
 /** Default rotation grace: a day, long enough to roll a deploy. */
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
@@ -81,9 +90,8 @@ const keyUpdateSchema = z
     removeScopes: scopesSchema.optional(),
     expiresAt: z.date().nullable().optional(),
     rateLimits: z.unknown().optional(),
-    limits: renamed('limits', 'rateLimits'),
-    metadata: z.record(z.string(), z.unknown()).nullable().optional(),
-    mergeMetadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: metadataSchema.nullable().optional(),
+    mergeMetadata: metadataSchema.optional(),
   })
   .strict()
   .refine(
@@ -133,8 +141,8 @@ function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
  * ```
  */
 export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions & { requireMasterKey?: boolean }): EncryptedKeyStore {
-  const parsed = storeOptionsSchema.safeParse(options)
-  if (!parsed.success) throw optionsError('key store options', parsed.error)
+  const parsed = backedStoreOptionsSchema.safeParse(options)
+  if (!parsed.success) throw zodOptionsError('key store options', parsed.error, backedStoreOptionsSchema)
   const ring: MasterKeyRing | undefined =
     options.masterKey !== undefined || options.requireMasterKey ? parseMasterKey(options.masterKey) : undefined
   const clock = options.now ?? Date.now
@@ -160,9 +168,16 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     }
   }
   const info = (row: StoredKey, at = now()) => toInfo(row, at, ring !== undefined)
+  /** The key count a grant asks the backend to enforce with the write, if any. */
+  const limitOf = (grant: KeyGrant, principal: string, at: Date): KeyCountLimit | undefined => {
+    if (grant.maxKeys === undefined) return undefined
+    // Fail closed: a backend that cannot count atomically must not silently skip the count.
+    if (backend.keyLimits !== true) throw new ConfigurationError('this key backend cannot enforce a key count (keyLimits)')
+    return { principal, max: grant.maxKeys, now: at }
+  }
   const issue = (input: CreateKeyInput, at: Date) => {
     const parsedInput = createKeyInputSchema.safeParse(input)
-    if (!parsedInput.success) throw optionsError('key options', parsedInput.error)
+    if (!parsedInput.success) throw zodOptionsError('key options', parsedInput.error, createKeyInputSchema, KEY_RENAMES)
     const g = generateKey({ ...(parsedInput.data as CreateKeyInput), now: () => at.getTime() })
     const row: StoredKey = {
       keyId: g.keyId,
@@ -214,13 +229,25 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
 
   const update = async (keyId: string, changes: KeyUpdate, o: UpdateKeyOptions = {}): Promise<KeyInfo> => {
     const u = keyUpdateSchema.safeParse(changes)
-    if (!u.success) throw optionsError('key update', u.error)
+    if (!u.success) throw zodOptionsError('key update', u.error, keyUpdateSchema, KEY_RENAMES)
+    const grant = parseKeyGrant(o.grant)
     if (u.data.rateLimits !== undefined && u.data.rateLimits !== null) {
       const l = createKeyInputSchema.safeParse({ principal: 'x', rateLimits: u.data.rateLimits })
-      if (!l.success) throw optionsError('key update', l.error)
+      if (!l.success) throw zodOptionsError('key update', l.error, createKeyInputSchema, KEY_RENAMES)
     }
+    checkOptions('key update options', o, UPDATE_OPTION_NAMES)
     if (o.ifVersion !== undefined && !Number.isSafeInteger(o.ifVersion)) throw new ConfigurationError('ifVersion must be an integer')
-    return edit(keyId, (row, at) => updatePatch(row, changes, at), o.ifVersion)
+    return edit(
+      keyId,
+      (row, at) => {
+        // On the row as it is at this attempt: the scopes an add/remove really adds are checked.
+        authorizeKeyAccess(grant, row.principal)
+        const p = updatePatch(row, changes, at)
+        authorizeKeyChange(grant, row, p)
+        return p
+      },
+      o.ifVersion,
+    )
   }
 
   const record = (row: StoredKey | undefined): KeyRecord | undefined => row && { ...info(row), secret: open(row) }
@@ -235,34 +262,47 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const row = await backend.read(keyId)
       return row ? info(row) : undefined
     },
-    async create(input) {
+    async create(input, o = {}) {
+      checkOptions('create options', o, CREATE_OPTION_NAMES)
+      const grant = parseKeyGrant(o.grant)
       const at = now()
       const { g, row } = issue(input, at)
-      await backend.insert(row)
+      authorizeNewKey(grant, row)
+      const limit = limitOf(grant, row.principal, at)
+      const inserted = await backend.insert(row, limit)
+      if (limit && inserted !== true) throw keyLimitError(limit.max)
       emit('created', g.keyId, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at) }
     },
     async list(filter = {}) {
       const f = listFilterSchema.safeParse(filter)
-      if (!f.success) throw new ConfigurationError('invalid list filter', { cause: f.error })
+      if (!f.success) throw zodOptionsError('list filter', f.error, listFilterSchema)
       const at = now()
       const rows = await backend.list({ ...(f.data as ListKeysFilter), now: at })
       return rows.map((r) => info(r, at))
     },
     async rotate(keyId, o = {}) {
+      checkOptions('rotate options', o, ROTATE_OPTION_NAMES)
+      const grant = parseKeyGrant(o.grant)
       const graceMs = o.graceMs ?? defaultGrace
       if (!Number.isFinite(graceMs) || graceMs < 0) throw new ConfigurationError('graceMs must be a non-negative number')
+      if (o.expiresAt !== undefined && o.expiresAt !== null && !(o.expiresAt instanceof Date && Number.isFinite(o.expiresAt.getTime())))
+        throw new ConfigurationError('expiresAt must be a valid Date or null')
       const at = now()
       const old = await backend.read(keyId)
       if (!old) throw unknownKey()
+      authorizeKeyAccess(grant, old.principal)
       const status = effectiveStatus(old, at)
       if (status === 'revoked') throw new SigilError('KEY_REVOKED', 'a revoked key cannot be rotated')
       if (status === 'expired') throw new SigilError('KEY_EXPIRED', 'an expired key cannot be rotated')
       if (old.replacedBy) throw new SigilError('KEY_EXPIRED', 'this key was already rotated; rotate its replacement')
+      // The new key keeps the old one's expiry unless the call sets another (issue 24 item 4).
+      const expiresAt = o.expiresAt === undefined ? old.expiresAt : (o.expiresAt ?? undefined)
+      authorizeNewKey(grant, { principal: old.principal, scopes: old.scopes, expiresAt }, old)
       const input: CreateKeyInput = {
         principal: old.principal,
         scopes: old.scopes,
-        ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
         ...(old.rateLimits ? { rateLimits: old.rateLimits } : {}),
         ...(old.metadata ? { metadata: old.metadata } : {}),
       }
@@ -271,7 +311,10 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       let notAfter = new Date(at.getTime() + graceMs)
       if (old.notAfter && old.notAfter < notAfter) notAfter = old.notAfter
       const p: StoredKeyPatch = { notAfter, replacedBy: g.keyId, updatedAt: at }
-      if (!(await backend.rotate(keyId, p, row, at))) {
+      const limit = limitOf(grant, old.principal, at)
+      const rotated = await backend.rotate(keyId, p, row, at, limit)
+      if (rotated === 'limit' && limit) throw keyLimitError(limit.max)
+      if (rotated !== true) {
         throw new SigilError('KEY_EXPIRED', 'the key changed while rotating it (concurrent rotation or revocation); check it and retry')
       }
       emit('created', g.keyId, at)
@@ -279,11 +322,15 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const previous = info({ ...old, ...p, version: old.version + 1 } as StoredKey, at)
       return { keyId: g.keyId, token: g.token, secret: g.secret, key: info(row, at), previous } satisfies RotatedKey
     },
-    revoke(keyId) {
+    revoke(keyId, o = {}) {
+      const grant = parseKeyGrant(o.grant)
       // Conditional on the row version: a revoke racing another edit is never undone by it.
       return edit(
         keyId,
-        (row, at) => (row.status === 'revoked' ? undefined : { status: 'revoked', revokedAt: at, updatedAt: at }),
+        (row, at) => {
+          authorizeKeyAccess(grant, row.principal)
+          return row.status === 'revoked' ? undefined : { status: 'revoked', revokedAt: at, updatedAt: at }
+        },
         undefined,
         'revoked',
       )

@@ -1,4 +1,5 @@
-import { ConfigurationError, type KeyRecord, type KeyResolver, SigilError } from '@sigil/core'
+import { type KeyRecord, type KeyResolver, SigilError } from '@sigil/core'
+import { zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createKeyTable } from './cached-key-store-table.js'
 import type { KeyChangeListener, KeyStore } from './key-store.js'
@@ -64,7 +65,7 @@ export interface KeyCacheStats {
 /** A store (or resolver) with a cache in front of `get`. */
 export type CachedKeyStore<S extends KeyResolver> = S & KeyCache
 
-const schema = z.object({
+const schema = z.strictObject({
   ttlMs: z.number().int().min(0).optional(),
   negativeTtlMs: z.number().int().min(0).optional(),
   max: z.number().int().min(1).max(50_000_000).optional(),
@@ -115,7 +116,7 @@ function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
  */
 export function createCachedKeyStore<S extends KeyResolver>(store: S, options: CachedKeyStoreOptions = {}): CachedKeyStore<S> {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid cache options', { cause: parsed.error })
+  if (!parsed.success) throw zodOptionsError('cache options', parsed.error, schema)
   const ttl = options.ttlMs ?? 30_000
   const negTtl = options.negativeTtlMs ?? 2_000
   const negMax = options.negativeMax ?? 1_000

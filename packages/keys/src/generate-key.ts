@@ -1,4 +1,5 @@
-import { ConfigurationError, formatToken, type KeyRecord, randomBytes } from '@sigil/core'
+import { formatToken, type KeyRecord, randomBytes } from '@sigil/core'
+import { type Renames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import type { CreateKeyInput } from './key-store.js'
 
@@ -10,48 +11,66 @@ export const SECRET_BYTES = 32
 /** Length of a generated key id: 22 base62 characters, ~131 random bits. */
 export const KEY_ID_LENGTH = 22
 
-/**
- * An option that was renamed (issue 12 item 10): refused with a message naming the new one, so an
- * upgrade is told rather than silently defaulted.
- */
-export const renamed = (old: string, to: string, unit?: string) =>
-  z.custom<never>(() => false, { message: `\`${old}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}` }).optional()
-
-/** A ConfigurationError naming the first bad field and what is wrong with it (never its value). */
-export function optionsError(what: string, error: z.ZodError): ConfigurationError {
-  // A renamed option first: its message says what to write instead.
-  const issue = error.issues.find((i) => i.message.includes(' was renamed ')) ?? error.issues[0]
-  const field = issue?.path.map(String).join('.') || '(options)'
-  return new ConfigurationError(`invalid ${what}: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
+/** Key fields renamed in the last release: refused with a message naming the successor. */
+export const KEY_RENAMES: Renames = {
+  limits: 'rateLimits',
+  windowSeconds: ['windowMs', 'milliseconds'],
+  periodSeconds: ['periodMs', 'milliseconds'],
 }
 
 const scope = z.string().min(1).max(128).regex(/^\S+$/, 'scopes contain no whitespace')
 
+/** Deepest nesting of a key's metadata (objects and arrays). */
+export const METADATA_MAX_DEPTH = 16
+/** Largest metadata, as JSON bytes. */
+export const METADATA_MAX_BYTES = 16_384
+
+/**
+ * What is wrong with a metadata value, or undefined. Walked without recursion, so a value nested
+ * thousands of levels deep (or cyclic) is refused instead of overflowing the stack in
+ * `JSON.stringify` on its way to the database (issue 24 item 10).
+ */
+function metadataProblem(value: unknown): string | undefined {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  let nodes = 0
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number]
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return 'numbers must be finite'
+      continue
+    }
+    if (typeof v !== 'object') return `a ${typeof v} is not JSON`
+    if (depth > METADATA_MAX_DEPTH) return `nested deeper than ${METADATA_MAX_DEPTH} levels`
+    if (++nodes > METADATA_MAX_BYTES) return `larger than ${METADATA_MAX_BYTES} bytes of JSON`
+    for (const c of Object.values(v)) stack.push([c, depth + 1])
+  }
+  if (new TextEncoder().encode(JSON.stringify(value)).byteLength > METADATA_MAX_BYTES)
+    return `larger than ${METADATA_MAX_BYTES} bytes of JSON`
+  return undefined
+}
+
+/**
+ * zod schema of a key's metadata: a JSON object at most {@link METADATA_MAX_DEPTH} levels deep and
+ * {@link METADATA_MAX_BYTES} bytes as JSON. Shared by every store and the admin API.
+ */
+export const metadataSchema = z.record(z.string().max(256), z.unknown()).superRefine((v, ctx) => {
+  const problem = metadataProblem(v)
+  if (problem) ctx.addIssue({ code: 'custom', message: `metadata ${problem}` })
+})
+
 /** zod schema of {@link CreateKeyInput}; shared by every store. */
-export const createKeyInputSchema = z.object({
+export const createKeyInputSchema = z.strictObject({
   principal: z.string().min(1).max(256),
   scopes: z.array(scope).max(256).optional(),
   expiresAt: z.date().optional(),
   rateLimits: z
-    .object({
-      rate: z
-        .object({
-          points: z.number().int().positive(),
-          windowMs: z.number().positive(),
-          windowSeconds: renamed('windowSeconds', 'windowMs', 'milliseconds'),
-        })
-        .optional(),
-      quota: z
-        .object({
-          points: z.number().int().positive(),
-          periodMs: z.number().positive(),
-          periodSeconds: renamed('periodSeconds', 'periodMs', 'milliseconds'),
-        })
-        .optional(),
+    .strictObject({
+      rate: z.strictObject({ points: z.number().int().positive(), windowMs: z.number().positive() }).optional(),
+      quota: z.strictObject({ points: z.number().int().positive(), periodMs: z.number().positive() }).optional(),
     })
     .optional(),
-  limits: renamed('limits', 'rateLimits'),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: metadataSchema.optional(),
 })
 
 /** zod schema of a scope list (for `setScopes`). */
@@ -82,6 +101,8 @@ export interface GenerateKeyOptions extends CreateKeyInput {
   now?: () => number
 }
 
+const generateKeySchema = createKeyInputSchema.extend({ now: z.function().optional() })
+
 /** A new key: the one-time token, its parts and the record to store. */
 export interface GeneratedKey {
   keyId: string
@@ -103,8 +124,8 @@ export interface GeneratedKey {
  * ```
  */
 export function generateKey(options: GenerateKeyOptions): GeneratedKey {
-  const parsed = createKeyInputSchema.safeParse(options)
-  if (!parsed.success) throw optionsError('key options', parsed.error)
+  const parsed = generateKeySchema.safeParse(options)
+  if (!parsed.success) throw zodOptionsError('key options', parsed.error, generateKeySchema, KEY_RENAMES)
   const o = parsed.data
   const keyId = createKeyId()
   const secret = randomBytes(SECRET_BYTES)

@@ -14,16 +14,30 @@ export {
   type GenerateKeyOptions,
   generateKey,
   KEY_ID_LENGTH,
+  METADATA_MAX_BYTES,
+  METADATA_MAX_DEPTH,
+  metadataSchema,
   SECRET_BYTES,
   scopesSchema,
 } from './generate-key.js'
-export type { BackendListQuery, KeyBackend, StoredKey, StoredKeyPatch } from './key-backend.js'
+export type { BackendListQuery, KeyBackend, KeyCountLimit, StoredKey, StoredKeyPatch } from './key-backend.js'
+export {
+  authorizeKeyAccess,
+  authorizeKeyChange,
+  authorizeNewKey,
+  FULL_GRANT,
+  type KeyGrant,
+  keyGrantSchema,
+  keyLimitError,
+  parseKeyGrant,
+} from './key-grant.js'
 export type {
   CreatedKey,
   CreateKeyInput,
   EncryptedKeyStore,
   KeyChangeEvent,
   KeyChangeListener,
+  KeyGrantOptions,
   KeyInfo,
   KeyStore,
   KeyUpdate,

@@ -47,6 +47,17 @@ export interface BackendListQuery {
   limit?: number
 }
 
+/**
+ * A cap on a principal's working keys, checked in the same atomic step as the write that adds
+ * one: rows of `principal` that are active and neither expired nor past their grace at `now`
+ * (the row a rotation replaces counts while its grace lasts).
+ */
+export interface KeyCountLimit {
+  principal: string
+  max: number
+  now: Date
+}
+
 /** SQL column of each patchable field, shared by the SQLite and PostgreSQL backends. */
 export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   status: 'status',
@@ -78,8 +89,17 @@ export interface KeyBackend {
    * `createCachedKeyStore` prefer: no promise per lookup. Throws where `read` would reject.
    */
   readSync?(keyId: string): StoredKey | undefined
-  /** Insert a new row; key ids are random, a duplicate is a bug and may throw. */
-  insert(row: StoredKey): Promise<void>
+  /**
+   * True when `insert` and `rotate` honour a {@link KeyCountLimit} atomically (under concurrent
+   * writers, other processes included). A store refuses a limited write on a backend without it.
+   */
+  readonly keyLimits?: boolean
+  /**
+   * Insert a new row; key ids are random, a duplicate is a bug and may throw. With `limit`
+   * (see `keyLimits`): resolves false, inserting nothing, when the principal already has `max` working keys.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: backends written before limits resolve void
+  insert(row: StoredKey, limit?: KeyCountLimit): Promise<boolean | void>
   /**
    * Apply a patch and increment the version, in one atomic step; with `ifVersion`, only when
    * the row is still at that version. The updated row, or undefined when no row matched.
@@ -88,8 +108,10 @@ export interface KeyBackend {
   /**
    * Atomically: when `keyId` is active, not yet replaced and neither expired nor past its
    * grace at `now`, apply `patch` to it (version + 1) and insert `next`. False (and no change) otherwise.
+   * With `limit`: `'limit'` (and no change) when, the patch applied, the principal would have more
+   * than `max` working keys with `next`.
    */
-  rotate(keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date): Promise<boolean>
+  rotate(keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date, limit?: KeyCountLimit): Promise<boolean | 'limit'>
   /** Rows matching the query, ordered by key id. */
   list(query: BackendListQuery): Promise<StoredKey[]>
   /** Up to `limit` rows whose secret is not sealed under `version`, key id > `after`, ordered by key id. */

@@ -1,4 +1,5 @@
 import type { KeyRecord, KeyResolver, KeyStatus, RateLimits } from '@sigil/core'
+import type { KeyGrant } from './key-grant.js'
 
 /** What to create a key for. Validated with zod by every store. */
 export interface CreateKeyInput {
@@ -39,12 +40,23 @@ export interface RotatedKey extends CreatedKey {
   previous: KeyInfo
 }
 
+/**
+ * Who is asking, for the admin paths that act for someone (the portal): the store checks the
+ * grant itself (see `key-grant.ts`). Omitted: the operator's authority ({@link FULL_GRANT}).
+ */
+export interface KeyGrantOptions {
+  grant?: KeyGrant
+}
+
 /** Options of {@link KeyStore.rotate}. */
-export interface RotateOptions {
+export interface RotateOptions extends KeyGrantOptions {
   /** How long the old key keeps working, in ms. Default 24 h; 0 ends it now. */
   graceMs?: number
-  /** Expiry of the new key. Default never. */
-  expiresAt?: Date
+  /**
+   * Expiry of the new key. Default: the old key's (a rotation never drops an expiry); `null`:
+   * never. A later one than the old key's needs a grant that may extend (`extendExpiry`).
+   */
+  expiresAt?: Date | null
 }
 
 /**
@@ -81,7 +93,7 @@ export interface KeyUpdate {
 }
 
 /** Options of {@link KeyStore.update}. */
-export interface UpdateKeyOptions {
+export interface UpdateKeyOptions extends KeyGrantOptions {
   /** Apply only if the key is still at this `version` (from `info()`); otherwise `KEY_CONFLICT`. */
   ifVersion?: number
 }
@@ -125,12 +137,16 @@ export interface KeyStore extends KeyResolver {
   get(keyId: string): Promise<KeyRecord | undefined>
   /** The key without its secret (admin view), or undefined. */
   info(keyId: string): Promise<KeyInfo | undefined>
-  create(input: CreateKeyInput): Promise<CreatedKey>
+  /** With `grant`: its principal, scopes and key count (atomic with the insert) are enforced. */
+  create(input: CreateKeyInput, options?: KeyGrantOptions): Promise<CreatedKey>
   list(filter?: ListKeysFilter): Promise<KeyInfo[]>
-  /** Issue a new key for the same principal, scopes and limits; the old one works until the grace ends. */
+  /**
+   * Issue a new key for the same principal, scopes, limits and expiry; the old one works until the
+   * grace ends. It passes the same checks as `create` (scopes, count with keys in grace, expiry).
+   */
   rotate(keyId: string, options?: RotateOptions): Promise<RotatedKey>
   /** Immediate and final. Revoking a revoked key is a no-op. */
-  revoke(keyId: string): Promise<KeyInfo>
+  revoke(keyId: string, options?: KeyGrantOptions): Promise<KeyInfo>
   setScopes(keyId: string, scopes: readonly string[]): Promise<KeyInfo>
   /**
    * Change scopes, expiry, limits or metadata atomically (add/remove and merge apply to the value

@@ -1,4 +1,5 @@
 import { ConfigurationError, fromBase64, fromBase64Url, randomBytes, toBase64 } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import { z } from 'zod'
 
 /** Master keys by version; `current` encrypts, every version decrypts. */
@@ -17,6 +18,8 @@ export interface MasterKeyOptions {
 
 /** Anything a store accepts as `masterKey`: the `SIGIL_MASTER_KEY` string, the object form, or a parsed ring. */
 export type MasterKeyInput = string | MasterKeyOptions | MasterKeyRing
+
+const MASTER_KEY_OPTION_NAMES = optionNames<MasterKeyOptions>({ current: true, keys: true })
 
 const VERSION = /^[A-Za-z0-9_.-]{1,32}$/
 const version = z.string().regex(VERSION, 'master-key versions are 1-32 of [A-Za-z0-9_.-]')
@@ -73,6 +76,7 @@ export function parseMasterKey(input: MasterKeyInput | undefined): MasterKeyRing
     return ring
   }
   const o = typeof input === 'string' ? parseString(input) : (input as MasterKeyOptions)
+  checkOptions('master-key options', o, MASTER_KEY_OPTION_NAMES)
   const shape = z.object({ current: version, keys: z.record(version, z.union([z.string(), z.instanceof(Uint8Array)])) }).safeParse(o)
   if (!shape.success) throw new ConfigurationError('invalid master-key options', { cause: new Error(shape.error.issues[0]?.message) })
   const keys = new Map<string, Uint8Array>()

@@ -1,5 +1,5 @@
 import { createBackedKeyStore } from './backed-key-store.js'
-import type { BackendListQuery, KeyBackend, StoredKey } from './key-backend.js'
+import type { BackendListQuery, KeyBackend, KeyCountLimit, StoredKey } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import type { StoreOptions } from './store-options.js'
 
@@ -28,6 +28,10 @@ export function createMemoryBackend(): KeyBackend {
     const ended = (r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)
     return q.status === (ended ? 'expired' : 'active')
   }
+  // One event-loop turn from count to write: nothing interleaves, so the count is atomic.
+  const full = (l: KeyCountLimit | undefined, extra: number) =>
+    l !== undefined &&
+    [...rows.values()].filter((r) => r.principal === l.principal && matches(r, { status: 'active', now: l.now })).length + extra > l.max
   const byId = (a: { keyId: string }, b: { keyId: string }) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0)
   return {
     async read(keyId) {
@@ -38,20 +42,35 @@ export function createMemoryBackend(): KeyBackend {
       const r = rows.get(keyId)
       return r && clone(r)
     },
-    async insert(row) {
+    keyLimits: true,
+    async insert(row, limit) {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
+      if (full(limit, 1)) return false
       rows.set(row.keyId, clone(row))
+      return true
     },
     async update(keyId, patch, ifVersion) {
       const r = rows.get(keyId)
       if (!r || (ifVersion !== undefined && r.version !== ifVersion)) return undefined
       return apply(r, patch)
     },
-    async rotate(keyId, patch, next, now) {
+    async rotate(keyId, patch, next, now, limit) {
       const r = rows.get(keyId)
       const t = now.getTime()
       if (r?.status !== 'active' || r.replacedBy) return false
       if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return false
+      // The old key counts while its grace lasts: patched first, then counted with the new one.
+      const patched = { ...r, ...patch } as StoredKey
+      if (
+        limit &&
+        [...rows.values()].filter(
+          (x) => x.keyId !== keyId && x.principal === limit.principal && matches(x, { status: 'active', now: limit.now }),
+        ).length +
+          (matches(patched, { status: 'active', now: limit.now }) ? 1 : 0) +
+          1 >
+          limit.max
+      )
+        return 'limit'
       apply(r, patch)
       rows.set(next.keyId, clone(next))
       return true

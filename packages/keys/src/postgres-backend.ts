@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { SigilError } from '@sigil/core'
-import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
+import { type KeyBackend, type KeyCountLimit, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
 import type { MasterKeyRing } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
 import type { PgQueryClient } from './postgres.js'
@@ -93,6 +93,8 @@ function setClause(patch: StoredKeyPatch, first: number): { sql: string; params:
  */
 export interface StatementClient extends PgQueryClient {
   prepared(name: string, text: string, params: unknown[]): Promise<{ rows: unknown[] }>
+  /** Run `fn` in one transaction on one connection (BEGIN … COMMIT; ROLLBACK when it throws). */
+  transaction<T>(fn: (tx: PgQueryClient) => Promise<T>): Promise<T>
 }
 
 // Explicit columns, never `*`: a prepared statement's result shape is fixed when it is parsed, and
@@ -134,13 +136,46 @@ export function postgresBackend(client: StatementClient, table: string, close: (
   const insertSql = (first: number) => `(${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')})`
   const live = (i: number) =>
     `status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > $${i}) AND (not_after IS NULL OR not_after > $${i})`
+  // A key count is checked in a transaction that first takes a per-principal advisory lock: every
+  // limited write for that principal waits for the one before it to commit, and under READ
+  // COMMITTED the count (a later statement) then sees it. One statement could not: its snapshot
+  // predates the lock.
+  const overLimit = Symbol('limit')
+  const limited = async <T>(limit: KeyCountLimit, fn: (tx: PgQueryClient, working: () => Promise<number>) => Promise<T>) => {
+    try {
+      return await client.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`sigil-keys-count:${table}:${limit.principal}`])
+        const working = async () => {
+          const { rows } = await tx.query(
+            `SELECT count(*) AS n FROM ${table} WHERE principal = $1 AND ${live(2).replace(' AND replaced_by IS NULL', '')}`,
+            [limit.principal, limit.now],
+          )
+          return Number((rows[0] as Row | undefined)?.n ?? 0)
+        }
+        return fn(tx, working)
+      })
+    } catch (e) {
+      if (e === overLimit) return 'limit' as const
+      throw new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
+    }
+  }
   return {
+    keyLimits: true,
     async read(keyId) {
       const [r] = await q(readSql, [keyId])
       return r && fromRow(r)
     },
-    async insert(row) {
-      await q(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
+    async insert(row, limit) {
+      if (!limit) {
+        await q(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
+        return true
+      }
+      const r = await limited(limit, async (tx, working) => {
+        if ((await working()) >= limit.max) return false
+        await tx.query(`INSERT INTO ${table} ${insertSql(1)}`, values(row))
+        return true
+      })
+      return r === true
     },
     async update(keyId, patch, ifVersion) {
       // One statement: the row lock makes the version check and the write atomic.
@@ -149,7 +184,22 @@ export function postgresBackend(client: StatementClient, table: string, close: (
       const [r] = await q(`UPDATE ${table} SET ${sql} WHERE key_id = $1${guard} RETURNING ${SELECT}`, [keyId, ifVersion ?? null, ...params])
       return r && fromRow(r)
     },
-    async rotate(keyId, patch, next, now) {
+    async rotate(keyId, patch, next, now, limit) {
+      if (limit) {
+        const { sql, params } = setClause(patch, 3)
+        return limited(limit, async (tx, working) => {
+          const old = await tx.query(`UPDATE ${table} SET ${sql} WHERE key_id = $1 AND ${live(2)} RETURNING key_id`, [
+            keyId,
+            now,
+            ...params,
+          ])
+          if (old.rows.length !== 1) return false
+          // The old key, patched, counts while its grace lasts; over the limit rolls the patch back.
+          if ((await working()) + 1 > limit.max) throw overLimit
+          await tx.query(`INSERT INTO ${table} ${insertSql(1)}`, values(next))
+          return true
+        })
+      }
       // One statement, so the old key's deadline and the new key commit together or not at all.
       const { sql, params } = setClause(patch, 3)
       const first = 3 + params.length

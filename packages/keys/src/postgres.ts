@@ -1,4 +1,5 @@
 import { ConfigurationError, SigilError } from '@sigil/core'
+import { zodOptionsError } from '@sigil/core/internal'
 import pg from 'pg'
 import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
@@ -6,7 +7,7 @@ import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
 import { postgresBackend, type StatementClient, verifyPostgresMasterKeys } from './postgres-backend.js'
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js'
-import { type StoreOptions, storeOptionsSchema } from './store-options.js'
+import { type StoreOptions, storeOptionsOf, storeOptionsSchema } from './store-options.js'
 
 /**
  * The few methods the store needs from a PostgreSQL client. A `pg.Pool` and a PGlite instance
@@ -84,7 +85,7 @@ function deadline<T>(p: Promise<T>, ms: number, what: string): { promise: Promis
  * query also takes its connection out of the pool, as `pool.query` does.
  */
 function guardPool(pool: PoolLike, queryMs: number, acquireMs: number, named: boolean): StatementClient {
-  const run = async (text: string, params: unknown[] | undefined, ms: number, name?: string) => {
+  const acquire = async (): Promise<PooledClient> => {
     const acquiring = pool.connect()
     const acquire = deadline(acquiring, acquireMs, 'acquiring a connection')
     let c: PooledClient
@@ -100,6 +101,10 @@ function guardPool(pool: PoolLike, queryMs: number, acquireMs: number, named: bo
     } finally {
       acquire.cancel()
     }
+    return c
+  }
+  const run = async (text: string, params: unknown[] | undefined, ms: number, name?: string) => {
+    const c = await acquire()
     // A checked-out client has no pool listener: a backend terminated mid-query (or a reset
     // socket) would emit 'error' with no one listening and crash the process. Listen while we hold it.
     const swallow = () => {}
@@ -123,12 +128,78 @@ function guardPool(pool: PoolLike, queryMs: number, acquireMs: number, named: bo
       d.cancel()
     }
   }
+  // One connection for BEGIN … COMMIT, each statement under the deadline; a failed transaction
+  // is rolled back, and its connection destroyed if even that fails.
+  const transaction = async <T>(fn: (tx: PgQueryClient) => Promise<T>): Promise<T> => {
+    const c = await acquire()
+    const swallow = () => {}
+    c.on('error', swallow)
+    const q = async (text: string, params?: unknown[]) => {
+      const p = c.query(text, params)
+      const d = deadline(p, queryMs, 'query')
+      try {
+        return await d.promise
+      } catch (e) {
+        p.catch(() => {})
+        throw e
+      } finally {
+        d.cancel()
+      }
+    }
+    let r: T
+    try {
+      await q('BEGIN')
+      r = await fn({ query: q })
+      await q('COMMIT')
+    } catch (e) {
+      try {
+        await q('ROLLBACK')
+        c.removeListener('error', swallow)
+        c.release()
+      } catch {
+        c.release(true)
+        c.connection?.stream?.destroy()
+      }
+      throw e
+    }
+    c.removeListener('error', swallow)
+    c.release()
+    return r
+  }
   return {
+    transaction,
     query: (text, params) => run(text, params, queryMs),
     // Unnamed (pg's extended protocol with the unnamed statement): what transaction poolers accept.
     prepared: named ? (name, text, params) => run(text, params, queryMs, name) : (_name, text, params) => run(text, params, queryMs),
     // Migrations (at open only) may wait on another instance's migration lock.
     exec: (text) => run(text, undefined, Math.max(queryMs, 30_000)),
+  }
+}
+
+/**
+ * Transactions on a client that is one connection (PGlite, a `pg.Client`): PGlite's own
+ * `transaction` when it has one, else BEGIN … COMMIT with this store's transactions run one at a time.
+ */
+function plainTransaction(plain: PgQueryClient): StatementClient['transaction'] {
+  const own = (plain as { transaction?: unknown }).transaction
+  if (typeof own === 'function') {
+    return (fn) => (own as (cb: (tx: PgQueryClient) => Promise<unknown>) => Promise<unknown>).call(plain, fn) as never
+  }
+  let tail: Promise<unknown> = Promise.resolve()
+  return <T>(fn: (tx: PgQueryClient) => Promise<T>): Promise<T> => {
+    const next = tail.then(async () => {
+      await plain.query('BEGIN')
+      try {
+        const r = await fn(plain)
+        await plain.query('COMMIT')
+        return r
+      } catch (e) {
+        await plain.query('ROLLBACK').catch(() => {})
+        throw e
+      }
+    })
+    tail = next.catch(() => {})
+    return next
   }
 }
 
@@ -180,7 +251,7 @@ async function migrate(client: PgQueryClient, schemaName: string, table: string)
  */
 export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): Promise<EncryptedKeyStore> {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid PostgreSQL key store options', { cause: parsed.error })
+  if (!parsed.success) throw zodOptionsError('PostgreSQL key store options', parsed.error, schema)
   if (!options.client === !options.connectionString) throw new ConfigurationError('pass exactly one of client or connectionString')
   const ring = parseMasterKey(options.masterKey)
   const queryMs = options.queryTimeoutMs ?? 2_000
@@ -213,6 +284,7 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
       : {
           query: (text, params) => plain.query(text, params),
           prepared: (_name, text, params) => plain.query(text, params),
+          transaction: plainTransaction(plain),
           ...(plain.exec ? { exec: (text: string) => (plain.exec as (t: string) => Promise<unknown>).call(plain, text) } : {}),
         }
   const schemaName = options.schema ?? 'public'
@@ -232,7 +304,7 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   const backend = postgresBackend(client, `"${schemaName}"."${table}"`, async () => {
     await owned?.end()
   })
-  return createBackedKeyStore(backend, { ...options, masterKey: ring })
+  return createBackedKeyStore(backend, { ...storeOptionsOf(options), masterKey: ring })
 }
 
 export type { EncryptedKeyStore } from './key-store.js'

@@ -1,5 +1,5 @@
 import { SigilError } from '@sigil/core'
-import { type KeyBackend, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
+import { type KeyBackend, type KeyCountLimit, PATCH_COLUMNS, type StoredKey, type StoredKeyPatch } from './key-backend.js'
 import type { MasterKeyCheck, MasterKeyEvidence } from './master-key-check.js'
 import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js'
 
@@ -98,7 +98,10 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       `SELECT key_id, master_key_version, secret_ciphertext FROM ${t} WHERE master_key_version <> ? AND key_id > ? ORDER BY key_id LIMIT ?`,
     ),
     reseal: db.prepare(`UPDATE ${t} SET secret_ciphertext = ?, master_key_version = ? WHERE key_id = ? AND master_key_version = ?`),
+    working: db.prepare(`SELECT count(*) AS n FROM ${t} WHERE principal = ? AND status = 'active' AND ${LIVE}`),
   }
+  // Counted inside the write transaction (BEGIN IMMEDIATE holds the write lock): atomic across processes.
+  const working = (l: KeyCountLimit) => Number(q.working.get(l.principal, l.now.getTime(), l.now.getTime())?.n ?? 0)
   const insert = (r: StoredKey) =>
     q.insert.run(
       r.keyId,
@@ -121,14 +124,23 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
     const { sets, values } = patchSql(patch)
     return prepare(`UPDATE ${t} SET ${sets} WHERE key_id = ?${guard}`).run(...values, keyId, ...guardValues).changes > 0
   }
-  const rotate = (keyId: string, patch: StoredKeyPatch, next: StoredKey, now: number) =>
-    db.immediate(() => {
-      const guard =
-        " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)"
-      if (!update(keyId, patch, guard, [now, now])) return false
-      insert(next)
-      return true
-    })
+  const overLimit = Symbol('limit')
+  const rotate = (keyId: string, patch: StoredKeyPatch, next: StoredKey, now: number, limit?: KeyCountLimit) => {
+    try {
+      return db.immediate(() => {
+        const guard =
+          " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)"
+        if (!update(keyId, patch, guard, [now, now])) return false
+        // The old key, patched, still counts while its grace lasts; over the limit undoes the patch.
+        if (limit && working(limit) + 1 > limit.max) throw overLimit
+        insert(next)
+        return true
+      })
+    } catch (e) {
+      if (e === overLimit) return 'limit' as const
+      throw e
+    }
+  }
   const readSync = (keyId: string) => {
     try {
       const r = q.read.get(keyId) as Row | undefined
@@ -140,7 +152,15 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
   return {
     read: mapped(readSync),
     readSync,
-    insert: mapped((row: StoredKey) => void insert(row)),
+    keyLimits: true,
+    insert: mapped((row: StoredKey, limit?: KeyCountLimit) => {
+      if (!limit) return void insert(row)
+      return db.immediate(() => {
+        if (working(limit) >= limit.max) return false
+        insert(row)
+        return true
+      })
+    }),
     update: mapped((keyId: string, patch: StoredKeyPatch, ifVersion?: number) => {
       const { sets, values } = patchSql(patch)
       const guard = ifVersion === undefined ? '' : ' AND version = ?'
@@ -151,7 +171,9 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       ) as Row | undefined
       return r && fromRow(r)
     }),
-    rotate: mapped((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date) => rotate(keyId, patch, next, now.getTime())),
+    rotate: mapped((keyId: string, patch: StoredKeyPatch, next: StoredKey, now: Date, limit?: KeyCountLimit) =>
+      rotate(keyId, patch, next, now.getTime(), limit),
+    ),
     list: mapped((query) => {
       const where: string[] = []
       const params: SqliteValue[] = []

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConfigurationError, SigilError } from '@sigil/core'
+import { zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
@@ -9,7 +10,7 @@ import { checkMasterKeys } from './master-key-check.js'
 import { SQLITE_COLUMNS, saveSqliteMasterKeyChecks, sqliteBackend, sqliteMasterKeyEvidence, storeError } from './sqlite-backend.js'
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName } from './sqlite-driver.js'
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js'
-import { type StoreOptions, storeOptionsSchema } from './store-options.js'
+import { type StoreOptions, storeOptionsOf, storeOptionsSchema } from './store-options.js'
 
 /** Options of {@link createSqliteKeyStore}. */
 export interface SqliteKeyStoreOptions extends StoreOptions {
@@ -108,7 +109,7 @@ const schema = storeOptionsSchema.extend({
  */
 export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyStore {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid SQLite key store options', { cause: parsed.error })
+  if (!parsed.success) throw zodOptionsError('SQLite key store options', parsed.error, schema)
   if (!options.path && !options.database) throw new ConfigurationError('pass path or database')
   const table = options.table ?? 'sigil_keys'
   // Refuse before touching the disk: a store without a master key must not even create a file.
@@ -140,7 +141,7 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
     // Usually every version has its check value already: then a read, no write lock taken.
     const check = () => checkMasterKeys(ring, sqliteMasterKeyEvidence(db, 'main', table))
     if (check().length > 0) db.immediate(() => saveSqliteMasterKeyChecks(db, table, check()))
-    const store = createBackedKeyStore(sqliteBackend(db, table), { ...options, masterKey: ring })
+    const store = createBackedKeyStore(sqliteBackend(db, table), { ...storeOptionsOf(options), masterKey: ring })
     return Object.assign(store, {
       async backup(file: string) {
         if (existsSync(file)) throw new ConfigurationError('the backup file already exists; choose a new name')

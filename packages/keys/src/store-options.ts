@@ -15,12 +15,21 @@ export interface StoreOptions {
   defaultGraceMs?: number
 }
 
-/** zod schema of {@link StoreOptions}; the master key itself is checked by `parseMasterKey`. */
-export const storeOptionsSchema = z
-  .object({
-    masterKey: z.unknown().optional(),
-    now: z.function().optional(),
-    defaultGraceMs: z.number().int().min(0).optional(),
-    requireMasterKey: z.boolean().optional(),
-  })
-  .passthrough()
+/**
+ * zod schema of {@link StoreOptions}; the master key itself is checked by `parseMasterKey`. Strict:
+ * an unknown option is refused (each store's schema extends this one with its own).
+ */
+export const storeOptionsSchema = z.strictObject({
+  masterKey: z.unknown().optional(),
+  now: z.function().optional(),
+  defaultGraceMs: z.number().int().min(0).optional(),
+})
+
+/** The {@link StoreOptions} part of a store's options, for `createBackedKeyStore`. */
+export function storeOptionsOf(o: StoreOptions): StoreOptions {
+  return {
+    ...(o.masterKey !== undefined ? { masterKey: o.masterKey } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
+    ...(o.defaultGraceMs !== undefined ? { defaultGraceMs: o.defaultGraceMs } : {}),
+  }
+}

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import type { Redis } from 'ioredis'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
 import { type KeyChangeMessage, publishKeyChange, publishSoon } from './publish-key-change.js'
@@ -25,6 +26,8 @@ export interface KeyCacheFanoutOptions {
   /** PING the subscription this often to notice a silent loss. Default 5000 ms. */
   heartbeatMs?: number
 }
+
+const FANOUT_OPTION_NAMES = optionNames<KeyCacheFanoutOptions>({ prefix: true, subscriber: true, fallbackTtlMs: true, heartbeatMs: true })
 
 /** A running fan-out. */
 export interface KeyCacheFanout {
@@ -59,6 +62,7 @@ export function connectKeyCache(cache: InvalidatableCache, client: RedisClient, 
   if (!isRedisClient(client)) throw new ConfigurationError('connectKeyCache needs an ioredis client')
   if (typeof cache?.invalidate !== 'function' || typeof cache.clear !== 'function')
     throw new ConfigurationError('connectKeyCache needs a cache with invalidate() and clear()')
+  checkOptions('key cache fan-out options', options, FANOUT_OPTION_NAMES)
   const prefix = options.prefix ?? DEFAULT_PREFIX
   const { channel } = keyLayout(prefix)
   const fallbackMs = options.fallbackTtlMs ?? 1_000

@@ -22,8 +22,10 @@ export interface KeyLayout {
   usage(keyId: string, day: string): string
   /** `{<prefix>}:usage:_unknown:<YYYY-MM-DD>` — one hash per day for every key id the store did not know. */
   unknownUsage(day: string): string
-  /** `{<prefix>}:nonce-epoch` — when this Redis (as far as the nonce store can tell) started empty. */
+  /** `{<prefix>}:nonce-epoch` — when this Redis (as far as the nonce store can tell) lost its nonces. */
   readonly epoch: string
+  /** `{<prefix>:<keyId>}:nonce-epoch` — the same, per hash tag, on a Redis Cluster (one slot per key). */
+  tagEpoch(keyId: string): string
   /** `<prefix>:keys:changed` — the revocation fan-out channel. */
   readonly channel: string
 }
@@ -69,6 +71,7 @@ export function keyLayout(prefix: string = DEFAULT_PREFIX): KeyLayout {
     usage: (keyId, day) => `${tag(keyId)}:usage:${day}`,
     unknownUsage: (day) => `{${prefix}}:usage:_unknown:${day}`,
     epoch: `{${prefix}}:nonce-epoch`,
+    tagEpoch: (keyId) => `${tag(keyId)}:nonce-epoch`,
     channel: `${prefix}:keys:changed`,
   }
 }

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '@sigil/core'
+import { zodOptionsError } from '@sigil/core/internal'
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 import { isRedisClient, type RedisClient } from './redis-client.js'
@@ -25,7 +26,7 @@ export interface RedisLiveness {
   stop(): void
 }
 
-const schema = z.object({
+const schema = z.strictObject({
   intervalMs: z.number().int().min(10).optional(),
   timeoutMs: z.number().int().min(10).optional(),
 })
@@ -56,7 +57,7 @@ const watched = new WeakMap<object, RedisLiveness>()
 export function keepRedisAlive(client: RedisClient, options: RedisLivenessOptions = {}): RedisLiveness {
   if (!isRedisClient(client)) throw new ConfigurationError('keepRedisAlive needs an ioredis client')
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid Redis liveness options', { cause: parsed.error })
+  if (!parsed.success) throw zodOptionsError('Redis liveness options', parsed.error, schema)
   const existing = watched.get(client)
   if (existing) return existing
   const intervalMs = options.intervalMs ?? 1_000

@@ -1,6 +1,8 @@
 import { ConfigurationError, type KeyRecord } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from '@sigil/server'
 import { RateLimiterRedis } from 'rate-limiter-flexible'
+import { checkInterval, watchRedisConfig } from './config-watch.js'
 import { DEFAULT_PREFIX, keyLayout } from './key-layout.js'
 import { keepRedisAlive, type RedisLivenessOptions, suspectOnError } from './liveness.js'
 import { isRedisClient, type RedisClient } from './redis-client.js'
@@ -11,7 +13,15 @@ export interface RedisRateLimiterOptions {
   prefix?: string
   /** Liveness check of the client's connection ({@link keepRedisAlive}); `false` turns it off. */
   liveness?: RedisLivenessOptions | false
+  /**
+   * How often Redis' eviction settings are read again after the first reading at start. Default
+   * 10 000 ms. A Redis that may evict keys (an evicted counter restarts at zero: a quota would
+   * double) makes `consume` fail (503) with a `ConfigurationError` cause.
+   */
+  configCheckMs?: number
 }
+
+const RATE_LIMITER_OPTION_NAMES = optionNames<RedisRateLimiterOptions>({ prefix: true, liveness: true, configCheckMs: true })
 
 /** Options that would let rate-limiter-flexible answer without Redis; refused (fail closed). */
 const UNSAFE = ['insuranceLimiter', 'inMemoryBlockOnConsumed', 'inMemoryBlockDuration'] as const
@@ -43,10 +53,24 @@ export function createRedisRateLimiter(
   for (const k of UNSAFE) {
     if (k in (options as Record<string, unknown>)) throw new ConfigurationError(`${k} would accept requests while Redis is down`)
   }
+  checkOptions('Redis rate limiter options', options, RATE_LIMITER_OPTION_NAMES)
   const layout = keyLayout(options.prefix ?? DEFAULT_PREFIX)
   const live = options.liveness === false ? undefined : keepRedisAlive(client, options.liveness)
   // A RateLimiterRes rejection is a "no" (limit reached); only an Error says the connection may be dead.
   const failed = live ? suspectOnError(live) : (e: unknown) => Promise.reject(e)
+  const config = watchRedisConfig(client, { intervalMs: checkInterval(options.configCheckMs) })
+  let configReady = false
+  void config.ready.then(() => {
+    configReady = true
+  })
+  const guard = async (): Promise<void> => {
+    if (!configReady) {
+      if (client.status !== 'ready') throw new Error('Redis is not connected')
+      await config.ready
+    }
+    const problem = config.problem
+    if (problem) throw problem
+  }
   return createRateLimiterWith((points, duration, kind) => {
     const limiter = new RateLimiterRedis({
       storeClient: client,
@@ -56,6 +80,11 @@ export function createRedisRateLimiter(
       keyPrefix: '',
       rejectIfRedisNotReady: true,
     })
-    return { consume: (subject: string) => limiter.consume(layout.limit(subject, kind, points, duration)).catch(failed) }
+    return {
+      consume: async (subject: string) => {
+        if (!configReady || config.problem) await guard()
+        return limiter.consume(layout.limit(subject, kind, points, duration)).catch(failed)
+      },
+    }
   }, policy)
 }

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '@sigil/core'
+import { zodOptionsError } from '@sigil/core/internal'
 import type { UsageEvent, UsageRecorder } from '@sigil/server'
 import { z } from 'zod'
 import { DEFAULT_PREFIX, keyLayout, utcDay } from './key-layout.js'
@@ -60,7 +61,7 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1`
 
-const schema = z.object({
+const schema = z.strictObject({
   prefix: z.string().optional(),
   flushIntervalMs: z.number().int().min(10).optional(),
   maxPending: z.number().int().min(1).optional(),
@@ -92,7 +93,7 @@ const keepAll = () => true
 export function createRedisUsageRecorder(client: RedisClient, options: RedisUsageRecorderOptions = {}): RedisUsageRecorder {
   if (!isRedisClient(client)) throw new ConfigurationError('createRedisUsageRecorder needs an ioredis client')
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw new ConfigurationError('invalid usage recorder options', { cause: parsed.error })
+  if (!parsed.success) throw zodOptionsError('usage recorder options', parsed.error, schema)
   const prefix = options.prefix ?? DEFAULT_PREFIX
   const layout = keyLayout(prefix)
   const maxPending = options.maxPending ?? 10_000

@@ -6,12 +6,28 @@ import { parseDuration, toJson } from '../format.js'
 import type { Command, CommandContext } from '../io.js'
 import { openStore, storeLocation } from '../open-store.js'
 
-const USAGE = `sigil admin <command>
+/** `sigil admin` subcommands and their usage lines (run.ts prints them for `--help`). */
+export const ADMIN_COMMANDS: Record<string, { summary: string; usage: string }> = {
+  serve: {
+    summary: 'run the portal (admin API + dashboard)',
+    usage: 'sigil admin serve [--port 8080] [--host 127.0.0.1] [--public-url URL] [--store PATH | --database-url URL]',
+  },
+  login: { summary: 'print a one-time operator sign-in link (15 min)', usage: 'sigil admin login [--url URL]' },
+  invite: {
+    summary: 'print a one-time partner invite link',
+    usage: 'sigil admin invite --principal P [--max-keys 3] [--scopes a,b] [--expires 7d] [--url URL]',
+  },
+}
 
-  serve [--port 8080] [--host 127.0.0.1] [--public-url URL]   run the portal (admin API + dashboard)
-  login [--url URL]                                           print a one-time operator sign-in link (15 min)
-  invite --principal P [--max-keys 3] [--scopes a,b] [--expires 7d] [--url URL]
-                                                              print a one-time partner invite link
+/** Help text for `sigil admin`. */
+export const USAGE = `sigil admin <command>
+
+${Object.entries(ADMIN_COMMANDS)
+  .map(
+    ([, c]) => `  ${c.usage}
+      ${c.summary}`,
+  )
+  .join('\n')}
 
 The portal uses the same key store and SIGIL_MASTER_KEY as the other commands; its links are
 signed with a secret derived from the master key. Machine clients call /api/v1 with requests
@@ -45,7 +61,7 @@ export const admin: Command = async (args, ctx) => {
     let token: string
     if (sub === 'login') token = createLinkToken(secret, { role: 'operator' }, ctx.io.now ? { now: ctx.io.now } : {})
     else {
-      if (!values.principal) throw usageError('--principal is required')
+      if (!values.principal) throw usageError(`--principal is required\nusage: ${ADMIN_COMMANDS.invite?.usage}`)
       const maxKeys = Number(values['max-keys'] ?? '3')
       const ttlMs = parseDuration(values.expires ?? '7d')
       if (!Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 1000) throw usageError('--max-keys must be 1-1000')
@@ -54,6 +70,7 @@ export const admin: Command = async (args, ctx) => {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)
+      if (allowedScopes.includes('admin')) throw usageError('--scopes: a partner cannot be allowed admin (the operator authority)')
       token = createLinkToken(
         secret,
         { role: 'partner', principal: values.principal, maxKeys, allowedScopes },
@@ -106,27 +123,48 @@ export const admin: Command = async (args, ctx) => {
     const publicUrl = values['public-url'] ?? ctx.io.env.SIGIL_ADMIN_URL
     const portal = m.createAdmin({ store, audit, adminSecret: secret, ...extras, ...(publicUrl ? { publicUrl } : {}) })
     const server = createServer(portal.handler)
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => resolve())
-    })
+    const closeAll = async () => {
+      redisClose()
+      await portal.close()
+      await store.close()
+    }
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => resolve())
+      })
+    } catch (e) {
+      // A portal that cannot listen exits: close what keeps the process alive (Redis, the store)
+      // instead of printing the error and lingering without a socket (issue 28).
+      await closeAll()
+      const code = (e as NodeJS.ErrnoException).code
+      throw new CliError(
+        EXIT.FAILURE,
+        'LISTEN_FAILED',
+        code === 'EADDRINUSE'
+          ? `${host}:${port} is already in use: pass another --port`
+          : `cannot listen on ${host}:${port}: ${(e as Error).message}`,
+      )
+    }
     const addr = server.address() as { port: number }
     const url = publicUrl ?? `http://${host}:${addr.port}`
+    const keysAt = where.kind === 'sqlite' ? where.path : 'PostgreSQL'
     ctx.io.stdout.write(
       ctx.json
-        ? toJson({ url, openapi: `${url}/api/v1/openapi.json` })
-        : `Sigil admin portal on ${url}\n  sign in:  SIGIL_ADMIN_URL=${url} sigil admin login\n  API:      ${url}/api/v1/openapi.json\n`,
+        ? toJson({ url, openapi: `${url}/api/v1/openapi.json`, store: keysAt })
+        : `Sigil admin portal on ${url}\n  keys:     ${keysAt}\n  sign in:  SIGIL_ADMIN_URL=${url} sigil admin login\n  API:      ${url}/api/v1/openapi.json\n`,
     )
     await new Promise<void>((resolve) => {
       const stop = () => server.close(() => resolve())
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
     })
-    redisClose()
-    await portal.close()
-    await store.close()
+    await closeAll()
     return EXIT.OK
   }
-  ctx.io.stdout.write(USAGE)
-  return sub === undefined || sub === '--help' || sub === '-h' ? (sub ? 0 : EXIT.USAGE) : EXIT.USAGE
+  if (sub === undefined) {
+    ctx.io.stdout.write(USAGE)
+    return EXIT.USAGE
+  }
+  throw usageError(`unknown command: admin ${sub}\n${USAGE}`)
 }

@@ -6,7 +6,8 @@ import { toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { credentialsFromFlags, REQUEST_OPTIONS, requestFromFlags } from '../request-flags.js'
 
-const USAGE =
+/** Help text, printed for `--help`. */
+export const USAGE =
   'usage: sigil curl [-X METHOD] [-H "Name: value"]... [-d DATA | --data-binary @FILE] [-i] [-v] [-s] [-f] [-L | --location-trusted] [--max-redirs N] [--token T | --key-id ID --secret S] URL'
 
 /** The signature base of a request the client signed, rebuilt from its own headers (for `-v`). */
@@ -57,7 +58,8 @@ export const curl: Command = async (args, ctx) => {
     clockSkewRetry: false,
     ...(io.now ? { now: io.now } : {}),
     redirects: { maxRedirects, crossOrigin: values['location-trusted'] ? 'sign' : false },
-    fetch: async (req) => {
+    fetch: async (url, init) => {
+      const req = new Request(url, init)
       last = { req, base: baseOf(req) }
       const u = new URL(req.url)
       if (verbose) {

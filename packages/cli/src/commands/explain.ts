@@ -9,7 +9,8 @@ import type { Command } from '../io.js'
 import { type StoreFlags, withStore } from '../open-store.js'
 import { credentialsFromFlags, REQUEST_OPTIONS, requestFromFlags } from '../request-flags.js'
 
-const USAGE = `usage: sigil explain [-X METHOD] [-H "Name: value"]... [--data-binary @FILE] [--signature-input V --signature V]
+/** Help text, printed for `--help`. */
+export const USAGE = `usage: sigil explain [-X METHOD] [-H "Name: value"]... [--data-binary @FILE] [--signature-input V --signature V]
                      [--token T | --key-id ID --secret S | --store PATH | --database-url URL] [--now UNIX] [--window 5m] [--tag sigil] URL
 
 Signature-Input / Signature may also be given as -H headers. The checks are the verifier's own

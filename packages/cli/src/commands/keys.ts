@@ -27,7 +27,7 @@ export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run
   },
   show: { summary: 'show one key (never its secret)', usage: 'sigil keys show KEY_ID', run: keysShow },
   rotate: {
-    summary: 'issue a replacement; the old key works until the grace ends',
+    summary: 'issue a replacement (same scopes and expiry); the old key works until the grace ends',
     usage: 'sigil keys rotate KEY_ID [--grace 24h] [--expires-in 90d]',
     run: keysRotate,
   },

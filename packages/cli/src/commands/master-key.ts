@@ -5,7 +5,17 @@ import { toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { withStore } from '../open-store.js'
 
-const USAGE = `sigil master-key <command>
+/** `sigil master-key` subcommands and their usage lines (run.ts prints them for `--help`). */
+export const MASTER_KEY_COMMANDS: Record<string, { summary: string; usage: string }> = {
+  generate: { summary: 'print a new master key entry ("v2:<base64>")', usage: 'sigil master-key generate [--key-version v2]' },
+  rotate: {
+    summary: 're-encrypt every secret under the current version',
+    usage: 'sigil master-key rotate [--store PATH | --database-url URL [--database-schema S]]',
+  },
+}
+
+/** Help text for `sigil master-key`. */
+export const USAGE = `sigil master-key <command>
 
   generate [--key-version v2]   print a new master key entry ("v2:<base64>")
   rotate                        re-encrypt every secret under the current version

@@ -8,7 +8,8 @@ import { parseDuration, parseSize, toJson } from '../format.js'
 import type { Command } from '../io.js'
 import { credentialsFromFlags } from '../request-flags.js'
 
-const USAGE =
+/** Help text, printed for `--help`. */
+export const USAGE =
   'usage: sigil presign URL [--expires 15m] [--method GET|PUT|…] [--max-bytes 10MiB] [--digest-of FILE] [--once] [--token T | --key-id ID --secret S]'
 
 /**

@@ -1,5 +1,18 @@
-import { array, boolean, custom, minLength, object, optional, string, union, enum as zenum, instanceof as zinstanceof } from 'zod/mini'
-import { optionsError, renamed, type VerifyOptions } from './options.js'
+import { checkOptions, schemaKeys, zodOptionsError } from '@sigil/core/internal'
+import {
+  array,
+  boolean,
+  custom,
+  minLength,
+  object,
+  optional,
+  strictObject,
+  string,
+  union,
+  enum as zenum,
+  instanceof as zinstanceof,
+} from 'zod/mini'
+import { VERIFY_OPTION_NAMES, VERIFY_RENAMES, type VerifyOptions } from './options.js'
 import { type ExemptRule, exemptMatcher } from './route-requirements.js'
 import type { SignResponseOptions } from './sign-response.js'
 import { createVerifier, type Verifier } from './verifier.js'
@@ -29,12 +42,11 @@ export interface CompiledAdapter {
 
 const rule = union([string().check(minLength(1)), zinstanceof(RegExp), custom<ExemptRule>((v) => typeof v === 'function')])
 const schema = object({
-  publicAuthority: renamed('publicAuthority', 'authority'),
   exempt: optional(union([rule, array(rule)])),
   signResponses: optional(
     union([
       boolean(),
-      object({
+      strictObject({
         tag: optional(string().check(minLength(1))),
         label: optional(string().check(minLength(1))),
         digestAlgorithm: optional(zenum(['sha-256', 'sha-512'])),
@@ -43,17 +55,23 @@ const schema = object({
   ),
 })
 
+/** Every option of {@link SigilOptions}: the verifier's and the adapter's own. */
+export const ADAPTER_OPTION_NAMES: readonly string[] = [...VERIFY_OPTION_NAMES, ...schemaKeys(schema)]
+const ADAPTER_RENAMES = { ...VERIFY_RENAMES, publicAuthority: 'authority' }
+
 /**
- * Validate adapter options once and build the verifier.
+ * Validate adapter options once and build the verifier. An unknown option is refused, naming the
+ * closest known one; `extra` names the options the calling adapter reads itself (`consumeBody`).
  *
  * @example
  * ```ts
  * const { verifier, isExempt } = compileAdapter({ keys, authority: 'api.example.com', exempt: ['/healthz'] })
  * ```
  */
-export function compileAdapter(options: SigilOptions): CompiledAdapter {
+export function compileAdapter(options: SigilOptions, extra: readonly string[] = []): CompiledAdapter {
+  checkOptions('adapter options', options, [...ADAPTER_OPTION_NAMES, ...extra], ADAPTER_RENAMES)
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw optionsError('adapter', parsed.error)
+  if (!parsed.success) throw zodOptionsError('adapter options', parsed.error, schema, ADAPTER_RENAMES)
   const { exempt, signResponses, ...verify } = options
   const verifier = createVerifier(verify)
   const signing = signResponses ? { ...(signResponses === true ? {} : signResponses), verifier } : undefined

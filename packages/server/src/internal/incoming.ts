@@ -18,10 +18,11 @@ export interface IncomingRequest {
    */
   mayHaveBody?: boolean
   /**
-   * The replay check an outer verifier already made for this very request (stacked middleware):
-   * an inner verifier re-checks everything else, but does not count the same nonce twice.
+   * The replay check an outer verifier actually made for this very request (stacked middleware):
+   * which pair it recorded, in which store, for how long. An inner verifier re-checks everything
+   * else, and skips its own nonce check only when this record covers it (see {@link ReplayRecord}).
    */
-  replayChecked?: { keyId: string; nonce: string }
+  replayChecked?: ReplayRecord
   /** Declared Content-Length, when there is one. */
   contentLength?: number
   /**
@@ -36,6 +37,31 @@ export interface IncomingRequest {
    * hands them on (Fastify's parsers read them after the digest did).
    */
   keepBody?: boolean
+}
+
+/**
+ * What a verifier's replay step recorded for one accepted request (SPEC §2 step 6, stacked
+ * verifiers): the `(keyId, nonce)` pair, the nonce store instance it went into, and until when that
+ * store keeps it. A verifier that recorded nothing (a multi-use presigned link, a signature without
+ * a nonce, `explain()`) leaves no record, so a stacked verifier never relies on a check nobody made.
+ */
+export interface ReplayRecord {
+  keyId: string
+  nonce: string
+  /** The nonce store instance the pair was recorded in. */
+  store: object
+  /** Until when the store keeps the pair, ms since the epoch by the verifier's clock (its TTL). */
+  untilMs: number
+}
+
+/**
+ * Whether `record` stands for the check a verifier would make itself: the same pair, recorded in
+ * the same store instance, kept at least as long as this verifier would keep it. A single-use rule
+ * is covered by the record's existence (the outer verifier refused the pair's reuse in that store);
+ * anything less, and the inner verifier checks its own store.
+ */
+export function replayCovered(record: ReplayRecord | undefined, keyId: string, nonce: string, store: object, untilMs: number): boolean {
+  return record !== undefined && record.keyId === keyId && record.nonce === nonce && record.store === store && record.untilMs >= untilMs
 }
 
 /** Where a body's chunks go: the verifier's digest, size limit and copy, or a probe. */
@@ -172,6 +198,19 @@ export interface Verified {
 }
 
 const PRODUCED_BY = Symbol.for('sigil.verifiedBy')
+// Global symbols: a result made by one copy of this package (ESM and CJS) is read by the other.
+const REPLAY_RECORD = Symbol.for('sigil.replayRecord')
+
+/** Attach what the replay step recorded to a result (not enumerable: not part of what the app sees). */
+export function attachReplayRecord<T extends Verified>(verified: T, record: ReplayRecord | undefined): T {
+  if (record !== undefined) Object.defineProperty(verified, REPLAY_RECORD, { value: record, enumerable: false, configurable: true })
+  return verified
+}
+
+/** Whether a result was accepted by some verifier (an outer `sigil()`), whichever it was. */
+export function isVerified(verified: Verified | null | undefined): boolean {
+  return verified != null && (verified as unknown as Record<symbol, unknown>)[PRODUCED_BY] !== undefined
+}
 
 /** Remember which verifier accepted a result, so stacked middleware can tell theirs from another's. */
 export function markVerified<T extends Verified>(verified: T, verifier: object): T {
@@ -182,17 +221,19 @@ export function markVerified<T extends Verified>(verified: T, verifier: object):
 /**
  * Whether a result already on the request (an outer `sigil()`) counts for `verifier`: only when
  * that very verifier produced it. Otherwise the inner middleware verifies again with its own keys,
- * scopes and profile, passing {@link IncomingRequest.replayChecked} so the nonce is not counted twice.
+ * scopes and profile, passing {@link IncomingRequest.replayChecked}: what the outer one recorded.
  */
 export function verifiedBy(verified: Verified | null | undefined, verifier: object): boolean {
   return verified != null && (verified as unknown as Record<symbol, unknown>)[PRODUCED_BY] === verifier
 }
 
-/** The replay check an earlier result stands for (see {@link IncomingRequest.replayChecked}). */
-export function replayCheckedBy(verified: Verified | null | undefined): IncomingRequest['replayChecked'] {
-  return verified?.nonce !== undefined && verifiedBy(verified, (verified as unknown as Record<symbol, object>)[PRODUCED_BY] ?? {})
-    ? { keyId: verified.keyId, nonce: verified.nonce }
-    : undefined
+/**
+ * The replay check an earlier result stands for (see {@link IncomingRequest.replayChecked}): only
+ * what its verifier recorded, never just the presence of a nonce on the result.
+ */
+export function replayCheckedBy(verified: Verified | null | undefined): ReplayRecord | undefined {
+  if (!isVerified(verified)) return undefined
+  return (verified as unknown as Record<symbol, ReplayRecord | undefined>)[REPLAY_RECORD]
 }
 
 /**

@@ -19,7 +19,7 @@ function clock(start = 1_735_689_600_000) {
 describe('createMemoryNonceStore', () => {
   it('never accepts a replay while the table grows and rebuilds', () => {
     const c = clock()
-    const s = createMemoryNonceStore({ now: c.now, maxEntries: 100_000 })
+    const s = createMemoryNonceStore({ now: c.now, maxEntries: 100_000, maxEntriesPerKey: 100_000 })
     let accepted = 0
     for (let i = 0; i < 50_000; i++) if (s.checkAndSet('k1', `n${i}`, 600_000)) accepted++
     expect(accepted).toBe(50_000)
@@ -41,7 +41,7 @@ describe('createMemoryNonceStore', () => {
 
   it('reuses expired slots, so a steady stream does not grow the table', () => {
     const c = clock()
-    const s = createMemoryNonceStore({ now: c.now, maxEntries: 2000 })
+    const s = createMemoryNonceStore({ now: c.now, maxEntries: 2000, maxEntriesPerKey: 2000 })
     for (let i = 0; i < 20_000; i++) {
       expect(s.checkAndSet('k1', `n${i}`, 1000)).toBe(true)
       c.advance(1)
@@ -53,7 +53,7 @@ describe('createMemoryNonceStore', () => {
 
   it('fails closed when full of unexpired pairs, and recovers once they expire', () => {
     const c = clock()
-    const s = createMemoryNonceStore({ now: c.now, maxEntries: 3 })
+    const s = createMemoryNonceStore({ now: c.now, maxEntries: 3, maxEntriesPerKey: 3 })
     for (const n of ['a', 'b', 'c']) expect(s.checkAndSet('k1', n, 1000)).toBe(true)
     const full = () => s.checkAndSet('k1', 'd', 1000)
     expect(full).toThrow(SigilError)
@@ -71,7 +71,7 @@ describe('createMemoryNonceStore', () => {
 
   it('fails closed at maxEntries even with room in the table', () => {
     const c = clock()
-    const s = createMemoryNonceStore({ now: c.now, maxEntries: 1500 })
+    const s = createMemoryNonceStore({ now: c.now, maxEntries: 1500, maxEntriesPerKey: 1500 })
     for (let i = 0; i < 1500; i++) expect(s.checkAndSet('k1', `n${i}`, 60_000)).toBe(true)
     expect(() => s.checkAndSet('k1', 'x', 60_000)).toThrow(/full/)
     c.advance(30_000)
@@ -139,6 +139,36 @@ describe('createMemoryNonceStore', () => {
     expect(bAccepted).toBe(bTotal)
     // A's pairs are still all remembered: a full share never forgets early.
     for (let i = 0; i < 1000; i++) expect(s.checkAndSet('kFloodA', `a${i}`, 600_000)).toBe(false)
+  })
+
+  it('with maxEntries alone, a key that floods leaves the others room: its default share is an eighth of the cap (issue 23)', () => {
+    const c = clock()
+    const s = createMemoryNonceStore({ now: c.now, maxEntries: 8_000 })
+    let floodAccepted = 0
+    let floodRefused = 0
+    for (let i = 0; i < 10_000; i++) {
+      try {
+        if (s.checkAndSet('kFlood', `f${i}`, 600_000)) floodAccepted++
+      } catch (e) {
+        expect((e as SigilError).code).toBe('STORE_UNAVAILABLE')
+        floodRefused++
+      }
+    }
+    expect(floodAccepted).toBe(1_000)
+    expect(floodRefused).toBe(9_000)
+    // Another key is accepted, up to its own share, and its replays refused.
+    for (let i = 0; i < 1_000; i++) expect(s.checkAndSet('kOther', `o${i}`, 600_000)).toBe(true)
+    expect(s.checkAndSet('kOther', 'o0', 600_000)).toBe(false)
+    // Five more keys flooding (seven keys at their share) still leave the last eighth to the others.
+    for (let k = 0; k < 5; k++)
+      for (let i = 0; i < 2_000; i++) {
+        try {
+          s.checkAndSet(`kFlood${k}`, `f${i}`, 600_000)
+        } catch {}
+      }
+    expect(s.checkAndSet('kLast', 'n0', 600_000)).toBe(true)
+    // The flood's pairs are all remembered.
+    for (let i = 0; i < 1_000; i++) expect(s.checkAndSet('kFlood', `f${i}`, 600_000)).toBe(false)
   })
 
   it('many keys share nothing: each is capped alone, and expired partitions are swept', () => {

@@ -1,5 +1,6 @@
 import type { NonceStore } from '@sigil/core'
 import { randomBytes, SigilError } from '@sigil/core'
+import { checkOptions, optionNames } from '@sigil/core/internal'
 import { fmix, MIN_SLOTS, probes, TABLE_MAX_ENTRIES, TABLE_SLOTS, Table } from './nonce-table.js'
 
 export { TABLE_MAX_ENTRIES, TABLE_SLOTS } from './nonce-table.js'
@@ -7,20 +8,25 @@ export { TABLE_MAX_ENTRIES, TABLE_SLOTS } from './nonce-table.js'
 /** Options of {@link createMemoryNonceStore}. */
 export interface MemoryNonceStoreOptions {
   /**
-   * Unexpired pairs one key id may hold (default `maxEntries`, else 1,000,000). A key id at its
-   * share fails closed (503) for its own requests only, until its oldest pairs expire: a key that
-   * floods never changes another key's outcome. Never forgets a pair early.
+   * Unexpired pairs one key id may hold (default 1,000,000; with `maxEntries`, an eighth of that
+   * cap). A key id at its share fails closed (503) for its own requests only, until its oldest
+   * pairs expire: a key that floods never changes another key's outcome. Never forgets a pair
+   * early.
    */
   maxEntriesPerKey?: number
   /**
    * Cap on pairs across all key ids (default: none; memory is then bounded by `maxEntriesPerKey`
    * times the number of key ids that passed the MAC check). Counts slots not yet swept, so it may
-   * fail closed slightly before this many live pairs.
+   * fail closed slightly before this many live pairs. Unless `maxEntriesPerKey` says otherwise, one
+   * key id holds at most an eighth of it, so a key that floods leaves the rest to the others (a
+   * share set to the whole cap lets one key fill it, and every other key then gets 503).
    */
   maxEntries?: number
   /** Clock in milliseconds. */
   now?: () => number
 }
+
+const MEMORY_NONCE_STORE_NAMES = optionNames<MemoryNonceStoreOptions>({ maxEntriesPerKey: true, maxEntries: true, now: true })
 
 // Expiries are Uint32 ms after a table's `base`; every ~24.8 days a table's `base` moves up in one pass.
 const REBASE_AFTER_MS = 2 ** 31
@@ -47,6 +53,13 @@ export interface MemoryNonceStoreStats {
   /** Full-size tables allocated (not taken from the pool). */
   allocated: number
 }
+
+/**
+ * With `maxEntries` and no `maxEntriesPerKey`, a key id's share is this fraction of the cap: one key
+ * that floods takes at most an eighth, and up to seven keys at their share still leave an eighth to
+ * every other key.
+ */
+const MEMORY_NONCE_STORE_KEY_FRACTION = 1 / 8
 
 const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
 
@@ -93,8 +106,9 @@ interface Partition {
  * ```
  */
 export function createMemoryNonceStore(options: MemoryNonceStoreOptions = {}): NonceStore & { readonly size: number; clear(): void } {
+  checkOptions('memory nonce store options', options, MEMORY_NONCE_STORE_NAMES)
   const total = options.maxEntries === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.maxEntries))
-  const perKey = Math.max(1, Math.floor(options.maxEntriesPerKey ?? Math.min(total, 1_000_000)))
+  const perKey = Math.max(1, Math.floor(options.maxEntriesPerKey ?? Math.min(total * MEMORY_NONCE_STORE_KEY_FRACTION, 1_000_000)))
   const now = options.now ?? Date.now
   // Hash spread leaves tables between ~3/8 and full; 4x the fewest tables a share needs is far more
   // than it ever takes, and caps its memory even if the hash were lopsided (~128 bytes a pair).

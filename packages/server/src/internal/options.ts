@@ -10,6 +10,7 @@ import {
   PRESIGNED_TAG,
   type SignatureLimits,
 } from '@sigil/core'
+import { type Renames, schemaKeys, zodOptionsError } from '@sigil/core/internal'
 import {
   array,
   boolean,
@@ -20,7 +21,6 @@ import {
   maxLength,
   minLength,
   nullable,
-  object,
   optional,
   partial,
   record,
@@ -31,6 +31,7 @@ import {
   unknown,
   enum as zenum,
 } from 'zod/mini'
+import { inClusterWorker } from './cluster-worker.js'
 import { defaultNonceStore } from './memory-nonce-store.js'
 import type { PresignedOptions } from './presigned.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -137,19 +138,19 @@ const intIn = (min: number, max?: number) => (max === undefined ? int().check(gt
 const text = (min: number, max?: number) =>
   max === undefined ? string().check(minLength(min)) : string().check(minLength(min), maxLength(max))
 
-/**
- * An option that was renamed (issue 12 item 10): refused with a message naming the new one, so an
- * upgrade is told rather than silently defaulted.
- */
-export const renamed = (old: string, to: string, unit?: string) =>
-  optional(custom<never>(() => false, `\`${old}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}`))
+/** Options renamed in the last release: refused with a message naming the successor. */
+export const VERIFY_RENAMES: Renames = {
+  window: ['windowMs', 'milliseconds'],
+  limits: 'signatureLimits',
+  maxLifetime: ['maxLifetimeMs', 'milliseconds'],
+}
 
-const schema = object({
+// Strict at every level: an unknown option is refused (a misspelling must not mean less than it says).
+const schema = strictObject({
   // Secrets are checked by staticKeys, whose errors name the key id and the accepted forms.
   keys: union([withMethod('get'), record(string(), unknown())]),
   nonceStore: optional(withMethod('checkAndSet')),
   windowMs: optional(intIn(1000, 3_600_000)),
-  window: renamed('window', 'windowMs', 'milliseconds'),
   tag: optional(nullable(text(1, 64).check(refine((t) => t !== PRESIGNED_TAG, 'sigil-url is the presigned-URL tag')))),
   profile: optional(zenum(['sigil', 'rfc9421'])),
   authority: optional(text(1, 255)),
@@ -162,10 +163,9 @@ const schema = object({
   now: optional(fn),
   opaque: optional(boolean()),
   debug: optional(boolean()),
-  limits: renamed('limits', 'signatureLimits'),
   signatureLimits: optional(
     partial(
-      object({
+      strictObject({
         maxHeaderBytes: intIn(64, 1 << 20),
         maxSignatures: intIn(1, 64),
         maxComponents: intIn(1, 256),
@@ -184,37 +184,14 @@ const schema = object({
       boolean(),
       strictObject({
         maxLifetimeMs: optional(intIn(1000, PRESIGNED_MAX_LIFETIME_S * 1000)),
-        maxLifetime: renamed('maxLifetime', 'maxLifetimeMs', 'milliseconds'),
         singleUse: optional(boolean()),
       }),
     ]),
   ),
 })
 
-/**
- * What was wrong with options, naming the field but never echoing its value (it may be a
- * secret): `invalid verify options: windowMs: Too big: expected number to be <=3600000`.
- */
-export function optionsError(what: string, error: { issues: ReadonlyArray<Issue> }): ConfigurationError {
-  // A renamed option first: its message says what to write instead.
-  const first = error.issues.find((i) => i.message.includes(' was renamed ')) ?? error.issues[0]
-  const issue = first && innermost(first)
-  const field = issue?.path.map(String).join('.') || '(options)'
-  return new ConfigurationError(`invalid ${what} options: ${field}: ${issue?.message ?? 'invalid'}`, { cause: error })
-}
-
-type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: ReadonlyArray<ReadonlyArray<Issue>> }
-
-/** In a union (`presigned: boolean | {…}`), the issue inside the branch the value took, with its full path. */
-function innermost(issue: Issue): Issue {
-  if (issue.code !== 'invalid_union' || !issue.errors) return issue
-  let best: Issue | undefined
-  for (const branch of issue.errors) {
-    const first = branch[0] && innermost(branch[0])
-    if (first && first.path.length > 0 && (!best || first.path.length > best.path.length)) best = first
-  }
-  return best ? { ...best, path: [...issue.path, ...best.path] } : issue
-}
+/** Every option {@link VerifyOptions} has, read from the schema (adapters add theirs to it). */
+export const VERIFY_OPTION_NAMES: readonly string[] = schemaKeys(schema)
 
 /** The validated configuration a verifier runs on. */
 export interface VerifierConfig {
@@ -256,10 +233,11 @@ let warned = false
 
 /**
  * The default memory store only protects one process. Say so once when that is likely to matter:
- * a node:cluster worker (NODE_UNIQUE_ID is how Node marks one) or NODE_ENV=production.
+ * a node:cluster worker (asked of the cluster module: Node removes NODE_UNIQUE_ID before user
+ * code runs) or NODE_ENV=production.
  */
 function warnPerProcess(env: Record<string, string | undefined> | undefined): void {
-  if (warned || !env || (env.NODE_ENV !== 'production' && env.NODE_UNIQUE_ID === undefined)) return
+  if (warned || !env || (env.NODE_ENV !== 'production' && env.NODE_UNIQUE_ID === undefined && !inClusterWorker())) return
   const p = (globalThis as { process?: { emitWarning?: (m: string, o: { code: string; type: string }) => void } }).process
   if (typeof p?.emitWarning !== 'function') return
   warned = true
@@ -273,7 +251,7 @@ function warnPerProcess(env: Record<string, string | undefined> | undefined): vo
 /** Validate options into a {@link VerifierConfig}; throws `ConfigurationError` with the zod issues as cause. */
 export function compileOptions(options: VerifyOptions): VerifierConfig {
   const parsed = schema.safeParse(options)
-  if (!parsed.success) throw optionsError('verify', parsed.error)
+  if (!parsed.success) throw zodOptionsError('verify options', parsed.error, schema, VERIFY_RENAMES)
   const o = options
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
   if (o.debug && env?.NODE_ENV === 'production') throw new ConfigurationError('debug is refused when NODE_ENV=production')

@@ -1,4 +1,5 @@
 import { ConfigurationError, type KeyRecord, type RateLimits } from '@sigil/core'
+import { checkOptions, optionNames, optionsError, type Renames } from '@sigil/core/internal'
 
 /** The outcome of charging one request to a key. */
 export interface RateLimitDecision {
@@ -27,26 +28,27 @@ export interface RateLimitPolicy extends RateLimits {
   perPrincipal?: boolean
 }
 
-const RENAMED: Readonly<Record<string, string>> = { windowSeconds: 'windowMs', periodSeconds: 'periodMs' }
+const POLICY_NAMES = optionNames<RateLimitPolicy>({ rate: true, quota: true, perPrincipal: true })
+const LIMIT_NAMES = { rate: ['points', 'windowMs'], quota: ['points', 'periodMs'] } as const
+const RENAMES: Renames = { windowSeconds: ['windowMs', 'milliseconds'], periodSeconds: ['periodMs', 'milliseconds'] }
 
 /**
- * Refuse a policy still written in seconds (`windowSeconds`, `periodSeconds`) naming the new
- * field, and a duration that is not a positive number of milliseconds.
+ * Refuse an unknown field (naming the closest known one), a policy still written in seconds
+ * (`windowSeconds`, `periodSeconds`, naming the new field), and a duration that is not a positive
+ * number of milliseconds.
  */
 function checkPolicy(p: RateLimitPolicy): RateLimitPolicy {
+  checkOptions('rate limit policy', p, POLICY_NAMES, RENAMES)
   for (const [kind, field] of [
     ['rate', 'windowMs'],
     ['quota', 'periodMs'],
   ] as const) {
     const l = p[kind] as Record<string, unknown> | undefined
     if (l === undefined) continue
-    for (const old of Object.keys(RENAMED)) {
-      if (old in l)
-        throw new ConfigurationError(`invalid rate limit policy: ${kind}.${old}: \`${old}\` was renamed \`${RENAMED[old]}\` (milliseconds)`)
-    }
+    checkOptions('rate limit policy', l, LIMIT_NAMES[kind], RENAMES, kind)
     const ms = l[field]
     if (typeof ms !== 'number' || !(ms > 0))
-      throw new ConfigurationError(`invalid rate limit policy: ${kind}.${field}: a positive number of milliseconds`)
+      throw optionsError('rate limit policy', `${kind}.${field}`, 'a positive number of milliseconds')
   }
   return p
 }

@@ -17,7 +17,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { contentDigest, type DigestAlgorithm, type HeaderSource, type RequestMessage, SigilError, signResponseMessage } from '@sigil/core'
+import { checkOptions } from '@sigil/core/internal'
 import type { Verified } from './incoming.js'
+import { SIGN_RESPONSE_NAMES } from './option-names.js'
 import type { VerifyOptions } from './options.js'
 import type { Verifier } from './verifier.js'
 import { verifierFor } from './verify.js'
@@ -54,6 +56,7 @@ export async function responseSignatureHeaders(
   requestHeaders: HeaderSource,
   options: SignResponseOptions,
 ): Promise<ResponseSignatureHeaders> {
+  checkOptions('response signing options', options, SIGN_RESPONSE_NAMES)
   const cfg = verifierFor(options.verifier).config
   const key = await cfg.keys.get(verified.keyId)
   if (key?.status !== 'active') throw new SigilError('KEY_UNKNOWN', 'the request key cannot sign the response')
@@ -119,6 +122,7 @@ const bytesOf = (c: Chunk, enc?: unknown) => (typeof c === 'string' ? Buffer.fro
  * ```
  */
 export function signNodeResponse(res: ServerResponse, verified: Verified, req: IncomingMessage, options: SignResponseOptions): void {
+  checkOptions('response signing options', options, SIGN_RESPONSE_NAMES)
   const chunks: Uint8Array[] = []
   const { end, write, writeHead } = res
   res.writeHead = ((status: number, a?: unknown, b?: unknown) => {

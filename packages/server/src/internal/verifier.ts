@@ -2,7 +2,7 @@ import { SigilError, type SigilErrorCode } from '@sigil/core'
 import { type IncomingRequest, isPromise, type Verified, type VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 import { recordUsage } from './usage.js'
-import { Check, runSteps, type Shared } from './verify-steps.js'
+import { Check, registerStoreWindow, runSteps, type Shared } from './verify-steps.js'
 
 /** A compiled verifier: options validated once, then `verify` per request. */
 export interface Verifier {
@@ -69,6 +69,7 @@ const PASSED: Record<VerifyStep, string> = {
  */
 export function createVerifier(options: VerifyOptions): Verifier {
   const cfg = compileOptions(options)
+  registerStoreWindow(cfg.nonceStore, cfg.windowS)
   const shared: Shared = {}
 
   /** The whole check; throws synchronously or returns (a promise of) the result. */

@@ -24,11 +24,14 @@ import {
 } from '@sigil/core'
 import { BodySink } from './body-sink.js'
 import {
+  attachReplayRecord,
   hasAnyByte,
   type IncomingRequest,
   isPromise,
   type PushBody,
+  type ReplayRecord,
   readBodyWithin,
+  replayCovered,
   type Verified,
   type VerifyContext,
 } from './incoming.js'
@@ -137,6 +140,8 @@ export class Check {
   shaped = false
   sink: BodySink | undefined = undefined
   rateLimit: Verified['rateLimit'] = undefined
+  /** What the replay step recorded (or the outer record it relied on), for a stacked verifier. */
+  replayRecord: ReplayRecord | undefined = undefined
   constructor(
     readonly cfg: VerifierConfig,
     /** What the verifier keeps across requests (the opaque-mode decoy secret). */
@@ -343,29 +348,33 @@ function macVerdict(c: Check): undefined {
 }
 
 // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
-// A nonce an outer verifier already counted for this same request (stacked middleware) is not
-// counted again; everything else is still checked by this verifier.
+// Stacked middleware: a nonce an outer verifier recorded for this same request is not counted
+// again only when that record covers this verifier's own check (same store instance, kept at
+// least as long); a check nobody made, in another store, or kept for less is made here.
 function replay(c: Check): undefined | Promise<unknown> {
   const cfg = c.cfg
   c.step = 'replay'
   const p = (c.entry as SignatureEntry).params
   const keyId = c.keyId as string
-  const request = c.request
   const pre = c.pre
-  const counted = c.dryRun || (request.replayChecked?.keyId === keyId && request.replayChecked.nonce === p.nonce)
-  if (p.nonce === undefined || counted || (pre && !pre.bound.once && !c.presignedCfg?.singleUse)) return undefined
+  if (p.nonce === undefined || c.dryRun || (pre && !pre.bound.once && !c.presignedCfg?.singleUse)) return undefined
   const created = p.created as number
   // Remember the pair past the last instant at which this signature could still verify: the
-  // end of the window around `created`, or `expires` when earlier (SPEC §2.6).
-  const lastS = pre
-    ? (p.expires as number) + cfg.windowS
-    : p.expires !== undefined
-      ? Math.min(created + cfg.windowS, p.expires)
-      : created + cfg.windowS
+  // end of the window around `created`, or `expires` when earlier (SPEC §2.6). The window is the
+  // widest of the verifiers sharing this store, so a stacked verifier's record covers the others'.
+  const windowS = storeWindowS(cfg.nonceStore, cfg.windowS)
+  const lastS = pre ? (p.expires as number) + windowS : p.expires !== undefined ? Math.min(created + windowS, p.expires) : created + windowS
   const ttl = Math.ceil(Math.max(0, lastS * 1000 - c.nowMs)) + TTL_MARGIN_MS
+  const untilMs = c.nowMs + ttl
+  const prior = c.request.replayChecked
+  if (replayCovered(prior, keyId, p.nonce, cfg.nonceStore, untilMs)) {
+    c.replayRecord = prior
+    return undefined
+  }
+  c.replayRecord = { keyId, nonce: p.nonce, store: cfg.nonceStore, untilMs }
   let fresh: boolean | Promise<boolean>
   try {
-    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created)
+    fresh = cfg.nonceStore.checkAndSet(keyId, p.nonce, ttl, created, cfg.windowS)
   } catch (e) {
     return failStore(cfg, 'nonce store', e)
   }
@@ -373,6 +382,23 @@ function replay(c: Check): undefined | Promise<unknown> {
     return withDeadline('nonce store', cfg.storeTimeoutMs, fresh).then(replayVerdict, (e) => failStore(cfg, 'nonce store', e))
   replayVerdict(fresh)
   return undefined
+}
+
+// The widest window of the verifiers built on each nonce store (see registerStoreWindow).
+const storeWindows = new WeakMap<object, number>()
+
+/**
+ * Note that a verifier with `windowS` records pairs in `store`: every verifier on that store then
+ * keeps its pairs as long as the widest of them would, so an outer verifier's record covers a
+ * stacked inner one with a wider window instead of the inner one finding the pair and refusing.
+ */
+export function registerStoreWindow(store: object, windowS: number): void {
+  if ((storeWindows.get(store) ?? 0) < windowS) storeWindows.set(store, windowS)
+}
+
+function storeWindowS(store: object, own: number): number {
+  const widest = storeWindows.get(store)
+  return widest !== undefined && widest > own ? widest : own
 }
 
 // 7. Body
@@ -518,5 +544,5 @@ function result(c: Check): Verified {
   if (c.sink?.retain) v.body = c.sink.body()
   if (k.metadata) v.metadata = k.metadata
   if (c.rateLimit) v.rateLimit = c.rateLimit
-  return v
+  return attachReplayRecord(v, c.replayRecord)
 }

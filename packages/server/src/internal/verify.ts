@@ -1,6 +1,8 @@
 import { type RequestMessage, splitTarget } from '@sigil/core'
+import { checkOptions } from '@sigil/core/internal'
 import { connectionHost, resolveOrigin } from './authority.js'
 import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+import { VERIFY_REQUEST_CONTEXT_NAMES } from './option-names.js'
 import type { VerifierConfig, VerifyOptions } from './options.js'
 import { createVerifier, type Verifier } from './verifier.js'
 
@@ -141,6 +143,7 @@ export function incomingFromRequest(
 export function verify(request: Request, options: VerifyOptions | Verifier, context?: VerifyRequestContext): Promise<Verified> {
   const verifier = verifierFor(options)
   try {
+    if (context) checkOptions('verify context', context, VERIFY_REQUEST_CONTEXT_NAMES)
     const consume = context?.consumeBody === true
     return verifier.verifyIncoming(new RequestIncoming(request, verifier.config, undefined, undefined, consume), context)
   } catch (e) {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ConfigurationError, splitTarget } from '@sigil/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
-import { isPromise, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
+import { isPromise, isVerified, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
 import { pushBody, replayBodyNow } from '../../internal/node-body.js'
 import { NodeIncoming, sendProblem } from '../../internal/node-http.js'
 import { checkScopes } from '../../internal/route-requirements.js'
@@ -88,7 +88,7 @@ function consumed(req: WithRaw): boolean {
 
 function bodyAlreadyRead(req: WithRaw, earlier: Verified | undefined): AsyncIterable<Uint8Array> {
   // An outer sigil() kept the bytes it verified: a parser between the two does not lose them.
-  const raw = req[RAW] ?? (earlier?.body && replayCheckedBy(earlier) ? Buffer.from(earlier.body) : undefined)
+  const raw = req[RAW] ?? (earlier?.body && isVerified(earlier) ? Buffer.from(earlier.body) : undefined)
   if (!raw) {
     emitWarningOnce('a request body was consumed by a parser before sigil() without sigilRawBody(): every request with a body fails (500)')
     throw new ConfigurationError(

@@ -1,4 +1,5 @@
-import { ConfigurationError, splitTarget } from '@sigil/core'
+import { splitTarget } from '@sigil/core'
+import { optionNames, optionsError } from '@sigil/core/internal'
 import type { Context, MiddlewareHandler } from 'hono'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import {
@@ -43,6 +44,9 @@ export interface HonoSigilOptions extends SigilOptions {
 }
 
 /** What `@hono/node-server` puts in `c.env`: the Node request, whose `url` is the raw target. */
+/** Options {@link sigil} reads itself, on top of {@link SigilOptions}. */
+const HONO_OPTION_NAMES = optionNames<Omit<HonoSigilOptions, keyof SigilOptions>>({ consumeBody: true })
+
 type NodeBindings = { incoming?: { url?: unknown; socket?: { remoteAddress?: string } } }
 
 /** The raw target's path and query (on Node), or the URL's, and the path Hono routes on. */
@@ -107,8 +111,8 @@ function seedBodyCache(c: Context, body: Uint8Array): void {
  */
 export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
   const { consumeBody = false, ...adapterOptions } = options ?? ({} as HonoSigilOptions)
-  if (typeof consumeBody !== 'boolean') throw new ConfigurationError('invalid adapter options: consumeBody: expected boolean')
-  const { verifier, isExempt, signing } = compileAdapter(adapterOptions)
+  if (typeof consumeBody !== 'boolean') throw optionsError('adapter options', 'consumeBody', 'expected boolean')
+  const { verifier, isExempt, signing } = compileAdapter(adapterOptions, HONO_OPTION_NAMES)
   const retain = verifier.config.retainBody
   return async (c, next) => {
     const earlier = c.get('sigil')

@@ -1,5 +1,7 @@
+import { checkOptions } from '@sigil/core/internal'
 import type { DefaultBodyType, HttpResponseResolver, PathParams } from 'msw'
 import type { Verified, VerifyContext } from '../../internal/incoming.js'
+import { VERIFY_CONTEXT_NAMES } from '../../internal/option-names.js'
 import type { VerifyOptions } from '../../internal/options.js'
 import { problemResponse } from '../../internal/problem.js'
 import type { Verifier } from '../../internal/verifier.js'
@@ -26,6 +28,7 @@ export function withSignature<Params extends PathParams, Body extends DefaultBod
     : never,
   context?: VerifyContext,
 ): HttpResponseResolver<Params, Body, DefaultBodyType> {
+  checkOptions('verify context', context, VERIFY_CONTEXT_NAMES)
   const verifier = verifierFor(options)
   return (async (info: Parameters<HttpResponseResolver<Params, Body, DefaultBodyType>>[0]) => {
     let sigil: Verified

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ConfigurationError, splitTarget } from '@sigil/core'
+import { splitTarget } from '@sigil/core'
+import { checkOptions, optionNames, optionsError } from '@sigil/core/internal'
 import { isPromise, type Verified, type VerifyContext } from '../../internal/incoming.js'
 import { incomingFromNode, type NodeVerifyOptions, sendProblem } from '../../internal/node-http.js'
+import { VERIFY_CONTEXT_NAMES } from '../../internal/option-names.js'
 import type { VerifyOptions } from '../../internal/options.js'
 import { type ExemptRule, exemptMatcher } from '../../internal/route-requirements.js'
 import { type SignResponseOptions, signNodeResponse } from '../../internal/sign-response.js'
@@ -35,6 +37,7 @@ export function verifyNodeRequest(
 ): Promise<Verified> {
   const verifier = verifierFor(options)
   try {
+    checkOptions('verify context', context, NODE_CONTEXT_NAMES)
     const verified = verifyNow(verifier, incomingFromNode(req, verifier, context), context)
     return isPromise(verified) ? verified : Promise.resolve(verified)
   } catch (e) {
@@ -55,6 +58,10 @@ export interface WithSigilOptions {
   exempt?: ExemptRule | readonly ExemptRule[]
 }
 
+const WITH_SIGIL_OPTION_NAMES = optionNames<WithSigilOptions>({ signResponses: true, requiredScopes: true, exempt: true })
+const SIGN_RESPONSE_NAMES = optionNames<Omit<SignResponseOptions, 'verifier'>>({ tag: true, label: true, digestAlgorithm: true })
+const NODE_CONTEXT_NAMES = [...VERIFY_CONTEXT_NAMES, ...optionNames<NodeVerifyOptions>({ target: true, body: true })]
+
 /**
  * A `node:http` request listener that verifies first, then calls `handler` with the result
  * (`undefined` for an exempt route, as `req.sigil` is in the other adapters).
@@ -69,12 +76,17 @@ export function withSigil(
   handler: (req: IncomingMessage, res: ServerResponse, verified: Verified | undefined) => void | Promise<void>,
   adapter: WithSigilOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  checkOptions('adapter options', adapter, WITH_SIGIL_OPTION_NAMES, { publicAuthority: 'authority' })
+  if (typeof adapter.signResponses === 'object')
+    checkOptions('adapter options', adapter.signResponses, SIGN_RESPONSE_NAMES, undefined, 'signResponses')
   const verifier = verifierFor(options)
   const signing = adapter.signResponses ? { ...(adapter.signResponses === true ? {} : adapter.signResponses), verifier } : undefined
   const exempt = adapter.exempt as unknown
   if (typeof exempt === 'object' && exempt !== null && !Array.isArray(exempt) && !(exempt instanceof RegExp)) {
-    throw new ConfigurationError(
-      'invalid adapter options: exempt: `exempt: { routes, handler }` was replaced by `exempt: routes` (as in every adapter); the handler answers exempt routes with `verified` undefined',
+    throw optionsError(
+      'adapter options',
+      'exempt',
+      '`exempt: { routes, handler }` was replaced by `exempt: routes` (as in every adapter); the handler answers exempt routes with `verified` undefined',
     )
   }
   const isExempt = exemptMatcher(adapter.exempt)
