@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { KeyRecord } from '@sigil/core'
-import { createMemoryNonceStore, createVerifier, type VerifyOptions } from '@sigil/server'
+import { createMemoryNonceStore, createVerifier, type VerifyContext, type VerifyOptions } from '@sigil/server'
 import { sendProblem, verifyNodeRequest } from '@sigil/server/node'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
@@ -50,12 +50,16 @@ export interface Echo {
 }
 
 /** A Sigil API: every request through verifyNodeRequest; a verified one is echoed as JSON. */
-export async function startSigilServer(keys: KeyRecord[], options: Partial<VerifyOptions> = {}): Promise<Listening> {
+export async function startSigilServer(
+  keys: KeyRecord[],
+  options: Partial<VerifyOptions> = {},
+  context?: VerifyContext,
+): Promise<Listening> {
   const byId = new Map(keys.map((k) => [k.keyId, k]))
   const verifier = createVerifier({ keys: { get: (id) => byId.get(id) }, nonceStore: createMemoryNonceStore(), ...options })
   const server = createServer(async (req, res) => {
     try {
-      const v = await verifyNodeRequest(req, verifier)
+      const v = await verifyNodeRequest(req, verifier, context)
       const echo: Echo = {
         principal: v.principal,
         keyId: v.keyId,
@@ -64,6 +68,7 @@ export async function startSigilServer(keys: KeyRecord[], options: Partial<Verif
         contentType: req.headers['content-type'] ?? null,
         sha256: v.body ? createHash('sha256').update(v.body).digest('hex') : null,
         length: v.body?.length ?? 0,
+        ...(v.test ? { test: v.test } : {}),
       }
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(echo))

@@ -23,6 +23,7 @@ const COLUMNS = [
   'secret_ciphertext',
   'master_key_version',
   'version',
+  'test',
 ] as const
 const JSONB = new Set(['scopes', 'limits', 'metadata'])
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(0))
@@ -47,6 +48,7 @@ function values(r: StoredKey): unknown[] {
     Buffer.from(r.sealed.data),
     r.sealed.version,
     r.version,
+    r.test === true,
   ]
 }
 
@@ -61,6 +63,7 @@ function fromRow(r: Row): StoredKey {
     version: Number(r.version ?? 0),
     sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
   }
+  if (r.test === true) out.test = true
   const opt: Row = {
     expiresAt: r.expires_at,
     notAfter: r.not_after,

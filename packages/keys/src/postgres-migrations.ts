@@ -46,4 +46,12 @@ CREATE INDEX IF NOT EXISTS "{name}_key_id_c" ON {schema}.{table} (key_id COLLATE
 CREATE INDEX IF NOT EXISTS "{name}_principal_key_id_c" ON {schema}.{table} (principal, key_id COLLATE "C");
 `,
   },
+  {
+    // Test keys (issue 27, SPEC §4): set at creation, never changed; false for every existing key.
+    // Version 4, not 3: 3 is the record MACs and audit log (issue 24), landing at the same time.
+    version: 4,
+    sql: `
+ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS test boolean NOT NULL DEFAULT false;
+`,
+  },
 ]

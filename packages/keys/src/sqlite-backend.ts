@@ -7,7 +7,7 @@ type Row = SqliteRow
 
 /** Columns of a key row, in insert order. */
 export const SQLITE_COLUMNS =
-  'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version, version'
+  'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version, version, test'
 
 const ms = (d: Date | undefined) => (d ? d.getTime() : null)
 const date = (v: unknown) => (v === null || v === undefined ? undefined : new Date(Number(v)))
@@ -25,6 +25,7 @@ function fromRow(r: Row): StoredKey {
     version: Number(r.version ?? 0),
     sealed: { version: r.master_key_version as string, data: new Uint8Array(r.secret_ciphertext as Buffer) },
   }
+  if (Number(r.test) === 1) out.test = true
   const opt = {
     expiresAt: date(r.expires_at),
     notAfter: date(r.not_after),
@@ -119,6 +120,7 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       Buffer.from(r.sealed.data),
       r.sealed.version,
       r.version,
+      r.test ? 1 : 0,
     )
   const update = (keyId: string, patch: StoredKeyPatch, guard = '', guardValues: SqliteValue[] = []) => {
     const { sets, values } = patchSql(patch)
