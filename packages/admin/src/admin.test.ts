@@ -100,6 +100,14 @@ for (const b of backends) {
       )
     })
 
+    it('creates a test key when asked (issue 27): sigil_tk_ token, shown as a test key', async () => {
+      const created = await call(adminToken)('/api/v1/keys', 'POST', { principal: 'globex', test: true })
+      expect(created.status).toBe(201)
+      expect(created.json.token).toMatch(/^sigil_tk_/)
+      expect(created.json.key).toMatchObject({ test: true })
+      expect((await store.get(created.json.keyId as string))?.test).toBe(true)
+    })
+
     it('creates, lists, changes, rotates and revokes keys, and the audit log says who did it', async () => {
       const api = call(adminToken)
       const created = await api('/api/v1/keys', 'POST', { principal: 'globex', scopes: ['orders:read'] })

@@ -116,6 +116,7 @@ export function keyJson(k: KeyInfo): Record<string, unknown> {
   if (k.version !== undefined) out.version = k.version
   if (k.rateLimits) out.rateLimits = k.rateLimits
   if (k.metadata) out.metadata = k.metadata
+  if (k.test) out.test = true
   return out
 }
 
@@ -168,6 +169,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
         expiresAt?: string
         rateLimits?: KeyInfo['rateLimits']
         metadata?: Record<string, unknown>
+        test?: boolean
       },
     ) {
       const created = await store(
@@ -178,6 +180,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
             ...(input.expiresAt ? { expiresAt: instantOf('expiresAt', input.expiresAt) } : {}),
             ...(input.rateLimits ? { rateLimits: input.rateLimits } : {}),
             ...(input.metadata ? { metadata: input.metadata } : {}),
+            ...(input.test ? { test: true } : {}),
           },
           { grant: grantOf(actor) },
         ),
