@@ -5,6 +5,7 @@ import { createPostgresKeyStore, type PostgresKeyStoreOptions } from '@sigil/key
 import { describeEncryptedKeyStore, describeKeyStore, type KeyStoreHarness } from '@sigil/keys/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 
 // CI starts PostgreSQL; when it is not answering these tests fail (in beforeAll), never skip.
 const url = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -99,7 +100,7 @@ describe('createPostgresKeyStore on PostgreSQL', () => {
     const mk = generateMasterKey()
     const stores = await Promise.all([1, 2, 3].map(() => createPostgresKeyStore({ client: pool, schema, table, masterKey: mk })))
     const { rows } = await pool.query(`SELECT version FROM "${schema}"."${table}_migrations" ORDER BY version`)
-    expect(rows.map((r) => r.version)).toEqual([1, 2])
+    expect(rows.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version))
     const c = await stores[0]?.create({ principal: 'p' })
     expect((await stores[2]?.get(c?.keyId as string))?.principal).toBe('p')
     for (const s of stores) await s.close()
