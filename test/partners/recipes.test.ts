@@ -2,7 +2,8 @@
 // Sigil server: each signs what the default profile requires, and a proxy that changes any one
 // covered thing on the way makes the server refuse the request.
 import { createHash } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
+import type { KeyRecord } from '@sigil/core'
 import { generateKey } from '@sigil/keys'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
@@ -35,6 +36,7 @@ vi.setConfig({ testTimeout: 60_000 })
 
 const key = partnerKey()
 let server: Listening
+let vectorServer: Listening
 let recorder: Awaited<ReturnType<typeof startRecorder>>
 let replayable: Listening
 let javaClasses: string
@@ -42,6 +44,7 @@ const RECIPES: RecipeName[] = ['python', 'bash', 'java']
 
 beforeAll(async () => {
   server = await startSigilServer([key.record])
+  vectorServer = await startSigilServer(TOKEN_VECTORS.map(vectorKey))
   recorder = await startRecorder(server)
   replayable = await startSigilServer([key.record], { nonceStore: { checkAndSet: () => true } })
   javaClasses = await compileJava()
@@ -51,7 +54,24 @@ afterAll(async () => {
   await recorder?.close()
   await replayable?.close()
   await server?.close()
+  await vectorServer?.close()
   if (javaClasses) rmSync(javaClasses, { recursive: true, force: true })
+})
+
+/** The token known answers (SPEC §4), each made a key the server knows. */
+const TOKEN_VECTORS = (
+  JSON.parse(readFileSync(new URL('../vectors/sigil-token-v1.json', import.meta.url), 'utf8')) as {
+    cases: { name: string; token: string; keyId: string; secretHex: string; test: boolean }[]
+  }
+).cases
+const vectorKey = (c: (typeof TOKEN_VECTORS)[number]): KeyRecord => ({
+  keyId: c.keyId,
+  secret: Uint8Array.from(Buffer.from(c.secretHex, 'hex')),
+  principal: c.name,
+  scopes: [],
+  status: 'active',
+  createdAt: new Date(0),
+  ...(c.test ? { test: true as const } : {}),
 })
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex')
@@ -95,6 +115,14 @@ describe.each(RECIPES)('the %s recipe', (name) => {
     expect(r.status).toBe(200)
     const echo = JSON.parse(r.body) as Echo
     expect(echo).toMatchObject({ method: 'PUT', contentType: 'application/octet-stream', sha256: sha256(BINARY), length: BINARY.length })
+  })
+
+  it('takes apart every token of test/vectors/sigil-token-v1.json (secrets full of _, both prefixes)', async () => {
+    for (const c of TOKEN_VECTORS) {
+      const r = await runRecipe(cmd(name), c.token, ['GET', `${vectorServer.origin}/v1/whoami`])
+      expect(r.status, `${c.name}: ${r.stderr}${r.body}`).toBe(200)
+      expect((JSON.parse(r.body) as Echo).keyId).toBe(c.keyId)
+    }
   })
 
   it('refuses a mistyped token before sending anything (checksum)', async () => {
