@@ -101,6 +101,14 @@ for (const b of backends) {
       )
     })
 
+    it('creates a test key when asked (issue 27): sigil_tk_ token, shown as a test key', async () => {
+      const created = await call(adminToken)('/api/v1/keys', 'POST', { principal: 'umbrella', test: true })
+      expect(created.status).toBe(201)
+      expect(created.json.token).toMatch(/^sigil_tk_/)
+      expect(created.json.key).toMatchObject({ test: true })
+      expect((await store.get(created.json.keyId as string))?.test).toBe(true)
+    })
+
     it('creates, lists, changes, rotates and revokes keys, and the audit log says who did it', async () => {
       const api = call(adminToken)
       const created = await api('/api/v1/keys', 'POST', { principal: 'globex', scopes: ['orders:read'] })
@@ -250,6 +258,22 @@ describe('dashboard sessions', () => {
     })
     expect(ok.status).toBe(201)
     expect(await ok.text()).toMatch(/sigil_sk_/)
+  })
+
+  it('creates a test key from the form when its box is ticked (issue 27), and shows it as one', async () => {
+    const s = await signIn({ role: 'operator' })
+    const newPage = await (await fetch(`${base}/keys/new`, { headers: { cookie: s.cookie } })).text()
+    expect(newPage).toContain('name="test"')
+    const res = await fetch(`${base}/keys`, {
+      ...form({ principal: 'initech', test: 'yes', _csrf: s.csrf }),
+      headers: { ...form({}).headers, cookie: s.cookie },
+    })
+    expect(res.status).toBe(201)
+    const page = await res.text()
+    expect(page).toMatch(/sigil_tk_/)
+    const keyId = /href="\/keys\/([A-Za-z0-9]+)"/.exec(page)?.[1] as string
+    expect((await store.get(keyId))?.test).toBe(true)
+    expect(await (await fetch(`${base}/keys/${keyId}`, { headers: { cookie: s.cookie } })).text()).toContain('(test key)')
   })
 
   it('keeps a partner to its own principal, its allowed scopes and its key count', async () => {

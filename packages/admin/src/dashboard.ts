@@ -135,6 +135,7 @@ export function createDashboard(o: {
         `${error ? `<p class="warn" role="alert">${esc(error)}</p>` : ''}<form method="post" action="/keys">${csrfField(u)}${principal}
 <label for="scopes">Scopes <span class="hint">separated by spaces${scopeHint}</span></label><input id="scopes" name="scopes" type="text">
 <label for="expiresAt">Expires <span class="hint">(optional, UTC)</span></label><input id="expiresAt" name="expiresAt" type="datetime-local">
+<p><input id="test" name="test" type="checkbox" value="yes"> <label for="test" class="check">Test key <span class="hint">(token sigil_tk_…; a failed request is explained to the partner)</span></label></p>
 <p><button type="submit">Create key</button></p></form>`,
         u,
       ),
@@ -160,7 +161,7 @@ export function createDashboard(o: {
       : ''
     const dl = [
       ['Principal', k.principal],
-      ['Status', k.status],
+      ['Status', k.test ? `${k.status} (test key)` : k.status],
       ['Scopes', (k.scopes as string[]).join(' ') || '(none)'],
       ['Created', k.createdAt],
       ...(k.expiresAt ? [['Expires', k.expiresAt]] : []),
@@ -307,6 +308,7 @@ export function createDashboard(o: {
           principal,
           scopes: scopesOf(form.get('scopes')),
           ...(expires ? { expiresAt: instantOf('expiresAt', `${expires}Z`).toISOString() } : {}),
+          ...(form.get('test') === 'yes' ? { test: true } : {}),
         })
         return html(
           res,

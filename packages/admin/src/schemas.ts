@@ -29,6 +29,10 @@ export const createKeyBody = z
     expiresAt: z.iso.datetime().optional().describe('The key stops working at this instant.'),
     rateLimits: rateLimits.optional(),
     metadata: metadataSchema.optional().describe('At most 16 levels deep and 16 KiB as JSON.'),
+    test: z
+      .boolean()
+      .optional()
+      .describe('A test key: token sigil_tk_…, verified.test, and failed requests explained to the partner (SPEC §4).'),
   })
   .strict()
   .meta({ id: 'CreateKey' })
@@ -92,6 +96,7 @@ export const keyInfo = z
     version: z.number().optional().describe('Row version, for ifVersion.'),
     rateLimits: rateLimits.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
+    test: z.boolean().optional().describe('True for a test key.'),
   })
   .meta({ id: 'Key' })
 

@@ -145,6 +145,7 @@ export function keyJson(k: KeyInfo): Record<string, unknown> {
   if (k.version !== undefined) out.version = k.version
   if (k.rateLimits) out.rateLimits = k.rateLimits
   if (k.metadata) out.metadata = k.metadata
+  if (k.test) out.test = true
   return out
 }
 
@@ -210,6 +211,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
         expiresAt?: string
         rateLimits?: KeyInfo['rateLimits']
         metadata?: Record<string, unknown>
+        test?: boolean
       },
     ) {
       const created = await store(
@@ -220,6 +222,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
             ...(input.expiresAt ? { expiresAt: instantOf('expiresAt', input.expiresAt) } : {}),
             ...(input.rateLimits ? { rateLimits: input.rateLimits } : {}),
             ...(input.metadata ? { metadata: input.metadata } : {}),
+            ...(input.test ? { test: true } : {}),
           },
           { grant: grantOf(actor) },
         ),

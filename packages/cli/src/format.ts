@@ -22,6 +22,7 @@ export function keyJson(k: KeyInfo): Record<string, unknown> {
     masterKeyVersion: k.masterKeyVersion ?? null,
     ...(k.rateLimits ? { rateLimits: k.rateLimits } : {}),
     ...(k.metadata ? { metadata: k.metadata } : {}),
+    ...(k.test ? { test: true } : {}),
   }
 }
 

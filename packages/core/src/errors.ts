@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   LIMITS_NOT_ALLOWED: 403,
   /** Admin only: the principal's working keys (grace included) would pass its count. */
   KEY_LIMIT: 409,
+  /** A test key (SPEC §4) on a verifier or route that refuses test keys (`testKeys: false`). */
+  TEST_KEY_REFUSED: 403,
 } as const
 
 /** Every code a Sigil error can carry. */

@@ -116,5 +116,14 @@ export {
   serializeList,
   Token,
 } from './structured-fields.js'
-export { formatToken, isKeyId, parseToken, TOKEN_PREFIX } from './token.js'
+export {
+  type FormatTokenOptions,
+  formatToken,
+  isKeyId,
+  parseToken,
+  TEST_TOKEN_PREFIX,
+  TOKEN_PREFIX,
+  type TokenParts,
+  tokenParts,
+} from './token.js'
 export type { KeyRecord, KeyResolver, KeyStatus, NonceStore, RateLimits } from './types.js'

@@ -29,6 +29,12 @@ export interface KeyRecord {
   /** Rate limits and quota of this key (the server's `rateLimiter` applies them). */
   rateLimits?: RateLimits
   metadata?: Record<string, unknown>
+  /**
+   * A test key (SPEC §4): its token starts `sigil_tk_`, `verified.test` is true, a route can refuse
+   * it (`testKeys: false`), and a request it signed that fails verification gets an explanation.
+   * Set at creation, never changed. Absent on live keys.
+   */
+  test?: true
 }
 
 /** The read side of a key store, all `verify()` needs. */

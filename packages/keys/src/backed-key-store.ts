@@ -70,6 +70,7 @@ function toInfo(row: StoredKey, now: Date, encrypted: boolean): KeyInfo {
     ...(row.replacedBy ? { replacedBy: row.replacedBy } : {}),
     ...(row.rateLimits ? { rateLimits: row.rateLimits } : {}),
     ...(row.metadata ? { metadata: row.metadata } : {}),
+    ...(row.test ? { test: true as const } : {}),
     ...(encrypted ? { masterKeyVersion: row.sealed.version } : {}),
     version: row.version,
   }
@@ -235,6 +236,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       ...(g.record.expiresAt ? { expiresAt: g.record.expiresAt } : {}),
       ...(g.record.rateLimits ? { rateLimits: g.record.rateLimits } : {}),
       ...(g.record.metadata ? { metadata: g.record.metadata } : {}),
+      ...(g.record.test ? { test: true as const } : {}),
       sealed: seal(g.keyId, g.secret),
     }
     const mac = macOf(row)
@@ -382,6 +384,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
         ...(expiresAt ? { expiresAt } : {}),
         ...(old.rateLimits ? { rateLimits: old.rateLimits } : {}),
         ...(old.metadata ? { metadata: old.metadata } : {}),
+        ...(old.test ? { test: true } : {}),
       }
       const { g, row } = issue(input, at)
       // The grace never extends a key past its own earlier deadline.

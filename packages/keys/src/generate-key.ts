@@ -71,6 +71,7 @@ export const createKeyInputSchema = z.strictObject({
     })
     .optional(),
   metadata: metadataSchema.optional(),
+  test: z.boolean().optional(),
 })
 
 /** zod schema of a scope list (for `setScopes`). */
@@ -108,7 +109,7 @@ export interface GeneratedKey {
   keyId: string
   /** {@link SECRET_BYTES} bytes from the platform CSPRNG. */
   secret: Uint8Array
-  /** `sigil_sk_<keyId>_<secret>_<crc32>`: scanner-friendly prefix, typo-catching checksum. */
+  /** `sigil_sk_<keyId>_<secret>_<crc32>` (`sigil_tk_…` for a test key): scanner-friendly prefix, typo-catching checksum (SPEC §4). */
   token: string
   record: KeyRecord
 }
@@ -140,6 +141,7 @@ export function generateKey(options: GenerateKeyOptions): GeneratedKey {
     ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
     ...(o.rateLimits ? { rateLimits: o.rateLimits } : {}),
     ...(o.metadata ? { metadata: o.metadata } : {}),
+    ...(o.test ? { test: true as const } : {}),
   }
-  return { keyId, secret, token: formatToken(keyId, secret), record }
+  return { keyId, secret, token: formatToken(keyId, secret, { test: o.test === true }), record }
 }

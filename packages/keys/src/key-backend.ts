@@ -17,6 +17,8 @@ export interface StoredKey {
   replacedBy?: string
   rateLimits?: RateLimits
   metadata?: Record<string, unknown>
+  /** A test key (SPEC §4); set at insert, never patched. */
+  test?: true
   sealed: SealedSecret
   /**
    * HMAC of every authorization field under the master key (see `recordMac`); the store computes

@@ -13,6 +13,11 @@ export interface CreateKeyInput {
   /** Rate limit and quota (`rate.windowMs`, `quota.periodMs`, milliseconds). Default none. */
   rateLimits?: RateLimits
   metadata?: Record<string, unknown>
+  /**
+   * A test key (SPEC §4): token prefix `sigil_tk_`, `verified.test`, refusable per route, and its
+   * failed requests are explained to the partner. Fixed at creation; a rotation keeps it. Default false.
+   */
+  test?: boolean
 }
 
 /** A key as admin commands show it: everything but the secret. */

@@ -32,6 +32,7 @@ const COLUMNS = [
   'master_key_version',
   'version',
   'record_mac',
+  'test',
 ] as const
 const JSONB = new Set(['scopes', 'limits', 'metadata'])
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(0))
@@ -57,6 +58,7 @@ function values(r: StoredKey): unknown[] {
     r.sealed.version,
     r.version,
     r.mac ? Buffer.from(r.mac) : null,
+    r.test === true,
   ]
 }
 
@@ -72,6 +74,7 @@ function fromRow(r: Row): StoredKey {
     sealed: { version: r.master_key_version as string, data: bytes(r.secret_ciphertext) },
   }
   if (r.record_mac instanceof Uint8Array) out.mac = bytes(r.record_mac)
+  if (r.test === true) out.test = true
   const opt: Row = {
     expiresAt: r.expires_at,
     notAfter: r.not_after,

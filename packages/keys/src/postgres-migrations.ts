@@ -67,4 +67,12 @@ CREATE TABLE IF NOT EXISTS {schema}."{name}_events" (
 CREATE INDEX IF NOT EXISTS "{name}_events_principal" ON {schema}."{name}_events" (principal, id);
 `,
   },
+  {
+    // Test keys (issue 27, SPEC §4): set at creation, never changed; false for every existing key.
+    // Version 4, not 3: 3 is the record MACs and audit log (issue 24), landing at the same time.
+    version: 4,
+    sql: `
+ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS test boolean NOT NULL DEFAULT false;
+`,
+  },
 ]

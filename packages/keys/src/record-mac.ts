@@ -22,6 +22,7 @@ export type RecordFields = Pick<
   | 'replacedBy'
   | 'rateLimits'
   | 'metadata'
+  | 'test'
 > & { sealed: { version: string } }
 
 const INFO = 'sigil/key-record-mac/v1'
@@ -84,6 +85,7 @@ export function recordMacInput(r: RecordFields): string {
     JSON.stringify(r.replacedBy ?? null),
     canonical(r.rateLimits),
     canonical(r.metadata),
+    JSON.stringify(r.test === true),
   ].join('\n')
 }
 

@@ -161,6 +161,20 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       expect((await s.get(c.keyId))?.status).toBe('expired')
     })
 
+    it('keeps a test key a test key (issue 27): sigil_tk_ token, stored, listed and kept on rotation', async () => {
+      const s = await setup()
+      const c = await s.create({ principal: 'acme', test: true })
+      const live = await s.create({ principal: 'acme' })
+      expect(c.token.startsWith('sigil_tk_')).toBe(true)
+      expect(live.token.startsWith('sigil_sk_')).toBe(true)
+      expect((await s.get(c.keyId))?.test).toBe(true)
+      expect((await s.get(live.keyId))?.test).toBeUndefined()
+      expect((await s.list({ principal: 'acme' })).find((k) => k.keyId === c.keyId)?.test).toBe(true)
+      const next = await s.rotate(c.keyId)
+      expect(next.token.startsWith('sigil_tk_')).toBe(true)
+      expect((await s.get(next.keyId))?.test).toBe(true)
+    })
+
     it('rotates with a grace period: both keys work until it ends, then only the new one', async () => {
       const s = await setup()
       const events: KeyChangeEvent[] = []

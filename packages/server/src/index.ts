@@ -27,4 +27,5 @@ export { type SecretInput, staticKeys } from './internal/static-keys.js'
 export type { UsageEvent, UsageRecorder } from './internal/usage.js'
 export { createVerifier, type ExplainStep, type Explanation, VERIFY_STEPS, type Verifier, type VerifyStep } from './internal/verifier.js'
 export { type VerifyRequestContext, verify } from './internal/verify.js'
+export type { TestKeyExplanation } from './internal/verify-steps.js'
 // Plumbing (compileAdapter, compileOptions, incomingFromRequest, verifierFor, …): @sigil/server/internal

@@ -1,5 +1,5 @@
 import { componentsFor } from '@sigil/client'
-import { type KeyRecord, type KeyResolver, requestFromUrl, serializeSignatureParams, signatureBase } from '@sigil/core'
+import { contentDigest, type KeyRecord, type KeyResolver, requestFromUrl, serializeSignatureParams, signatureBase } from '@sigil/core'
 import { createVerifier, type ExplainStep } from '@sigil/server'
 import { incomingFromRequest } from '@sigil/server/internal'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
@@ -49,11 +49,21 @@ export const explain: Command = async (args, ctx) => {
   const creds = credentialsFromFlags(values, ctx.io)
   const named = storeNamed(values, ctx.io.env)
 
-  // No signature at all: show what Sigil would sign, with illustrative parameters.
+  // No signature at all: show what Sigil would sign, with illustrative parameters — every one the
+  // verifier requires or a Sigil client sends (nonce, expires) — and, with a body, the
+  // Content-Digest a signer computes over it (SPEC §1).
   if (!spec.headers.has('signature-input') && !spec.headers.has('signature')) {
+    if (spec.body !== null && !spec.headers.has('content-digest')) spec.headers.set('content-digest', contentDigest(spec.body))
     const view = requestFromUrl(spec.method, spec.url, spec.headers)
     const components = componentsFor(spec.body !== null, spec.headers.has('content-type'), [])
-    const params = serializeSignatureParams(components, { created: nowSec, keyid: creds?.keyId ?? 'KEY_ID', alg: 'hmac-sha256', tag })
+    const params = serializeSignatureParams(components, {
+      created: nowSec,
+      expires: nowSec + Math.floor(windowMs / 1000),
+      nonce: 'NONCE_16_RANDOM_BYTES_B64URL',
+      keyid: creds?.keyId ?? 'KEY_ID',
+      alg: 'hmac-sha256',
+      tag,
+    })
     const base = signatureBase(view, components, params)
     const steps: ExplainStep[] = [{ step: 'parse', ok: false, code: 'SIGNATURE_MISSING', detail: 'the request carries no signature' }]
     return print(ctx, { ok: false, code: 'SIGNATURE_MISSING', steps, signatureBase: base }, true)

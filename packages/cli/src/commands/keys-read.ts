@@ -1,4 +1,4 @@
-import { type KeyStatus, SigilError } from '@sigil/core'
+import { type KeyStatus, SigilError, tokenParts } from '@sigil/core'
 import { onePositional, parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { usageError } from '../exit-codes.js'
 import { keyDetails, keyJson, keysTable, parseDuration, toJson } from '../format.js'
@@ -37,17 +37,26 @@ export const keysCreate: Command = async (args, ctx) => {
     scope: { type: 'string', multiple: true },
     'expires-in': { type: 'string' },
     'expires-at': { type: 'string' },
+    test: { type: 'boolean' },
   })
   if (positionals.length) throw usageError('keys create takes no positional arguments')
   if (!values.principal) throw usageError('--principal is required\nusage: sigil keys create --principal NAME [--scope S]...')
   const scopes = (values.scope ?? []).flatMap((s) => s.split(',')).filter(Boolean)
   const expiresAt = expiryFlag(values, (ctx.io.now ?? Date.now)())
   return withStore(values, ctx.io, async (store) => {
-    const c = await store!.create({ principal: values.principal as string, scopes, ...(expiresAt ? { expiresAt } : {}) })
+    const test = values.test === true
+    const c = await store!.create({
+      principal: values.principal as string,
+      scopes,
+      ...(expiresAt ? { expiresAt } : {}),
+      ...(test ? { test } : {}),
+    })
+    const { prefix, keyId, secret, checksum } = tokenParts(c.token)
     out(
       ctx,
-      { keyId: c.keyId, token: c.token, key: keyJson(c.key) },
-      `Created key ${c.keyId} for ${c.key.principal}${scopes.length ? ` (scopes: ${scopes.join(', ')})` : ''}.\n` +
+      // The token's parts (SPEC §4) for a partner pasting them into a system that wants them apart.
+      { keyId: c.keyId, token: c.token, tokenParts: { prefix, keyId, secret, checksum }, test, key: keyJson(c.key) },
+      `Created ${test ? 'test key' : 'key'} ${c.keyId} for ${c.key.principal}${scopes.length ? ` (scopes: ${scopes.join(', ')})` : ''}.\n` +
         'Token, shown once; store it now (e.g. as SIGIL_TOKEN):\n\n' +
         `${c.token}\n`,
     )

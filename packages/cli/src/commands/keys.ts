@@ -17,7 +17,7 @@ import { KEYS_USAGE_COMMAND } from './usage.js'
 export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run: Command }> = {
   create: {
     summary: 'issue a key and print its token once',
-    usage: 'sigil keys create --principal NAME [--scope S]... [--expires-in 90d | --expires-at ISO]',
+    usage: 'sigil keys create --principal NAME [--scope S]... [--expires-in 90d | --expires-at ISO] [--test]',
     run: keysCreate,
   },
   list: {

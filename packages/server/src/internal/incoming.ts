@@ -175,6 +175,8 @@ export interface VerifyContext {
   requiredScopes?: readonly string[]
   /** Accept a presigned URL on this route (SPEC §7), overriding the verifier's `presigned` option. */
   presigned?: PresignedOptions
+  /** False: refuse test keys on this route (403 `TEST_KEY_REFUSED`), whatever the verifier's `testKeys`. */
+  testKeys?: boolean
 }
 
 /** What the application gets for an accepted request (SPEC §2 step 9). */
@@ -193,6 +195,8 @@ export interface Verified {
   /** Body bytes as received, when the verifier read and retained them. */
   body?: Uint8Array
   metadata?: Record<string, unknown>
+  /** True when the key is a test key (SPEC §4); absent for live keys. */
+  test?: true
   /** Rate-limit state after this request, for `RateLimit` headers on success. */
   rateLimit?: { limit: number; remaining: number; resetSeconds: number; windowSeconds: number }
 }

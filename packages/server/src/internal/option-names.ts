@@ -8,10 +8,15 @@ import type { VerifyRequestContext } from './verify.js'
 // is never refused as unknown.
 
 /** {@link VerifyContext}: `msw`'s `withSignature`, `verifyNodeRequest` (plus its own). */
-export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({ requiredScopes: true, presigned: true })
+export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({ requiredScopes: true, presigned: true, testKeys: true })
 
 /** {@link VerifyRequestContext}: `verify(request, options, context)`. */
-export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({ requiredScopes: true, presigned: true, consumeBody: true })
+export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({
+  requiredScopes: true,
+  presigned: true,
+  consumeBody: true,
+  testKeys: true,
+})
 
 /** {@link SignResponseOptions}. */
 export const SIGN_RESPONSE_NAMES = optionNames<SignResponseOptions>({ verifier: true, tag: true, label: true, digestAlgorithm: true })

@@ -102,6 +102,12 @@ export interface VerifyOptions {
   opaque?: boolean
   /** Put the server's signature base in problem bodies. Refused when NODE_ENV=production. */
   debug?: boolean
+  /**
+   * Accept test keys (SPEC §4: token `sigil_tk_…`, `KeyRecord.test`). Default true; false refuses
+   * them with 403 `TEST_KEY_REFUSED` once their signature checked out (a route can say the same
+   * with the adapter's per-route `testKeys: false`). `verified.test` tells the app either way.
+   */
+  testKeys?: boolean
   /** Parser limits on `Signature` / `Signature-Input` (sizes and counts). Default `DEFAULT_SIGNATURE_LIMITS`. */
   signatureLimits?: Partial<SignatureLimits>
   rateLimiter?: RateLimiter
@@ -163,6 +169,7 @@ const schema = strictObject({
   now: optional(fn),
   opaque: optional(boolean()),
   debug: optional(boolean()),
+  testKeys: optional(boolean()),
   signatureLimits: optional(
     partial(
       strictObject({
@@ -214,6 +221,7 @@ export interface VerifierConfig {
   now: () => number
   opaque: boolean
   debug: boolean
+  testKeys: boolean
   signatureLimits: SignatureLimits
   rateLimiter: RateLimiter | undefined
   usage: UsageRecorder | undefined
@@ -290,6 +298,7 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     now: o.now ?? Date.now,
     opaque: o.opaque ?? false,
     debug: o.debug ?? false,
+    testKeys: o.testKeys ?? true,
     signatureLimits: { ...DEFAULT_SIGNATURE_LIMITS, ...o.signatureLimits },
     rateLimiter: o.rateLimiter,
     usage: o.usage,

@@ -1,5 +1,6 @@
 import { SigilError, type SigilErrorCode, type VerificationError } from '@sigil/core'
 import type { RateLimitDecision } from './rate-limiter.js'
+import type { TestKeyExplanation } from './verify-steps.js'
 
 const TITLES: Partial<Record<SigilErrorCode, string>> = {
   SIGNATURE_MISSING: 'Request is not signed',
@@ -23,6 +24,7 @@ const TITLES: Partial<Record<SigilErrorCode, string>> = {
   QUOTA_EXCEEDED: 'Quota exhausted',
   STORE_UNAVAILABLE: 'Verification store unavailable',
   NONCE_STORE_RESET: 'Replay store was reset; sign the request again',
+  TEST_KEY_REFUSED: 'Test keys are not accepted here',
 }
 
 /** Receives internal failures with the correlation id the caller was given. */
@@ -94,6 +96,11 @@ export interface ProblemBody {
   correlationId?: string
   /** Only with the `debug` option, never in production. */
   signatureBase?: string
+  /**
+   * Only for a request signed with a test key (SPEC §4) that failed its MAC or digest: what the
+   * server rebuilt, so the partner can debug from their side. Never for a live or unknown key.
+   */
+  explanation?: TestKeyExplanation
 }
 
 /** A rendered rejection: status, headers and problem+json body. */
@@ -172,8 +179,13 @@ export function toProblem(error: unknown, now: Date = new Date(), options: Probl
     body.correlationId = id
   }
   // Typed fields of VerificationError, read by shape (a second copy of core must not lose them).
-  const { signatureBase: base, headers: extra } = error as Partial<Pick<VerificationError, 'signatureBase' | 'headers'>>
+  const {
+    signatureBase: base,
+    headers: extra,
+    explanation,
+  } = error as Partial<Pick<VerificationError, 'signatureBase' | 'headers'>> & { explanation?: TestKeyExplanation }
   if (base !== undefined) body.signatureBase = base
+  if (explanation !== undefined) body.explanation = explanation
   if (e.status === 401) headers['www-authenticate'] = `Signature error="${code.toLowerCase()}"`
   if (code === 'STORE_UNAVAILABLE') headers['retry-after'] = '1'
   if (extra) Object.assign(headers, extra)

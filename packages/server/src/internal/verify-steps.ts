@@ -20,6 +20,7 @@ import {
   randomBytes,
   type SignatureEntry,
   signatureBase,
+  toBase64,
   VerificationError,
 } from '@sigil/core'
 import { BodySink } from './body-sink.js'
@@ -56,12 +57,40 @@ export interface Shared {
   freshSecrets?: boolean
 }
 
-/** Where a bad MAC usually comes from, said without echoing any value. */
-function macHint(m: RequestMessage, cfg: VerifierConfig): string {
+/** Where the verifier's `@authority` came from, and whether an untrusted proxy header was present. */
+function authorityOrigin(m: RequestMessage, cfg: VerifierConfig): { from: string; untrustedProxyHeader: boolean } {
   const forwarded = m.headers.get('x-forwarded-host') !== null || m.headers.get('forwarded') !== null
   const from = cfg.authority !== undefined ? 'the authority option' : cfg.trustProxy && forwarded ? 'the trusted proxy header' : 'Host'
-  const proxy = forwarded && !cfg.trustProxy ? '; X-Forwarded-Host/Forwarded is present but trustProxy is off' : ''
+  return { from, untrustedProxyHeader: forwarded && !cfg.trustProxy }
+}
+
+/** Where a bad MAC usually comes from, said without echoing any value. */
+function macHint(m: RequestMessage, cfg: VerifierConfig): string {
+  const { from, untrustedProxyHeader } = authorityOrigin(m, cfg)
+  const proxy = untrustedProxyHeader ? '; X-Forwarded-Host/Forwarded is present but trustProxy is off' : ''
   return `the signer saw a different base or used another secret: @authority came from ${from} (${m.authority})${proxy}; compare the signature base with the client's`
+}
+
+/**
+ * What a request signed with a test key is told when it fails (SPEC §4, test keys): the server's
+ * signature base, where `@authority` came from, whether the body matched its `Content-Digest`, and
+ * the covered components the server can tell differed. Only ever built for a key that was found
+ * and is a test key: never for a live key, an unknown key id, or a revoked or expired key.
+ */
+export interface TestKeyExplanation {
+  /** The signature base the server rebuilt from the request as received (no trailing newline). */
+  signatureBase: string
+  authority: { value: string; from: string; untrustedProxyHeader: boolean }
+  /**
+   * `matched` / `mismatched`: the body received against the covered `Content-Digest`;
+   * `not-covered`: the signature covers no `content-digest`.
+   */
+  digest: 'matched' | 'mismatched' | 'not-covered'
+  /** SHA-256 of the body as received (`sha-256=:…:`), to compare with the one the client sent. */
+  receivedDigest?: string
+  /** Covered components the server can tell differed (e.g. `content-digest`); empty when it cannot tell. */
+  differed: string[]
+  hint: string
 }
 
 const fail = (code: ConstructorParameters<typeof VerificationError>[0], message: string, headers?: Record<string, string>): never => {
@@ -368,17 +397,70 @@ function mac(c: Check): undefined | Promise<unknown> {
   })
 }
 
-function macVerdict(c: Check): undefined {
+function macVerdict(c: Check): undefined | Promise<never> {
   const cfg = c.cfg
   const problem = c.problem
   // One throw site for an unusable key and a bad MAC, so opaque mode costs the same either way.
   if (problem || !c.macOk) {
     const e = new VerificationError('SIGNATURE_INVALID', c.dryRun && !problem ? macHint(c.input.message, cfg) : 'signature does not verify')
     if (cfg.debug && !problem) Object.defineProperty(e, 'signatureBase', { value: c.macBase, enumerable: false })
+    // A found, usable test key (never a live key, never opaque mode's decoy): explain the failure.
+    if (!problem && c.keyFound === true && (c.key as KeyRecord).test === true && !c.dryRun) return explainTestKey(c, e)
     throw e
   }
   c.principal = (c.key as KeyRecord).principal
   return undefined
+}
+
+/** Attach a {@link TestKeyExplanation} to `e` (reading the body to say whether it matched its digest), then throw it. */
+async function explainTestKey(c: Check, e: VerificationError, digestMismatch = false): Promise<never> {
+  const m = c.input.message
+  const entry = c.entry as SignatureEntry
+  let base = ''
+  try {
+    base = signatureBase(m, entry.components, entry.paramsValue)
+  } catch (err) {
+    base = `(not rebuilt: ${err instanceof ComponentError ? err.message : 'a component could not be derived'})`
+  }
+  const origin = authorityOrigin(m, c.cfg)
+  const x: TestKeyExplanation = {
+    signatureBase: base,
+    authority: { value: m.authority, ...origin },
+    digest: c.digestCovered ? 'mismatched' : 'not-covered',
+    differed: [],
+    hint: '',
+  }
+  if (c.digestCovered) {
+    let received: Uint8Array | undefined
+    if (digestMismatch && c.sink) received = c.sink.digests().get('sha-256')
+    else if (!digestMismatch) {
+      // The MAC failed before the body was read: read it now (same size limit and deadline).
+      const sink = new BodySink(SHA256_ONLY, c.maxBodyBytes, false, c.input.contentLength)
+      try {
+        await pump(c, sink)
+        received = sink.digests().get('sha-256')
+      } catch {}
+    }
+    if (received) {
+      x.receivedDigest = `sha-256=:${toBase64(received)}:`
+      if (!digestMismatch) {
+        try {
+          const declared = parseContentDigest(m.headers.get('content-digest') ?? '')
+          const want = declared.get('sha-256')
+          x.digest = want !== undefined && toBase64(want) === toBase64(received) ? 'matched' : 'mismatched'
+        } catch {}
+      }
+    }
+    if (x.digest === 'mismatched') x.differed.push('content-digest')
+  }
+  if (origin.untrustedProxyHeader) x.differed.push('@authority')
+  x.hint = digestMismatch
+    ? 'the body received does not match its Content-Digest: digest the exact bytes you send'
+    : x.digest === 'mismatched'
+      ? 'the body received does not match its Content-Digest: digest the exact bytes you send, then sign'
+      : `rebuild your signature base and compare it line by line with signatureBase (no trailing newline; @authority is ${m.authority}, from ${origin.from}); if they are equal, the secret differs`
+  Object.defineProperty(e, 'explanation', { value: x, enumerable: false })
+  throw e
 }
 
 // 6. Replay, only after the MAC is good. A link is multi-use unless it, or the route, says once.
@@ -458,7 +540,13 @@ function readBody(c: Check): undefined | Promise<unknown> {
   }
   const sink = new BodySink(algorithms, c.maxBodyBytes, cfg.retainBody || input.keepBody === true, input.contentLength)
   c.sink = sink
-  const src = input.body()
+  return pump(c, sink)
+}
+
+/** Feed the request's body into `sink` under the body deadline; undefined when it was all there. */
+function pump(c: Check, sink: BodySink): undefined | Promise<unknown> {
+  const cfg = c.cfg
+  const src = c.input.body()
   if (src === null) return undefined
   if (typeof (src as PushBody).feed === 'function') {
     // The read keeps the deadline itself (a timer, no race of promises).
@@ -482,17 +570,23 @@ function checkBody(c: Check): undefined | Promise<unknown> {
   const cfg = c.cfg
   const sink = c.sink
   if (sink !== undefined) {
-    if (c.shaped) {
-      // What every Sigil client sends: a single-chunk body is checked by comparing the base64 of
-      // its digest with the header's text; anything else (several chunks, a non-canonical text, a
-      // digest that differs) takes the full parse and check, so the outcome and error are the same.
-      const one = sink.single()
-      if (one === undefined || contentDigestMatches(c.digestValue as string, one) === undefined) {
-        const declared = parseContentDigest(c.digestValue as string)
-        c.declared = declared
-        checkContentDigest(declared, sink.digests())
-      }
-    } else if (c.declared.size > 0) checkContentDigest(c.declared as Map<DigestAlgorithm, Uint8Array>, sink.digests())
+    try {
+      if (c.shaped) {
+        // What every Sigil client sends: a single-chunk body is checked by comparing the base64 of
+        // its digest with the header's text; anything else (several chunks, a non-canonical text, a
+        // digest that differs) takes the full parse and check, so the outcome and error are the same.
+        const one = sink.single()
+        if (one === undefined || contentDigestMatches(c.digestValue as string, one) === undefined) {
+          const declared = parseContentDigest(c.digestValue as string)
+          c.declared = declared
+          checkContentDigest(declared, sink.digests())
+        }
+      } else if (c.declared.size > 0) checkContentDigest(c.declared as Map<DigestAlgorithm, Uint8Array>, sink.digests())
+    } catch (e) {
+      if (e instanceof VerificationError && e.code === 'DIGEST_MISMATCH' && c.key?.test === true && !c.dryRun)
+        return explainTestKey(c, e, true)
+      throw e
+    }
   }
   // Body presence is decided by the bytes, not the framing (SPEC §2 step 7): a body the framing
   // did not announce (HTTP/2 DATA, chunked, a Web stream) still needs a covered digest.
@@ -526,6 +620,7 @@ function authorize(c: Check): undefined | Promise<unknown> {
     if (!hasScope(k.scopes, required[i] as string)) fail('SCOPE_DENIED', `key lacks scope ${required[i]}`)
   const more = c.ctx?.requiredScopes
   if (more) for (const s of more) if (!hasScope(k.scopes, s)) fail('SCOPE_DENIED', `key lacks scope ${s}`)
+  if (k.test === true && (!cfg.testKeys || c.ctx?.testKeys === false)) fail('TEST_KEY_REFUSED', 'test keys are not accepted here')
   const limiter = cfg.rateLimiter
   if (!limiter || c.dryRun) return undefined
   let d: ReturnType<RateLimiter['consume']> | RateLimitDecision
@@ -577,6 +672,7 @@ function result(c: Check): Verified {
   if (c.pre) v.presigned = true
   if (c.sink?.retain) v.body = c.sink.body()
   if (k.metadata) v.metadata = k.metadata
+  if (k.test === true) v.test = true
   if (c.rateLimit) v.rateLimit = c.rateLimit
   return attachReplayRecord(v, c.replayRecord)
 }
