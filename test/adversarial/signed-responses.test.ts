@@ -1,7 +1,8 @@
-// Mutual authentication end to end (SPEC §5): createSignedFetch({ verifyResponses: true }) → msw
+// Mutual authentication end to end (SPEC §5): createSignedFetch({ verifyResponses: responseVerifier() }) → msw
 // handler wrapped in @sigil/server/msw withSignature → signResponse → the client checks the
 // response. Handlers that tamper with a signed response (status, body, header) must be caught.
 import { createSignedFetch, ResponseVerificationError } from '@sigil/client'
+import { responseVerifier } from '@sigil/client/responses'
 import { randomBytes } from '@sigil/core'
 import { createMemoryNonceStore, signResponse, type Verified, type VerifyOptions } from '@sigil/server'
 import { withSignature } from '@sigil/server/msw'
@@ -73,7 +74,7 @@ async function errorOf(p: Promise<unknown>) {
 }
 
 describe('signed responses: client → msw → signResponse → client', () => {
-  const client = createSignedFetch({ keyId, secret, verifyResponses: true })
+  const client = createSignedFetch({ keyId, secret, verifyResponses: responseVerifier() })
   const post = (tamper: string) => client(`${api}/v1/orders/${encodeURIComponent(tamper)}`, { method: 'POST', body: '{"sku":"A-1"}' })
 
   it('accepts an untouched signed response; the body is still readable', async () => {
@@ -103,7 +104,7 @@ describe('signed responses: client → msw → signResponse → client', () => {
   })
 
   it('a response signed with another key is refused', async () => {
-    const other = createSignedFetch({ keyId: 'kOtherKey0002', secret, verifyResponses: true })
+    const other = createSignedFetch({ keyId: 'kOtherKey0002', secret, verifyResponses: responseVerifier() })
     // The request itself fails verification (wrong secret), so the answer is an unsigned 401.
     expect(await errorOf(other(`${api}/v1/orders/none`, { method: 'POST', body: '{}' }))).toBe('RESPONSE_SIGNATURE_MISSING')
   })

@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createSignedFetch } from '@sigil/client'
+import { responseVerifier } from '@sigil/client/responses'
 import nodeFetch from 'node-fetch'
 import { Agent, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -278,7 +279,7 @@ describe('an injected fetch is called as fetch(url, init): npm undici and node-f
     })
 
     it(`${name}: redirects followed and re-signed, responses verified`, async () => {
-      const f = createSignedFetch({ ...creds(), fetch: impl as never, verifyResponses: true })
+      const f = createSignedFetch({ ...creds(), fetch: impl as never, verifyResponses: responseVerifier() })
       const res = await f(`${api.origin}/redirect?to=/echo/landed`, { method: 'POST', body: TEXT, redirect: 'follow' })
       expect(res.status).toBe(200)
       expect(await res.json()).toMatchObject({ method: 'POST', url: '/echo/landed', body: TEXT })

@@ -3,6 +3,7 @@
 // those — or refuses clearly when it cannot see them. Never a wrong accept.
 import { gunzipSync } from 'node:zlib'
 import { createSignedFetch, signRequest, verifyResponse } from '@sigil/client'
+import { responseVerifier } from '@sigil/client/responses'
 import { createSigningInterceptor } from '@sigil/client/undici'
 import { Agent, interceptors, request, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -62,8 +63,19 @@ describe('undici interceptor verifyResponses checks the coded bytes', () => {
 })
 
 describe('createSignedFetch / verifyResponse (fetch decodes before we can hash)', () => {
+  it('verifyResponses takes a verifier from @sigil/client/responses; true or bare options are refused, saying where to get one', async () => {
+    for (const old of [true, { maxBodyBytes: 1000 }, 'yes']) {
+      const make = () => createSignedFetch({ ...creds(), verifyResponses: old as never })
+      expect(make).toThrow(expect.objectContaining({ code: 'CONFIGURATION_INVALID' }))
+      expect(make).toThrow(/verifyResponses: expected a verifier: import \{ responseVerifier \} from '@sigil\/client\/responses'/)
+    }
+    // false stays "not checked": an unsigned answer goes through.
+    const off = createSignedFetch({ ...creds(), verifyResponses: false })
+    expect((await off(`${api.origin}/echo`)).status).toBe(200)
+  })
+
   it('asks for identity, so a server that negotiates answers uncoded and verifies', async () => {
-    const api2 = createSignedFetch({ ...creds(), verifyResponses: true })
+    const api2 = createSignedFetch({ ...creds(), verifyResponses: responseVerifier() })
     for (const enc of ENCODINGS) {
       const res = await api2(`${api.origin}/negotiated?encoding=${enc}`, { method: 'post', body: 'z' })
       expect(res.headers.get('content-encoding')).toBeNull()
@@ -72,7 +84,7 @@ describe('createSignedFetch / verifyResponse (fetch decodes before we can hash)'
   })
 
   it('a coded answer is refused with a message that says why (the digest covers bytes fetch decoded)', async () => {
-    const api2 = createSignedFetch({ ...creds(), verifyResponses: true })
+    const api2 = createSignedFetch({ ...creds(), verifyResponses: responseVerifier() })
     for (const enc of ENCODINGS) {
       const err = await api2(`${api.origin}/echo?encoding=${enc}`).catch((e: Error & { code?: string }) => e)
       expect(err).toMatchObject({ code: 'RESPONSE_SIGNATURE_INVALID' })
@@ -81,11 +93,11 @@ describe('createSignedFetch / verifyResponse (fetch decodes before we can hash)'
   })
 
   it('HEAD verifies by signature (no content); tampering and unsigned answers are refused; over the limit is RESPONSE_TOO_LARGE', async () => {
-    const api2 = createSignedFetch({ ...creds(), verifyResponses: { maxBodyBytes: 1000 } })
+    const api2 = createSignedFetch({ ...creds(), verifyResponses: responseVerifier({ maxBodyBytes: 1000 }) })
     expect((await api2(`${api.origin}/echo`, { method: 'head' })).status).toBe(200)
     expect(await codeOf(api2(`${api.origin}/lie`))).toBe('RESPONSE_SIGNATURE_INVALID')
     expect(await codeOf(api2(`${api.origin}/echo?size=5000`))).toBe('RESPONSE_TOO_LARGE')
-    const wrong = createSignedFetch({ keyId: api.keyId, secret: new Uint8Array(32).fill(7), verifyResponses: true })
+    const wrong = createSignedFetch({ keyId: api.keyId, secret: new Uint8Array(32).fill(7), verifyResponses: responseVerifier() })
     expect(await codeOf(wrong(`${api.origin}/echo`))).toBe('RESPONSE_SIGNATURE_MISSING')
     const signed = await signRequest(new Request(`${api.origin}/echo`, { method: 'HEAD' }), creds())
     expect((await verifyResponse(await fetch(signed), signed, creds())).status).toBe(200)

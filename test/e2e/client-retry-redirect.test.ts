@@ -2,6 +2,7 @@
 // and every same-origin hop carries a fresh signature; no signature header ever reaches another
 // origin.
 import { createSignedFetch, signRequest } from '@sigil/client'
+import { responseVerifier } from '@sigil/client/responses'
 import { createSigningInterceptor } from '@sigil/client/undici'
 import { Agent, type Dispatcher, interceptors, RetryAgent, request, fetch as undiciFetch } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -93,7 +94,7 @@ describe('retries with response verification', () => {
   }
 
   it('createSignedFetch verifies every hop it follows', async () => {
-    const f = createSignedFetch({ ...creds(), verifyResponses: true })
+    const f = createSignedFetch({ ...creds(), verifyResponses: responseVerifier() })
     const res = await f(`${api.origin}/redirect?to=/echo/v`, { method: 'PUT', body: 'q', redirect: 'follow' })
     expect(await res.json()).toMatchObject({ url: '/echo/v', body: 'q' })
   })
@@ -188,7 +189,7 @@ describe('undici redirect interceptor', () => {
     )
     await expect(request(`${api.origin}/to-other`, { dispatcher })).rejects.toMatchObject({ code: 'RESPONSE_SIGNATURE_MISSING' })
     expect(other.hits).toHaveLength(0)
-    const f = createSignedFetch({ ...creds(), verifyResponses: true, redirects: { crossOrigin: true } })
+    const f = createSignedFetch({ ...creds(), verifyResponses: responseVerifier(), redirects: { crossOrigin: true } })
     await expect(f(`${api.origin}/to-other`, { redirect: 'follow' })).rejects.toMatchObject({ code: expect.stringMatching(/^RESPONSE_/) })
     await dispatcher.close()
   })

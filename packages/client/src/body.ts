@@ -1,5 +1,5 @@
-import { ConfigurationError, concatBytes, createHasher, formatContentDigest, toBytes } from '@sigil/core'
-import { contentDigestOf } from './digest.js'
+import { ConfigurationError, concatBytes, formatContentDigest, toBytes } from '@sigil/core'
+import { contentDigestOf, nodeHasher } from './digest.js'
 
 /** A request body that can be read more than once: every attempt re-signs and re-sends it. */
 export type BodyFactory = () => ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>
@@ -114,14 +114,45 @@ export async function prepareBody(
   throw new ConfigurationError('unsupported request body type')
 }
 
-/** The `Content-Digest` of a prepared body, streamed in constant memory for Blobs and factories. */
+/**
+ * Largest body factory digested where there is no incremental hash (off Node: browsers, workers).
+ * WebCrypto only digests whole buffers, so the factory's output is read into memory once.
+ */
+export const MAX_WEB_DIGEST_BYTES = 64 * 1024 * 1024
+
+/**
+ * The `Content-Digest` of a prepared body. On Node, Blobs and factories are streamed through
+ * node:crypto in constant memory. Elsewhere WebCrypto digests the whole bytes: a Blob's are read
+ * with `arrayBuffer()` (the platform holds them already), a factory's are buffered up to
+ * {@link MAX_WEB_DIGEST_BYTES} and a larger one is refused — keeping a JavaScript SHA-2 out of
+ * every browser bundle (issue 26 item 6).
+ */
 export async function digestPrepared(p: PreparedBody, alg: 'sha-256' | 'sha-512', signal: AbortSignal | undefined): Promise<string> {
   checkAbort(signal)
   if (p.bytes) return contentDigestOf(p.bytes, alg)
-  const h = createHasher(alg)
-  const source = p.blob ? blobChunks(p.blob) : (p.factory as BodyFactory)()
-  for await (const chunk of chunksOf(source, signal)) h.update(chunk)
-  return formatContentDigest(alg, h.digest())
+  const h = nodeHasher(alg)
+  if (h) {
+    const source = p.blob ? blobChunks(p.blob) : (p.factory as BodyFactory)()
+    for await (const chunk of chunksOf(source, signal)) h.update(chunk)
+    return formatContentDigest(alg, h.digest())
+  }
+  if (p.blob) {
+    const bytes = new Uint8Array(await p.blob.arrayBuffer())
+    checkAbort(signal)
+    return contentDigestOf(bytes, alg)
+  }
+  const parts: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of chunksOf((p.factory as BodyFactory)(), signal)) {
+    size += chunk.byteLength
+    if (size > MAX_WEB_DIGEST_BYTES) {
+      throw new ConfigurationError(
+        `a body factory larger than ${MAX_WEB_DIGEST_BYTES} bytes cannot be digested here: this runtime has no streaming hash (WebCrypto digests whole buffers). Pass a Blob or the bytes`,
+      )
+    }
+    parts.push(chunk)
+  }
+  return contentDigestOf(concatBytes(parts), alg)
 }
 
 /** A fresh sendable body for one attempt (a factory is called again; the signal is checked first). */

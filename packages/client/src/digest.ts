@@ -3,11 +3,13 @@ import { type DigestAlgorithm, formatContentDigest } from '@sigil/core'
 // The Content-Digest of a body held in memory without core's incremental hasher, which carries
 // @noble/hashes (~5 KiB gzip) into every browser bundle (issue 26 item 6): on Node, node:crypto's
 // one-shot hash (core's fast path, read the same way); elsewhere WebCrypto, which every browser and
-// worker has. Streamed bodies (a Blob, a body factory) still need core's createHasher: WebCrypto
-// has no incremental digest.
+// worker has. Streamed bodies (a Blob, a body factory) are hashed incrementally with node:crypto's
+// createHash; off Node they are read whole and digested with WebCrypto, which has no incremental
+// digest (see body.ts for the limit).
 
 interface NodeCryptoHash {
   hash?(alg: string, data: Uint8Array, encoding: 'base64'): string
+  createHash?(alg: string): { update(chunk: Uint8Array): unknown; digest(): Uint8Array }
 }
 
 function loadNodeCrypto(): NodeCryptoHash | undefined {
@@ -19,7 +21,8 @@ function loadNodeCrypto(): NodeCryptoHash | undefined {
   }
 }
 
-const nodeHash = loadNodeCrypto()?.hash
+const nodeCrypto = loadNodeCrypto()
+const nodeHash = nodeCrypto?.hash
 const NODE_NAME: Record<DigestAlgorithm, string> = { 'sha-256': 'sha256', 'sha-512': 'sha512' }
 const WEB_NAME: Record<DigestAlgorithm, string> = { 'sha-256': 'SHA-256', 'sha-512': 'SHA-512' }
 
@@ -27,4 +30,9 @@ const WEB_NAME: Record<DigestAlgorithm, string> = { 'sha-256': 'SHA-256', 'sha-5
 export async function contentDigestOf(bytes: Uint8Array, alg: DigestAlgorithm): Promise<string> {
   if (nodeHash) return `${alg}=:${nodeHash(NODE_NAME[alg], bytes, 'base64')}:`
   return formatContentDigest(alg, new Uint8Array(await crypto.subtle.digest(WEB_NAME[alg], bytes as Uint8Array<ArrayBuffer>)))
+}
+
+/** An incremental hash (node:crypto's), or undefined where the runtime has none. */
+export function nodeHasher(alg: DigestAlgorithm): { update(chunk: Uint8Array): unknown; digest(): Uint8Array } | undefined {
+  return nodeCrypto?.createHash?.(NODE_NAME[alg])
 }

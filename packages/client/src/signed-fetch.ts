@@ -1,12 +1,12 @@
 import { requestFromUrl } from '@sigil/core'
 import { digestPrepared, type PreparedBody, prepareBody, sendable } from './body.js'
-import { bool, fn, type Shape } from './check-options.js'
+import { bool, type Check, fn, type Shape } from './check-options.js'
 import { DEFAULT_MAX_CLOCK_CORRECTION_MS, skewCorrection } from './clock-skew.js'
 import { wireMethod } from './method.js'
 import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { type Hop, nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
+import type { ResponseVerifier } from './responses.js'
 import { signView } from './sign-request.js'
-import { type VerifyResponseOptions, verifyResponse } from './verify-response.js'
 
 export type { BodyFactory } from './body.js'
 
@@ -71,11 +71,14 @@ export type SignedFetchOptions = SignerOptions & {
   /**
    * Require responses signed by the server (SPEC §5) and check them, body digest included, before
    * anything else sees them; a missing or wrong signature rejects with `ResponseVerificationError`.
-   * Sends `Accept-Encoding: identity` unless you set one: fetch decodes compressed bodies before we
-   * could hash the bytes the server signed, so a content-coded response is refused (use the undici
-   * interceptor's `verifyResponses`, which sees the encoded bytes). Default false.
+   * Pass `responseVerifier()` from `@sigil/client/responses` (kept out of the main entry point so
+   * apps that do not verify do not carry its weight); `true` or a plain options object is refused
+   * with a `ConfigurationError` that says so. Sends `Accept-Encoding: identity` unless you set one:
+   * fetch decodes compressed bodies before we could hash the bytes the server signed, so a
+   * content-coded response is refused (use the undici interceptor's `verifyResponses`, which sees
+   * the encoded bytes). Default: responses are not checked.
    */
-  verifyResponses?: boolean | VerifyResponseOptions
+  verifyResponses?: ResponseVerifier | false
   /**
    * With `init.redirect: 'follow'`: redirects are followed by hand, re-signed for every hop on the
    * original origin; other origins only with `crossOrigin: true`, and then unsigned.
@@ -88,13 +91,22 @@ export type SignedFetchOptions = SignerOptions & {
   onResponse?: (response: Response, request: Request) => Promise<Response> | Response
 }
 
+/** `verifyResponses` takes a verifier; `true` and bare options (before issue 26) say how to get one. */
+const verifier: Check = (v, f) =>
+  v === false || (typeof v === 'object' && v !== null && typeof (v as { verify?: unknown }).verify === 'function')
+    ? undefined
+    : [
+        f,
+        "expected a verifier: import { responseVerifier } from '@sigil/client/responses' and pass verifyResponses: responseVerifier() (its options, e.g. maxBodyBytes, go to responseVerifier)",
+      ]
+
 const FETCH_SHAPE: Shape = {
   ...SIGNER_SHAPE,
   fetch: fn,
   clockSkewRetry: bool,
   maxClockCorrectionMs: null,
   bufferStreams: bool,
-  verifyResponses: null,
+  verifyResponses: verifier,
   redirects: null,
   onResponse: fn,
 }
@@ -119,7 +131,7 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
   const doFetch = options.fetch ?? ((url: string, init: SignedFetchInit) => globalThis.fetch(url, init))
   const retrySkew = options.clockSkewRetry ?? true
   const maxCorrection = options.maxClockCorrectionMs ?? DEFAULT_MAX_CLOCK_CORRECTION_MS
-  const verifyOptions = options.verifyResponses === true ? {} : options.verifyResponses || undefined
+  const responses = options.verifyResponses || undefined
   const maxRedirects = options.redirects?.maxRedirects ?? 20
 
   const signedFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
@@ -136,7 +148,7 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
     let headers = new Headers(given(init, 'headers') ? init.headers : fromRequest ? input.headers : undefined)
     if (initBody !== undefined && contentType && !headers.has('content-type')) headers.set('content-type', contentType)
     if (prepared) headers.set('content-digest', await digestPrepared(prepared, signer.digestAlgorithm, signal))
-    if (verifyOptions && !headers.has('accept-encoding')) headers.set('accept-encoding', 'identity')
+    if (responses && !headers.has('accept-encoding')) headers.set('accept-encoding', 'identity')
     const carried: RequestInit = {}
     if (fromRequest) for (const k of CARRIED) if (!given(init, k)) (carried as Record<string, unknown>)[k] = input[k]
     const mode = init?.redirect ?? 'manual'
@@ -181,8 +193,8 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
         ;({ res, sent, url } = await attempt(hop, prepared, offset))
         if (res.status !== 401) learnt = offset
       }
-      const req = verifyOptions || options.onResponse ? sentRequest(url, sent) : undefined
-      if (verifyOptions) res = await verifyResponse(res, req as Request, options, verifyOptions)
+      const req = responses || options.onResponse ? sentRequest(url, sent) : undefined
+      if (responses) res = await responses.verify(res, req as Request, options)
       // Kept only once the retried request was accepted (and its answer verified, when asked).
       if (learnt !== undefined) signer.clockOffsetMs = learnt
       const next = mode === 'manual' ? undefined : nextHop(res, hop.url, hop.method)

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import { createSignedFetch, ResponseVerificationError, signRequest, verifyResponse } from '@sigil/client'
+import { responseVerifier } from '@sigil/client/responses'
 import { type KeyRecord, parseSignatures, randomBytes } from '@sigil/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { withSigil } from '../adapters/node/index.js'
@@ -85,7 +86,7 @@ describe('signNodeResponse and withSigil({ signResponses })', () => {
         ),
       ),
     )
-    const api = createSignedFetch({ ...credentials, verifyResponses: true })
+    const api = createSignedFetch({ ...credentials, verifyResponses: responseVerifier() })
     const res = await api(`${base}/v1/things`, { method: 'POST', body: 'x' })
     expect(res.status).toBe(201)
     expect(await res.text()).toBe(`hello ${keyId}`)
@@ -99,7 +100,7 @@ describe('signNodeResponse and withSigil({ signResponses })', () => {
       const res = await fetch(r)
       return new Response('tampered', { status: res.status, headers: res.headers })
     }
-    const api = createSignedFetch({ ...credentials, verifyResponses: true, fetch: tamper as typeof fetch })
+    const api = createSignedFetch({ ...credentials, verifyResponses: responseVerifier(), fetch: tamper as typeof fetch })
     await expect(api(`${base}/`)).rejects.toBeInstanceOf(ResponseVerificationError)
   })
 
