@@ -2,7 +2,7 @@
  * Signed responses (SPEC §5): the server signs its answer with the key that signed the request,
  * covering `@status`, `content-type`, `content-digest` and the request's signature
  * (`"signature";req;key="<label>"`, RFC 9421 §2.4), tag `sigil-response`. Clients opt in with
- * `createSignedFetch({ verifyResponses: true })` and then refuse anything unsigned or altered.
+ * `createSignedFetch({ verifyResponses: responseVerifier() })` and then refuse anything unsigned or altered.
  *
  * Three entry points, one per kind of framework:
  * - {@link signResponse}`(response, verified, request, { verifier })` → a new Web `Response`
