@@ -10,6 +10,24 @@ function clone(row: StoredKey): StoredKey {
 /** A {@link KeyBackend} in a `Map`. */
 export function createMemoryBackend(): KeyBackend {
   const rows = new Map<string, StoredKey>()
+  // What a miss copies (opaque mode: an unknown id costs the copy a hit does): the row last
+  // inserted, or a decoy of the same shape while there is none.
+  let spare: StoredKey = {
+    keyId: 'decoy',
+    principal: 'decoy',
+    scopes: ['decoy'],
+    status: 'active',
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+    version: 0,
+    sealed: { version: 'v1', data: new Uint8Array(60) },
+    mac: new Uint8Array(32),
+  }
+  const read = (keyId: string): StoredKey | undefined => {
+    const r = rows.get(keyId)
+    const copy = clone(r ?? spare)
+    return r && copy
+  }
   const events: KeyEvent[] = []
   const log = (e: NewKeyEvent | undefined): KeyEvent | undefined => {
     if (!e) return undefined
@@ -44,18 +62,15 @@ export function createMemoryBackend(): KeyBackend {
   const byId = (a: { keyId: string }, b: { keyId: string }) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0)
   return {
     async read(keyId) {
-      const r = rows.get(keyId)
-      return r && clone(r)
+      return read(keyId)
     },
-    readSync(keyId) {
-      const r = rows.get(keyId)
-      return r && clone(r)
-    },
+    readSync: read,
     keyLimits: true,
     async insert(row, e, limit) {
       if (rows.has(row.keyId)) throw new Error('duplicate key id')
       if (limit && working(limit) >= limit.max) return false
-      rows.set(row.keyId, clone(row))
+      spare = clone(row)
+      rows.set(row.keyId, spare)
       log(e)
       return true
     },

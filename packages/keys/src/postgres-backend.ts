@@ -87,6 +87,27 @@ function fromRow(r: Row): StoredKey {
   return out
 }
 
+// The shape of a stored row (see fromRow), converted for an unknown id when the table is empty.
+const DECOY_ROW: Row = {
+  key_id: 'decoy',
+  principal: 'decoy',
+  scopes: ['decoy'],
+  status: 'active',
+  created_at: new Date(0),
+  updated_at: new Date(0),
+  expires_at: null,
+  not_after: null,
+  revoked_at: null,
+  replaced_by: null,
+  limits: null,
+  metadata: null,
+  secret_ciphertext: Buffer.alloc(60),
+  master_key_version: 'v1',
+  version: 0,
+  record_mac: Buffer.alloc(32),
+  test: false,
+}
+
 function setClause(patch: StoredKeyPatch, first: number): { sql: string; params: unknown[] } {
   const sets: string[] = ['version = version + 1']
   const params: unknown[] = []
@@ -162,7 +183,9 @@ export function postgresBackend(client: StatementClient, table: string, close: (
       throw new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
     }
   }
-  const readSql = `SELECT ${SELECT} FROM ${table} WHERE key_id = $1`
+  // Opaque mode: a known and an unknown id run the same plan — the key's row by its index and one
+  // other row, sorted, the first kept — and get one row back, converted either way (see read).
+  const readSql = `SELECT ${SELECT} FROM (SELECT 0 AS sigil_o, ${SELECT} FROM ${table} WHERE key_id = $1 UNION ALL (SELECT 1, ${SELECT} FROM ${table} LIMIT 1)) AS r ORDER BY sigil_o LIMIT 1`
   const insertSql = (first: number) => `(${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')})`
   const live = (i: number) =>
     `status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > $${i}) AND (not_after IS NULL OR not_after > $${i})`
@@ -194,7 +217,10 @@ export function postgresBackend(client: StatementClient, table: string, close: (
     keyLimits: true,
     async read(keyId) {
       const [r] = await q(readSql, [keyId])
-      return r && fromRow(r)
+      if (r !== undefined && r.key_id === keyId) return fromRow(r)
+      // An unknown id: the same conversion, on the other row (or a decoy in an empty table).
+      fromRow(r ?? DECOY_ROW)
+      return undefined
     },
     async insert(row, e, limit) {
       if (limit) {

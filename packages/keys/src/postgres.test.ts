@@ -129,13 +129,53 @@ describe('createPostgresKeyStore on PostgreSQL', () => {
       const { keyId } = await s.create({ principal: 'p' })
       expect((await s.get(keyId))?.principal).toBe('p')
       const { rows } = await one.query('SELECT name, statement FROM pg_prepared_statements')
-      const lookup = rows.find((r) => /WHERE key_id = \$1$/.test(r.statement) && r.statement.startsWith('SELECT'))
+      const lookup = rows.find((r) => /WHERE key_id = \$1 UNION ALL /.test(r.statement) && r.statement.startsWith('SELECT'))
       expect(lookup?.name).toMatch(/^sigil_keys_[0-9a-f]{24}$/)
       expect(lookup?.statement).not.toContain('*')
       // A later version's migration adds a column while this connection holds the prepared lookup.
       await one.query(`ALTER TABLE "${schema}"."${table}" ADD COLUMN added_later text`)
       expect((await s.get(keyId))?.principal).toBe('p')
       expect((await s.list()).map((k) => k.keyId)).toEqual([keyId])
+      await s.close()
+    } finally {
+      await one.end()
+    }
+  })
+
+  it('opaque mode: the lookup of an unknown key id gets a row back from the server, as a known one does, and answers undefined', async () => {
+    // Issue 23 item 11: an unknown id read nothing (and converted nothing) where a known one read
+    // and converted its row. One connection, watched: how many rows each lookup brings back.
+    const one = new pg.Client({ connectionString: url })
+    await one.connect()
+    const table = `keys_${++n}`
+    const rowsBack: number[] = []
+    let watch = false
+    const client = {
+      async query(text: string, params?: unknown[]) {
+        const r = await one.query(text, params)
+        if (watch) rowsBack.push(r.rows.length)
+        return r
+      },
+    }
+    try {
+      const s = await createPostgresKeyStore({ client, schema, table, masterKey: generateMasterKey() })
+      watch = true
+      // An empty table: no row to read, the answer is still undefined.
+      expect(await s.get('sk_empty_table_unknown_id')).toBeUndefined()
+      watch = false
+      const a = await s.create({ principal: 'pa' })
+      const b = await s.create({ principal: 'pb' })
+      const c = await s.create({ principal: 'pc' })
+      await s.revoke(b.keyId)
+      watch = true
+      // Each known id answers its own row, whichever other row the table lists first.
+      expect((await s.get(a.keyId))?.principal).toBe('pa')
+      expect((await s.get(b.keyId))?.status).toBe('revoked')
+      expect((await s.get(c.keyId))?.principal).toBe('pc')
+      expect(await s.get(`${a.keyId.slice(0, -4)}zzzz`)).toBeUndefined()
+      expect(await s.info(`${c.keyId.slice(0, -4)}zzzz`)).toBeUndefined()
+      watch = false
+      expect(rowsBack).toEqual([0, 1, 1, 1, 1, 1])
       await s.close()
     } finally {
       await one.end()
