@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import { resolve as resolvePath } from 'node:path'
 import { ConfigurationError } from '@sigil/core'
 import { SqliteDriverError, wrapError } from './sqlite-errors.js'
-import { claimWasmLock, type WasmLock, waitWhileWasmHolds, wasmLockHolder } from './sqlite-wasm-lock.js'
+import { claimWasmLock, refuseIfNativeHolds, type WasmLock, waitWhileWasmHolds, wasmLockHolder } from './sqlite-wasm-lock.js'
 
 export { SqliteDriverError } from './sqlite-errors.js'
 
@@ -287,7 +287,14 @@ function connect(driver: Loaded, path: string, options: OpenSqliteOptions): Conn
       // No shared memory and no POSIX locks from WebAssembly: hold the file alone, so WAL works
       // (its index in this process's memory) and no reader sees a half-written page.
       exec('PRAGMA locking_mode = EXCLUSIVE')
+      // Before the first read, so a refused connection has read nothing: closing one that had
+      // would checkpoint and delete the native holder's WAL (its server then answers 503).
+      refuseIfNativeHolds(path)
       lock = claimWasmLock(path)
+    } else if (file) {
+      // Likewise a native connection waits for (or is refused by) a wasm holder before it reads:
+      // its close would otherwise checkpoint the holder's WAL and delete it under the holder.
+      waitWhileWasmHolds(path, busy)
     }
     if (file && !options.readonly) exec('PRAGMA journal_mode = WAL')
     // A first read: SQLite now holds its locks (wasm: the lock directory; native: the WAL index).

@@ -101,6 +101,24 @@ export function nativeLockHolders(path: string): number[] | undefined {
   return [...pids]
 }
 
+/**
+ * Refuse (SQLITE_BUSY) while a native process has `path` open. The wasm connection calls it before
+ * its first read as well as after: a connection that has read a WAL database checkpoints it and
+ * deletes the `-wal` file when it closes, and a wasm one cannot see the native holder's locks, so
+ * a refused wasm process that had read would take the native holder's WAL with it.
+ */
+export function refuseIfNativeHolds(path: string): void {
+  const others = nativeLockHolders(path)
+  const shm = others === undefined && existsQuiet(`${path}-shm`)
+  if (others?.length || shm) {
+    const who = others?.length ? `process ${others.join(', ')}` : `another process (${path}-shm exists; remove it only if none does)`
+    throw new SqliteDriverError(
+      'SQLITE_BUSY',
+      `${path} is open in ${who} through a native SQLite driver; the wasm driver cannot share it (use Node ≥ 22.13 or better-sqlite3 for several processes, or stop that process)`,
+    )
+  }
+}
+
 /** The wasm connection's claim on `<path>.lock`, taken by SQLite itself at its first read. */
 export interface WasmLock {
   /** After the first statement: record our pid, then refuse if a native process has the file. */
@@ -118,15 +136,7 @@ export function claimWasmLock(path: string): WasmLock {
     confirm() {
       writeFileSync(`${dir}/owner`, JSON.stringify({ pid: process.pid, host: hostname() }))
       owned = true
-      const others = nativeLockHolders(path)
-      const shm = others === undefined && existsQuiet(`${path}-shm`)
-      if (others?.length || shm) {
-        const who = others?.length ? `process ${others.join(', ')}` : `another process (${path}-shm exists; remove it only if none does)`
-        throw new SqliteDriverError(
-          'SQLITE_BUSY',
-          `${path} is open in ${who} through a native SQLite driver; the wasm driver cannot share it (use Node ≥ 22.13 or better-sqlite3 for several processes)`,
-        )
-      }
+      refuseIfNativeHolds(path)
     },
     releaseOwner() {
       if (!owned) return
