@@ -24,13 +24,14 @@ import {
 import { createPostgresKeyStore } from '@sigil/keys/postgres'
 import { createSqliteKeyStore, openSqliteDatabase } from '@sigil/keys/sqlite'
 import pg from 'pg'
+import { TEST_DATABASE_URL } from '../helpers/services.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (!gc) throw new Error('run with --expose-gc')
 const backend = process.argv[2] as 'sqlite' | 'postgres' | 'cache'
 const size = Number(process.argv[3])
 const place = process.argv[4]
-const PG_URL = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const PG_URL = TEST_DATABASE_URL
 const ring = parseMasterKey(generateMasterKey())
 const secret = new Uint8Array(32).fill(7)
 const SQLITE_BATCH = 50_000

@@ -4,7 +4,7 @@
 // Writes test/bench/results/keys.json and keys.md. Flags: --sizes=100,10000,100000, --1m (adds
 // 1,000,000), --no-postgres, --sqlite-driver=node:sqlite|better-sqlite3|wasm (else the package's
 // default choice, as SIGIL_SQLITE_DRIVER), --cell-timeout-s=N (default 1800: a cell still running
-// then is killed). PostgreSQL: SIGIL_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test,
+// then is killed). PostgreSQL: TEST_DATABASE_URL of test/helpers/services.ts (SIGIL_TEST_DATABASE_URL),
 // in a private schema. Each cell's SQLite directory and PostgreSQL schema are chosen here and
 // removed here after the cell's process exits, whether it finished, failed or was killed.
 import { spawnSync } from 'node:child_process'
@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { TEST_DATABASE_URL } from '../helpers/services.js'
 import { machineLine } from './fixtures.js'
 
 const args = process.argv.slice(2)
@@ -23,7 +24,7 @@ if (flag('1m') && !sizes.includes(1_000_000)) sizes.push(1_000_000)
 const backends = flag('no-postgres') ? ['cache', 'sqlite'] : ['cache', 'sqlite', 'postgres']
 const sqliteDriver = value('sqlite-driver')
 const cellTimeoutMs = Number(value('cell-timeout-s') ?? 1800) * 1000
-const PG_URL = process.env.SIGIL_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const PG_URL = TEST_DATABASE_URL
 const here = fileURLToPath(new URL('.', import.meta.url))
 const log = (s: string) => console.log(s)
 

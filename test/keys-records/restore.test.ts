@@ -13,6 +13,7 @@ import { createSqliteKeyStore } from '@sigil/keys/sqlite'
 import { keyLayout } from '@sigil/redis'
 import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
+import { TEST_REDIS_URL } from '../helpers/services.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sigil-restore-'))
 const file = (name: string) => join(dir, `${randomBytes(4).toString('hex')}-${name}`)
@@ -92,7 +93,7 @@ describe('restore keeps what ended after the backup (SQLite)', () => {
     const { s, bak, revoked, late } = await scenario(path, masterKey)
     await s.close()
     const prefix = `rec-restore-${process.pid}-${randomBytes(3).toString('hex')}`
-    const sub = new Redis('redis://127.0.0.1:6379')
+    const sub = new Redis(TEST_REDIS_URL)
     const got: Array<{ type: string; keyId: string }> = []
     sub.on('message', (_c, m) => got.push(JSON.parse(m)))
     await sub.subscribe(keyLayout(prefix).channel)
