@@ -244,7 +244,8 @@ const MUTATIONS: [string, (r: Forwarded) => void, string][] = [
       setHeader(
         r,
         'signature',
-        header(r, 'signature').replace(/.(=?:)$/, (m, end: string) => (m[0] === 'A' ? 'B' : 'A') + end),
+        // A character in the middle: every bit of it is MAC (the last one also holds pad bits).
+        header(r, 'signature').replace(/(:[A-Za-z0-9+/]{9})(.)/, (_, head: string, c: string) => head + (c === 'A' ? 'B' : 'A')),
       ),
     'SIGNATURE_INVALID',
   ],

@@ -272,11 +272,10 @@ const innerLists = createInnerListCache(32)
 const componentsByList = new WeakMap<Item[], readonly Component[]>()
 const spans: MemberSpans = { spans: [] }
 
-function parseField(value: string, field: string, limits: SignatureLimits, withSpans: boolean): Dictionary {
+function parseField(value: string, field: string, limits: SignatureLimits): Dictionary {
   if (value.length > limits.maxHeaderBytes)
     throw new VerificationError('SIGNATURE_MALFORMED', `${field} exceeds ${limits.maxHeaderBytes} bytes`)
   try {
-    if (!withSpans) return parseDictionary(value, { strict: true })
     spans.spans.length = 0
     return parseDictionary(value, { strict: true, spans, innerLists })
   } catch (e) {
@@ -321,9 +320,14 @@ export function parseSignatures(
     const entry = parseShaped(signatureInput, signature, limits)
     if (entry) return [entry]
   }
-  const inputs = parseField(signatureInput, 'Signature-Input', limits, true)
+  const inputs = parseField(signatureInput, 'Signature-Input', limits)
   const at = spans.spans.slice()
-  const sigs = parseField(signature, 'Signature', limits, false)
+  const sigs = parseField(signature, 'Signature', limits)
+  // A MAC has one text: a Signature member whose base64 is not canonical (unpadded, or with
+  // stray bits in its last character) would be a second text for the same signature.
+  for (let k = 2; k < spans.spans.length; k += 3) {
+    if (spans.spans[k] !== 1) throw new VerificationError('SIGNATURE_MALFORMED', 'Signature member is not canonical base64')
+  }
   if (inputs.size > limits.maxSignatures || sigs.size > limits.maxSignatures) {
     throw new VerificationError('SIGNATURE_MALFORMED', `more than ${limits.maxSignatures} signatures`)
   }

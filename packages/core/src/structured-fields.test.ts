@@ -132,12 +132,14 @@ describe('byte sequences (forgiving base64, RFC 9651 §4.2.7)', () => {
     fc.array(fc.constantFrom(...alphabet), { maxLength: 50 }).map((cs) => cs.join('')),
   )
 
-  it('parseShapedByteSequence and the dictionary parser decode what the reference decodes, and refuse the rest', () => {
+  it('the dictionary parser decodes what the reference decodes and refuses the rest; parseShapedByteSequence only the canonical text', () => {
     fc.assert(
       fc.property(text, (t) => {
         const want = reference(t)
+        // The shaped path reads only the canonical text and leaves every other one to the full parse.
         const shaped = parseShapedByteSequence(`sig1=:${t}:`, 5)
-        expect(shaped === undefined ? undefined : Buffer.from(shaped).toString('hex')).toBe(want)
+        const canonical = want !== undefined && Buffer.from(want, 'hex').toString('base64') === t
+        expect(shaped === undefined ? undefined : Buffer.from(shaped).toString('hex')).toBe(canonical ? want : undefined)
         let full: string | undefined
         try {
           full = Buffer.from(parseDictionary(`sig1=:${t}:`).get('sig1')?.[0] as Uint8Array).toString('hex')

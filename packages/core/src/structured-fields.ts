@@ -521,7 +521,10 @@ export function parseShapedByteSequence(input: string, from: number): Uint8Array
   const close = input.length - 1
   if (input.charCodeAt(from) !== 0x3a || close <= from || input.indexOf(':', from + 1) !== close) return undefined
   const len = base64Length(input, from + 1, close)
-  return len < 0 ? undefined : decodeBase64(input, from + 1, len)
+  if (len < 0) return undefined
+  const out = decodeBase64(input, from + 1, len)
+  // Only the canonical text (padded, no stray bits): anything else is parsed in full.
+  return out && padded && !strayBits ? out : undefined
 }
 
 /** Parse a List field value (RFC 9651 §4.2.1). */
