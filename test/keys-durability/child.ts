@@ -11,7 +11,8 @@ interface Job {
   url?: string
   schema?: string
   masterKey: string
-  mode: 'edit' | 'churn'
+  mode: 'edit' | 'churn' | 'read'
+  busyTimeoutMs?: number
   keyId?: string
   adds?: string[]
   removes?: string[]
@@ -21,13 +22,21 @@ const job = JSON.parse(process.argv[2] as string) as Job
 const line = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`)
 
 async function open(): Promise<EncryptedKeyStore> {
-  if (job.backend === 'sqlite') return createSqliteKeyStore({ path: job.path as string, masterKey: job.masterKey })
+  if (job.backend === 'sqlite') {
+    const busy = job.busyTimeoutMs !== undefined ? { busyTimeoutMs: job.busyTimeoutMs } : {}
+    return createSqliteKeyStore({ path: job.path as string, masterKey: job.masterKey, ...busy })
+  }
   return createPostgresKeyStore({ connectionString: job.url as string, schema: job.schema as string, masterKey: job.masterKey })
 }
 
 const store = await open()
 line({ ready: true })
-if (job.mode === 'edit') {
+if (job.mode === 'read') {
+  // What an operator's `sigil keys list` does beside a live server: read everything, close.
+  line({ listed: (await store.list()).length })
+  await store.close()
+  line({ done: true })
+} else if (job.mode === 'edit') {
   const keyId = job.keyId as string
   const ops = [...(job.adds ?? []).map((s) => ({ addScopes: [s] })), ...(job.removes ?? []).map((s) => ({ removeScopes: [s] }))]
   for (const op of ops) await store.update(keyId, op)

@@ -303,3 +303,48 @@ describe(`the wasm driver and ${native} never share a file`, () => {
     expect(existsSync(`${path}.lock`)).toBe(false)
   }, 60_000)
 })
+
+// Issue class: a process the lock protocol turns away must leave the holder's file as it was.
+// Every pair of available drivers, in both roles; the second process either runs to its end
+// (refused, or admitted where both are native) or is SIGKILLed part-way through its attempt.
+// Afterwards the holder still reads every key from the file (no cache in between) and writes.
+const drivers = SQLITE_DRIVERS.filter(available)
+const pairs = drivers.flatMap((holder) => drivers.map((intruder) => [holder, intruder] as const))
+describe.each(pairs)('a %s store open in a server, a %s process beside it', (holder, intruder) => {
+  const shared = holder !== 'wasm' && intruder !== 'wasm' // POSIX locks on both sides: WAL readers share
+  for (const killAfterMs of [undefined, 0, 40, 120]) {
+    it(`${killAfterMs === undefined ? 'runs to its end' : `is SIGKILLed after ${killAfterMs} ms`}: the holder keeps reading every key and writing`, async () => {
+      const where = location('sqlite')
+      const mk = generateMasterKey()
+      const path = where.path as string
+      const held = createSqliteKeyStore({ path, masterKey: mk, driver: holder })
+      const tokens: string[] = []
+      for (let i = 0; i < 30; i++) tokens.push((await held.create({ principal: `p${i % 3}` })).token)
+      const other = start({ ...where, masterKey: mk, mode: 'read', busyTimeoutMs: 300 }, { SIGIL_SQLITE_DRIVER: intruder })
+      quiet.add(other.proc)
+      if (killAfterMs !== undefined) {
+        await new Promise((r) => setTimeout(r, killAfterMs))
+        other.proc.kill('SIGKILL')
+      }
+      const code = await other.exit
+      if (killAfterMs === undefined) {
+        if (shared) expect(other.lines).toContainEqual({ listed: 30 })
+        else {
+          expect(code).not.toBe(0) // refused by the lock protocol, and it says what to do
+          expect(other.lines).toEqual([])
+          expect(other.stderr()).toMatch(/better-sqlite3|Node/)
+        }
+      }
+      for (const t of tokens) expect(await verifies(held, t)).toBe(true)
+      await held.create({ principal: 'after' })
+      expect((await held.list()).length).toBe(31)
+      await held.close()
+      // The file as the next process sees it: every key, through a native driver.
+      const reopened = createSqliteKeyStore({ path, masterKey: mk, driver: native })
+      expect((await reopened.list()).length).toBe(31)
+      for (const t of tokens.slice(0, 5)) expect(await verifies(reopened, t)).toBe(true)
+      await reopened.close()
+      expect(existsSync(`${path}.lock`)).toBe(false)
+    }, 30_000)
+  }
+})
