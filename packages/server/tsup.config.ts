@@ -1,6 +1,6 @@
 import { packageConfig } from '../../tsup.shared'
 
-// Entry names are the dist file names in package.json `exports` (dist/node.js, dist/internal.js…);
+// Entry names are the dist file names in package.json `exports` (dist/node.js, dist/express.js…);
 // adapters live in src/adapters/<name>/, the private plumbing in src/internal/.
 export default packageConfig({
   index: 'src/index.ts',
@@ -11,5 +11,4 @@ export default packageConfig({
   msw: 'src/adapters/msw/index.ts',
   testing: 'src/testing.ts',
   'rate-limit': 'src/rate-limit.ts',
-  internal: 'src/internal/index.ts',
 })

@@ -3,7 +3,8 @@
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { signRequest } from '@sigil/client'
-import { type KeyRecord, randomBytes } from '@sigil/core'
+import type { KeyRecord } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import type { SigilOptions } from '@sigil/server/express'
 
 export const secret = randomBytes(32)

@@ -1,6 +1,7 @@
 // One table-driven suite every framework adapter must pass (SPEC §2, issue 3): the same app,
 // the same signed requests, the same codes, over a real socket and the framework's inject helper.
-import { contentDigest, RESPONSE_TAG, splitTarget, verifyResponseMessage } from '@sigil/core'
+import { contentDigest } from '@sigil/core'
+import { RESPONSE_TAG, splitTarget, verifyResponseMessage } from '@sigil/core/internal'
 import { createMemoryRateLimiter } from '@sigil/server/rate-limit'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Harness } from './apps.js'

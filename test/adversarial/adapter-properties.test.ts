@@ -4,7 +4,8 @@
 // options of the router that answered (inner keys and scopes on the stacked sub-router), the
 // authority the client really addressed (known to the generator, never read from forwarding
 // headers), the raw target, the body bytes as sent, and no exemption except a plain /public/ path.
-import { component, contentDigest, type KeyRecord, normalizeAuthority, signMessage, splitTarget } from '@sigil/core'
+import { component, contentDigest, type KeyRecord, signMessage } from '@sigil/core'
+import { normalizeAuthority, splitTarget } from '@sigil/core/internal'
 import { createMemoryNonceStore, createVerifier, type VerifyOptions } from '@sigil/server'
 import type { SigilOptions } from '@sigil/server/express'
 import fc from 'fast-check'

@@ -1,16 +1,9 @@
 // Builds the requests the adversarial vectors describe: sign a request exactly as a client would,
 // then apply the attacker's (or a proxy's) transformation to what the server receives.
 import { signRequest } from '@sigil/client'
-import {
-  type BareItem,
-  component,
-  contentDigest,
-  DEFAULT_COMPONENTS,
-  type HeaderSource,
-  normalizeAuthority,
-  signMessage,
-  splitTarget,
-} from '@sigil/core'
+import { component, contentDigest, DEFAULT_COMPONENTS, signMessage } from '@sigil/core'
+import { type HeaderSource, normalizeAuthority, splitTarget } from '@sigil/core/internal'
+import type { BareItem } from '@sigil/core/structured-fields'
 
 export const KEY_ID = 'k_adv_1'
 export const SECRET = Uint8Array.from({ length: 32 }, (_, i) => i)

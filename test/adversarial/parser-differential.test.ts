@@ -14,6 +14,8 @@
 //   RFC 9651 §4.2.10 fails them, and so does Sigil.
 // - A Date beyond what a JS Date holds (±8,640,000,000,000 s) is refused by Sigil; the library
 //   returns an Invalid Date, which has no serialization.
+import { parseSignatures, SigilError } from '@sigil/core'
+import { parseContentDigest } from '@sigil/core/internal'
 import {
   Decimal,
   type Dictionary,
@@ -21,19 +23,16 @@ import {
   type Item,
   isInnerList,
   type List,
-  parseContentDigest,
   parseDictionary,
   parseItemField,
   parseList,
-  parseSignatures,
   DisplayString as SigilDisplayString,
-  SigilError,
   Token as SigilToken,
   serializeDictionary,
   serializeInnerList,
   serializeItem,
   serializeList,
-} from '@sigil/core'
+} from '@sigil/core/structured-fields'
 import fc from 'fast-check'
 import * as lib from 'structured-headers'
 import { describe, expect, it } from 'vitest'

@@ -1,6 +1,7 @@
 // Properties (fast-check): no input crashes the verifier, any change to a covered component is
 // rejected with the right code, and every generated request round-trips sign → verify.
-import { normalizeAuthority, parseSignatures, VerificationError } from '@sigil/core'
+import { parseSignatures, VerificationError } from '@sigil/core'
+import { normalizeAuthority } from '@sigil/core/internal'
 import { verify } from '@sigil/server'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

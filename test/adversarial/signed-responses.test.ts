@@ -3,7 +3,7 @@
 // response. Handlers that tamper with a signed response (status, body, header) must be caught.
 import { createSignedFetch, ResponseVerificationError } from '@sigil/client'
 import { responseVerifier } from '@sigil/client/responses'
-import { randomBytes } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { createMemoryNonceStore, signResponse, type Verified, type VerifyOptions } from '@sigil/server'
 import { withSignature } from '@sigil/server/msw'
 import { HttpResponse, http } from 'msw'

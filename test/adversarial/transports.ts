@@ -3,12 +3,12 @@
 // client library normalizes the request target first.
 import { createServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { splitTarget } from '@sigil/core'
+import { splitTarget } from '@sigil/core/internal'
 import { createMemoryNonceStore, createVerifier, type Verifier, type VerifyOptions } from '@sigil/server'
-import { declaredBody, resolveOrigin } from '@sigil/server/internal'
 import { withSigil } from '@sigil/server/node'
 import { connectionHost } from '../../packages/server/src/internal/authority.js'
 import { verifyBuilt } from '../../packages/server/src/internal/incoming.js'
+import { declaredBody, resolveOrigin } from '../../packages/server/src/internal/index.js'
 
 export { outcomeOf } from '../helpers/outcome.js'
 

@@ -8,9 +8,9 @@ import { signRequest } from '@sigil/client'
 import type { KeyRecord } from '@sigil/core'
 import { createRedisNonceStore, createRedisRateLimiter, RECOMMENDED_REDIS_OPTIONS } from '@sigil/redis'
 import { createMemoryNonceStore, createVerifier, type VerifyOptions } from '@sigil/server'
-import { incomingFromRequest } from '@sigil/server/internal'
 import { createMemoryRateLimiter } from '@sigil/server/rate-limit'
 import { Redis } from 'ioredis'
+import { incomingFromRequest } from '../../packages/server/src/internal/index.js'
 
 /** One row of the result. */
 export interface RedisVerifyResult {

@@ -3,7 +3,7 @@
 // --location-trusted is the opt-in for other origins (issue 17, issue 11 CLI hygiene).
 import { tmpdir } from 'node:os'
 import { run } from '@sigil/cli'
-import { toBase64Url } from '@sigil/core'
+import { toBase64Url } from '@sigil/core/internal'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type RealServer, startApi, startRecorder } from './real-server.js'
 

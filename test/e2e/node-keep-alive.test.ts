@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { randomBytes } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { sigil } from '@sigil/server/fastify'
 import { withSigil } from '@sigil/server/node'
 import Fastify from 'fastify'

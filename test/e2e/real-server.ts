@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
-import { randomBytes } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { createMemoryNonceStore, createVerifier, responseSignatureHeaders, type Verifier, type VerifyOptions } from '@sigil/server'
 import { sendProblem, signNodeResponse, verifyNodeRequest } from '@sigil/server/node'
 

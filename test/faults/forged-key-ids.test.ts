@@ -1,5 +1,5 @@
 import { signRequest } from '@sigil/client'
-import { randomBytes } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { createRedisNonceStore, createRedisRateLimiter, createRedisUsageRecorder } from '@sigil/redis'
 import { createVerifier, VerificationError, verify } from '@sigil/server'
 import type { Redis } from 'ioredis'

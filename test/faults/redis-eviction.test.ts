@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { signRequest } from '@sigil/client'
-import { ConfigurationError, type KeyRecord, randomBytes, VerificationError } from '@sigil/core'
+import { ConfigurationError, type KeyRecord, VerificationError } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { createRedisNonceStore, createRedisRateLimiter, RECOMMENDED_REDIS_OPTIONS } from '@sigil/redis'
 import { createVerifier, type Verifier, verify } from '@sigil/server'
 import { Redis } from 'ioredis'

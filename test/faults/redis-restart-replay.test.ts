@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { presignUrl, signRequest } from '@sigil/client'
-import { type KeyRecord, randomBytes, VerificationError } from '@sigil/core'
+import { type KeyRecord, VerificationError } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { createRedisNonceStore, RECOMMENDED_REDIS_OPTIONS } from '@sigil/redis'
 import { createVerifier, type Verifier, verify } from '@sigil/server'
 import { Redis } from 'ioredis'

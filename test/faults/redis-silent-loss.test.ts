@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { signRequest } from '@sigil/client'
-import { type KeyRecord, randomBytes, VerificationError } from '@sigil/core'
+import { type KeyRecord, VerificationError } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import {
   createRedisNonceStore,
   createRedisRateLimiter,

@@ -1,7 +1,7 @@
 // Interop with another RFC 9421 implementation: dhensby/node-http-message-signatures
 // (npm `http-message-signatures`), hmac-sha256, both directions.
 import { signRequest } from '@sigil/client'
-import { randomBytes } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { verify } from '@sigil/server'
 import { createSigner, createVerifier, httpbis } from 'http-message-signatures'
 import { describe, expect, it } from 'vitest'

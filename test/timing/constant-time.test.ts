@@ -2,19 +2,11 @@
 // Every "constant" test has a control that plants the leak it looks for and must be caught, so a
 // pass means "no leak this instrument can see", not "the instrument is blind".
 import { signRequest } from '@sigil/client'
-import {
-  type Hmac,
-  hmacSha256,
-  parseSignatures,
-  randomBytes,
-  requestFromFetch,
-  signatureBase,
-  timingSafeEqual,
-  toBase64,
-} from '@sigil/core'
+import { type Hmac, parseSignatures, requestFromFetch, signatureBase } from '@sigil/core'
+import { hmacSha256, randomBytes, timingSafeEqual, toBase64 } from '@sigil/core/internal'
 import { createVerifier, type IncomingRequest, type VerifyOptions } from '@sigil/server'
-import { incomingFromRequest } from '@sigil/server/internal'
 import { describe, expect, it } from 'vitest'
+import { incomingFromRequest } from '../../packages/server/src/internal/index.js'
 import { compareTiming, isLeak, measureUntil } from './stats.js'
 
 /** The comparison every naive implementation writes: returns at the first differing byte. */

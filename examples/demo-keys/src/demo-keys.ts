@@ -6,13 +6,13 @@
 //
 // These secrets are public (they are SHA-256 of fixed strings). Real keys come from
 // `sigil keys create` / @sigil/keys and are stored encrypted; never reuse these.
-import { fromBase64Url, type KeyRecord, type KeyResolver } from '@sigil/core'
+import type { KeyRecord, KeyResolver } from '@sigil/core'
 
 const record = (keyId: string, principal: string, scopes: string[], secret: string): KeyRecord => ({
   keyId,
   principal,
   scopes,
-  secret: fromBase64Url(secret) as Uint8Array,
+  secret: new Uint8Array(Buffer.from(secret, 'base64url')),
   status: 'active',
   createdAt: new Date('2026-01-01T00:00:00Z'),
 })

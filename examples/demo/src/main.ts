@@ -1,10 +1,10 @@
 // pnpm demo — a verifying node:http server and a signed client on 127.0.0.1, showing in a few
 // lines what Sigil accepts, what it rejects and why. Exits non-zero if any outcome differs.
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createSignedFetch } from '@sigil/client'
-import { randomBytes, toBase64Url } from '@sigil/core'
 import { withSigil } from '@sigil/server/node'
 
 const tty = process.stdout.isTTY
@@ -16,7 +16,7 @@ const bold = paint(1)
 
 // Embedded defaults: one partner key, in-memory key and nonce stores.
 const keyId = 'kDemoPartner01'
-const secret = randomBytes(32)
+const secret = new Uint8Array(randomBytes(32))
 const server = createServer(
   withSigil({ keys: { [keyId]: secret } }, (_req, res, verified) => {
     res.writeHead(200, { 'content-type': 'application/json' })
@@ -107,7 +107,7 @@ await show(
 )
 
 await show('unknown key', 'KEY_UNKNOWN', () =>
-  createSignedFetch({ keyId: 'kSomeoneElse99', secret: toBase64Url(randomBytes(32)) })(`${base}/v1/orders`, order),
+  createSignedFetch({ keyId: 'kSomeoneElse99', secret: randomBytes(32).toString('base64url') })(`${base}/v1/orders`, order),
 )
 
 server.close()

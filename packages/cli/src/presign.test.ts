@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { randomBytes, toBase64Url } from '@sigil/core'
+import { randomBytes, toBase64Url } from '@sigil/core/internal'
 import { verify } from '@sigil/server'
 import { describe, expect, it } from 'vitest'
 import { EXIT } from './exit-codes.js'

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { wireMethod } from '@sigil/client'
-import { parseToken, SigilError, secretBytes } from '@sigil/core'
+import { parseToken, SigilError } from '@sigil/core'
+import { secretBytes } from '@sigil/core/internal'
 import { usageError } from './exit-codes.js'
 import type { CliIo } from './io.js'
 

@@ -1,4 +1,5 @@
-import { ConfigurationError, contentDigest, requestFromUrl, toBytes } from '@sigil/core'
+import { ConfigurationError, contentDigest } from '@sigil/core'
+import { requestFromUrl, toBytes } from '@sigil/core/internal'
 import axios, {
   type AxiosAdapter,
   AxiosError,

@@ -1,4 +1,5 @@
-import { ConfigurationError, concatBytes, formatContentDigest, toBytes } from '@sigil/core'
+import { ConfigurationError } from '@sigil/core'
+import { concatBytes, formatContentDigest, toBytes } from '@sigil/core/internal'
 import { contentDigestOf, nodeHasher } from './digest.js'
 
 /** A request body that can be read more than once: every attempt re-signs and re-sends it. */

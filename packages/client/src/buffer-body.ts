@@ -1,4 +1,5 @@
-import { ConfigurationError, concatBytes, toBytes } from '@sigil/core'
+import { ConfigurationError } from '@sigil/core'
+import { concatBytes, toBytes } from '@sigil/core/internal'
 
 /** A FormData as fetch serializes it: the bytes and the Content-Type naming their boundary. */
 export async function serializeForm(form: FormData): Promise<{ bytes: Uint8Array; contentType: string }> {

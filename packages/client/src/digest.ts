@@ -1,4 +1,5 @@
-import { type DigestAlgorithm, formatContentDigest } from '@sigil/core'
+import type { DigestAlgorithm } from '@sigil/core'
+import { formatContentDigest } from '@sigil/core/internal'
 
 // The Content-Digest of a body held in memory without core's incremental hasher, which carries
 // @noble/hashes (~5 KiB gzip) into every browser bundle (issue 26 item 6): on Node, node:crypto's

@@ -1,4 +1,5 @@
-import { ConfigurationError, contentDigest, requestFromUrl, toBytes } from '@sigil/core'
+import { ConfigurationError, contentDigest } from '@sigil/core'
+import { requestFromUrl, toBytes } from '@sigil/core/internal'
 import { collect } from './buffer-body.js'
 import { bool } from './check-options.js'
 import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'

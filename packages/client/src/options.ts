@@ -1,13 +1,6 @@
-import {
-  type BareItem,
-  type Component,
-  ConfigurationError,
-  component,
-  parseToken,
-  type SecretInput,
-  SigilError,
-  secretBytes,
-} from '@sigil/core'
+import { type Component, ConfigurationError, component, parseToken, type SecretInput, SigilError } from '@sigil/core'
+import { secretBytes } from '@sigil/core/internal'
+import type { BareItem } from '@sigil/core/structured-fields'
 import { arrayOf, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
 
 /** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */

@@ -1,6 +1,5 @@
+import { ConfigurationError, DEFAULT_COMPONENTS, signMessage } from '@sigil/core'
 import {
-  ConfigurationError,
-  DEFAULT_COMPONENTS,
   encodeQueryValue,
   PRESIGNED_DEFAULT_LIFETIME_S,
   PRESIGNED_DIGEST_PARAM,
@@ -11,9 +10,8 @@ import {
   PRESIGNED_SIGNATURE_PARAM,
   PRESIGNED_TAG,
   requestFromUrl,
-  signMessage,
   splitPresignedQuery,
-} from '@sigil/core'
+} from '@sigil/core/internal'
 import { bool, checkOptions, fn, int, renamed, type Shape, str } from './check-options.js'
 import type { Credentials } from './options.js'
 import { resolveSigner } from './options.js'

@@ -2,12 +2,11 @@ import {
   type Component,
   DEFAULT_COMPONENTS,
   type RequestMessage,
-  requestFromUrl,
   type SignedHeaders,
   type SignMessageOptions,
   signMessage,
-  signMessageSync,
 } from '@sigil/core'
+import { requestFromUrl, signMessageSync } from '@sigil/core/internal'
 import { contentDigestOf } from './digest.js'
 import { type ResolvedSigner, resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 

@@ -1,4 +1,4 @@
-import { requestFromUrl } from '@sigil/core'
+import { requestFromUrl } from '@sigil/core/internal'
 import { digestPrepared, type PreparedBody, prepareBody, sendable } from './body.js'
 import { bool, type Check, fn, type Shape } from './check-options.js'
 import { DEFAULT_MAX_CLOCK_CORRECTION_MS, skewCorrection } from './clock-skew.js'

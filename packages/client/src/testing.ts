@@ -1,4 +1,5 @@
-import { ConfigurationError, formatToken, isKeyId, randomBytes } from '@sigil/core'
+import { ConfigurationError, formatToken, isKeyId } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import type { SignerOptions } from './options.js'
 import { signRequest } from './sign-request.js'
 

@@ -1,4 +1,5 @@
-import { ConfigurationError, concatBytes, toBytes } from '@sigil/core'
+import { ConfigurationError } from '@sigil/core'
+import { concatBytes, toBytes } from '@sigil/core/internal'
 
 /** A request body as the interceptor sends it: bytes it digested, or a Blob it streamed through the hash. */
 export interface DispatchBody {

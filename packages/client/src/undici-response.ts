@@ -1,4 +1,5 @@
-import { concatBytes, type HeaderSource, ResponseVerificationError, SigilError } from '@sigil/core'
+import { ResponseVerificationError, SigilError } from '@sigil/core'
+import { concatBytes, type HeaderSource } from '@sigil/core/internal'
 import type { Dispatcher } from 'undici'
 
 type Controller = Dispatcher.DispatchController

@@ -1,15 +1,6 @@
 import { stringify } from 'node:querystring'
-import {
-  ConfigurationError,
-  contentDigest,
-  createHasher,
-  formatContentDigest,
-  normalizeAuthority,
-  type RequestMessage,
-  ResponseVerificationError,
-  type SignedHeaders,
-  splitTarget,
-} from '@sigil/core'
+import { ConfigurationError, contentDigest, type RequestMessage, ResponseVerificationError, type SignedHeaders } from '@sigil/core'
+import { createHasher, formatContentDigest, normalizeAuthority, splitTarget } from '@sigil/core/internal'
 import type { Dispatcher } from 'undici'
 import { blobChunks } from './body.js'
 import { bool, str } from './check-options.js'

@@ -1,4 +1,5 @@
-import { contentDigest, randomBytes, requestFromFetch, signResponseMessage } from '@sigil/core'
+import { contentDigest, requestFromFetch } from '@sigil/core'
+import { randomBytes, signResponseMessage } from '@sigil/core/internal'
 import { describe, expect, it } from 'vitest'
 import { signRequest } from './sign-request.js'
 import { verifyResponse } from './verify-response.js'

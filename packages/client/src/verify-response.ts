@@ -1,16 +1,12 @@
 import {
   checkContentDigest,
   type DigestAlgorithm,
-  digestStream,
-  type HeaderSource,
-  parseContentDigest,
-  RESPONSE_TAG,
   type RequestMessage,
   ResponseVerificationError,
   requestFromFetch,
   SigilError,
-  verifyResponseMessage,
 } from '@sigil/core'
+import { digestStream, type HeaderSource, parseContentDigest, RESPONSE_TAG, verifyResponseMessage } from '@sigil/core/internal'
 import { type ResolvedSigner, resolveSigner, type SignerOptions } from './options.js'
 
 /** How strictly to check signed responses. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeSecret, randomBytes, secretBytes, toBase64, toBase64Url } from './index.js'
+import { decodeSecret, randomBytes, secretBytes, toBase64, toBase64Url } from './internal/index.js'
 
 // RFC 9421 Appendix B.1.5, the hmac-sha256 shared secret (64 bytes, standard base64 with padding).
 const RFC9421_B15 = 'uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ=='

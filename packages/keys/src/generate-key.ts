@@ -1,5 +1,5 @@
-import { formatToken, type KeyRecord, randomBytes } from '@sigil/core'
-import { type Renames, zodOptionsError } from '@sigil/core/internal'
+import { formatToken, type KeyRecord } from '@sigil/core'
+import { type Renames, randomBytes, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import type { CreateKeyInput } from './key-store.js'
 

@@ -9,7 +9,6 @@ export {
 } from './cached-key-store.js'
 export {
   createKeyId,
-  createKeyInputSchema,
   type GeneratedKey,
   type GenerateKeyOptions,
   generateKey,
@@ -18,7 +17,6 @@ export {
   METADATA_MAX_DEPTH,
   metadataSchema,
   SECRET_BYTES,
-  scopesSchema,
 } from './generate-key.js'
 export type {
   BackendListQuery,

@@ -1,5 +1,5 @@
-import { ConfigurationError, fromBase64, fromBase64Url, randomBytes, toBase64 } from '@sigil/core'
-import { checkOptions, optionNames } from '@sigil/core/internal'
+import { ConfigurationError } from '@sigil/core'
+import { checkOptions, fromBase64, fromBase64Url, optionNames, randomBytes, toBase64 } from '@sigil/core/internal'
 import { z } from 'zod'
 
 /** Master keys by version; `current` encrypts, every version decrypts. */

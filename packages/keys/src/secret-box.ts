@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto'
-import { ConfigurationError, utf8 } from '@sigil/core'
+import { ConfigurationError } from '@sigil/core'
+import { utf8 } from '@sigil/core/internal'
 import type { MasterKeyRing } from './master-key.js'
 
 /** A secret encrypted at rest: which master-key version, and `iv(12) ‖ ciphertext ‖ tag(16)`. */

@@ -1,4 +1,5 @@
-import { ConfigurationError, parseToken, SigilError, toBase64, toBase64Url } from '@sigil/core'
+import { ConfigurationError, parseToken, SigilError } from '@sigil/core'
+import { toBase64, toBase64Url } from '@sigil/core/internal'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { EncryptedKeyStore, KeyChangeEvent, KeyStore } from './key-store.js'
 import { generateMasterKey } from './master-key.js'

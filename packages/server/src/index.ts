@@ -2,7 +2,7 @@ export { ConfigurationError, SigilError, type SigilErrorCode, VerificationError 
 export type { SigilOptions } from './internal/adapter-options.js'
 export type { IncomingRequest, Verified, VerifyContext } from './internal/incoming.js'
 export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './internal/memory-nonce-store.js'
-export type { VerifierConfig, VerifyOptions } from './internal/options.js'
+export type { VerifyOptions } from './internal/options.js'
 export type { PresignedOptions } from './internal/presigned.js'
 export {
   type ErrorReporter,
@@ -28,4 +28,3 @@ export type { UsageEvent, UsageRecorder } from './internal/usage.js'
 export { createVerifier, type ExplainStep, type Explanation, VERIFY_STEPS, type Verifier, type VerifyStep } from './internal/verifier.js'
 export { type VerifyRequestContext, verify } from './internal/verify.js'
 export type { TestKeyExplanation } from './internal/verify-steps.js'
-// Plumbing (compileAdapter, compileOptions, incomingFromRequest, verifierFor, …): @sigil/server/internal

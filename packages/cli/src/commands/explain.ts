@@ -1,7 +1,7 @@
 import { componentsFor } from '@sigil/client'
-import { contentDigest, type KeyRecord, type KeyResolver, requestFromUrl, serializeSignatureParams, signatureBase } from '@sigil/core'
+import { contentDigest, type KeyRecord, type KeyResolver, signatureBase } from '@sigil/core'
+import { requestFromUrl, serializeSignatureParams } from '@sigil/core/internal'
 import { createVerifier, type ExplainStep } from '@sigil/server'
-import { incomingFromRequest } from '@sigil/server/internal'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { EXIT, usageError } from '../exit-codes.js'
 import { parseDuration, toJson } from '../format.js'
@@ -76,7 +76,7 @@ export const explain: Command = async (args, ctx) => {
       headers: spec.headers,
       ...(spec.body ? { body: spec.body as Uint8Array<ArrayBuffer> } : {}),
     })
-    const report = await verifier.explain(incomingFromRequest(request, verifier))
+    const report = await verifier.explain(request)
     // Without credentials or a store there is no key to check against: say so, don't guess.
     if (!keyChecked && report.code === 'KEY_UNKNOWN') {
       const at = report.steps.findIndex((s) => s.step === 'key')

@@ -1,8 +1,68 @@
 /**
- * `@sigil/core/internal`: plumbing shared by Sigil's own packages (the options toolkit).
+ * `@sigil/core/internal`: plumbing shared by Sigil's own packages: the options toolkit, byte
+ * helpers, wire constants and the message/response machinery the other packages build on.
  * **Not covered by semver** and not part of the documented API: it changes whenever the packages
  * need it to. Applications use `@sigil/core` and the other packages' documented entries.
  */
+
+export { DERIVED_COMPONENTS, fromItem } from '../components.js'
+export {
+  contentDigestMatches,
+  createDigester,
+  createHasher,
+  DIGEST_ALGORITHMS,
+  type Digester,
+  type DigestStreamOptions,
+  digestBytes,
+  digestStream,
+  formatContentDigest,
+  type Hasher,
+  parseContentDigest,
+  type StreamDigest,
+} from '../content-digest.js'
+export {
+  concatBytes,
+  decodeSecret,
+  fromBase64,
+  fromBase64Url,
+  MIN_SECRET_BYTES,
+  randomBytes,
+  SECRET_FORMS,
+  secretBytes,
+  toBase64,
+  toBase64Url,
+  toBytes,
+  utf8,
+} from '../encoding.js'
+export { ComponentError, ERROR_STATUS } from '../errors.js'
+export { hmacSha256, timingSafeEqual, webHmacSha256 } from '../hmac.js'
+export { type HeaderSource, isResponse, normalizeAuthority, requestFromUrl, splitTarget } from '../message.js'
+export {
+  encodeQueryValue,
+  PRESIGNED_DEFAULT_LIFETIME_S,
+  PRESIGNED_DIGEST_PARAM,
+  PRESIGNED_INPUT_PARAM,
+  PRESIGNED_MAX_BYTES_PARAM,
+  PRESIGNED_MAX_LIFETIME_S,
+  PRESIGNED_ONCE_PARAM,
+  PRESIGNED_SIGNATURE_PARAM,
+  PRESIGNED_TAG,
+  type PresignedQuery,
+  splitPresignedQuery,
+} from '../presigned-url.js'
+export { queryParam } from '../query-param.js'
+export {
+  RESPONSE_TAG,
+  responseComponents,
+  type SignResponseMessageOptions,
+  signResponseMessage,
+  type VerifyResponseMessageOptions,
+  verifyResponseMessage,
+} from '../response-signature.js'
+export { createNonce, signMessageSync, verifyMessageSignature } from '../sign.js'
+export { componentValue, STRUCTURED_FIELD_TYPES } from '../signature-base.js'
+export { type SignatureParams, serializeSignatureParams } from '../signature-input.js'
+export { parseDictionaryLimited } from '../structured-fields.js'
 export {
   checkOptions,
   closestName,

@@ -1,4 +1,5 @@
-import { type HeaderSource, normalizeAuthority, VerificationError } from '@sigil/core'
+import { VerificationError } from '@sigil/core'
+import { type HeaderSource, normalizeAuthority } from '@sigil/core/internal'
 import type { VerifierConfig } from './options.js'
 
 type Get = (name: string) => string | null

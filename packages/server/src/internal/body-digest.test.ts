@@ -2,17 +2,8 @@
 // Sigil client sends (one canonical sha-256 or sha-512 member) over a single-chunk body is compared
 // as text; everything else is parsed and checked. Both must give the same outcome, error code
 // included, whatever the header's form and however the body is chunked.
-import {
-  checkContentDigest,
-  component,
-  contentDigest,
-  digestBytes,
-  parseContentDigest,
-  randomBytes,
-  requestFromFetch,
-  SigilError,
-  signMessage,
-} from '@sigil/core'
+import { checkContentDigest, component, contentDigest, requestFromFetch, SigilError, signMessage } from '@sigil/core'
+import { digestBytes, parseContentDigest, randomBytes } from '@sigil/core/internal'
 import { describe, expect, it } from 'vitest'
 import { outcomeOf } from '../../../../test/helpers/outcome.js'
 import { verify } from './verify.js'

@@ -1,4 +1,5 @@
-import { createDigester, type DigestAlgorithm, type Digester, toBytes } from '@sigil/core'
+import type { DigestAlgorithm } from '@sigil/core'
+import { createDigester, type Digester, toBytes } from '@sigil/core/internal'
 import type { BodyTaker } from './incoming.js'
 
 /**

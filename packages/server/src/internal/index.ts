@@ -1,8 +1,7 @@
 /**
- * `@sigil/server/internal`: the plumbing adapters and the `sigil` CLI are built from — option
- * compilation, request views, origin resolution, exemption matching, usage recording. Exported so
- * Sigil's own packages and tests can reach it; **not covered by semver**: it changes whenever the
- * adapters need it to. Applications use `@sigil/server` and its adapter subpaths.
+ * The plumbing the adapters are built from — option compilation, request views, origin
+ * resolution, exemption matching, usage recording — gathered for the repository's own tests and
+ * benches. Not a package entry: applications use `@sigil/server` and its adapter subpaths.
  */
 export { type CompiledAdapter, compileAdapter } from './adapter-options.js'
 export { resolveOrigin } from './authority.js'

@@ -1,6 +1,6 @@
 import type { NonceStore } from '@sigil/core'
-import { randomBytes, SigilError } from '@sigil/core'
-import { checkOptions, optionNames } from '@sigil/core/internal'
+import { SigilError } from '@sigil/core'
+import { checkOptions, optionNames, randomBytes } from '@sigil/core/internal'
 import { fmix, MIN_SLOTS, probes, TABLE_MAX_ENTRIES, TABLE_SLOTS, Table } from './nonce-table.js'
 
 export { TABLE_MAX_ENTRIES, TABLE_SLOTS } from './nonce-table.js'

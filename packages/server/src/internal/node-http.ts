@@ -1,7 +1,8 @@
 // node:http plumbing shared by the node, express and fastify adapters: the request view (raw
 // target, Host-derived authority, streamed body) and the problem+json writer.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type HeaderSource, type RequestMessage, splitTarget } from '@sigil/core'
+import type { RequestMessage } from '@sigil/core'
+import { type HeaderSource, splitTarget } from '@sigil/core/internal'
 import { connectionHost, resolveOrigin } from './authority.js'
 import { declaredBody, type IncomingRequest } from './incoming.js'
 import { pushBody } from './node-body.js'

@@ -3,14 +3,19 @@ import {
   component,
   DEFAULT_SIGNATURE_LIMITS,
   type Hmac,
-  hmacSha256,
   type KeyResolver,
   type NonceStore,
-  PRESIGNED_MAX_LIFETIME_S,
-  PRESIGNED_TAG,
   type SignatureLimits,
 } from '@sigil/core'
-import { optionsError, type Renames, schemaKeys, zodOptionsError } from '@sigil/core/internal'
+import {
+  hmacSha256,
+  optionsError,
+  PRESIGNED_MAX_LIFETIME_S,
+  PRESIGNED_TAG,
+  type Renames,
+  schemaKeys,
+  zodOptionsError,
+} from '@sigil/core/internal'
 import {
   array,
   boolean,

@@ -1,4 +1,5 @@
-import { type HeaderSource, type PresignedQuery, splitPresignedQuery, VerificationError } from '@sigil/core'
+import { VerificationError } from '@sigil/core'
+import { type HeaderSource, type PresignedQuery, splitPresignedQuery } from '@sigil/core/internal'
 import type { IncomingRequest } from './incoming.js'
 
 /** Where presigned URLs are accepted, and how (`presigned` option of `verify()` and every adapter). */

@@ -1,5 +1,6 @@
 import { signRequest } from '@sigil/client'
-import { ConfigurationError, type KeyRecord, randomBytes, toBase64, toBase64Url } from '@sigil/core'
+import { ConfigurationError, type KeyRecord } from '@sigil/core'
+import { randomBytes, toBase64, toBase64Url } from '@sigil/core/internal'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { outcomeOf as codeOf } from '../../../../test/helpers/outcome.js'
 import { createMemoryNonceStore } from './memory-nonce-store.js'

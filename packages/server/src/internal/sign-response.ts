@@ -16,8 +16,8 @@
  * The body is buffered: headers go out before the body, and the digest must be in them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { contentDigest, type DigestAlgorithm, type HeaderSource, type RequestMessage, SigilError, signResponseMessage } from '@sigil/core'
-import { checkOptions } from '@sigil/core/internal'
+import { contentDigest, type DigestAlgorithm, type RequestMessage, SigilError } from '@sigil/core'
+import { checkOptions, type HeaderSource, signResponseMessage } from '@sigil/core/internal'
 import type { Verified } from './incoming.js'
 import { SIGN_RESPONSE_NAMES } from './option-names.js'
 import type { VerifyOptions } from './options.js'

@@ -1,4 +1,5 @@
-import { type KeyRecord, type KeyResolver, type SecretInput, secretBytes } from '@sigil/core'
+import type { KeyRecord, KeyResolver, SecretInput } from '@sigil/core'
+import { secretBytes } from '@sigil/core/internal'
 
 export type { SecretInput }
 

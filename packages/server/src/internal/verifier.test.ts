@@ -1,5 +1,7 @@
 import { signRequest } from '@sigil/client'
-import { type KeyRecord, type KeyResolver, randomBytes, requestFromFetch, type SigilError } from '@sigil/core'
+import type { KeyRecord, KeyResolver, SigilError } from '@sigil/core'
+import { requestFromFetch } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { describe, expect, it } from 'vitest'
 import type { IncomingRequest, Verified } from './incoming.js'
 import { createMemoryNonceStore } from './memory-nonce-store.js'

@@ -2,6 +2,7 @@ import { SigilError, type SigilErrorCode } from '@sigil/core'
 import { type IncomingRequest, isPromise, type Verified, type VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
 import { recordUsage } from './usage.js'
+import { incomingFromRequest } from './verify.js'
 import { Check, registerStoreWindow, runSteps, type Shared } from './verify-steps.js'
 
 /** A compiled verifier: options validated once, then `verify` per request. */
@@ -13,9 +14,16 @@ export interface Verifier {
    * Run the same steps as {@link Verifier.verifyIncoming} and report each instead of throwing:
    * which passed, which failed with what code, and the signature base this verifier rebuilt.
    * Nothing is recorded: no nonce is stored, no rate-limit point spent, no usage written.
-   * `sigil explain` is this function.
+   * `sigil explain` is this function. Takes a Web `Request` (read as `verify()` reads one) or an
+   * adapter-built request.
+   *
+   * @example
+   * ```ts
+   * const report = await createVerifier({ keys }).explain(new Request(url, { headers }))
+   * for (const s of report.steps) console.log(s.step, s.ok, s.detail)
+   * ```
    */
-  explain(input: IncomingRequest, context?: VerifyContext): Promise<Explanation>
+  explain(input: Request | IncomingRequest, context?: VerifyContext): Promise<Explanation>
 }
 
 /** The steps of SPEC §2, in order, as {@link Verifier.explain} names them. */
@@ -127,8 +135,9 @@ export function createVerifier(options: VerifyOptions): Verifier {
         return Promise.reject(e)
       }
     },
-    async explain(input, context) {
-      const c = new Check(cfg, shared, input, context, true)
+    async explain(request, context) {
+      const input = typeof Request !== 'undefined' && request instanceof Request ? incomingFromRequest(request, verifier) : request
+      const c = new Check(cfg, shared, input as IncomingRequest, context, true)
       const report = (code?: SigilErrorCode, detail?: string): Explanation => {
         const reached = c.step === undefined ? 0 : VERIFY_STEPS.indexOf(c.step)
         const steps: ExplainStep[] = VERIFY_STEPS.slice(0, code ? reached : VERIFY_STEPS.length).map((step) => ({

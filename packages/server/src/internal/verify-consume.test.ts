@@ -1,7 +1,8 @@
 // verify(request, v, { consumeBody: true }) (issue 13): the verifier reads the request's own body
 // stream instead of a tee'd clone, with the same checks; the app reads `verified.body`.
 import { signRequest } from '@sigil/client'
-import { type KeyRecord, randomBytes } from '@sigil/core'
+import type { KeyRecord } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { describe, expect, it } from 'vitest'
 import { outcomeOf as codeOf } from '../../../../test/helpers/outcome.js'
 import { createMemoryNonceStore } from './memory-nonce-store.js'

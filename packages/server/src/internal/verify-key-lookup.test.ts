@@ -1,5 +1,6 @@
 import { signRequest } from '@sigil/client'
-import { type KeyRecord, type KeyResolver, randomBytes, type SigilError } from '@sigil/core'
+import type { KeyRecord, KeyResolver, SigilError } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { describe, expect, it } from 'vitest'
 import { createMemoryNonceStore } from './memory-nonce-store.js'
 import { verify } from './verify.js'

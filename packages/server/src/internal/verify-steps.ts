@@ -3,26 +3,28 @@
 // body's) promise from the step that waits on.
 import {
   type Component,
-  ComponentError,
   checkContentDigest,
   component,
-  contentDigestMatches,
   type DigestAlgorithm,
-  digestStream,
   type KeyRecord,
   type KeyResolver,
+  parseSignatures,
+  type RequestMessage,
+  type SignatureEntry,
+  signatureBase,
+  VerificationError,
+} from '@sigil/core'
+import {
+  ComponentError,
+  contentDigestMatches,
+  digestStream,
   MIN_SECRET_BYTES,
   PRESIGNED_MAX_LIFETIME_S,
   PRESIGNED_TAG,
   parseContentDigest,
-  parseSignatures,
-  type RequestMessage,
   randomBytes,
-  type SignatureEntry,
-  signatureBase,
   toBase64,
-  VerificationError,
-} from '@sigil/core'
+} from '@sigil/core/internal'
 import { BodySink } from './body-sink.js'
 import {
   attachReplayRecord,

@@ -1,5 +1,6 @@
 import { signRequest } from '@sigil/client'
-import { type KeyRecord, randomBytes, type SigilErrorCode } from '@sigil/core'
+import type { KeyRecord, SigilErrorCode } from '@sigil/core'
+import { randomBytes } from '@sigil/core/internal'
 import { describe, expect, it } from 'vitest'
 import { outcomeOf as codeOf } from '../../../../test/helpers/outcome.js'
 import { RFC9421, SIGIL_V1, secretOf, vectorRequest } from '../../../../test/vectors/load.js'

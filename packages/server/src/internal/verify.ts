@@ -1,5 +1,5 @@
-import { type RequestMessage, splitTarget } from '@sigil/core'
-import { checkOptions } from '@sigil/core/internal'
+import type { RequestMessage } from '@sigil/core'
+import { checkOptions, splitTarget } from '@sigil/core/internal'
 import { connectionHost, resolveOrigin } from './authority.js'
 import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 import { VERIFY_REQUEST_CONTEXT_NAMES } from './option-names.js'

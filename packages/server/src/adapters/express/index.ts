@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ConfigurationError, splitTarget, VerificationError } from '@sigil/core'
+import { ConfigurationError, VerificationError } from '@sigil/core'
+import { splitTarget } from '@sigil/core/internal'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import { isPromise, isVerified, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'

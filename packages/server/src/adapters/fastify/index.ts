@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { splitTarget } from '@sigil/core'
+import { splitTarget } from '@sigil/core/internal'
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import { isPromise, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'

@@ -1,5 +1,4 @@
-import { splitTarget } from '@sigil/core'
-import { optionNames, optionsError } from '@sigil/core/internal'
+import { optionNames, optionsError, splitTarget } from '@sigil/core/internal'
 import type { Context, MiddlewareHandler } from 'hono'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { splitTarget } from '@sigil/core'
-import { checkOptions, optionNames, optionsError } from '@sigil/core/internal'
+import { checkOptions, optionNames, optionsError, splitTarget } from '@sigil/core/internal'
 import { isPromise, type Verified, type VerifyContext } from '../../internal/incoming.js'
 import { incomingFromNode, type NodeVerifyOptions, sendProblem } from '../../internal/node-http.js'
 import { VERIFY_CONTEXT_NAMES } from '../../internal/option-names.js'
