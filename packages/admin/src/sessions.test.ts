@@ -50,6 +50,27 @@ describe('portal sessions in the key store', () => {
     expect(await a.get(s2.id)).toBeUndefined()
   })
 
+  it('deletes expired sessions and spent links when someone signs in 10 minutes after the last sweep', async () => {
+    const path = join(dir, 'sweep.db')
+    let t = Date.parse('2031-01-01T00:00:00Z')
+    const sessions = createPortalSessions({ store: open(path).sessions, adminSecret: secret, now: () => t })
+    const old = await sessions.create({ role: 'operator' })
+    await sessions.spendLink(randomBytes(16).toString('base64url'), t + 60_000)
+    const db = openSqliteDatabase(path, { readonly: true })
+    const count = () =>
+      Number(db.prepare('SELECT (SELECT count(*) FROM sigil_keys_sessions) + (SELECT count(*) FROM sigil_keys_spent_tokens) AS n').get()?.n)
+    try {
+      expect(count()).toBe(2)
+      t += 8 * 3600_000
+      await sessions.create({ role: 'operator' })
+      await new Promise((r) => setImmediate(r))
+      expect(count()).toBe(1) // the new session only
+      expect(await sessions.get(old.id)).toBeUndefined()
+    } finally {
+      db.close()
+    }
+  })
+
   it('spends a link once across instances', async () => {
     const path = join(dir, 'links.db')
     const a = createPortalSessions({ store: open(path).sessions, adminSecret: secret })
