@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createLinkToken, type LinkClaims, readLinkToken } from './links.js'
 import { CSS, csrfField, esc, JS, layout, type PageUser, secretBox, usageChart } from './pages.js'
 import { type Actor, AdminError, actorName, instantOf, type KeyService } from './service.js'
-import { csrfMatches, type Session, type SessionStore } from './sessions.js'
+import { csrfMatches, type PortalSessions, type Session } from './sessions.js'
 
 const MAX_FORM_BYTES = 64 * 1024
 const INVITE_TTL_MS = 7 * 86_400_000
@@ -61,7 +61,7 @@ const scopesOf = (raw: string | null) =>
  */
 export function createDashboard(o: {
   service: KeyService
-  sessions: SessionStore
+  sessions: PortalSessions
   adminSecret: Uint8Array
   secureCookies: boolean
   now?: () => number
@@ -254,14 +254,14 @@ export function createDashboard(o: {
     if (path === '/login' && req.method === 'POST') {
       const form = await readForm(req)
       const read = readLinkToken(o.adminSecret, form.get('token') ?? '', now())
-      if (!read || !sessions.spendLink(read.jti, read.exp)) {
+      if (!read || !(await sessions.spendLink(read.jti, read.exp))) {
         return html(
           res,
           401,
           layout('Sign in', '<p class="warn" role="alert">This sign-in link is invalid, expired or already used. Ask for a new one.</p>'),
         )
       }
-      const session = sessions.create(read.claims)
+      const session = await sessions.create(read.claims)
       await service.audit.append({
         actor: actorName({ kind: 'session', claims: read.claims }),
         action: 'session.login',
@@ -270,7 +270,7 @@ export function createDashboard(o: {
       const flags = `HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor((session.expiresAt - now()) / 1000)}${o.secureCookies ? '; Secure' : ''}`
       return redirect(res, '/keys', { 'set-cookie': `${COOKIE}=${session.id}; ${flags}` })
     }
-    const session = sessions.get(cookie(req, COOKIE))
+    const session = await sessions.get(cookie(req, COOKIE))
     if (!session) {
       if (path === '/' || req.method === 'GET') return signedOut(res)
       return html(res, 403, layout('Forbidden', '<p>Sign in first.</p>'))
@@ -288,7 +288,7 @@ export function createDashboard(o: {
     const actor = actorOf(session)
     const u = userOf(session)
     if (path === '/logout' && form) {
-      sessions.destroy(session.id)
+      await sessions.destroy(session.id)
       return redirect(res, '/', {
         'set-cookie': `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${o.secureCookies ? '; Secure' : ''}`,
       })

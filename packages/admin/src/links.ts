@@ -7,7 +7,8 @@ export type LinkClaims =
   /** `name`: who the audit log records (`operator:<name>`); `sigil admin login` puts the operator's. */
   { role: 'operator'; name?: string } | { role: 'partner'; principal: string; maxKeys: number; allowedScopes: readonly string[] }
 
-const claimsSchema = z.union([
+/** The claims a link (and a session) may carry. @internal */
+export const claimsSchema = z.union([
   z.object({ role: z.literal('operator'), name: z.string().min(1).max(128).optional() }).strict(),
   z
     .object({

@@ -7,11 +7,16 @@ import { createApiHandler } from './api.js'
 import { type AuditLog, createMemoryAuditLog } from './audit.js'
 import { createDashboard, sendErrorPage } from './dashboard.js'
 import { type Announce, createKeyService, type UsageSource } from './service.js'
-import { createSessionStore } from './sessions.js'
+import { createPortalSessions } from './sessions.js'
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
-  /** The key store the portal manages (and verifies admin API clients against). */
+  /**
+   * The key store the portal manages (and verifies admin API clients against). Sign-in sessions
+   * and spent sign-in links live in it too (`store.sessions`: SQLite, PostgreSQL), so any number
+   * of portal instances on one database serve one operator; a store without them keeps sessions
+   * in this process.
+   */
   store: KeyStore
   /** Signs sign-in and invite links: `deriveAdminSecret(SIGIL_MASTER_KEY)`. At least 32 bytes. */
   adminSecret: Uint8Array
@@ -67,7 +72,13 @@ export function createAdmin(o: AdminOptions) {
   })
   const verifier = createVerifier({ ...o.verify, keys: o.store, ...(o.now ? { now: o.now } : {}) })
   const api = createApiHandler({ service, verifier, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) })
-  const sessions = createSessionStore(o.now ? { now: o.now } : {})
+  // In the key store when it keeps sessions (SQLite, PostgreSQL: every instance on the database
+  // shares them), else in this process.
+  const sessions = createPortalSessions({
+    adminSecret: o.adminSecret,
+    ...(o.store.sessions ? { store: o.store.sessions } : {}),
+    ...(o.now ? { now: o.now } : {}),
+  })
   const secureCookies = o.publicUrl?.startsWith('https:') ?? false
   const dashboard = createDashboard({ service, sessions, adminSecret: o.adminSecret, secureCookies, ...(o.now ? { now: o.now } : {}) })
 

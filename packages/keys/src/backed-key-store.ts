@@ -21,6 +21,7 @@ import type {
 import { type MasterKeyRing, parseMasterKey } from './master-key.js'
 import { checkRecordMac, recordMac } from './record-mac.js'
 import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
+import { createSessionStore, type SessionStore } from './session-store.js'
 import { defaultActor, type StoreOptions, storeOptionsSchema } from './store-options.js'
 
 const backedStoreOptionsSchema = storeOptionsSchema.extend({ requireMasterKey: z.boolean().optional() })
@@ -337,6 +338,8 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     return row ? r : undefined
   }
   const readSync = backend.readSync
+  // One object for every actor's view: sessions record no actor.
+  const sessions: SessionStore | undefined = backend.sessions ? createSessionStore(backend.sessions, clock) : undefined
   const build = (actor: string): EncryptedKeyStore => ({
     async get(keyId: string): Promise<KeyRecord | undefined> {
       return record(await backend.read(keyId))
@@ -437,6 +440,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       })
     },
     as: (who: string) => build(actorSchema(who)),
+    ...(sessions ? { sessions } : {}),
     async events(q = {}) {
       if (!backend.listEvents) return []
       const f = eventQuerySchema.safeParse(q)

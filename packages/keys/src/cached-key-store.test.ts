@@ -27,6 +27,17 @@ function counting(store: KeyResolver) {
 }
 
 describe('createCachedKeyStore', () => {
+  it("hands out the wrapped store's sessions, uncached (a sign-out is seen at once)", async () => {
+    const store = createMemoryKeyStore()
+    const cached = createCachedKeyStore(store)
+    expect(cached.sessions).toBe(store.sessions)
+    const token = 'a-session-token-of-32-characters'
+    await store.sessions?.create(token, 'x', new Date(Date.now() + 60_000))
+    expect((await cached.sessions?.read(token))?.data).toBe('x')
+    await store.sessions?.revoke(token)
+    expect(await cached.sessions?.read(token)).toBeUndefined()
+  })
+
   it('makes one store query for a burst of concurrent lookups (single-flight)', async () => {
     const store = createMemoryKeyStore()
     const { keyId } = await store.create({ principal: 'acme' })

@@ -311,6 +311,8 @@ export function createCachedKeyStore<S extends KeyResolver>(store: S, options: C
   // `as(actor)` is synchronous and returns the store itself for another actor: its changes reach
   // this cache through the same onChange listeners.
   if (typeof admin.as === 'function') out.as = (actor: string) => (admin.as as (a: string) => unknown).call(store, actor)
+  // Sessions are no keys: the same object, uncached (a sign-out is seen by every instance at once).
+  if (typeof admin.sessions === 'object' && admin.sessions !== null) out.sessions = admin.sessions
   // Every other method (admin calls: create, list, rotate, revoke, update, …) passes through; one
   // whose first argument is a key id drops that key afterwards.
   const names = new Set(ADMIN)

@@ -60,4 +60,11 @@ export { createMemoryBackend, createMemoryKeyStore } from './memory-store.js'
 export { checkRecordMac, KeyRecordError, type RecordFields, recordMac } from './record-mac.js'
 export type { KeyEnding, RestoreDiff } from './restore-plan.js'
 export { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
+export {
+  createMemorySessionBackend,
+  createMemorySessionStore,
+  createSessionStore,
+  type SessionBackend,
+  type SessionStore,
+} from './session-store.js'
 export type { StoreOptions } from './store-options.js'

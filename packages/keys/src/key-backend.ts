@@ -1,5 +1,6 @@
 import type { KeyStatus, RateLimits } from '@sigil/core'
 import type { SealedSecret } from './secret-box.js'
+import type { SessionBackend } from './session-store.js'
 
 /** A key as a backend stores it: the stored status (never `expired`) and the sealed secret. */
 export interface StoredKey {
@@ -176,5 +177,7 @@ export interface KeyBackend {
   appendEvent?(event: NewKeyEvent): Promise<KeyEvent>
   /** The audit log, newest first. */
   listEvents?(query: EventListQuery): Promise<KeyEvent[]>
+  /** Sign-in sessions and spent one-time tokens, next to the keys (the store exposes them as `sessions`). */
+  readonly sessions?: SessionBackend
   close(): Promise<void>
 }

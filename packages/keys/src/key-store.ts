@@ -1,6 +1,7 @@
 import type { KeyRecord, KeyResolver, KeyStatus, RateLimits } from '@sigil/core'
 import type { KeyEvent } from './key-backend.js'
 import type { KeyGrant } from './key-grant.js'
+import type { SessionStore } from './session-store.js'
 
 /** What to create a key for. Validated with zod by every store. */
 export interface CreateKeyInput {
@@ -175,6 +176,12 @@ export interface KeyStore extends KeyResolver {
   events?(query?: { limit?: number; before?: number; principal?: string }): Promise<KeyEvent[]>
   /** Add an event that goes with no key change (a sign-in, an invite) to the audit log. */
   appendEvent?(event: Omit<KeyEvent, 'id' | 'at' | 'actor'> & { at?: Date; actor?: string }): Promise<KeyEvent>
+  /**
+   * Sign-in sessions and spent one-time tokens (hashes only), shared by every process on the
+   * store: the admin portal keeps its sign-ins here, so any number of instances serve one
+   * operator. The memory store's live in its process.
+   */
+  readonly sessions?: SessionStore
   close(): Promise<void>
 }
 

@@ -1,6 +1,7 @@
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { BackendListQuery, KeyBackend, KeyCountLimit, KeyEvent, NewKeyEvent, StoredKey } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
+import { createMemorySessionBackend } from './session-store.js'
 import type { StoreOptions } from './store-options.js'
 
 function clone(row: StoredKey): StoredKey {
@@ -127,6 +128,7 @@ export function createMemoryBackend(): KeyBackend {
       }
       return out
     },
+    sessions: createMemorySessionBackend(),
     async close() {},
   }
 }

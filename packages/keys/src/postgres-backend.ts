@@ -12,6 +12,7 @@ import {
 import type { MasterKeyRing } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
 import type { PgQueryClient } from './postgres.js'
+import type { SessionBackend } from './session-store.js'
 
 type Row = Record<string, unknown>
 
@@ -164,7 +165,13 @@ const eventParams = (e: NewKeyEvent) => [e.at, e.actor, e.action, json(e.detail)
  * The {@link KeyBackend} of the PostgreSQL store; every statement is single and atomic — a change
  * and its audit event (`events`, the quoted events table) are one statement (data-modifying CTEs).
  */
-export function postgresBackend(client: StatementClient, table: string, close: () => Promise<void>, events?: string): KeyBackend {
+export function postgresBackend(
+  client: StatementClient,
+  table: string,
+  close: () => Promise<void>,
+  events?: string,
+  sessions?: { sessions: string; spent: string },
+): KeyBackend {
   const names = new Map<string, string>()
   const nameOf = (sql: string) => {
     let n = names.get(sql)
@@ -369,7 +376,41 @@ export function postgresBackend(client: StatementClient, table: string, close: (
           },
         }
       : {}),
+    ...(sessions ? { sessions: postgresSessions(q, sessions.sessions, sessions.spent) } : {}),
     close,
+  }
+}
+
+/**
+ * Sessions and spent one-time tokens (quoted table names): one statement each, so a spend is one
+ * unique insert — of any number of instances racing, exactly one inserts the row.
+ */
+function postgresSessions(q: (sql: string, params: unknown[]) => Promise<Row[]>, sessions: string, spent: string): SessionBackend {
+  return {
+    async spend(id, expiresAt) {
+      return (
+        (await q(`INSERT INTO ${spent} (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id`, [id, expiresAt]))
+          .length === 1
+      )
+    },
+    async insertSession(id, data, expiresAt) {
+      await q(`INSERT INTO ${sessions} (id, data, expires_at) VALUES ($1, $2, $3)`, [id, data, expiresAt])
+    },
+    async readSession(id, now) {
+      const [r] = await q(`SELECT data, expires_at FROM ${sessions} WHERE id = $1 AND expires_at > $2`, [id, now])
+      return r && { data: r.data as string, expiresAt: r.expires_at as Date }
+    },
+    async deleteSession(id) {
+      await q(`DELETE FROM ${sessions} WHERE id = $1`, [id])
+    },
+    async sweep(now) {
+      const [r] = await q(
+        `WITH a AS (DELETE FROM ${sessions} WHERE expires_at <= $1 RETURNING 1), b AS (DELETE FROM ${spent} WHERE expires_at <= $1 RETURNING 1)
+         SELECT (SELECT count(*) FROM a)::integer + (SELECT count(*) FROM b)::integer AS n`,
+        [now],
+      )
+      return Number(r?.n ?? 0)
+    },
   }
 }
 

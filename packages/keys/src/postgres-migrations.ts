@@ -75,4 +75,23 @@ CREATE INDEX IF NOT EXISTS "{name}_events_principal" ON {schema}."{name}_events"
 ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS test boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    // Sign-in sessions and spent one-time tokens of the admin portal (issue 28 item 10), shared by
+    // every portal instance on the database. Ids are SHA-256 hashes of the tokens, never the
+    // tokens; expiry is checked in each query, and the expires_at indexes serve the sweep.
+    version: 5,
+    sql: `
+CREATE TABLE IF NOT EXISTS {schema}."{name}_sessions" (
+  id text PRIMARY KEY,
+  data text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "{name}_sessions_expires_at" ON {schema}."{name}_sessions" (expires_at);
+CREATE TABLE IF NOT EXISTS {schema}."{name}_spent_tokens" (
+  id text PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS "{name}_spent_tokens_expires_at" ON {schema}."{name}_spent_tokens" (expires_at);
+`,
+  },
 ]

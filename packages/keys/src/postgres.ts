@@ -311,6 +311,7 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
       await owned?.end()
     },
     `"${schemaName}"."${table}_events"`,
+    { sessions: `"${schemaName}"."${table}_sessions"`, spent: `"${schemaName}"."${table}_spent_tokens"` },
   )
   return createBackedKeyStore(backend, { ...storeOptionsOf(options), masterKey: ring })
 }

@@ -9,6 +9,7 @@ import {
   type StoredKeyPatch,
 } from './key-backend.js'
 import type { MasterKeyCheck, MasterKeyEvidence } from './master-key-check.js'
+import type { SessionBackend } from './session-store.js'
 import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js'
 
 type Row = SqliteRow
@@ -155,6 +156,50 @@ const STATUS_SQL = {
   expired: [`status = 'active' AND NOT (${LIVE})`, 2],
   revoked: [`status = 'revoked'`, 0],
 } as const
+
+/**
+ * Sessions and spent one-time tokens in `{table}_sessions` and `{table}_spent_tokens`: one
+ * statement each, so a spend is one unique insert (of two connections racing, one inserts and
+ * the other sees the row, whichever process they are in).
+ */
+function sqliteSessions(db: SqliteDatabase, table: string): SessionBackend {
+  const sessions = `"${table}_sessions"`
+  const spent = `"${table}_spent_tokens"`
+  let q:
+    | {
+        spend: SqliteStatement
+        insert: SqliteStatement
+        read: SqliteStatement
+        remove: SqliteStatement
+        sweepSessions: SqliteStatement
+        sweepSpent: SqliteStatement
+      }
+    | undefined
+  // Prepared on first use: a key store that serves no portal never prepares them.
+  const s = () =>
+    (q ??= {
+      spend: db.prepare(`INSERT INTO ${spent} (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
+      insert: db.prepare(`INSERT INTO ${sessions} (id, data, expires_at) VALUES (?, ?, ?)`),
+      read: db.prepare(`SELECT data, expires_at FROM ${sessions} WHERE id = ? AND expires_at > ?`),
+      remove: db.prepare(`DELETE FROM ${sessions} WHERE id = ?`),
+      sweepSessions: db.prepare(`DELETE FROM ${sessions} WHERE expires_at <= ?`),
+      sweepSpent: db.prepare(`DELETE FROM ${spent} WHERE expires_at <= ?`),
+    })
+  return {
+    spend: mapped((id: string, expiresAt: Date) => s().spend.run(id, expiresAt.getTime()).changes === 1),
+    insertSession: mapped((id: string, data: string, expiresAt: Date) => {
+      s().insert.run(id, data, expiresAt.getTime())
+    }),
+    readSession: mapped((id: string, now: Date) => {
+      const r = s().read.get(id, now.getTime()) as Row | undefined
+      return r && { data: r.data as string, expiresAt: new Date(Number(r.expires_at)) }
+    }),
+    deleteSession: mapped((id: string) => {
+      s().remove.run(id)
+    }),
+    sweep: mapped((now: Date) => s().sweepSessions.run(now.getTime()).changes + s().sweepSpent.run(now.getTime()).changes),
+  }
+}
 
 /** The {@link KeyBackend} of the SQLite store; statements are prepared once and reused. */
 export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
@@ -304,6 +349,7 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
           .changes > 0,
     ),
     appendEvent: mapped((e: NewKeyEvent) => event(e)),
+    sessions: sqliteSessions(db, table),
     listEvents: mapped((query) => {
       const where: string[] = []
       const params: SqliteValue[] = []

@@ -72,4 +72,23 @@ CREATE INDEX IF NOT EXISTS "{table}_events_principal" ON "{table}_events" (princ
 ALTER TABLE "{table}" ADD COLUMN test INTEGER NOT NULL DEFAULT 0 CHECK (test IN (0, 1));
 `,
   },
+  {
+    // Sign-in sessions and spent one-time tokens of the admin portal (issue 28 item 10), shared by
+    // every portal instance on the file. Ids are SHA-256 hashes of the tokens, never the tokens;
+    // expiry is checked in each query, and the expires_at indexes serve the sweep.
+    version: 5,
+    sql: `
+CREATE TABLE IF NOT EXISTS "{table}_sessions" (
+  id TEXT PRIMARY KEY,
+  data TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS "{table}_sessions_expires_at" ON "{table}_sessions" (expires_at);
+CREATE TABLE IF NOT EXISTS "{table}_spent_tokens" (
+  id TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS "{table}_spent_tokens_expires_at" ON "{table}_spent_tokens" (expires_at);
+`,
+  },
 ]

@@ -348,6 +348,39 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       await s.rotate(k?.keyId as string, { graceMs: 0, grant })
       expect((await s.list({ principal: 'acme', status: 'active' })).length).toBe(1)
     })
+
+    it('spends a one-time token exactly once, under concurrent spends too (sessions, where the store keeps them)', async () => {
+      const s = await setup()
+      if (!s.sessions) return
+      const sessions = s.sessions
+      const exp = new Date(t + HOUR)
+      const token = toBase64Url(new Uint8Array(16).fill(7))
+      const spent = await Promise.all(Array.from({ length: 20 }, () => sessions.spend(token, exp, new Date(t))))
+      expect(spent.filter(Boolean).length).toBe(1)
+      expect(await sessions.spend(token, exp, new Date(t))).toBe(false)
+      // An expired token is never spendable; another token is.
+      expect(await sessions.spend(`${token}x`, new Date(t), new Date(t))).toBe(false)
+      expect(await sessions.spend(`${token}y`, exp, new Date(t))).toBe(true)
+    })
+
+    it('reads a session until it expires (in the query) or is revoked, and sweeps what expired', async () => {
+      const s = await setup()
+      if (!s.sessions) return
+      const sessions = s.sessions
+      const a = toBase64Url(new Uint8Array(32).fill(1))
+      const b = toBase64Url(new Uint8Array(32).fill(2))
+      await sessions.create(a, '{"who":"a"}', new Date(t + HOUR))
+      await sessions.create(b, '{"who":"b"}', new Date(t + 2 * HOUR))
+      expect(await sessions.read(a, new Date(t))).toEqual({ data: '{"who":"a"}', expiresAt: new Date(t + HOUR) })
+      expect(await sessions.read(toBase64Url(new Uint8Array(32).fill(3)), new Date(t))).toBeUndefined()
+      expect(await sessions.read(a, new Date(t + HOUR))).toBeUndefined()
+      expect((await sessions.read(b, new Date(t + HOUR)))?.data).toBe('{"who":"b"}')
+      await sessions.revoke(b)
+      expect(await sessions.read(b, new Date(t))).toBeUndefined()
+      await sessions.spend(toBase64Url(new Uint8Array(16).fill(4)), new Date(t + HOUR), new Date(t))
+      expect(await sessions.sweep(new Date(t + HOUR))).toBe(2)
+      expect(await sessions.sweep(new Date(t + HOUR))).toBe(0)
+    })
   })
 }
 
