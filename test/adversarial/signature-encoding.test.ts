@@ -9,7 +9,7 @@ import { deliverIncoming, verifierFor } from './transports.js'
 const GET = { target: '/v1/orders?b=2&a=1' }
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
-function withSignature(w: Wire, value: string): Wire {
+function withSignatureHeader(w: Wire, value: string): Wire {
   return { ...w, headers: w.headers.map(([k, v]) => [k, k.toLowerCase() === 'signature' ? value : v] as [string, string]) }
 }
 
@@ -36,9 +36,11 @@ describe('the Signature member has one text', () => {
       expect(await deliverIncoming(w, v)).toBe('accepted')
       for (const pad of [1, 2, 3]) {
         const other = b64.slice(0, last) + B64[value | pad] + b64.slice(last + 1)
-        expect(await deliverIncoming(withSignature(w, `${label}=:${other}:`), verifierFor({ request: GET }))).toBe('SIGNATURE_MALFORMED')
+        expect(await deliverIncoming(withSignatureHeader(w, `${label}=:${other}:`), verifierFor({ request: GET }))).toBe(
+          'SIGNATURE_MALFORMED',
+        )
       }
-      expect(await deliverIncoming(withSignature(w, `${label}=:${b64.slice(0, -1)}:`), verifierFor({ request: GET }))).toBe(
+      expect(await deliverIncoming(withSignatureHeader(w, `${label}=:${b64.slice(0, -1)}:`), verifierFor({ request: GET }))).toBe(
         'SIGNATURE_MALFORMED',
       )
     }
@@ -52,7 +54,7 @@ describe('the Signature member has one text', () => {
       const c = B64.indexOf(b64[at] as string)
       // Flip the highest bit of the character: a MAC bit in every position, the last included.
       const other = b64.slice(0, at) + B64[c ^ 32] + b64.slice(at + 1)
-      expect(await deliverIncoming(withSignature(w, `${label}=:${other}:`), verifierFor({ request: GET }))).toBe('SIGNATURE_INVALID')
+      expect(await deliverIncoming(withSignatureHeader(w, `${label}=:${other}:`), verifierFor({ request: GET }))).toBe('SIGNATURE_INVALID')
     }
   })
 })

@@ -1,11 +1,11 @@
 // Mutual authentication end to end (SPEC §5): createSignedFetch({ verifyResponses: responseVerifier() }) → msw
-// handler wrapped in @sigil/server/msw withSignature → signResponse → the client checks the
+// handler wrapped in @sigil/server/msw withSigil → signResponse → the client checks the
 // response. Handlers that tamper with a signed response (status, body, header) must be caught.
 import { createSignedFetch, ResponseVerificationError } from '@sigil/client'
 import { responseVerifier } from '@sigil/client/responses'
 import { randomBytes } from '@sigil/core/internal'
 import { createMemoryNonceStore, signResponse, type Verified, type VerifyOptions } from '@sigil/server'
-import { withSignature } from '@sigil/server/msw'
+import { withSigil } from '@sigil/server/msw'
 import { HttpResponse, http } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -42,7 +42,7 @@ let lastRequest: Request | undefined
 const server = setupServer(
   http.post(
     `${api}/v1/orders/:tamper`,
-    withSignature(options, async ({ request, params, sigil }) => {
+    withSigil(options, async ({ request, params, sigil }) => {
       lastVerified = sigil
       lastRequest = request
       const signed = await signResponse(Response.json({ id: 'ord_1', amount: 10 }, { status: 201 }), sigil, request, { verifier: options })
@@ -51,13 +51,11 @@ const server = setupServer(
   ),
   http.get(
     `${api}/v1/empty`,
-    withSignature(options, ({ request, sigil }) =>
-      signResponse(new Response(null, { status: 204 }), sigil, request, { verifier: options }),
-    ),
+    withSigil(options, ({ request, sigil }) => signResponse(new Response(null, { status: 204 }), sigil, request, { verifier: options })),
   ),
   http.get(
     `${api}/v1/unsigned`,
-    withSignature(options, () => HttpResponse.json({ ok: true })),
+    withSigil(options, () => HttpResponse.json({ ok: true })),
   ),
 )
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))

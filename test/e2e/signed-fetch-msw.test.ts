@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { createSignedFetch, signRequest } from '@sigil/client'
 import { randomBytes, toBase64Url } from '@sigil/core/internal'
 import { createMemoryNonceStore, type VerifyOptions } from '@sigil/server'
-import { withSignature } from '@sigil/server/msw'
+import { withSigil } from '@sigil/server/msw'
 import { HttpResponse, http } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,13 +26,13 @@ const api = 'https://api.example.com'
 const server = setupServer(
   http.post(
     `${api}/v1/orders`,
-    withSignature(options, async ({ request, sigil }) =>
+    withSigil(options, async ({ request, sigil }) =>
       HttpResponse.json({ principal: sigil.principal, echo: await request.text() }, { status: 201 }),
     ),
   ),
   http.get(
     `${api}/v1/orders/:id`,
-    withSignature(options, ({ params, sigil }) => HttpResponse.json({ id: params.id, by: sigil.keyId })),
+    withSigil(options, ({ params, sigil }) => HttpResponse.json({ id: params.id, by: sigil.keyId })),
   ),
   http.get(`${api}/v1/old`, () => new HttpResponse(null, { status: 302, headers: { location: `${api}/v1/new` } })),
   http.get(`${api}/v1/new`, () => {
@@ -41,7 +41,7 @@ const server = setupServer(
   }),
   http.put(
     `${api}/v1/files/:name`,
-    withSignature({ ...options, maxBodyBytes: 64 * 1024 * 1024, retainBody: false }, ({ sigil }) =>
+    withSigil({ ...options, maxBodyBytes: 64 * 1024 * 1024, retainBody: false }, ({ sigil }) =>
       HttpResponse.json({ ok: true, by: sigil.keyId }),
     ),
   ),

@@ -31,7 +31,7 @@ import {
 import { sigil as expressSigil } from '@sigil/server/express'
 import { sigil as fastifySigil } from '@sigil/server/fastify'
 import { sigil as honoSigil } from '@sigil/server/hono'
-import { withSignature } from '@sigil/server/msw'
+import { withSigil as mswWithSigil } from '@sigil/server/msw'
 import { verifyNodeRequest, withSigil } from '@sigil/server/node'
 import { createMemoryRateLimiter } from '@sigil/server/rate-limit'
 import Fastify from 'fastify'
@@ -106,8 +106,8 @@ const table: [string, () => unknown, string, string][] = [
     'target',
   ],
   [
-    'msw withSignature',
-    () => withSignature(verifier, () => new Response(), { requiredScope: ['a'] } as never),
+    'msw withSigil',
+    () => mswWithSigil(verifier, () => new Response(), { requiredScope: ['a'] } as never),
     'requiredScope',
     'requiredScopes',
   ],
@@ -264,5 +264,19 @@ describe('an unknown option is refused, naming the closest known one', () => {
     err.length = 0
     expect(await run(['keys', 'list', '--jsn'], io)).toBe(EXIT.USAGE)
     expect(err.join('')).toContain('unknown option --jsn, did you mean --json?')
+  })
+})
+
+describe('renamed exports name their successor', () => {
+  it('msw withSignature → withSigil', async () => {
+    const msw = await import('@sigil/server/msw')
+    expect(() => msw.withSignature({ keys: {} }, () => new Response())).toThrow(/`withSignature` was renamed `withSigil`/)
+  })
+})
+
+describe('no tag is `false` on both sides', () => {
+  it('verify options refuse `tag: null`, naming `false`; `tag: false` accepts one untagged signature', async () => {
+    expect(() => createVerifier({ keys, tag: null } as never)).toThrow('invalid verify options: tag: `null` was renamed `false` (no tag)')
+    expect(createVerifier({ keys, tag: false }).config.tag).toBeNull()
   })
 })

@@ -7,7 +7,7 @@ import type { VerifyRequestContext } from './verify.js'
 // is checked against its type: an option added to the type and not here fails to compile, so it
 // is never refused as unknown.
 
-/** {@link VerifyContext}: `msw`'s `withSignature`, `verifyNodeRequest` (plus its own). */
+/** {@link VerifyContext}: `msw`'s `withSigil`, `verifyNodeRequest` (plus its own). */
 export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({ requiredScopes: true, presigned: true, testKeys: true })
 
 /** {@link VerifyRequestContext}: `verify(request, options, context)`. */

@@ -22,6 +22,7 @@ import {
   custom,
   gte,
   int,
+  literal,
   lte,
   maxLength,
   minLength,
@@ -67,8 +68,8 @@ export interface VerifyOptions {
    * unit: 1500 is 1 s). Default 300 000 (5 min); 1000 to 3 600 000.
    */
   windowMs?: number
-  /** Signature tag to select. Default `sigil`; `null` accepts a single untagged signature. */
-  tag?: string | null
+  /** Signature tag to select. Default `sigil`; `false` accepts a single untagged signature (as `tag: false` signs one). */
+  tag?: string | false
   /**
    * `sigil` (SPEC §2) or `rfc9421`: nonce and tag optional, for plain RFC 9421 signers. `rfc9421`
    * still requires `@method @authority @path`, and `content-digest` when the request has a body,
@@ -162,7 +163,7 @@ const schema = strictObject({
   keys: union([withMethod('get'), record(string(), unknown())]),
   nonceStore: optional(withMethod('checkAndSet')),
   windowMs: optional(intIn(1000, 3_600_000)),
-  tag: optional(nullable(text(1, 64).check(refine((t) => t !== PRESIGNED_TAG, 'sigil-url is the presigned-URL tag')))),
+  tag: optional(union([literal(false), text(1, 64).check(refine((t) => t !== PRESIGNED_TAG, 'sigil-url is the presigned-URL tag'))])),
   profile: optional(zenum(['sigil', 'rfc9421'])),
   authority: optional(text(1, 255)),
   scheme: optional(zenum(['http', 'https'])),
@@ -266,6 +267,9 @@ function warnPerProcess(env: Record<string, string | undefined> | undefined): vo
 
 /** Validate options into a {@link VerifierConfig}; throws `ConfigurationError` with the zod issues as cause. */
 export function compileOptions(options: VerifyOptions): VerifierConfig {
+  // "No tag" is `false` on both sides now (signing always said `false`).
+  if ((options as { tag?: unknown } | undefined)?.tag === null)
+    throw optionsError('verify options', 'tag', '`null` was renamed `false` (no tag)')
   const parsed = schema.safeParse(options)
   if (!parsed.success) {
     // An adapter's option given to the verifier (withSigil's first argument, verify()) says where it goes.
@@ -291,7 +295,7 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     keys: isResolver ? (o.keys as KeyResolver) : staticKeys(o.keys as Record<string, SecretInput | undefined>),
     nonceStore: o.nonceStore ?? defaultNonceStore(),
     windowS: Math.floor((o.windowMs ?? 300_000) / 1000),
-    tag: o.tag === undefined ? (profile === 'sigil' ? 'sigil' : null) : o.tag,
+    tag: o.tag === undefined ? (profile === 'sigil' ? 'sigil' : null) : o.tag === false ? null : o.tag,
     profile,
     authority: o.authority?.toLowerCase(),
     scheme: o.scheme,

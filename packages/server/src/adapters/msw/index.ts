@@ -1,4 +1,5 @@
-import { checkOptions } from '@sigil/core/internal'
+import { ConfigurationError } from '@sigil/core'
+import { checkOptions, renamedMessage } from '@sigil/core/internal'
 import type { DefaultBodyType, HttpResponseResolver, PathParams } from 'msw'
 import type { Verified, VerifyContext } from '../../internal/incoming.js'
 import { VERIFY_CONTEXT_NAMES } from '../../internal/option-names.js'
@@ -15,13 +16,13 @@ import { verifierFor, verify } from '../../internal/verify.js'
  * @example
  * ```ts
  * import { http, HttpResponse } from 'msw'
- * import { withSignature } from '@sigil/server/msw'
+ * import { withSigil } from '@sigil/server/msw'
  * const handlers = [
- *   http.post('https://api.example.com/v1/orders', withSignature({ keys }, ({ sigil }) => HttpResponse.json({ by: sigil.principal }))),
+ *   http.post('https://api.example.com/v1/orders', withSigil({ keys }, ({ sigil }) => HttpResponse.json({ by: sigil.principal }))),
  * ]
  * ```
  */
-export function withSignature<Params extends PathParams, Body extends DefaultBodyType>(
+export function withSigil<Params extends PathParams, Body extends DefaultBodyType>(
   options: VerifyOptions | Verifier,
   resolver: HttpResponseResolver<Params, Body, DefaultBodyType> extends (info: infer I) => infer R
     ? (info: I & { sigil: Verified }) => R
@@ -39,4 +40,18 @@ export function withSignature<Params extends PathParams, Body extends DefaultBod
     }
     return resolver({ ...info, sigil })
   }) as HttpResponseResolver<Params, Body, DefaultBodyType>
+}
+
+/**
+ * The name before `withSigil` (one word for "wrap a handler so it only sees signed requests", as
+ * in `@sigil/server/node`). Throws, naming the new one.
+ *
+ * @deprecated Use {@link withSigil}.
+ * @example
+ * ```ts
+ * withSignature({ keys }, resolver) // ConfigurationError: `withSignature` was renamed `withSigil`
+ * ```
+ */
+export function withSignature(..._args: unknown[]): never {
+  throw new ConfigurationError(renamedMessage('withSignature', 'withSigil'))
 }
