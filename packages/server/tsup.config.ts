@@ -11,5 +11,6 @@ export default packageConfig({
   msw: 'src/adapters/msw/index.ts',
   testing: 'src/testing.ts',
   'rate-limit': 'src/rate-limit.ts',
+  otel: 'src/otel.ts',
   internal: 'src/internal/index.ts',
 })

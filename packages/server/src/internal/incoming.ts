@@ -177,6 +177,12 @@ export interface VerifyContext {
   presigned?: PresignedOptions
   /** False: refuse test keys on this route (403 `TEST_KEY_REFUSED`), whatever the verifier's `testKeys`. */
   testKeys?: boolean
+  /**
+   * The route pattern this request matched (`/v1/orders/:id`), for the `telemetry` hook's
+   * `http.route`. The Express, Fastify and Hono adapters fill it in from the framework when a hook
+   * is set. Give a pattern, never the request's path: one label value per distinct string.
+   */
+  route?: string
 }
 
 /** What the application gets for an accepted request (SPEC §2 step 9). */

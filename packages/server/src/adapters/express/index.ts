@@ -179,6 +179,7 @@ class ExpressIncoming extends NodeIncoming {
  */
 export function sigil(options: SigilOptions): RequestHandler {
   const { verifier, isExempt, signing } = compileAdapter(options)
+  const telemetry = verifier.config.telemetry !== undefined
   const verified = (req: Request, res: Response, next: NextFunction, result: Verified) => {
     req.sigil = markVerified(result, verifier)
     if (signing) signNodeResponse(res, result, req, signing)
@@ -224,7 +225,9 @@ export function sigil(options: SigilOptions): RequestHandler {
       incoming = new ExpressIncoming(req, verifier, target, earlier)
       const replayed = replayCheckedBy(earlier)
       if (replayed) incoming.replayChecked = replayed
-      answer = verifyNow(verifier, incoming)
+      // The route pattern, for telemetry only (known when sigil() is mounted on a route).
+      const route = telemetry && typeof req.route?.path === 'string' ? { route: req.route.path as string } : undefined
+      answer = verifyNow(verifier, incoming, route)
     } catch (e) {
       sendProblem(res, e)
       return
