@@ -3,7 +3,9 @@
 // reads (result, key class, route, duration) and what must never be there (key ids, secrets,
 // signatures, header values, the URL).
 import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { metrics, SpanStatusCode } from '@opentelemetry/api'
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus'
 import {
   AggregationTemporality,
   DataPointType,
@@ -375,6 +377,45 @@ describe('sigilTelemetry() through the adapters', () => {
       await assertClean([...r.accepted.forbidden, ...r.invalid.forbidden, ...r.unknown.forbidden, ...r.outage.forbidden])
     } finally {
       await app.close()
+    }
+  })
+})
+
+describe('export to Prometheus (the README recipe)', () => {
+  it('serves the counter and the histogram on a scrape, labelled and with no sent text', async () => {
+    // The README's `new PrometheusExporter({ port: 9464 })`, on a port of the test's own.
+    const exporter = new PrometheusExporter({ preventServerStart: true })
+    const provider = new MeterProvider({ readers: [exporter] })
+    const app = new Hono()
+    app.use(sigilHono.sigil({ keys, telemetry: sigilTelemetry({ meterProvider: provider, tracerProvider }), onError: () => {} }))
+    app.post('/v1/orders/:id', (c) => c.json({ ok: true }))
+    const r = await fourRequests('/v1/orders/42')
+    for (const s of Object.values(r)) await app.request(s.request)
+    const server = createServer((req, res) => exporter.getMetricsRequestHandler(req, res))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`)).text()
+      const lines = text.split('\n')
+      const counted = (result: string, keyClass: string) =>
+        lines.filter(
+          (l) =>
+            l.startsWith('sigil_verifications_total{') &&
+            l.includes(`sigil_verification_result="${result}"`) &&
+            l.includes(`sigil_key_class="${keyClass}"`) &&
+            l.includes('http_request_method="POST"') &&
+            l.includes('http_route="/v1/orders/:id"') &&
+            l.endsWith('} 1'),
+        )
+      expect(counted('accepted', 'known')).toHaveLength(1)
+      expect(counted('SIGNATURE_INVALID', 'known')).toHaveLength(1)
+      expect(counted('KEY_UNKNOWN', 'unknown')).toHaveLength(1)
+      expect(counted('STORE_UNAVAILABLE', 'unresolved')).toHaveLength(1)
+      expect(text).toContain('# TYPE sigil_verification_duration histogram')
+      expect(lines.filter((l) => l.startsWith('sigil_verification_duration_bucket{') && l.includes('le="+Inf"} 1'))).toHaveLength(4)
+      for (const f of Object.values(r).flatMap((s) => s.forbidden)) expect(text).not.toContain(f)
+    } finally {
+      server.close()
+      await provider.shutdown()
     }
   })
 })

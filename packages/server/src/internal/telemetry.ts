@@ -6,7 +6,8 @@ import { SigilError, type SigilErrorCode } from '@sigil/core'
  * - `known`: the key store holds the key (a live key; revoked and expired keys too),
  * - `test`: the key store holds it and it is a test key (SPEC §4),
  * - `unknown`: the key store does not hold it,
- * - `unresolved`: a key id was read, but the request was refused before the lookup (e.g. `CLOCK_SKEW`),
+ * - `unresolved`: a key id was read, but the request was refused before the lookup answered (e.g.
+ *   `CLOCK_SKEW`, or the key store's outage),
  * - `none`: no key id could be read (e.g. `SIGNATURE_MISSING`).
  */
 export type KeyClass = 'known' | 'test' | 'unknown' | 'unresolved' | 'none'
