@@ -3,7 +3,7 @@
 // reads (result, key class, route, duration) and what must never be there (key ids, secrets,
 // signatures, header values, the URL).
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { metrics, SpanStatusCode } from '@opentelemetry/api'
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus'
 import {
@@ -21,6 +21,7 @@ import { ConfigurationError, createVerifier, type VerificationEvent, type Verify
 import * as sigilExpress from '@sigil/server/express'
 import * as sigilFastify from '@sigil/server/fastify'
 import * as sigilHono from '@sigil/server/hono'
+import { withSigil } from '@sigil/server/node'
 import { sigilTelemetry } from '@sigil/server/otel'
 import { build } from 'esbuild'
 import express from 'express'
@@ -377,6 +378,98 @@ describe('sigilTelemetry() through the adapters', () => {
       await assertClean([...r.accepted.forbidden, ...r.invalid.forbidden, ...r.unknown.forbidden, ...r.outage.forbidden])
     } finally {
       await app.close()
+    }
+  })
+})
+
+describe('a request that cannot be built for the verifier', () => {
+  // Two Host values: 400 COMPONENT_UNRESOLVABLE before any step runs; still one outcome, counted once.
+  const ambiguous = (r: Request) => {
+    const headers = new Headers(r.headers)
+    headers.set('host', 'api.test, other.test')
+    return new Request(r.url, { method: r.method, headers })
+  }
+  const expectOne = async (route: string | undefined) => {
+    const { counts } = await collected()
+    expect(counts).toEqual([
+      {
+        attributes: {
+          'sigil.verification.result': 'COMPONENT_UNRESOLVABLE',
+          'sigil.key.class': 'none',
+          'http.request.method': 'GET',
+          'error.type': 'COMPONENT_UNRESOLVABLE',
+          ...(route === undefined ? {} : { 'http.route': route }),
+        },
+        value: 1,
+      },
+    ])
+    expect(spans()).toHaveLength(1)
+  }
+
+  it('verify()', async () => {
+    const verifier = createVerifier({ keys, telemetry: telemetry() })
+    const r = await signRequest(new Request(`${ORIGIN}/v1/orders/1`), { keyId: LIVE, secret })
+    await expect(verify(ambiguous(r), verifier, { route: '/v1/orders/[id]' })).rejects.toMatchObject({ code: 'COMPONENT_UNRESOLVABLE' })
+    await expectOne('/v1/orders/[id]')
+  })
+
+  it('hono', async () => {
+    const app = new Hono()
+    app.use(sigilHono.sigil({ keys, telemetry: telemetry() }))
+    app.get('/v1/orders/:id', (c) => c.json({ ok: true }))
+    const r = await signRequest(new Request(`${ORIGIN}/v1/orders/1`), { keyId: LIVE, secret })
+    expect((await app.request(ambiguous(r))).status).toBe(400)
+    await expectOne('/v1/orders/:id')
+  })
+
+  it('express: two Host lines on the wire', async () => {
+    const app = express()
+    app.use(sigilExpress.sigil({ keys, telemetry: telemetry() }))
+    app.get('/v1/orders/:id', (_req, res) => {
+      res.json({ ok: true })
+    })
+    const t = await listening(createServer(app))
+    try {
+      const r = await signRequest(new Request(`${ORIGIN}/v1/orders/1`), { keyId: LIVE, secret })
+      let head = 'GET /v1/orders/1 HTTP/1.1\r\nHost: api.test\r\nHost: other.test\r\nConnection: close\r\n'
+      r.headers.forEach((v, k) => {
+        head += `${k}: ${v}\r\n`
+      })
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(t.port as number, '127.0.0.1', () => socket.end(`${head}\r\n`))
+        let text = ''
+        socket.on('data', (c) => {
+          text += c
+        })
+        socket.on('end', () => resolve(text))
+        socket.on('error', reject)
+      })
+      expect(reply).toMatch(/^HTTP\/1\.1 400 /)
+      await expectOne(undefined)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('node withSigil(): a rejection the verifier recorded is not counted again by the adapter', async () => {
+    const handler = withSigil({ keys, telemetry: telemetry(), onError: () => {} }, (_req, res) => {
+      res.end('ok')
+    })
+    const t = await listening(createServer(handler))
+    try {
+      const send = sendTo(t.port as number)
+      const r = await fourRequests('/v1/orders/42')
+      for (const x of Object.values(r)) {
+        const u = new URL(x.request.url)
+        const headers: Record<string, string> = { host: u.host }
+        x.request.headers.forEach((v, k) => {
+          headers[k] = v
+        })
+        await send({ method: 'POST', target: u.pathname + u.search, headers, body: await x.request.text() })
+      }
+      await expectFour(undefined)
+    } finally {
+      await t.close()
     }
   })
 })

@@ -1,5 +1,6 @@
 import { type RequestMessage, SigilError, VerificationError } from '@sigil/core'
 import type { PresignedOptions } from './presigned.js'
+import { recordUnbuilt, type VerificationTelemetry } from './telemetry.js'
 
 /**
  * A request as an adapter hands it to the verifier: the message view (raw path and query,
@@ -157,14 +158,19 @@ export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
  * Host lines, see `connectionHost`) into a rejection like any other.
  */
 export function verifyBuilt(
-  verifier: { verifyIncoming(input: IncomingRequest, context?: VerifyContext): Promise<Verified> },
+  verifier: {
+    verifyIncoming(input: IncomingRequest, context?: VerifyContext): Promise<Verified>
+    config: { telemetry: VerificationTelemetry | undefined }
+  },
   build: () => IncomingRequest,
   context?: VerifyContext,
+  method?: string,
 ): Promise<Verified> {
   let input: IncomingRequest
   try {
     input = build()
   } catch (e) {
+    recordUnbuilt(verifier.config, method, e, context?.route)
     return Promise.reject(e)
   }
   return verifier.verifyIncoming(input, context)

@@ -63,6 +63,9 @@ export const clock: () => number =
   typeof performance === 'object' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now()
 const origin = typeof performance === 'object' && typeof performance.timeOrigin === 'number' ? performance.timeOrigin : 0
 
+/** Errors the verifier has already told its hook about (an adapter's catch sees them again). */
+const told = new WeakSet<object>()
+
 /** What {@link recordTelemetry} reads of a finished check (the verifier's `Check`). */
 export interface CheckSeen {
   keyId: string | undefined
@@ -85,7 +88,10 @@ export function recordTelemetry(telemetry: VerificationTelemetry, started: numbe
     startTime: origin === 0 ? Date.now() - (ended - started) : origin + started,
     durationMs: ended - started,
   }
-  if (failed) event.status = error instanceof SigilError ? error.status : 500
+  if (failed) {
+    event.status = error instanceof SigilError ? error.status : 500
+    if (typeof error === 'object' && error !== null) told.add(error)
+  }
   const route = c.ctx?.route
   if (route !== undefined) event.route = route
   try {
@@ -94,4 +100,27 @@ export function recordTelemetry(telemetry: VerificationTelemetry, started: numbe
   } catch {
     // a broken exporter never changes a verdict
   }
+}
+
+/**
+ * A request the adapter could not even build for the verifier (two Host lines: 400
+ * `COMPONENT_UNRESOLVABLE`) is an outcome too. Adapters call this from the catch around building
+ * and verifying; an error the verifier already recorded is not recorded twice.
+ */
+export function recordUnbuilt(
+  config: { telemetry: VerificationTelemetry | undefined },
+  method: string | undefined,
+  error: unknown,
+  route?: string,
+): void {
+  const telemetry = config.telemetry
+  if (telemetry === undefined || (typeof error === 'object' && error !== null && told.has(error))) return
+  const seen: CheckSeen = {
+    keyId: undefined,
+    keyFound: undefined,
+    key: undefined,
+    request: { message: { method: method ?? '' } },
+    ctx: route === undefined ? undefined : { route },
+  }
+  recordTelemetry(telemetry, clock(), seen, true, error)
 }

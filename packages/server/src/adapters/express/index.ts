@@ -7,6 +7,7 @@ import { pushBody, replayBodyNow } from '../../internal/node-body.js'
 import { NodeIncoming, sendProblem } from '../../internal/node-http.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { signNodeResponse } from '../../internal/sign-response.js'
+import { recordUnbuilt } from '../../internal/telemetry.js'
 import { type Verifier, verifyNow } from '../../internal/verifier.js'
 
 declare global {
@@ -229,6 +230,7 @@ export function sigil(options: SigilOptions): RequestHandler {
       const route = telemetry && typeof req.route?.path === 'string' ? { route: req.route.path as string } : undefined
       answer = verifyNow(verifier, incoming, route)
     } catch (e) {
+      recordUnbuilt(verifier.config, req.method, e)
       sendProblem(res, e)
       return
     }

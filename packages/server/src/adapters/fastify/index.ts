@@ -8,6 +8,7 @@ import { bodyUnread, type NodeIncoming, nodeIncoming } from '../../internal/node
 import { toProblem } from '../../internal/problem.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { responseSignatureHeaders, type SignResponseOptions } from '../../internal/sign-response.js'
+import { recordUnbuilt } from '../../internal/telemetry.js'
 import { verifyNow } from '../../internal/verifier.js'
 
 /** Per-route settings, in the route's `config.sigil`: `false` exempts the route. */
@@ -97,6 +98,7 @@ const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
       const url = telemetry ? request.routeOptions.url : undefined
       answer = verifyNow(verifier, incoming, url === undefined ? context : { ...context, route: url })
     } catch (e) {
+      recordUnbuilt(verifier.config, request.method, e, telemetry ? request.routeOptions.url : undefined)
       reject(reply, e)
       return
     }

@@ -141,6 +141,7 @@ export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
           return incoming
         },
         routeContext(c, telemetry),
+        c.req.method,
       )
     } catch (e) {
       return problemResponse(e)
