@@ -11,4 +11,5 @@ export default packageConfig({
   msw: 'src/adapters/msw/index.ts',
   testing: 'src/testing.ts',
   'rate-limit': 'src/rate-limit.ts',
+  otel: 'src/otel.ts',
 })

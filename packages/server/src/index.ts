@@ -24,6 +24,7 @@ export {
   signResponse,
 } from './internal/sign-response.js'
 export { type SecretInput, staticKeys } from './internal/static-keys.js'
+export type { KeyClass, VerificationEvent, VerificationTelemetry } from './internal/telemetry.js'
 export type { UsageEvent, UsageRecorder } from './internal/usage.js'
 export { createVerifier, type ExplainStep, type Explanation, VERIFY_STEPS, type Verifier, type VerifyStep } from './internal/verifier.js'
 export { type VerifyRequestContext, verify } from './internal/verify.js'

@@ -1,5 +1,6 @@
 import { type RequestMessage, SigilError, VerificationError } from '@sigil/core'
 import type { PresignedOptions } from './presigned.js'
+import { recordUnbuilt, type VerificationTelemetry } from './telemetry.js'
 
 /**
  * A request as an adapter hands it to the verifier: the message view (raw path and query,
@@ -157,14 +158,19 @@ export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
  * Host lines, see `connectionHost`) into a rejection like any other.
  */
 export function verifyBuilt(
-  verifier: { verifyIncoming(input: IncomingRequest, context?: VerifyContext): Promise<Verified> },
+  verifier: {
+    verifyIncoming(input: IncomingRequest, context?: VerifyContext): Promise<Verified>
+    config: { telemetry: VerificationTelemetry | undefined }
+  },
   build: () => IncomingRequest,
   context?: VerifyContext,
+  method?: string,
 ): Promise<Verified> {
   let input: IncomingRequest
   try {
     input = build()
   } catch (e) {
+    recordUnbuilt(verifier.config, method, e, context?.route)
     return Promise.reject(e)
   }
   return verifier.verifyIncoming(input, context)
@@ -177,6 +183,12 @@ export interface VerifyContext {
   presigned?: PresignedOptions
   /** False: refuse test keys on this route (403 `TEST_KEY_REFUSED`), whatever the verifier's `testKeys`. */
   testKeys?: boolean
+  /**
+   * The route pattern this request matched (`/v1/orders/:id`), for the `telemetry` hook's
+   * `http.route`. The Express, Fastify and Hono adapters fill it in from the framework when a hook
+   * is set. Give a pattern, never the request's path: one label value per distinct string.
+   */
+  route?: string
 }
 
 /** What the application gets for an accepted request (SPEC §2 step 9). */

@@ -8,7 +8,7 @@ import type { VerifyRequestContext } from './verify.js'
 // is never refused as unknown.
 
 /** {@link VerifyContext}: `msw`'s `withSigil`, `verifyNodeRequest` (plus its own). */
-export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({ requiredScopes: true, presigned: true, testKeys: true })
+export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({ requiredScopes: true, presigned: true, testKeys: true, route: true })
 
 /** {@link VerifyRequestContext}: `verify(request, options, context)`. */
 export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({
@@ -16,6 +16,7 @@ export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({
   presigned: true,
   consumeBody: true,
   testKeys: true,
+  route: true,
 })
 
 /** {@link SignResponseOptions}. */

@@ -42,6 +42,7 @@ import { defaultNonceStore } from './memory-nonce-store.js'
 import type { PresignedOptions } from './presigned.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { type SecretInput, staticKeys } from './static-keys.js'
+import type { VerificationTelemetry } from './telemetry.js'
 import type { UsageRecorder } from './usage.js'
 
 /**
@@ -118,6 +119,12 @@ export interface VerifyOptions {
   signatureLimits?: Partial<SignatureLimits>
   rateLimiter?: RateLimiter
   usage?: UsageRecorder
+  /**
+   * Told the outcome of every verification (result code, key class, method, route, duration; no
+   * key id, secret, signature or header value): `sigilTelemetry()` from `@sigil/server/otel`
+   * turns it into OpenTelemetry metrics and spans. Default none, at no cost.
+   */
+  telemetry?: VerificationTelemetry
   /** How long a key, nonce or limit store may take before the request fails with 503. Default 2000 ms. */
   storeTimeoutMs?: number
   /**
@@ -188,6 +195,7 @@ const schema = strictObject({
   ),
   rateLimiter: optional(withMethod('consume')),
   usage: optional(withMethod('record')),
+  telemetry: optional(withMethod('record')),
   storeTimeoutMs: optional(intIn(1)),
   bodyTimeoutMs: optional(intIn(1)),
   hmac: optional(withMethod('verify')),
@@ -231,6 +239,7 @@ export interface VerifierConfig {
   signatureLimits: SignatureLimits
   rateLimiter: RateLimiter | undefined
   usage: UsageRecorder | undefined
+  telemetry: VerificationTelemetry | undefined
   storeTimeoutMs: number
   bodyTimeoutMs: number
   hmac: Hmac
@@ -311,6 +320,7 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     signatureLimits: { ...DEFAULT_SIGNATURE_LIMITS, ...o.signatureLimits },
     rateLimiter: o.rateLimiter,
     usage: o.usage,
+    telemetry: o.telemetry,
     storeTimeoutMs: o.storeTimeoutMs ?? 2000,
     bodyTimeoutMs: o.bodyTimeoutMs ?? 30_000,
     hmac: o.hmac ?? hmacSha256,

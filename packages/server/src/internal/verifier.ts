@@ -1,6 +1,7 @@
 import { SigilError, type SigilErrorCode } from '@sigil/core'
 import { type IncomingRequest, isPromise, type Verified, type VerifyContext } from './incoming.js'
 import { compileOptions, type VerifierConfig, type VerifyOptions } from './options.js'
+import { clock, recordTelemetry } from './telemetry.js'
 import { recordUsage } from './usage.js'
 import { incomingFromRequest } from './verify.js'
 import { Check, registerStoreWindow, runSteps, type Shared } from './verify-steps.js'
@@ -82,27 +83,31 @@ export function createVerifier(options: VerifyOptions): Verifier {
 
   /** The whole check; throws synchronously or returns (a promise of) the result. */
   function check(input: IncomingRequest, context: VerifyContext | undefined): Verified | Promise<Verified> {
+    const started = cfg.telemetry === undefined ? 0 : clock()
     const c = new Check(cfg, shared, input, context, false)
-    // Without a usage recorder there is nothing to do around the steps.
-    if (!cfg.usage) return runSteps(c)
+    // Without a usage recorder or a telemetry hook there is nothing to do around the steps.
+    if (!cfg.usage && !cfg.telemetry) return runSteps(c)
     let v: Verified | Promise<Verified>
     try {
       v = runSteps(c)
     } catch (e) {
-      recordFailure(c, e)
+      recordFailure(c, e, started)
       throw e
     }
-    if (!isPromise(v)) return recordSuccess(c, v)
+    if (!isPromise(v)) return recordSuccess(c, v, started)
     return v.then(
-      (ok) => recordSuccess(c, ok),
+      (ok) => recordSuccess(c, ok, started),
       (e: unknown) => {
-        recordFailure(c, e)
+        recordFailure(c, e, started)
         throw e
       },
     )
   }
 
-  function recordSuccess(c: Check, v: Verified): Verified {
+  // Every verification ends in one of these two (thrown errors and store outages included).
+  function recordSuccess(c: Check, v: Verified, started: number): Verified {
+    if (cfg.telemetry) recordTelemetry(cfg.telemetry, started, c, false)
+    if (!cfg.usage) return v
     recordUsage(cfg.usage, {
       keyId: v.keyId,
       principal: v.principal,
@@ -114,7 +119,9 @@ export function createVerifier(options: VerifyOptions): Verifier {
     return v
   }
 
-  function recordFailure(c: Check, e: unknown): void {
+  function recordFailure(c: Check, e: unknown, started: number): void {
+    if (cfg.telemetry) recordTelemetry(cfg.telemetry, started, c, true, e)
+    if (!cfg.usage) return
     recordUsage(cfg.usage, {
       ...(c.keyId !== undefined ? { keyId: c.keyId } : {}),
       ...(c.principal !== undefined ? { principal: c.principal } : {}),

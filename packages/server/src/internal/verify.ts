@@ -4,6 +4,7 @@ import { connectionHost, resolveOrigin } from './authority.js'
 import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 import { VERIFY_REQUEST_CONTEXT_NAMES } from './option-names.js'
 import type { VerifierConfig, VerifyOptions } from './options.js'
+import { recordUnbuilt } from './telemetry.js'
 import { createVerifier, type Verifier } from './verifier.js'
 
 const compiled = new WeakMap<VerifyOptions, Verifier>()
@@ -147,6 +148,7 @@ export function verify(request: Request, options: VerifyOptions | Verifier, cont
     const consume = context?.consumeBody === true
     return verifier.verifyIncoming(new RequestIncoming(request, verifier.config, undefined, undefined, consume), context)
   } catch (e) {
+    recordUnbuilt(verifier.config, request.method, e, context?.route)
     return Promise.reject(e)
   }
 }

@@ -8,6 +8,7 @@ import { pushBody, replayBodyNow } from '../../internal/node-body.js'
 import { NodeIncoming, sendProblem } from '../../internal/node-http.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { signNodeResponse } from '../../internal/sign-response.js'
+import { recordUnbuilt } from '../../internal/telemetry.js'
 import { type Verifier, verifyNow } from '../../internal/verifier.js'
 
 declare global {
@@ -180,6 +181,7 @@ class ExpressIncoming extends NodeIncoming {
  */
 export function sigil(options: SigilOptions): RequestHandler {
   const { verifier, isExempt, signing } = compileAdapter(options)
+  const telemetry = verifier.config.telemetry !== undefined
   const verified = (req: Request, res: Response, next: NextFunction, result: Verified) => {
     req.sigil = markVerified(result, verifier)
     if (signing) signNodeResponse(res, result, req, signing)
@@ -225,8 +227,11 @@ export function sigil(options: SigilOptions): RequestHandler {
       incoming = new ExpressIncoming(req, verifier, target, earlier)
       const replayed = replayCheckedBy(earlier)
       if (replayed) incoming.replayChecked = replayed
-      answer = verifyNow(verifier, incoming)
+      // The route pattern, for telemetry only (known when sigil() is mounted on a route).
+      const route = telemetry && typeof req.route?.path === 'string' ? { route: req.route.path as string } : undefined
+      answer = verifyNow(verifier, incoming, route)
     } catch (e) {
+      recordUnbuilt(verifier.config, req.method, e)
       sendProblem(res, e)
       return
     }

@@ -2,12 +2,13 @@ import { Readable } from 'node:stream'
 import { splitTarget } from '@sigil/core/internal'
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
-import { isPromise, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
+import { isPromise, markVerified, replayCheckedBy, type Verified, type VerifyContext, verifiedBy } from '../../internal/incoming.js'
 import { pushBody } from '../../internal/node-body.js'
 import { bodyUnread, type NodeIncoming, nodeIncoming } from '../../internal/node-http.js'
 import { toProblem } from '../../internal/problem.js'
 import { checkScopes } from '../../internal/route-requirements.js'
 import { responseSignatureHeaders, type SignResponseOptions } from '../../internal/sign-response.js'
+import { recordUnbuilt } from '../../internal/telemetry.js'
 import { verifyNow } from '../../internal/verifier.js'
 
 /** Per-route settings, in the route's `config.sigil`: `false` exempts the route. */
@@ -69,6 +70,7 @@ const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
     return
   }
   const { verifier, isExempt, signing } = compiled
+  const telemetry = verifier.config.telemetry !== undefined
   // A second registration (a child scope with its own keys or scopes) shares the decorator.
   if (!app.hasRequestDecorator('sigil')) app.decorateRequest('sigil', undefined)
   // preParsing sees the raw payload before Fastify's content-type parsers: digest those bytes,
@@ -91,8 +93,12 @@ const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
       incoming.keepBody = true
       const replayed = replayCheckedBy(earlier)
       if (replayed) incoming.replayChecked = replayed
-      answer = verifyNow(verifier, incoming, route?.scopes ? { requiredScopes: route.scopes } : undefined)
+      const context: VerifyContext | undefined = route?.scopes ? { requiredScopes: route.scopes } : undefined
+      // The route pattern Fastify matched, for telemetry only.
+      const url = telemetry ? request.routeOptions.url : undefined
+      answer = verifyNow(verifier, incoming, url === undefined ? context : { ...context, route: url })
     } catch (e) {
+      recordUnbuilt(verifier.config, request.method, e, telemetry ? request.routeOptions.url : undefined)
       reject(reply, e)
       return
     }

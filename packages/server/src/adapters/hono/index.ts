@@ -7,6 +7,7 @@ import {
   markVerified,
   replayCheckedBy,
   type Verified,
+  type VerifyContext,
   verifiedBy,
   verifyBuilt,
 } from '../../internal/incoming.js'
@@ -113,6 +114,7 @@ export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
   if (typeof consumeBody !== 'boolean') throw optionsError('adapter options', 'consumeBody', 'expected boolean')
   const { verifier, isExempt, signing } = compileAdapter(adapterOptions, HONO_OPTION_NAMES)
   const retain = verifier.config.retainBody
+  const telemetry = verifier.config.telemetry !== undefined
   return async (c, next) => {
     const earlier = c.get('sigil')
     // Stacked sigil(): an outer result counts only if this verifier produced it; another
@@ -128,13 +130,18 @@ export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
     const cached = raw.bodyUsed && !isEmpty(c.req.bodyCache)
     const consume = consumeBody && !cached && raw.body !== null
     try {
-      verified = await verifyBuilt(verifier, () => {
-        const incoming = incomingOf(c, verifier, paths, consume)
-        if (cached) incoming.body = () => cachedBody(c)
-        const replayed = replayCheckedBy(earlier)
-        if (replayed) incoming.replayChecked = replayed
-        return incoming
-      })
+      verified = await verifyBuilt(
+        verifier,
+        () => {
+          const incoming = incomingOf(c, verifier, paths, consume)
+          if (cached) incoming.body = () => cachedBody(c)
+          const replayed = replayCheckedBy(earlier)
+          if (replayed) incoming.replayChecked = replayed
+          return incoming
+        },
+        routeContext(c, telemetry),
+        c.req.method,
+      )
     } catch (e) {
       return problemResponse(e)
     }
@@ -169,6 +176,26 @@ export function requireScopes(...scopes: string[]): MiddlewareHandler<SigilEnv> 
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * The pattern of the route that will answer (`/v1/orders/:id`), for telemetry: the last matched
+ * route registered for a method (the handler; `use()` and `all()` register `ALL`), else the last
+ * matched one. A registered pattern, never the request's path. (`c.req.matchedRoutes`, not
+ * `hono/route`: that module needs Hono 4.8, the peer range starts at 4.0.)
+ */
+function routeContext(c: Context, telemetry: boolean): VerifyContext | undefined {
+  if (!telemetry) return undefined
+  const routes = c.req.matchedRoutes
+  let route = routes.at(-1)?.path
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const r = routes[i] as { method: string; path: string }
+    if (r.method !== 'ALL') {
+      route = r.path
+      break
+    }
+  }
+  return route === undefined ? undefined : { route }
+}
 
 /** The body as Hono's cache holds it, read (under the verifier's deadline and size limit) when asked. */
 function cachedBody(c: Context): AsyncIterable<Uint8Array> {

@@ -6,6 +6,7 @@ import { VERIFY_CONTEXT_NAMES } from '../../internal/option-names.js'
 import type { VerifyOptions } from '../../internal/options.js'
 import { type ExemptRule, exemptMatcher } from '../../internal/route-requirements.js'
 import { type SignResponseOptions, signNodeResponse } from '../../internal/sign-response.js'
+import { recordUnbuilt } from '../../internal/telemetry.js'
 import { type Verifier, verifyNow } from '../../internal/verifier.js'
 import { verifierFor } from '../../internal/verify.js'
 
@@ -40,6 +41,7 @@ export function verifyNodeRequest(
     const verified = verifyNow(verifier, incomingFromNode(req, verifier, context), context)
     return isPromise(verified) ? verified : Promise.resolve(verified)
   } catch (e) {
+    recordUnbuilt(verifier.config, req.method, e, context?.route)
     return Promise.reject(e)
   }
 }
@@ -100,6 +102,7 @@ export function withSigil(
       const answer = verifyNow(verifier, incomingFromNode(req, verifier), context)
       verified = isPromise(answer) ? await answer : answer
     } catch (e) {
+      recordUnbuilt(verifier.config, req.method, e)
       sendProblem(res, e)
       return
     }
