@@ -101,7 +101,10 @@ export function createDashboard(o: {
       limit: 50,
     })
     const items = page.items as KeyView[]
-    const last = await service.lastUsed(items.map((k) => k.keyId))
+    const last = await service.lastUsed(
+      actorOf(s),
+      items.map((k) => k.keyId),
+    )
     const rows = items
       .map(
         (k) =>

@@ -14,7 +14,7 @@ a{color:var(--accent)}a:focus,button:focus,input:focus,select:focus,summary:focu
 header{display:flex;flex-wrap:wrap;gap:.5rem 1.25rem;align-items:center;padding:.75rem 1rem;border-bottom:1px solid var(--line)}
 header strong{margin-right:auto}nav{display:flex;flex-wrap:wrap;gap:.75rem}
 main{max-width:64rem;margin:0 auto;padding:1rem}
-h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.1rem;margin-top:1.5rem}
+h1{font-size:1.4rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}dd{overflow-wrap:anywhere}h2{font-size:1.1rem;margin-top:1.5rem}
 .table{overflow-x:auto;max-width:100%;margin:.5rem 0;background:linear-gradient(to right,#fff 30%,rgba(255,255,255,0)),linear-gradient(to left,#fff 30%,rgba(255,255,255,0)) 100% 0,radial-gradient(farthest-side at 0 50%,rgba(0,0,0,.22),transparent),radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.22),transparent) 100% 0;background-repeat:no-repeat;background-size:40px 100%,40px 100%,14px 100%,14px 100%;background-attachment:local,local,scroll,scroll}
 table{border-collapse:collapse;width:100%;min-width:32rem}caption{caption-side:top;text-align:left;color:var(--muted);font-size:.9rem;padding:.25rem 0}
 .table:focus{outline:3px solid #f5a623;outline-offset:2px}
@@ -155,7 +155,7 @@ export function usageChart(days: UsageDayView[], from: string, to: string): stri
   const max = Math.max(0, ...all.map((d) => d.accepted + sum(d.rejected)))
   const ticks = axisTicks(max)
   const top = ticks[ticks.length - 1] as number
-  const [w, h, left, right, upper, lower] = [640, 260, 56, 8, 22, 46]
+  const [w, h, left, right, upper, lower] = [640, 260, 56, 28, 22, 46]
   const plotW = w - left - right
   const plotH = h - upper - lower
   const y = (v: number) => upper + plotH - (v / top) * plotH
@@ -199,7 +199,7 @@ export function usageChart(days: UsageDayView[], from: string, to: string): stri
   const rejected = all.reduce((a, d) => a + sum(d.rejected), 0)
   const axes = `<line x1="${left}" x2="${left}" y1="${upper}" y2="${upper + plotH}" stroke="#555"/><line x1="${left}" x2="${w - right}" y1="${upper + plotH}" y2="${upper + plotH}" stroke="#555"/>
 <text x="14" y="${upper + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${upper + plotH / 2})" class="axis">Requests per day</text>
-<text x="${left + plotW / 2}" y="${h - 6}" text-anchor="middle" class="axis">Date (UTC, month-day), ${esc(from)} to ${esc(to)}</text>`
+<text x="${left + plotW / 2}" y="${h - 6}" text-anchor="middle" class="axis">Day (UTC, month-day)</text>`
   const legend = [{ name: 'accepted', color: ACCEPTED_COLOR }, ...series.map((s) => ({ name: `rejected: ${s.name}`, color: s.color }))]
     .map((l) => `<li>${swatch(l.color)} ${esc(l.name)}</li>`)
     .join('')
@@ -213,9 +213,13 @@ export function usageChart(days: UsageDayView[], from: string, to: string): stri
   const head = `<tr><th scope="col">Date (UTC)</th><th scope="col">Accepted</th><th scope="col">Rejected</th>${reasons.map((c) => `<th scope="col">Rejected: <code>${esc(c)}</code></th>`).join('')}</tr>`
   const table = tableRegion(
     'Requests per day',
-    `<table class="per-day"><caption>Requests per day, ${esc(from)} to ${esc(to)} (days without requests are not listed)</caption><thead>${head}</thead><tbody>${rows || `<tr><td colspan="${3 + reasons.length}">No requests in this range</td></tr>`}</tbody></table>`,
+    `<table class="per-day"><caption>Requests per day (UTC)</caption><thead>${head}</thead><tbody>${rows || `<tr><td colspan="${3 + reasons.length}">No requests in this range</td></tr>`}</tbody></table>`,
   )
-  return `<figure class="usage"><svg class="chart" viewBox="0 0 ${w} ${h}" role="img" aria-label="Requests per day from ${esc(from)} to ${esc(to)}: ${accepted} accepted, ${rejected} rejected. The table below has each day's numbers.">${grid}${axes}${bars}</svg>
-<figcaption><ul class="legend">${legend}</ul><p class="hint">${accepted} accepted, ${rejected} rejected from ${esc(from)} to ${esc(to)}. Hover a bar for the day's numbers.</p></figcaption></figure>
+  const empty =
+    max === 0
+      ? `<text x="${left + plotW / 2}" y="${upper + plotH / 2}" text-anchor="middle" class="axis">No requests in this range</text>`
+      : ''
+  return `<figure class="usage"><svg class="chart" viewBox="0 0 ${w} ${h}" role="img" aria-label="Requests per day from ${esc(from)} to ${esc(to)}: ${accepted} accepted, ${rejected} rejected. The table below has each day's numbers.">${grid}${axes}${bars}${empty}</svg>
+<figcaption><ul class="legend">${legend}</ul><p class="hint">${accepted} accepted, ${rejected} rejected from ${esc(from)} to ${esc(to)}. Hover a bar for the day's numbers; the table lists every day with requests.</p></figcaption></figure>
 ${table}`
 }

@@ -359,13 +359,14 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
 
     /**
      * The latest accepted request of each key in the last {@link LAST_USED_DAYS} days (ISO), from the usage
-     * source: absent when unused in that range, or when the portal has no usage source. Keys are
-     * the actor's own (the caller listed them through {@link list}).
+     * source: absent when unused in that range, or when the portal has no usage source. A partner
+     * asking about another principal's key gets 404, as everywhere.
      */
-    async lastUsed(keyIds: readonly string[]): Promise<Map<string, string>> {
+    async lastUsed(actor: Actor, keyIds: readonly string[]): Promise<Map<string, string>> {
       const out = new Map<string, string>()
       const source = o.usage
       if (!source) return out
+      if (grantOf(actor).principal !== undefined) await Promise.all(keyIds.map((id) => owned(actor, id)))
       const range = { from: dayOf(now() - (LAST_USED_DAYS - 1) * 86_400_000), to: dayOf(now()) }
       await Promise.all(
         keyIds.map(async (keyId) => {
