@@ -30,7 +30,7 @@ describe('developer portal in a browser', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     const page = await context.newPage()
     page.on('dialog', (d) => void d.accept())
-    await signIn(page, { role: 'operator' })
+    await signIn(page, { role: 'operator', name: 'alice' })
 
     // Keyboard: the first Tab reaches the skip link, Enter on "Create a key" opens the form.
     await page.keyboard.press('Tab')
@@ -88,6 +88,7 @@ describe('developer portal in a browser', () => {
     await page.goto(`${portalOrigin}/events`)
     const log = (await page.locator('tbody').textContent()) ?? ''
     for (const a of ['key.revoke', 'key.rotate', 'key.create', 'session.login']) expect(log).toContain(a)
+    expect(log).toContain('operator:alice')
     await context.close()
   })
 
@@ -95,7 +96,7 @@ describe('developer portal in a browser', () => {
     const other = await store.create({ principal: 'not-acme' })
     const operator = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     const op = await operator.newPage()
-    await signIn(op, { role: 'operator' })
+    await signIn(op, { role: 'operator', name: 'alice' })
     await op.goto(`${portalOrigin}/partners/invite`)
     await op.getByLabel('Principal').fill('acme')
     await op.getByLabel('Most active keys').fill('1')

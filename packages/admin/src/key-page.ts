@@ -217,7 +217,7 @@ export function keyPageBody(p: KeyPageInput): string {
         `<tr><td class="nowrap">${esc(e.at.slice(0, 19).replace('T', ' '))}</td><td>${esc(e.actor)}</td><td>${eventText(e, keyId)}</td></tr>`,
     )
     .join('')
-  const notices = `${p.error ? `<p class="warn" role="alert">${esc(p.error)}</p>` : ''}${p.notice ? `<div class="notice" role="status"><p>${esc(p.notice)}</p></div>` : ''}`
+  const notices = `${p.error ? `<p class="warn" role="alert">${p.sent ? 'Not saved: ' : ''}${esc(p.error)}${p.sent ? ' (<a href="#edit">see the form</a>)' : ''}</p>` : ''}${p.notice ? `<div class="notice" role="status"><p>${esc(p.notice)}</p></div>` : ''}`
   const supersededNote = superseded
     ? `<p class="notice">This key was rotated: it is replaced by <a class="mono" href="/keys/${esc(k.replacedBy)}">${esc(k.replacedBy)}</a>${k.notAfter ? ` and works until ${esc(k.notAfter)}` : ''}. Edit or rotate the new key; this one can only be revoked early.</p>`
     : ''
