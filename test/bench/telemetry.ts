@@ -8,8 +8,8 @@ import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@
 import { signRequest } from '@sigil/client'
 import { randomBytes } from '@sigil/core/internal'
 import { createVerifier, type VerificationTelemetry, type Verifier } from '@sigil/server'
-import { incomingFromRequest } from '@sigil/server/internal'
 import { sigilTelemetry } from '@sigil/server/otel'
+import { incomingFromRequest } from '../../packages/server/src/internal/index.js'
 
 const rounds = Number(process.argv[2] ?? 61)
 const iterations = Number(process.argv[3] ?? 500)

@@ -269,7 +269,10 @@ describe('sigilTelemetry() through verify()', () => {
     const events: VerificationEvent[] = []
     const verifier = createVerifier({ keys, telemetry: { record: (e) => void events.push(e) } })
     await verifier.explain(
-      (await import('@sigil/server/internal')).incomingFromRequest((await signedOrder('/v1/a', LIVE, secret)).request, verifier),
+      (await import('../../packages/server/src/internal/index.js')).incomingFromRequest(
+        (await signedOrder('/v1/a', LIVE, secret)).request,
+        verifier,
+      ),
     )
     expect(events).toEqual([])
     await verify((await signedOrder('/v1/a', LIVE, secret)).request, verifier)

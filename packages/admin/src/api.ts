@@ -33,8 +33,11 @@ const RENAMED: Renames = {
   graceSeconds: ['graceMs', 'milliseconds'],
 }
 
-/** Parse a body or query; an unknown field is refused naming the closest known one (the options toolkit's wording). */
-function parse<T>(schema: ZodType<T>, value: unknown): T {
+/**
+ * Parse a body, query or dashboard form with the API's schemas; an unknown field is refused
+ * naming the closest known one (the options toolkit's wording).
+ */
+export function parseInput<T>(schema: ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value)
   if (!r.success) {
     const { field, message } = describeZodError(r.error, schema, RENAMED)
@@ -71,25 +74,26 @@ export function createApiHandler(o: { service: KeyService; verifier: Verifier; p
       const q = Object.fromEntries(query)
       const m = /^\/api\/v1\/keys\/([A-Za-z0-9]{1,64})(\/rotate|\/revoke|\/usage)?$/.exec(path)
       if (path === '/api/v1/keys') {
-        if (req.method === 'POST') return sendJson(res, 201, await service.create(actor, parse(s.createKeyBody, bodyJson(v.body))))
-        if (req.method === 'GET') return sendJson(res, 200, await service.list(actor, parse(s.listKeysQuery, q)))
+        if (req.method === 'POST') return sendJson(res, 201, await service.create(actor, parseInput(s.createKeyBody, bodyJson(v.body))))
+        if (req.method === 'GET') return sendJson(res, 200, await service.list(actor, parseInput(s.listKeysQuery, q)))
       } else if (path === '/api/v1/events' && req.method === 'GET') {
-        return sendJson(res, 200, await service.events(actor, parse(s.eventsQuery, q)))
+        return sendJson(res, 200, await service.events(actor, parseInput(s.eventsQuery, q)))
       } else if (m) {
         const keyId = m[1] as string
         const sub = m[2]
         if (!sub && req.method === 'GET') return sendJson(res, 200, await service.get(actor, keyId))
         if (!sub && req.method === 'PATCH') {
-          const r = await service.update(actor, keyId, parse(s.updateKeyBody, bodyJson(v.body)))
+          const r = await service.update(actor, keyId, parseInput(s.updateKeyBody, bodyJson(v.body)))
           return sendJson(res, 200, { ...r.key, ...(r.warnings.length ? { warnings: r.warnings } : {}) })
         }
         if (sub === '/rotate' && req.method === 'POST')
-          return sendJson(res, 201, await service.rotate(actor, keyId, parse(s.rotateKeyBody, bodyJson(v.body))))
+          return sendJson(res, 201, await service.rotate(actor, keyId, parseInput(s.rotateKeyBody, bodyJson(v.body))))
         if (sub === '/revoke' && req.method === 'POST') {
           const r = await service.revoke(actor, keyId)
           return sendJson(res, 200, { ...r.key, ...(r.warnings.length ? { warnings: r.warnings } : {}) })
         }
-        if (sub === '/usage' && req.method === 'GET') return sendJson(res, 200, await service.usage(actor, keyId, parse(s.usageQuery, q)))
+        if (sub === '/usage' && req.method === 'GET')
+          return sendJson(res, 200, await service.usage(actor, keyId, parseInput(s.usageQuery, q)))
       }
       throw new AdminError(404, 'NOT_FOUND', 'no such endpoint')
     } catch (e) {

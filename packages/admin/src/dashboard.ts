@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parseInput } from './api.js'
+import { editFromForm, type KeyView, keyPageBody, lastUsedCell } from './key-page.js'
 import { createLinkToken, type LinkClaims, readLinkToken } from './links.js'
-import { CSS, csrfField, esc, JS, layout, type PageUser, secretBox, usageChart } from './pages.js'
-import { type Actor, AdminError, actorName, instantOf, type KeyService } from './service.js'
+import { CSS, csrfField, esc, JS, layout, type PageUser, secretBox, tableRegion } from './pages.js'
+import { updateKeyBody } from './schemas.js'
+import { type Actor, AdminError, actorName, grantOf, instantOf, type KeyService, LAST_USED_DAYS } from './service.js'
 import { csrfMatches, type PortalSessions, type Session } from './sessions.js'
 
 const MAX_FORM_BYTES = 64 * 1024
@@ -72,6 +75,7 @@ export function createDashboard(o: {
     role: s.claims.role,
     csrf: s.csrf,
     ...(s.claims.role === 'partner' ? { principal: s.claims.principal } : {}),
+    ...(s.claims.role === 'operator' && s.claims.name ? { name: s.claims.name } : {}),
   })
   const actorOf = (s: Session): Actor => ({ kind: 'session', claims: s.claims })
 
@@ -96,10 +100,15 @@ export function createDashboard(o: {
       ...(query.get('after') ? { after: query.get('after') as string } : {}),
       limit: 50,
     })
-    const rows = (page.items as Array<Record<string, unknown>>)
+    const items = page.items as KeyView[]
+    const last = await service.lastUsed(
+      actorOf(s),
+      items.map((k) => k.keyId),
+    )
+    const rows = items
       .map(
         (k) =>
-          `<tr><td><a class="mono" href="/keys/${esc(k.keyId)}">${esc(k.keyId)}</a></td><td>${esc(k.principal)}</td><td class="status-${esc(k.status)}">${esc(k.status)}</td><td>${esc((k.scopes as string[]).join(' '))}</td><td>${esc(String(k.createdAt).slice(0, 10))}</td></tr>`,
+          `<tr><td><a class="mono key-id" href="/keys/${esc(k.keyId)}">${esc(k.keyId)}</a></td><td>${esc(k.principal)}</td><td class="status-${esc(k.status)}">${esc(k.replacedBy && k.status === 'active' ? 'active (rotated)' : k.status)}</td><td>${esc(k.scopes.join(' '))}</td><td class="nowrap">${esc(k.createdAt.slice(0, 10))}</td><td class="nowrap">${lastUsedCell(last.get(k.keyId), now(), LAST_USED_DAYS, service.hasUsage)}</td></tr>`,
       )
       .join('')
     const opts = ['', 'active', 'revoked', 'expired']
@@ -114,7 +123,7 @@ export function createDashboard(o: {
         `<p><a href="/keys/new">Create a key</a></p>
 <form method="get" action="/keys" class="inline" role="search"><div><label for="q">Search</label><input id="q" name="q" type="text" value="${esc(q)}"></div>
 <div><label for="status">Status</label><select id="status" name="status">${opts}</select></div><button type="submit">Filter</button></form>
-<div class="table"><table><caption class="hint">${page.items.length} key(s)</caption><thead><tr><th scope="col">Key id</th><th scope="col">Principal</th><th scope="col">Status</th><th scope="col">Scopes</th><th scope="col">Created</th></tr></thead><tbody>${rows || '<tr><td colspan="5">No keys</td></tr>'}</tbody></table></div>${next}`,
+${tableRegion('Keys', `<table><caption>${page.items.length === 1 ? '1 key' : `${page.items.length} keys`}${page.next ? ' on this page' : ''}</caption><thead><tr><th scope="col">Key id</th><th scope="col">Principal</th><th scope="col">Status</th><th scope="col">Scopes</th><th scope="col">Created</th><th scope="col" class="nowrap">Last used</th></tr></thead><tbody>${rows || '<tr><td colspan="6">No keys</td></tr>'}</tbody></table>`)}${next}`,
         u,
       ),
     )
@@ -142,45 +151,44 @@ export function createDashboard(o: {
     )
   }
 
-  async function keyPage(res: ServerResponse, s: Session, keyId: string): Promise<void> {
-    const u = userOf(s)
-    const k = (await service.get(actorOf(s), keyId)) as Record<string, unknown>
+  async function keyPage(
+    res: ServerResponse,
+    s: Session,
+    keyId: string,
+    o: { query?: URLSearchParams; error?: string; status?: number; sent?: URLSearchParams } = {},
+  ): Promise<void> {
+    const actor = actorOf(s)
+    const k = (await service.get(actor, keyId)) as KeyView
+    const notice = o.query ? noticeOf(o.query, k) : undefined
     const to = new Date(now()).toISOString().slice(0, 10)
     const from = new Date(now() - 29 * 86_400_000).toISOString().slice(0, 10)
-    const usage = await service.usage(actorOf(s), keyId, { from, to })
-    const reasons = Object.entries(usage.totals.rejected)
-      .sort((a, b) => b[1] - a[1])
-      .map(([code, n]) => `<tr><td><code>${esc(code)}</code></td><td>${n}</td></tr>`)
-      .join('')
-    const active = k.status === 'active'
-    const actions = active
-      ? `<h2>Rotate</h2><form method="post" action="/keys/${esc(keyId)}/rotate" class="inline">${csrfField(u)}
-<div><label for="grace">Old key keeps working for <span class="hint">(hours)</span></label><input id="grace" name="graceHours" type="number" min="0" max="720" value="24"></div><button type="submit">Rotate key</button></form>
-<h2>Revoke</h2><form method="post" action="/keys/${esc(keyId)}/revoke" data-confirm="Revoke ${esc(keyId)}? Requests signed with it fail at once.">${csrfField(u)}
-<p><input id="confirm" name="confirm" type="checkbox" value="yes" required> <label for="confirm" class="check">I understand that requests signed with this key will fail at once</label></p><button class="danger" type="submit">Revoke key</button></form>`
-      : ''
-    const dl = [
-      ['Principal', k.principal],
-      ['Status', k.test ? `${k.status} (test key)` : k.status],
-      ['Scopes', (k.scopes as string[]).join(' ') || '(none)'],
-      ['Created', k.createdAt],
-      ...(k.expiresAt ? [['Expires', k.expiresAt]] : []),
-      ...(k.notAfter ? [['Works until', k.notAfter]] : []),
-      ...(k.revokedAt ? [['Revoked', k.revokedAt]] : []),
-      ...(k.replacedBy ? [['Replaced by', k.replacedBy]] : []),
-    ]
-      .map(([t, d]) => `<dt>${esc(t)}</dt><dd>${esc(d)}</dd>`)
-      .join('')
-    html(
-      res,
-      200,
-      layout(
-        `Key ${keyId}`,
-        `<dl>${dl}</dl><h2>Usage, last 30 days</h2>${usageChart(usage.days, from, to)}
-<h2>Rejections by reason</h2><div class="table"><table><thead><tr><th scope="col">Code</th><th scope="col">Requests</th></tr></thead><tbody>${reasons || '<tr><td colspan="2">None</td></tr>'}</tbody></table></div>${actions}`,
-        u,
-      ),
-    )
+    const [usage, history] = await Promise.all([service.usage(actor, keyId, { from, to }), service.history(actor, keyId)])
+    const body = keyPageBody({
+      k,
+      user: userOf(s),
+      grant: grantOf(actor),
+      now: now(),
+      usage,
+      hasUsage: service.hasUsage,
+      lastUsedDays: LAST_USED_DAYS,
+      history: history as Array<{ at: string; actor: string; action: string; keyId?: string; detail?: Record<string, unknown> }>,
+      propagation: service.propagation(),
+      ...(notice ? { notice } : {}),
+      ...(o.error ? { error: o.error } : {}),
+      ...(o.sent ? { sent: o.sent } : {}),
+    })
+    html(res, o.status ?? 200, layout(`Key ${keyId}`, body, userOf(s)))
+  }
+
+  /** The notice after a change, from the redirect's query: what happened and when it reaches other instances. */
+  function noticeOf(query: URLSearchParams, k: KeyView): string | undefined {
+    const done = query.get('done')
+    const later = service.propagation(query.get('told') === 'no') ?? 'Other instances were told at once.'
+    // A link with ?done=revoked on a live key says nothing (it did not come from a revocation).
+    if (done === 'revoked' && k.status === 'revoked') return `Key revoked. ${later}`
+    if (done === 'updated') return `Changes saved. ${later}`
+    if (done === 'unchanged') return 'Nothing to change: the form matched the key.'
+    return undefined
   }
 
   async function eventsPage(res: ServerResponse, s: Session, query: URLSearchParams): Promise<void> {
@@ -189,7 +197,7 @@ export function createDashboard(o: {
     const rows = (page.items as Array<Record<string, unknown>>)
       .map(
         (e) =>
-          `<tr><td>${esc(e.at)}</td><td>${esc(e.actor)}</td><td>${esc(e.action)}</td><td class="mono">${e.keyId ? `<a href="/keys/${esc(e.keyId)}">${esc(e.keyId)}</a>` : ''}</td><td>${esc(e.principal)}</td></tr>`,
+          `<tr><td class="nowrap">${esc(String(e.at).slice(0, 19).replace('T', ' '))}</td><td>${esc(e.actor)}</td><td>${esc(e.action)}</td><td class="mono">${e.keyId ? `<a href="/keys/${esc(e.keyId)}">${esc(e.keyId)}</a>` : ''}</td><td>${esc(e.principal)}</td></tr>`,
       )
       .join('')
     const next = page.next ? `<p><a href="/events?before=${page.next}">Older</a></p>` : ''
@@ -198,28 +206,26 @@ export function createDashboard(o: {
       200,
       layout(
         'Audit log',
-        `<div class="table"><table><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Key</th><th scope="col">Principal</th></tr></thead><tbody>${rows || '<tr><td colspan="5">Nothing yet</td></tr>'}</tbody></table></div>${next}`,
+        `${tableRegion('Audit log', `<table><caption>Who did what, newest first</caption><thead><tr><th scope="col">When (UTC)</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Key</th><th scope="col">Principal</th></tr></thead><tbody>${rows || '<tr><td colspan="5">Nothing yet</td></tr>'}</tbody></table>`)}${next}`,
         userOf(s),
       ),
     )
   }
 
-  function invitePage(res: ServerResponse, s: Session, link?: string): void {
+  function invitePage(res: ServerResponse, s: Session, sent?: { link: string; claims: Extract<LinkClaims, { role: 'partner' }> }): void {
     const u = userOf(s)
-    html(
-      res,
-      200,
-      layout(
-        'Invite a partner',
-        `${link ? `<p>Send this one-time link to the partner's developer (valid 7 days, usable once). They will manage their own keys within the limits below.</p><div class="secret"><code id="token">${esc(link)}</code><button type="button" data-copy="token">Copy</button></div>` : ''}
-<form method="post" action="/partners/invite">${csrfField(u)}
+    // After an invite: the link and the limits it carries, not a blank form under "the limits below".
+    const body = sent
+      ? `<div class="notice" role="status"><p>Send this one-time link to the partner's developer (valid 7 days, usable once). They will manage their own keys within these limits:</p>
+<dl><dt>Principal</dt><dd>${esc(sent.claims.principal)}</dd><dt>Most working keys</dt><dd>${sent.claims.maxKeys}</dd><dt>Scopes they may grant</dt><dd>${esc(sent.claims.allowedScopes.join(' ') || '(none)')}</dd></dl></div>
+<div class="secret"><code id="token">${esc(sent.link)}</code><button type="button" data-copy="token">Copy</button></div>
+<p><a href="/partners/invite">Invite another partner</a> · <a href="/keys">Back to keys</a></p>`
+      : `<form method="post" action="/partners/invite">${csrfField(u)}
 <label for="principal">Principal</label><input id="principal" name="principal" type="text" required maxlength="256">
 <label for="maxKeys">Most active keys <span class="hint">(a key still in a rotation grace counts)</span></label><input id="maxKeys" name="maxKeys" type="number" min="1" max="1000" value="3" required>
 <label for="allowedScopes">Scopes they may grant <span class="hint">separated by spaces</span></label><input id="allowedScopes" name="allowedScopes" type="text">
-<p><button type="submit">Create invite link</button></p></form>`,
-        u,
-      ),
-    )
+<p><button type="submit">Create invite link</button></p></form>`
+    html(res, sent ? 201 : 200, layout(sent ? 'Invite link created' : 'Invite a partner', body, u))
   }
 
   return async function dashboard(
@@ -330,7 +336,7 @@ export function createDashboard(o: {
       if (session.claims.role !== 'operator') throw new AdminError(403, 'FORBIDDEN', 'operators only')
       if (req.method === 'GET') return invitePage(res, session)
       if (form) {
-        const claims: LinkClaims = {
+        const claims: Extract<LinkClaims, { role: 'partner' }> = {
           role: 'partner',
           principal: (form.get('principal') ?? '').trim(),
           maxKeys: Number(form.get('maxKeys') ?? '1'),
@@ -348,31 +354,48 @@ export function createDashboard(o: {
           principal: claims.principal,
           detail: { maxKeys: claims.maxKeys, allowedScopes: claims.allowedScopes },
         })
-        return invitePage(res, session, `${origin}/login?token=${encodeURIComponent(token)}`)
+        return invitePage(res, session, { link: `${origin}/login?token=${encodeURIComponent(token)}`, claims })
       }
     }
-    const m = /^\/keys\/([A-Za-z0-9]{1,64})(\/rotate|\/revoke)?$/.exec(path)
+    const m = /^\/keys\/([A-Za-z0-9]{1,64})(\/rotate|\/revoke|\/edit)?$/.exec(path)
     if (m) {
       const keyId = m[1] as string
-      if (!m[2] && req.method === 'GET') return keyPage(res, session, keyId)
+      if (!m[2] && req.method === 'GET') {
+        return keyPage(res, session, keyId, { query })
+      }
+      if (m[2] === '/edit' && form) {
+        // The API's schema and the store's rule (the actor's grant), as for PATCH /api/v1/keys/:id.
+        try {
+          const k = (await service.get(actor, keyId)) as KeyView
+          const edit = parseInput(updateKeyBody, editFromForm(form, k))
+          if (Object.keys(edit).length === 0) return redirect(res, `/keys/${keyId}?done=unchanged`)
+          const r = await service.update(actor, keyId, edit)
+          return redirect(res, `/keys/${keyId}?done=updated${r.warnings.length ? '&told=no' : ''}`)
+        } catch (e) {
+          if (e instanceof AdminError && e.status !== 404)
+            return keyPage(res, session, keyId, { error: e.message, status: e.status, sent: form })
+          throw e
+        }
+      }
       if (m[2] === '/rotate' && form) {
         const hours = Number(form.get('graceHours') ?? '24')
         if (!Number.isFinite(hours) || hours < 0 || hours > 720) throw new AdminError(400, 'INVALID_REQUEST', 'grace must be 0-720 hours')
         const r = await service.rotate(actor, keyId, { graceMs: Math.round(hours * 3_600_000) })
+        const later = service.propagation(r.warnings.length > 0)
         return html(
           res,
           201,
           layout(
             'Key rotated',
-            `${secretBox(r.token)}<p>New key <a class="mono" href="/keys/${esc(r.keyId)}">${esc(r.keyId)}</a>. The old key ${esc(keyId)} works until ${esc(r.previous.notAfter ?? 'now')}.</p>`,
+            `${secretBox(r.token)}<p>New key <a class="mono" href="/keys/${esc(r.keyId)}">${esc(r.keyId)}</a>. The old key <a class="mono" href="/keys/${esc(keyId)}">${esc(keyId)}</a> works until ${esc(r.previous.notAfter ?? 'now')}.</p>${later ? `<p class="notice" role="status">${esc(later)} The old key's end of grace reaches them as late as that.</p>` : ''}`,
             u,
           ),
         )
       }
       if (m[2] === '/revoke' && form) {
         if (form.get('confirm') !== 'yes') throw new AdminError(400, 'INVALID_REQUEST', 'confirm the revocation')
-        await service.revoke(actor, keyId)
-        return redirect(res, `/keys/${keyId}`)
+        const r = await service.revoke(actor, keyId)
+        return redirect(res, `/keys/${keyId}?done=revoked${r.warnings.length ? '&told=no' : ''}`)
       }
     }
     throw new AdminError(404, 'NOT_FOUND', 'no such page')

@@ -118,7 +118,11 @@ export const usageReport = z
     from: z.string(),
     to: z.string(),
     days: z.array(z.object({ date: z.string(), accepted: z.number(), rejected: z.record(z.string(), z.number()) })),
-    totals: z.object({ accepted: z.number(), rejected: z.record(z.string(), z.number()) }),
+    totals: z.object({
+      accepted: z.number(),
+      rejected: z.record(z.string(), z.number()),
+      lastUsedAt: z.iso.datetime().optional().describe('The latest accepted request in the range (absent: none).'),
+    }),
   })
   .meta({ id: 'Usage' })
 

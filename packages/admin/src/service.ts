@@ -1,5 +1,13 @@
 import { ConfigurationError, SigilError } from '@sigil/core'
-import { authorizeKeyAccess, FULL_GRANT, type KeyGrant, type KeyInfo, type KeyStore, type KeyUpdate } from '@sigil/keys'
+import {
+  authorizeKeyAccess,
+  FULL_GRANT,
+  KEY_CHANGE_PROPAGATION,
+  type KeyGrant,
+  type KeyInfo,
+  type KeyStore,
+  type KeyUpdate,
+} from '@sigil/keys'
 import type { AuditEvent, AuditLog } from './audit.js'
 import type { LinkClaims } from './links.js'
 
@@ -18,8 +26,9 @@ export type UsageSource = (
   keyId: string
   from: string
   to: string
-  days: Array<{ date: string; accepted: number; rejected: Record<string, number> }>
-  totals: { accepted: number; rejected: Record<string, number> }
+  days: Array<{ date: string; accepted: number; rejected: Record<string, number>; lastUsedAt?: Date }>
+  /** `lastUsedAt`: the latest accepted request signed with the key in the range. */
+  totals: { accepted: number; rejected: Record<string, number>; lastUsedAt?: Date }
 }>
 
 /** Who is acting: an API client (admin key), the operator, or a partner limited to one principal. */
@@ -86,6 +95,12 @@ export function grantOf(actor: Actor): KeyGrant {
   }
 }
 
+/** Days read for a key's "last used" in the keys list: the detail page's usage range. */
+export const LAST_USED_DAYS = 30
+
+/** How many of a principal's latest audit events the key detail's history reads. */
+const HISTORY_SCAN = 500
+
 const GRANT_CODES = new Set(['PRINCIPAL_NOT_ALLOWED', 'SCOPE_NOT_ALLOWED', 'EXPIRY_NOT_ALLOWED', 'LIMITS_NOT_ALLOWED', 'KEY_LIMIT'])
 
 /**
@@ -111,6 +126,9 @@ async function store<T>(p: Promise<T>): Promise<T> {
     throw refusal(e)
   }
 }
+
+const latest = (ds: ReadonlyArray<Date | undefined>): Date | undefined =>
+  ds.reduce<Date | undefined>((a, d) => (d && (!a || d > a) ? d : a), undefined)
 
 const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/
 
@@ -187,7 +205,7 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
       await o.announce(change)
       return undefined
     } catch {
-      return 'the change is stored, but other instances were not told; they see it when their key cache expires'
+      return `the change is stored, but other instances were not told; ${KEY_CHANGE_PROPAGATION}`
     }
   }
 
@@ -202,7 +220,21 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
     if (mirror) await mirror.append(e)
   }
 
+  const dayOf = (t: number) => new Date(t).toISOString().slice(0, 10)
+
   return {
+    /**
+     * When a key change reaches other instances: at once when announced, otherwise within the
+     * key-cache TTL (the CLI's words, `KEY_CHANGE_PROPAGATION`). Undefined: at once.
+     */
+    propagation(announceFailed = false): string | undefined {
+      if (!o.announce) return `This portal announces no changes (no fan-out): ${KEY_CHANGE_PROPAGATION}.`
+      return announceFailed ? `Other instances were not told (the announcement failed): ${KEY_CHANGE_PROPAGATION}.` : undefined
+    },
+
+    /** Whether the portal reads usage (last use, the chart); without a source both read as empty. */
+    hasUsage: o.usage !== undefined,
+
     async create(
       actor: Actor,
       input: {
@@ -311,17 +343,52 @@ export function createKeyService(o: { store: KeyStore; audit: AuditLog; announce
     async usage(actor: Actor, keyId: string, range: { from?: string; to?: string }) {
       await owned(actor, keyId)
       if (!o.usage) {
-        const today = new Date(now()).toISOString().slice(0, 10)
+        const today = dayOf(now())
         return { keyId, from: range.from ?? today, to: range.to ?? today, days: [], totals: { accepted: 0, rejected: {} } }
       }
       const r = await o.usage(keyId, range)
+      const last = r.totals.lastUsedAt ?? latest(r.days.map((d) => d.lastUsedAt))
       return {
         keyId: r.keyId,
         from: r.from,
         to: r.to,
         days: r.days.map((d) => ({ date: d.date, accepted: d.accepted, rejected: d.rejected })),
-        totals: { accepted: r.totals.accepted, rejected: r.totals.rejected },
+        totals: { accepted: r.totals.accepted, rejected: r.totals.rejected, ...(last ? { lastUsedAt: last.toISOString() } : {}) },
       }
+    },
+
+    /**
+     * The latest accepted request of each key in the last {@link LAST_USED_DAYS} days (ISO), from the usage
+     * source: absent when unused in that range, or when the portal has no usage source. A partner
+     * asking about another principal's key gets 404, as everywhere.
+     */
+    async lastUsed(actor: Actor, keyIds: readonly string[]): Promise<Map<string, string>> {
+      const out = new Map<string, string>()
+      const source = o.usage
+      if (!source) return out
+      if (grantOf(actor).principal !== undefined) await Promise.all(keyIds.map((id) => owned(actor, id)))
+      const range = { from: dayOf(now() - (LAST_USED_DAYS - 1) * 86_400_000), to: dayOf(now()) }
+      await Promise.all(
+        keyIds.map(async (keyId) => {
+          const r = await source(keyId, range)
+          const last = r.totals.lastUsedAt ?? latest(r.days.map((d) => d.lastUsedAt))
+          if (last) out.set(keyId, last.toISOString())
+        }),
+      )
+      return out
+    },
+
+    /**
+     * A key's history, newest first: the audit events naming it, and the rotation that created
+     * it, among the latest events of its principal. Who did what comes from the store's log.
+     */
+    async history(actor: Actor, keyId: string, limit = 20) {
+      const k = await owned(actor, keyId)
+      const items = await audit.list({ limit: HISTORY_SCAN, principal: k.principal })
+      return items
+        .filter((e) => e.keyId === keyId || e.detail?.replacedBy === keyId)
+        .slice(0, limit)
+        .map(eventJson)
     },
 
     async events(actor: Actor, q: { limit?: number; before?: number }) {

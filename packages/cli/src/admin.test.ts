@@ -93,4 +93,31 @@ describe('sigil admin', () => {
     expect(a.err()).toContain('--scopes')
     expect(a.out()).toBe('')
   })
+
+  it('login --operator NAME signs the operator in under that name: the portal and the audit log say who', async () => {
+    const a = io()
+    expect(await run(['admin', 'login', '--operator', 'alice', '--url', url], a.cli)).toBe(0)
+    const link = new URL(a.out().trim())
+    const login = await fetch(`${url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }).toString(),
+    })
+    expect(login.status).toBe(303)
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string
+    const keys = await (await fetch(`${url}/keys`, { headers: { cookie } })).text()
+    expect(keys).toContain('Operator alice')
+    const events = await (await fetch(`${url}/events`, { headers: { cookie } })).text()
+    expect(events).toMatch(/operator:alice<\/td><td>session\.login/)
+  })
+
+  it('login refuses two different names and a name with control characters', async () => {
+    const a = io()
+    expect(await run(['admin', 'login', '--operator', 'alice', '--name', 'bob'], a.cli)).toBe(EXIT.USAGE)
+    expect(a.err()).toContain('--operator')
+    const b = io()
+    expect(await run(['admin', 'login', '--operator', 'al\u0007ice'], b.cli)).toBe(EXIT.USAGE)
+    expect(b.out()).toBe('')
+  })
 })

@@ -1,9 +1,7 @@
+import { KEY_CHANGE_PROPAGATION } from '@sigil/keys'
 import type { KeyChangeMessage } from '@sigil/redis'
 import { EXIT } from './exit-codes.js'
 import type { CliIo } from './io.js'
-
-/** How long a change takes to reach other servers without fan-out: `createCachedKeyStore`'s default TTL. */
-export const DEFAULT_CACHE_TTL_TEXT = '30 s'
 
 /**
  * After any change that alters a verify outcome (revoke, rotate, scopes, expiry), tell every running server through Redis pub/sub (the same channel
@@ -26,9 +24,7 @@ export async function announceKeyChanges(io: CliIo, messages: readonly KeyChange
   const what = messages.length === 1 ? `${messages[0]?.keyId} is ${messages[0]?.type}` : `${messages.length} keys changed`
   const url = io.env.SIGIL_REDIS_URL
   if (!url) {
-    io.stderr.write(
-      `note: ${what} in the store; servers that cache keys apply it within their key-cache TTL (${DEFAULT_CACHE_TTL_TEXT} by default). Set SIGIL_REDIS_URL to announce it at once.\n`,
-    )
+    io.stderr.write(`note: ${what} in the store; ${KEY_CHANGE_PROPAGATION}. Set SIGIL_REDIS_URL to announce it at once.\n`)
     return EXIT.OK
   }
   const [{ publishKeyChange, RECOMMENDED_REDIS_OPTIONS }, { Redis }] = await Promise.all([import('@sigil/redis'), import('ioredis')])

@@ -24,6 +24,20 @@ export interface CachedKeyStoreOptions {
   now?: () => number
 }
 
+/** {@link createCachedKeyStore}'s default `ttlMs`: how long a found key is served from memory. */
+export const DEFAULT_KEY_CACHE_TTL_MS = 30_000
+
+/**
+ * How late a key change (revoke, rotate, scopes, expiry, limits) reaches servers that cache keys
+ * and hear of no announcement (no fan-out): the words the CLI and the portal both print.
+ *
+ * @example
+ * ```ts
+ * console.error(`note: key revoked; ${KEY_CHANGE_PROPAGATION}`)
+ * ```
+ */
+export const KEY_CHANGE_PROPAGATION = `servers that cache keys apply it within their key-cache TTL (${DEFAULT_KEY_CACHE_TTL_MS / 1000} s by default)`
+
 /** Returned by {@link KeyCache.getSync} when the cache cannot answer without asking the store. */
 export const CACHE_MISS: unique symbol = Symbol('sigil.cache-miss')
 
@@ -117,7 +131,7 @@ function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
 export function createCachedKeyStore<S extends KeyResolver>(store: S, options: CachedKeyStoreOptions = {}): CachedKeyStore<S> {
   const parsed = schema.safeParse(options)
   if (!parsed.success) throw zodOptionsError('cache options', parsed.error, schema)
-  const ttl = options.ttlMs ?? 30_000
+  const ttl = options.ttlMs ?? DEFAULT_KEY_CACHE_TTL_MS
   const negTtl = options.negativeTtlMs ?? 2_000
   const negMax = options.negativeMax ?? 1_000
   const loadTimeout = options.loadTimeoutMs ?? 2_000

@@ -4,6 +4,8 @@ export {
   type CachedKeyStore,
   type CachedKeyStoreOptions,
   createCachedKeyStore,
+  DEFAULT_KEY_CACHE_TTL_MS,
+  KEY_CHANGE_PROPAGATION,
   type KeyCache,
   type KeyCacheStats,
 } from './cached-key-store.js'

@@ -14,8 +14,9 @@ export const ADMIN_COMMANDS: Record<string, { summary: string; usage: string }> 
     usage: 'sigil admin serve [--port 8080] [--host 127.0.0.1] [--public-url URL] [--store PATH | --database-url URL]',
   },
   login: {
-    summary: 'print a one-time operator sign-in link (15 min); the audit log names the operator NAME (default SIGIL_ACTOR, else user@host)',
-    usage: 'sigil admin login [--url URL] [--name NAME]',
+    summary:
+      'print a one-time operator sign-in link (15 min); the portal and its audit log name the operator NAME (default SIGIL_ACTOR, else user@host; --name is the same)',
+    usage: 'sigil admin login [--operator NAME] [--url URL]',
   },
   invite: {
     summary: 'print a one-time partner invite link',
@@ -55,6 +56,7 @@ export const admin: Command = async (args, ctx) => {
     const { values, positionals } = parseCommandArgs(rest, {
       url: { type: 'string' },
       name: { type: 'string' },
+      operator: { type: 'string' },
       principal: { type: 'string' },
       'max-keys': { type: 'string' },
       scopes: { type: 'string' },
@@ -65,7 +67,12 @@ export const admin: Command = async (args, ctx) => {
     const secret = await adminSecret(ctx)
     let token: string
     if (sub === 'login') {
-      const name = (values.name ?? cliActor(ctx.io).replace(/^cli:/, '')).slice(0, 128)
+      if (values.operator !== undefined && values.name !== undefined && values.operator !== values.name)
+        throw usageError('--operator and --name are the same option: give one')
+      const given = values.operator ?? values.name
+      if (given !== undefined && !/^[\p{L}\p{N} _.@+-]{1,128}$/u.test(given))
+        throw usageError('--operator: 1-128 letters, digits, spaces and _ . @ + - (it names the operator in the audit log)')
+      const name = (given ?? cliActor(ctx.io).replace(/^cli:/, '')).slice(0, 128)
       token = createLinkToken(secret, { role: 'operator', name }, ctx.io.now ? { now: ctx.io.now } : {})
     } else {
       if (!values.principal) throw usageError(`--principal is required\nusage: ${ADMIN_COMMANDS.invite?.usage}`)
