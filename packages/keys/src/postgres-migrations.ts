@@ -75,4 +75,11 @@ CREATE INDEX IF NOT EXISTS "{name}_events_principal" ON {schema}."{name}_events"
 ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS test boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    // Row format (issue 25 item 2): NULL on rows written before, read by their content.
+    version: 5,
+    sql: `
+ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS format integer;
+`,
+  },
 ]

@@ -72,4 +72,11 @@ CREATE INDEX IF NOT EXISTS "{table}_events_principal" ON "{table}_events" (princ
 ALTER TABLE "{table}" ADD COLUMN test INTEGER NOT NULL DEFAULT 0 CHECK (test IN (0, 1));
 `,
   },
+  {
+    // Row format (issue 25 item 2): NULL on rows written before, read by their content.
+    version: 5,
+    sql: `
+ALTER TABLE "{table}" ADD COLUMN format INTEGER;
+`,
+  },
 ]
