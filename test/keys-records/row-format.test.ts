@@ -187,6 +187,22 @@ describe.each([
     await again.close()
   })
 
+  it('an edit of an old row (scopes) persists its conversion under a new record MAC', async () => {
+    const f = await make()
+    const k = f.keys
+    const s = await f.open()
+    await s.update(k.rateOnly.keyId, { addScopes: ['orders:write'] })
+    expect(await f.raw(k.rateOnly.keyId)).toEqual({ limits: { rate: { points: 2, windowMs: 3_600_000 } }, format: KEY_ROW_FORMAT })
+    await s.close()
+    const again = await f.open()
+    expect(await again.get(k.rateOnly.keyId)).toMatchObject({
+      scopes: ['orders:read', 'orders:write'],
+      rateLimits: { rate: { points: 2, windowMs: 3_600_000 } },
+    })
+    expect((await verifyWith(again, k.rateOnly.token, createMemoryRateLimiter())).status).toBe(200)
+    await again.close()
+  })
+
   it('a tampered old row still fails its record MAC: refused on read, reported by the migration, never converted', async () => {
     const f = await make()
     const k = f.keys
