@@ -20,6 +20,7 @@ import type {
 } from './key-store.js'
 import { type MasterKeyRing, parseMasterKey } from './master-key.js'
 import { checkRecordMac, recordMac } from './record-mac.js'
+import { KEY_ROW_FORMAT, type RowFieldChange, upgradeKeyRow } from './row-format.js'
 import { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 import { createSessionStore, type SessionStore } from './session-store.js'
 import { defaultActor, type StoreOptions, storeOptionsSchema } from './store-options.js'
@@ -140,6 +141,48 @@ const detailOf = (o: object): Record<string, unknown> => JSON.parse(JSON.stringi
 
 // The store's `emit`, for store-specific admin operations (restore) defined outside this file.
 const emitters = new WeakMap<object, (event: KeyChangeEvent) => void>()
+const migrators = new WeakMap<object, (o: MigrateKeyRowsOptions) => Promise<KeyRowMigration>>()
+
+/** Options of {@link migrateKeyRows}. */
+export interface MigrateKeyRowsOptions {
+  /** Report what would change and write nothing (`sigil keys migrate --check`). */
+  dryRun?: boolean
+}
+
+/** What {@link migrateKeyRows} changed (or, with `dryRun`, would change). */
+export interface KeyRowMigration {
+  dryRun: boolean
+  /** Rows already in this release's format. */
+  current: number
+  /** Rows converted to this release's format, with the fields each conversion changed. */
+  converted: Array<{ keyId: string; changes: RowFieldChange[] }>
+  /** Rows no conversion makes usable (left as they are), or that fail their record MAC: the key id and the field. */
+  invalid: Array<{ keyId: string; field: string; reason: string }>
+}
+
+/** What `sigil keys migrate` did, or with `dryRun` would do, to a store: its schema, then its rows. */
+export interface KeyStoreMigrationReport {
+  /** Schema version before, this release's, and the migrations that run (ran) in between. */
+  schema: { version: number; latest: number; pending: number[] }
+  rows: KeyRowMigration
+}
+
+/**
+ * Rewrite every row of an older format in this release's (`KEY_ROW_FORMAT`), each with a new record
+ * MAC, conditional on its row version, with a `key.migrate` audit event. Reads convert old rows
+ * anyway; this makes the conversion permanent, and with `dryRun` reports it (`sigil keys migrate`).
+ * A row that fails its record MAC, or that no conversion makes usable, is reported, never written.
+ *
+ * @example
+ * ```ts
+ * const report = await migrateKeyRows(store, { dryRun: true })
+ * ```
+ */
+export function migrateKeyRows(store: object, options: MigrateKeyRowsOptions = {}): Promise<KeyRowMigration> {
+  const m = migrators.get(store)
+  if (!m) throw new ConfigurationError('migrateKeyRows takes a SQLite or PostgreSQL key store (a backed store)')
+  return m(options)
+}
 
 /** Tell a backed store's change listeners (its cache, fan-out) about changes made around it (a restore). @internal */
 export function emitKeyChange(store: object, event: KeyChangeEvent): void {
@@ -147,7 +190,7 @@ export function emitKeyChange(store: object, event: KeyChangeEvent): void {
 }
 
 function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
-  const fields = Object.keys(p).filter((k) => k !== 'updatedAt' && k !== 'mac')
+  const fields = Object.keys(p).filter((k) => k !== 'updatedAt' && k !== 'mac' && k !== 'format')
   if (fields.length === 1 && fields[0] === 'scopes') return 'scopes'
   if (fields.length === 1 && fields[0] === 'expiresAt') return 'expired'
   return 'updated'
@@ -193,9 +236,17 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     ring ? sealSecret(ring, keyId, secret) : { version: PLAIN, data: secret.slice() }
   // Every row is checked against its record MAC before anything reads its fields (get, info,
   // list, edits): a field changed without the master key fails closed, naming the key id.
+  // A row of an older format is converted after its MAC checked out (the MAC covers the fields
+  // as stored), so a legitimate old row reads as today's and a tampered one still fails.
   const check = (row: StoredKey): StoredKey => {
     if (ring) checkRecordMac(ring, row, row.mac)
-    return row
+    return row.format === KEY_ROW_FORMAT ? row : upgradeKeyRow(row).row
+  }
+  /** Make `p` persist what reading `stored` as `row` converted (a write MACs the converted fields). */
+  const persistFormat = (stored: StoredKey, row: StoredKey, p: StoredKeyPatch): void => {
+    if (stored.format === KEY_ROW_FORMAT) return
+    if (p.rateLimits === undefined && row.rateLimits !== stored.rateLimits) p.rateLimits = row.rateLimits ?? null
+    if (!upgradeKeyRow(stored).problem) p.format = KEY_ROW_FORMAT
   }
   const macOf = (row: StoredKey): Uint8Array | undefined => (ring ? recordMac(ring, row) : undefined)
   const open = (row: StoredKey): Uint8Array => {
@@ -239,6 +290,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       ...(g.record.metadata ? { metadata: g.record.metadata } : {}),
       ...(g.record.test ? { test: true as const } : {}),
       sealed: seal(g.keyId, g.secret),
+      format: KEY_ROW_FORMAT,
     }
     const mac = macOf(row)
     if (mac) row.mac = mac
@@ -275,6 +327,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       const at = now()
       const p = change(row, at)
       if (!p) return info(row, at)
+      if (!trustRow) persistFormat(read, row, p)
       // The MAC of the row as this patch leaves it; the write is conditional on the version read,
       // so the row it lands on is exactly the one it was computed from.
       const mac = macOf(applyPatch(row, p))
@@ -401,6 +454,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       let notAfter = new Date(at.getTime() + graceMs)
       if (old.notAfter && old.notAfter < notAfter) notAfter = old.notAfter
       const p: StoredKeyPatch = { notAfter, replacedBy: g.keyId, updatedAt: at }
+      persistFormat(read, old, p)
       const mac = macOf(applyPatch(old, p))
       if (mac) p.mac = mac
       const ev = auditEvent(actor, 'key.rotate', old, at, { replacedBy: g.keyId, graceMs, notAfter: notAfter.toISOString() })
@@ -496,7 +550,54 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     },
     close: () => backend.close(),
   })
+  const migrateRows = async (o: MigrateKeyRowsOptions): Promise<KeyRowMigration> => {
+    const out: KeyRowMigration = { dryRun: o.dryRun === true, current: 0, converted: [], invalid: [] }
+    // Converts one row; re-reads it when an edit landed in between (the write is conditional).
+    const convert = async (first: StoredKey): Promise<RowFieldChange[] | undefined> => {
+      let stored: StoredKey | undefined = first
+      for (let attempt = 0; attempt < CAS_ATTEMPTS && stored; attempt++) {
+        if (ring) checkRecordMac(ring, stored, stored.mac)
+        // A current row is looked at too: a field no release can use is reported either way.
+        const up = upgradeKeyRow(stored.format === KEY_ROW_FORMAT ? { ...stored, format: undefined } : stored)
+        if (up.problem) throw Object.assign(new Error(up.problem.reason), { field: up.problem.field })
+        if (stored.format === KEY_ROW_FORMAT) return undefined
+        const changes = up.changes.length > 0 ? up.changes : [{ field: 'format', from: stored.format ?? null, to: KEY_ROW_FORMAT }]
+        if (o.dryRun) return changes
+        const at = now()
+        const p: StoredKeyPatch = { format: KEY_ROW_FORMAT, updatedAt: at }
+        if (up.row.rateLimits !== stored.rateLimits) p.rateLimits = up.row.rateLimits ?? null
+        const mac = macOf(applyPatch(up.row, p))
+        if (mac) p.mac = mac
+        const ev = auditEvent(baseActor, 'key.migrate', stored, at, { changes: detailOf(changes) })
+        if (await backend.update(stored.keyId, p, stored.version, ev)) {
+          emit('updated', stored.keyId, at)
+          return changes
+        }
+        stored = await backend.read(stored.keyId)
+      }
+      return undefined
+    }
+    let after: string | undefined
+    for (;;) {
+      const page = await backend.list({ now: now(), limit: 500, ...(after ? { after } : {}) })
+      for (const row of page) {
+        after = row.keyId
+        try {
+          const changes = await convert(row)
+          if (changes) out.converted.push({ keyId: row.keyId, changes })
+          else out.current++
+        } catch (e) {
+          if (e instanceof SigilError && e.code === 'STORE_UNAVAILABLE') throw e
+          const field = (e as { field?: string }).field ?? 'recordMac'
+          out.invalid.push({ keyId: row.keyId, field, reason: e instanceof Error ? e.message : String(e) })
+        }
+      }
+      if (page.length < 500) break
+    }
+    return out
+  }
   const store = build(baseActor)
   emitters.set(store, emitEvent)
+  migrators.set(store, migrateRows)
   return store
 }

@@ -1,4 +1,11 @@
-export { createBackedKeyStore, DEFAULT_GRACE_MS } from './backed-key-store.js'
+export {
+  createBackedKeyStore,
+  DEFAULT_GRACE_MS,
+  type KeyRowMigration,
+  type KeyStoreMigrationReport,
+  type MigrateKeyRowsOptions,
+  migrateKeyRows,
+} from './backed-key-store.js'
 export {
   CACHE_MISS,
   type CachedKeyStore,
@@ -61,6 +68,7 @@ export { checkMasterKeys, type MasterKeyCheck, type MasterKeyEvidence } from './
 export { createMemoryBackend, createMemoryKeyStore } from './memory-store.js'
 export { checkRecordMac, KeyRecordError, type RecordFields, recordMac } from './record-mac.js'
 export type { KeyEnding, RestoreDiff } from './restore-plan.js'
+export { KEY_ROW_FORMAT, type RowFieldChange, type UpgradedRow, upgradeKeyRow } from './row-format.js'
 export { openSecret, type SealedSecret, sealSecret } from './secret-box.js'
 export {
   createMemorySessionBackend,

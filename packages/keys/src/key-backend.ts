@@ -26,6 +26,11 @@ export interface StoredKey {
    * and checks it, the backend only keeps it. Undefined: a row of a release before record MACs.
    */
   mac?: Uint8Array
+  /**
+   * Row format (`KEY_ROW_FORMAT`); undefined on rows written before formats were recorded. Not
+   * covered by the record MAC: conversions are driven by the MACed fields themselves.
+   */
+  format?: number
 }
 
 /**
@@ -43,6 +48,8 @@ export type StoredKeyPatch = {
   metadata?: Record<string, unknown> | null
   /** The record MAC of the row as the patch leaves it (the store computes it from the row it read). */
   mac?: Uint8Array
+  /** The row format the patch leaves (a write persists a conversion made on read). */
+  format?: number
   updatedAt: Date
 }
 
@@ -107,6 +114,7 @@ export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   rateLimits: 'limits',
   metadata: 'metadata',
   mac: 'record_mac',
+  format: 'format',
   updatedAt: 'updated_at',
 }
 

@@ -34,6 +34,7 @@ const COLUMNS = [
   'version',
   'record_mac',
   'test',
+  'format',
 ] as const
 const JSONB = new Set(['scopes', 'limits', 'metadata'])
 const bytes = (v: unknown) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(0))
@@ -60,6 +61,7 @@ function values(r: StoredKey): unknown[] {
     r.version,
     r.mac ? Buffer.from(r.mac) : null,
     r.test === true,
+    r.format ?? null,
   ]
 }
 
@@ -76,6 +78,7 @@ function fromRow(r: Row): StoredKey {
   }
   if (r.record_mac instanceof Uint8Array) out.mac = bytes(r.record_mac)
   if (r.test === true) out.test = true
+  if (r.format !== null && r.format !== undefined) out.format = Number(r.format)
   const opt: Row = {
     expiresAt: r.expires_at,
     notAfter: r.not_after,
@@ -107,6 +110,7 @@ const DECOY_ROW: Row = {
   version: 0,
   record_mac: Buffer.alloc(32),
   test: false,
+  format: 2,
 }
 
 function setClause(patch: StoredKeyPatch, first: number): { sql: string; params: unknown[] } {
@@ -130,7 +134,7 @@ function setClause(patch: StoredKeyPatch, first: number): { sql: string; params:
 export interface StatementClient extends PgQueryClient {
   prepared(name: string, text: string, params: unknown[]): Promise<{ rows: unknown[] }>
   /** Run `fn` in one transaction on one connection (BEGIN … COMMIT; ROLLBACK when it throws). */
-  transaction<T>(fn: (tx: PgQueryClient) => Promise<T>): Promise<T>
+  transaction<T>(fn: (tx: PgQueryClient) => Promise<T>, timeoutMs?: number): Promise<T>
 }
 
 // Explicit columns, never `*`: a prepared statement's result shape is fixed when it is parsed, and
@@ -162,6 +166,25 @@ const EVENT_COLUMNS = 'at, actor, action, key_id, principal, detail'
 const eventParams = (e: NewKeyEvent) => [e.at, e.actor, e.action, json(e.detail)]
 
 /**
+ * A failed query as the store reports it: `STORE_UNAVAILABLE`, saying so when the database refused
+ * a write because it is read-only (a hot standby, `default_transaction_read_only`: 25006) or the
+ * role may not write (42501), so a write command against a replica fails with a cause to act on.
+ */
+export function queryError(e: unknown): SigilError {
+  const code = (e as { code?: unknown } | undefined)?.code
+  if (code === '25006' || code === '42501') {
+    return new SigilError(
+      'STORE_UNAVAILABLE',
+      code === '25006'
+        ? 'the PostgreSQL key store is read-only here (a hot standby, or default_transaction_read_only): changes to keys go to the primary'
+        : 'the PostgreSQL role may not change the key store (read-only role): changes to keys need a role that may write',
+      { cause: e },
+    )
+  }
+  return new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
+}
+
+/**
  * The {@link KeyBackend} of the PostgreSQL store; every statement is single and atomic — a change
  * and its audit event (`events`, the quoted events table) are one statement (data-modifying CTEs).
  */
@@ -187,7 +210,7 @@ export function postgresBackend(
     try {
       return (await (name === undefined ? client.query(sql, params) : client.prepared(name, sql, params))).rows as Row[]
     } catch (e) {
-      throw new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
+      throw queryError(e)
     }
   }
   // Opaque mode: a known and an unknown id run the same plan — the key's row by its index and one
@@ -217,7 +240,7 @@ export function postgresBackend(
       })
     } catch (e) {
       if (e === overLimit) return 'limit' as const
-      throw new SigilError('STORE_UNAVAILABLE', 'key store query failed', { cause: e })
+      throw queryError(e)
     }
   }
   return {
@@ -447,11 +470,20 @@ export async function verifyPostgresMasterKeys(
   try {
     fresh = checkMasterKeys(ring, await evidence())
     if (fresh.length === 0) return
-    for (const c of fresh) {
-      await client.query(`INSERT INTO ${checks} (version, check_value) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`, [
-        c.version,
-        Buffer.from(c.data),
-      ])
+    try {
+      for (const c of fresh) {
+        await client.query(`INSERT INTO ${checks} (version, check_value) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING`, [
+          c.version,
+          Buffer.from(c.data),
+        ])
+      }
+    } catch (e) {
+      // A read-only replica or role (issue 25 item 3) cannot record a version seen for the first
+      // time; every version was checked above against what the store holds, and the first open
+      // that can write records it.
+      const code = (e as { code?: unknown } | undefined)?.code
+      if (code === '25006' || code === '42501') return
+      throw e
     }
     checkMasterKeys(ring, await evidence())
   } catch (e) {

@@ -76,7 +76,7 @@ ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS test boolean NOT NULL DEFA
 `,
   },
   {
-    // Sign-in sessions and spent one-time tokens of the admin portal (issue 28 item 10), shared by
+    // Sign-in sessions and spent one-time tokens of the admin portal, shared by
     // every portal instance on the database. Ids are SHA-256 hashes of the tokens, never the
     // tokens; expiry is checked in each query, and the expires_at indexes serve the sweep.
     version: 5,
@@ -92,6 +92,13 @@ CREATE TABLE IF NOT EXISTS {schema}."{name}_spent_tokens" (
   expires_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS "{name}_spent_tokens_expires_at" ON {schema}."{name}_spent_tokens" (expires_at);
+`,
+  },
+  {
+    // Row format: NULL on rows written before, read by their content.
+    version: 6,
+    sql: `
+ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS format integer;
 `,
   },
 ]

@@ -2,7 +2,7 @@ import { ConfigurationError, SigilError } from '@sigil/core'
 import { zodOptionsError } from '@sigil/core/internal'
 import pg from 'pg'
 import { z } from 'zod'
-import { createBackedKeyStore } from './backed-key-store.js'
+import { createBackedKeyStore, type KeyStoreMigrationReport, migrateKeyRows } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
 import { authenticatePostgresLegacyRows, postgresBackend, type StatementClient, verifyPostgresMasterKeys } from './postgres-backend.js'
@@ -131,13 +131,13 @@ function guardPool(pool: PoolLike, queryMs: number, acquireMs: number, named: bo
   }
   // One connection for BEGIN … COMMIT, each statement under the deadline; a failed transaction
   // is rolled back, and its connection destroyed if even that fails.
-  const transaction = async <T>(fn: (tx: PgQueryClient) => Promise<T>): Promise<T> => {
+  const transaction = async <T>(fn: (tx: PgQueryClient) => Promise<T>, timeoutMs = queryMs): Promise<T> => {
     const c = await acquire()
     const swallow = () => {}
     c.on('error', swallow)
     const q = async (text: string, params?: unknown[]) => {
       const p = c.query(text, params)
-      const d = deadline(p, queryMs, 'query')
+      const d = deadline(p, timeoutMs, 'query')
       try {
         return await d.promise
       } catch (e) {
@@ -216,21 +216,65 @@ const schema = storeOptionsSchema.extend({
   preparedStatements: z.boolean().optional(),
 })
 
-async function migrate(client: PgQueryClient, schemaName: string, table: string): Promise<void> {
+const LATEST = Math.max(...POSTGRES_MIGRATIONS.map((m) => m.version))
+
+/**
+ * The schema version of a store: the highest migration applied, 0 for none (no schema or table
+ * yet). Read-only: two SELECTs, no DDL and no lock, so it runs on a hot standby or under a
+ * read-only role.
+ */
+export async function postgresSchemaVersion(client: PgQueryClient, schemaName: string, table: string): Promise<number> {
+  const name = `"${schemaName}"."${table}_migrations"`
+  const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS present', [name])
+  if (!(rows[0] as { present?: boolean } | undefined)?.present) return 0
+  const r = await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${name}`)
+  return Number((r.rows[0] as { v?: unknown } | undefined)?.v ?? 0)
+}
+
+/** Versions of {@link POSTGRES_MIGRATIONS} above `version`, the ones a store at `version` lacks. */
+export function pendingPostgresMigrations(version: number): number[] {
+  return POSTGRES_MIGRATIONS.filter((m) => m.version > version).map((m) => m.version)
+}
+
+// SQLSTATEs of a connection that may not write: read_only_sql_transaction (a hot standby,
+// default_transaction_read_only) and insufficient_privilege (a role without CREATE or INSERT).
+const READ_ONLY = new Set(['25006', '42501'])
+const sqlState = (e: unknown): unknown => (e as { code?: unknown } | undefined)?.code
+
+/**
+ * Apply the pending migrations. The version is read first, read-only: a store that is up to date
+ * (every open but the first after an upgrade) runs no DDL and takes no lock, so instances open on
+ * a read-only replica. Only when a migration is pending: one transaction that takes an advisory
+ * lock, reads the applied versions again under it (another instance may have just migrated), and
+ * applies what is still missing, so many instances starting at once migrate exactly once.
+ */
+async function migrate(client: StatementClient, schemaName: string, table: string): Promise<void> {
+  const version = await postgresSchemaVersion(client, schemaName, table)
+  if (version >= LATEST) return
   const s = `"${schemaName}"`
   const t = `"${table}"`
-  const lock = `SELECT pg_advisory_xact_lock(hashtext('sigil-keys:${schemaName}.${table}'));`
-  const run = (sql: string) => (client.exec ? client.exec(sql) : client.query(sql))
-  await run(
-    `${lock}\nCREATE SCHEMA IF NOT EXISTS ${s};\nCREATE TABLE IF NOT EXISTS ${s}."${table}_migrations" (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());`,
-  )
-  const { rows } = await client.query(`SELECT version FROM ${s}."${table}_migrations"`)
-  const done = new Set((rows as Array<{ version: number }>).map((r) => Number(r.version)))
-  for (const m of POSTGRES_MIGRATIONS) {
-    if (done.has(m.version)) continue
-    const sql = m.sql.replaceAll('{schema}', s).replaceAll('{table}', t).replaceAll('{name}', table)
-    await run(`${lock}\n${sql}\nINSERT INTO ${s}."${table}_migrations" (version) VALUES (${m.version}) ON CONFLICT DO NOTHING;`)
-  }
+  await client
+    .transaction(async (tx) => {
+      const run = (sql: string) => (tx.exec ? tx.exec(sql) : tx.query(sql))
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sigil-keys:${schemaName}.${table}`])
+      await run(
+        `CREATE SCHEMA IF NOT EXISTS ${s};\nCREATE TABLE IF NOT EXISTS ${s}."${table}_migrations" (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());`,
+      )
+      const { rows } = await tx.query(`SELECT version FROM ${s}."${table}_migrations"`)
+      const done = new Set((rows as Array<{ version: number }>).map((r) => Number(r.version)))
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (done.has(m.version)) continue
+        const sql = m.sql.replaceAll('{schema}', s).replaceAll('{table}', t).replaceAll('{name}', table)
+        await run(`${sql}\nINSERT INTO ${s}."${table}_migrations" (version) VALUES (${m.version}) ON CONFLICT DO NOTHING;`)
+      }
+    }, 30_000)
+    .catch((e: unknown) => {
+      if (!READ_ONLY.has(sqlState(e) as string)) throw e
+      throw new ConfigurationError(
+        `the PostgreSQL key store ${s}.${t} is at schema version ${version} and this release needs ${LATEST}, but this connection cannot migrate it (a hot standby, default_transaction_read_only, or a role without CREATE): run \`sigil keys migrate\` once against the primary with a role that owns the schema; read-only instances then open without writing`,
+        { cause: e },
+      )
+    })
 }
 
 /**
@@ -294,6 +338,7 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
     await migrate(client, schemaName, table)
   } catch (e) {
     await owned?.end()
+    if (e instanceof ConfigurationError) throw e
     throw new SigilError('STORE_UNAVAILABLE', 'cannot open the PostgreSQL key store (connection or migration failed)', { cause: e })
   }
   try {
@@ -316,4 +361,72 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   return createBackedKeyStore(backend, { ...storeOptionsOf(options), masterKey: ring })
 }
 
+/**
+ * Bring a PostgreSQL store to this release: the schema migrations (under the advisory lock, as an
+ * open does), then every row of an older format rewritten in today's (see `migrateKeyRows`). With
+ * `dryRun`, all of it runs on one connection inside a transaction that is rolled back, so the
+ * report is exactly what a real run would change and nothing is kept (`sigil keys migrate --check`;
+ * against a read-only database with migrations pending it fails, naming why). `dryRun` needs
+ * `connectionString`.
+ *
+ * @example
+ * ```ts
+ * const report = await migratePostgresKeyStore({ connectionString, masterKey, dryRun: true })
+ * ```
+ */
+export async function migratePostgresKeyStore(options: PostgresKeyStoreOptions & { dryRun?: boolean }): Promise<KeyStoreMigrationReport> {
+  const { dryRun, ...storeOptions } = options
+  const schemaName = options.schema ?? 'public'
+  const table = options.table ?? 'sigil_keys'
+  const report = async (store: EncryptedKeyStore, version: number): Promise<KeyStoreMigrationReport> => {
+    try {
+      const rows = await migrateKeyRows(store, { dryRun: dryRun === true })
+      return { schema: { version, latest: LATEST, pending: pendingPostgresMigrations(version) }, rows }
+    } finally {
+      await store.close()
+    }
+  }
+  if (!dryRun) {
+    const probe = options.client ?? new pg.Pool({ connectionString: options.connectionString, max: 1 })
+    let version: number
+    try {
+      version = await postgresSchemaVersion(probe, schemaName, table)
+    } catch (e) {
+      throw new SigilError('STORE_UNAVAILABLE', 'cannot read the schema version of the PostgreSQL key store', { cause: e })
+    } finally {
+      if (!options.client) await (probe as pg.Pool).end()
+    }
+    return report(await createPostgresKeyStore(storeOptions), version)
+  }
+  if (!options.connectionString) throw new ConfigurationError('a dry run (dryRun) opens its own connection: pass connectionString')
+  const c = new pg.Client({ connectionString: options.connectionString })
+  c.on('error', () => {})
+  try {
+    await c.connect()
+    await c.query('BEGIN')
+  } catch (e) {
+    await c.end().catch(() => {})
+    throw new SigilError('STORE_UNAVAILABLE', 'cannot connect to the PostgreSQL key store', { cause: e })
+  }
+  try {
+    const version = await postgresSchemaVersion(c, schemaName, table)
+    // The store's own transactions become savepoints of the one that is rolled back at the end.
+    const inner: PgQueryClient = {
+      query: (text, params) => {
+        const t = text.trim().toUpperCase()
+        if (t === 'BEGIN') return c.query('SAVEPOINT sigil_dry_run')
+        if (t === 'COMMIT') return c.query('RELEASE SAVEPOINT sigil_dry_run')
+        if (t === 'ROLLBACK') return c.query('ROLLBACK TO SAVEPOINT sigil_dry_run')
+        return c.query(text, params)
+      },
+    }
+    const { connectionString: _, ...rest } = storeOptions
+    return await report(await createPostgresKeyStore({ ...rest, client: inner }), version)
+  } finally {
+    await c.query('ROLLBACK').catch(() => {})
+    await c.end().catch(() => {})
+  }
+}
+
+export type { KeyRowMigration, KeyStoreMigrationReport } from './backed-key-store.js'
 export type { EncryptedKeyStore } from './key-store.js'

@@ -16,7 +16,7 @@ type Row = SqliteRow
 
 /** Columns of a key row, in insert order. */
 export const SQLITE_COLUMNS =
-  'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version, version, record_mac, test'
+  'key_id, principal, scopes, status, created_at, updated_at, expires_at, not_after, revoked_at, replaced_by, limits, metadata, secret_ciphertext, master_key_version, version, record_mac, test, format'
 
 const ms = (d: Date | undefined) => (d ? d.getTime() : null)
 const date = (v: unknown) => (v === null || v === undefined ? undefined : new Date(Number(v)))
@@ -36,6 +36,7 @@ function fromRow(r: Row): StoredKey {
   }
   if (r.record_mac !== null && r.record_mac !== undefined) out.mac = new Uint8Array(r.record_mac as Buffer)
   if (Number(r.test) === 1) out.test = true
+  if (r.format !== null && r.format !== undefined) out.format = Number(r.format)
   const opt = {
     expiresAt: date(r.expires_at),
     notAfter: date(r.not_after),
@@ -68,6 +69,7 @@ export function sqliteRowValues(r: StoredKey): SqliteValue[] {
     r.version,
     r.mac ? Buffer.from(r.mac) : null,
     r.test ? 1 : 0,
+    r.format ?? null,
   ]
 }
 
@@ -90,6 +92,7 @@ const DECOY_ROW: Row = {
   version: 0,
   record_mac: Buffer.alloc(32),
   test: 0,
+  format: 2,
 }
 
 function patchSql(patch: StoredKeyPatch): { sets: string; values: SqliteValue[] } {

@@ -73,7 +73,7 @@ ALTER TABLE "{table}" ADD COLUMN test INTEGER NOT NULL DEFAULT 0 CHECK (test IN 
 `,
   },
   {
-    // Sign-in sessions and spent one-time tokens of the admin portal (issue 28 item 10), shared by
+    // Sign-in sessions and spent one-time tokens of the admin portal, shared by
     // every portal instance on the file. Ids are SHA-256 hashes of the tokens, never the tokens;
     // expiry is checked in each query, and the expires_at indexes serve the sweep.
     version: 5,
@@ -89,6 +89,13 @@ CREATE TABLE IF NOT EXISTS "{table}_spent_tokens" (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS "{table}_spent_tokens_expires_at" ON "{table}_spent_tokens" (expires_at);
+`,
+  },
+  {
+    // Row format: NULL on rows written before, read by their content.
+    version: 6,
+    sql: `
+ALTER TABLE "{table}" ADD COLUMN format INTEGER;
 `,
   },
 ]

@@ -1,9 +1,10 @@
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { ConfigurationError, SigilError } from '@sigil/core'
 import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
-import { createBackedKeyStore, emitKeyChange } from './backed-key-store.js'
+import { createBackedKeyStore, emitKeyChange, type KeyStoreMigrationReport, migrateKeyRows } from './backed-key-store.js'
 import type { EncryptedKeyStore } from './key-store.js'
 import { parseMasterKey } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
@@ -60,17 +61,20 @@ export interface SqliteKeyStore extends EncryptedKeyStore {
   restore(file: string, options?: RestoreOptions): Promise<RestoreResult>
 }
 
-function migrate(db: SqliteDatabase, table: string): void {
-  const latest = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))
-  const applied = () => {
-    try {
-      return Number(db.prepare(`SELECT max(version) AS v FROM "${table}_migrations"`).get()?.v ?? 0)
-    } catch {
-      return 0 // no migrations table yet
-    }
+const LATEST = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))
+
+/** The highest migration applied to a store's table, 0 for none. A read. */
+function schemaVersion(db: SqliteDatabase, table: string): number {
+  try {
+    return Number(db.prepare(`SELECT max(version) AS v FROM "${table}_migrations"`).get()?.v ?? 0)
+  } catch {
+    return 0 // no migrations table yet
   }
+}
+
+function migrate(db: SqliteDatabase, table: string): void {
   // Up to date (every open after the first): a read, no write lock taken.
-  if (applied() >= latest) return
+  if (schemaVersion(db, table) >= LATEST) return
   db.immediate(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS "${table}_migrations" (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
     const done = new Set(
@@ -185,6 +189,60 @@ export function createSqliteKeyStore(options: SqliteKeyStoreOptions): SqliteKeyS
   }
 }
 
+/**
+ * Bring an embedded store to this release: the schema migrations an open applies, then every row of
+ * an older format rewritten in today's (see `migrateKeyRows`). With `dryRun`, the same runs on a
+ * consistent copy (`VACUUM INTO` a private temporary file, removed after) and the store itself is
+ * not written: the report says what a real run would change (`sigil keys migrate --check`).
+ *
+ * @example
+ * ```ts
+ * const report = await migrateSqliteKeyStore({ path: '.sigil/keys.db', masterKey, dryRun: true })
+ * ```
+ */
+export async function migrateSqliteKeyStore(
+  options: SqliteKeyStoreOptions & { dryRun?: boolean; path: string },
+): Promise<KeyStoreMigrationReport> {
+  const { dryRun, ...storeOptions } = options
+  const table = options.table ?? 'sigil_keys'
+  parseMasterKey(options.masterKey)
+  let version = 0
+  let path = options.path
+  let scratch: string | undefined
+  if (existsSync(options.path)) {
+    const db = openSqliteDatabase(options.path, options.driver ? { driver: options.driver } : {})
+    try {
+      version = schemaVersion(db, table)
+      if (dryRun) {
+        scratch = mkdtempSync(join(tmpdir(), 'sigil-migrate-check-'))
+        path = join(scratch, 'keys.db')
+        createPrivateFile(path)
+        db.prepare('VACUUM INTO ?').run(path)
+      }
+    } catch (e) {
+      if (scratch) rmSync(scratch, { recursive: true, force: true })
+      throw storeError(e)
+    } finally {
+      db.close()
+    }
+  } else if (dryRun) {
+    return { schema: { version: 0, latest: LATEST, pending: [] }, rows: { dryRun: true, current: 0, converted: [], invalid: [] } }
+  }
+  try {
+    const store = createSqliteKeyStore({ ...storeOptions, path })
+    try {
+      const rows = await migrateKeyRows(store, { dryRun: dryRun === true })
+      const pending = SQLITE_MIGRATIONS.filter((m) => m.version > version).map((m) => m.version)
+      return { schema: { version, latest: LATEST, pending }, rows }
+    } finally {
+      await store.close()
+    }
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
+export type { KeyRowMigration, KeyStoreMigrationReport } from './backed-key-store.js'
 export type { EncryptedKeyStore } from './key-store.js'
 export type { KeyEnding, RestoreDiff } from './restore-plan.js'
 export {

@@ -1,4 +1,5 @@
 import { type KeyStatus, SigilError, tokenParts } from '@sigil/core'
+import { rateLimitsProblem } from '@sigil/core/internal'
 import { onePositional, parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { usageError } from '../exit-codes.js'
 import { keyDetails, keyJson, keysTable, parseDuration, toJson } from '../format.js'
@@ -113,6 +114,14 @@ export const keysShow: Command = async (args, ctx) => {
       const k = await store?.info(keyId)
       if (!k) throw new SigilError('KEY_UNKNOWN', `no key ${keyId} in this store`)
       out(ctx, keyJson(k), keyDetails(k))
+      // A row no conversion made usable (issue 25 item 2): said here, not first by a partner's 403.
+      const bad = rateLimitsProblem(k.rateLimits)
+      if (bad) {
+        const field = bad.field ? `rateLimits.${bad.field}` : 'rateLimits'
+        ctx.io.stderr.write(
+          `warning: key ${keyId}: its stored ${field} ${bad.reason}; a rate limiter refuses its requests (403 KEY_RECORD_INVALID) until the row is fixed (sigil keys migrate --check lists every such key)\n`,
+        )
+      }
       return 0
     },
     true,

@@ -2,6 +2,7 @@ import { usageError } from '../exit-codes.js'
 import type { Command } from '../io.js'
 import { keysBackup, keysRestore } from './keys-backup.js'
 import { keysExpire, keysRevoke, keysRotate, keysScopes } from './keys-lifecycle.js'
+import { keysMigrate, MIGRATE_USAGE } from './keys-migrate.js'
 import { keysCreate, keysList, keysShow } from './keys-read.js'
 import { KEYS_USAGE_COMMAND } from './usage.js'
 
@@ -48,6 +49,11 @@ export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run
     summary: 'replace the embedded store with a backup (master key must match)',
     usage: 'sigil keys restore FILE [--force] [--dry-run] [--resurrect KEY_ID]…',
     run: keysRestore,
+  },
+  migrate: {
+    summary: 'bring the store to this release: schema, then rows of older formats (--check: report only; exit 1 if anything would change)',
+    usage: MIGRATE_USAGE,
+    run: keysMigrate,
   },
 }
 

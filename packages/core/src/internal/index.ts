@@ -78,3 +78,4 @@ export {
   unknownMessage,
   zodOptionsError,
 } from './options.js'
+export { rateLimitsProblem } from './rate-limits.js'

@@ -25,6 +25,7 @@ const TITLES: Partial<Record<SigilErrorCode, string>> = {
   STORE_UNAVAILABLE: 'Verification store unavailable',
   NONCE_STORE_RESET: 'Replay store was reset; sign the request again',
   TEST_KEY_REFUSED: 'Test keys are not accepted here',
+  KEY_RECORD_INVALID: 'Key record cannot be used',
 }
 
 /** Receives internal failures with the correlation id the caller was given. */

@@ -34,10 +34,16 @@ describe('rate limits in milliseconds', () => {
     )
   })
 
-  it('fails loudly, not unlimited, on a key whose limits carry no windowMs', async () => {
+  it('fails loudly, not unlimited, on a key whose limits carry no windowMs: KEY_RECORD_INVALID naming the key and the field', async () => {
     const limiter = createMemoryRateLimiter()
     await expect(limiter.consume(key({ rateLimits: { rate: { points: 1, windowSeconds: 60 } } as never }))).rejects.toMatchObject({
-      name: 'ConfigurationError',
+      code: 'KEY_RECORD_INVALID',
+      status: 403,
+      message: expect.stringMatching(/rateLimits\.rate\.windowMs must be a positive number/),
+    })
+    await expect(limiter.consume(key({ rateLimits: { quota: { points: 0, periodMs: 1 } } as never }))).rejects.toMatchObject({
+      code: 'KEY_RECORD_INVALID',
+      message: expect.stringContaining('rateLimits.quota.points'),
     })
   })
 })

@@ -1,5 +1,5 @@
-import { ConfigurationError, type KeyRecord, type RateLimits } from '@sigil/core'
-import { checkOptions, optionNames, optionsError, type Renames } from '@sigil/core/internal'
+import { ConfigurationError, type KeyRecord, type RateLimits, SigilError } from '@sigil/core'
+import { checkOptions, optionNames, optionsError, type Renames, rateLimitsProblem } from '@sigil/core/internal'
 
 /** The outcome of charging one request to a key. */
 export interface RateLimitDecision {
@@ -113,6 +113,15 @@ export function createRateLimiterWith(
   }
   return {
     async consume(key) {
+      // A key whose stored limits no rate limiter can apply is refused, never run unlimited; it
+      // is the row that is wrong, for good (KEY_RECORD_INVALID, not a 503 retried for ever).
+      if (key.rateLimits !== undefined && key.rateLimits !== null) {
+        const bad = rateLimitsProblem(key.rateLimits)
+        if (bad) {
+          const field = bad.field ? `rateLimits.${bad.field}` : 'rateLimits'
+          throw new SigilError('KEY_RECORD_INVALID', `key ${key.keyId}: its stored ${field} ${bad.reason}`)
+        }
+      }
       const p = typeof policy === 'function' ? checkPolicy(policy(key)) : policy
       // rate-limiter-flexible counts durations in seconds.
       const rate = key.rateLimits?.rate ?? p.rate

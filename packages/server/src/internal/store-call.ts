@@ -35,6 +35,18 @@ export async function withDeadline<T>(what: string, ms: number, v: Promise<T>): 
  * correlation id) and thrown; a store's own 4xx verdict is thrown as is.
  */
 export function failStore(cfg: VerifierConfig, what: string, e: unknown): never {
+  // A key whose stored record cannot be used (issue 25 item 2): permanent, so a 403 with a stable
+  // code and no Retry-After; the key id and field go to `onError`, the caller gets a generic detail.
+  if (e instanceof SigilError && e.code === 'KEY_RECORD_INVALID' && !generic.has(e)) {
+    const id = reportInternal(e, cfg.onError)
+    const err = new VerificationError(
+      'KEY_RECORD_INVALID',
+      `the stored record of this key cannot be used until its operator fixes it; quote correlation id ${id}`,
+      { cause: e },
+    )
+    generic.add(err)
+    throw err
+  }
   const err = storeError(e, what)
   if (err instanceof VerificationError && err.code === 'STORE_UNAVAILABLE') reportInternal(err, cfg.onError)
   throw err
