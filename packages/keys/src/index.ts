@@ -7,6 +7,8 @@ export {
   type KeyCache,
   type KeyCacheStats,
 } from './cached-key-store.js'
+export { KEY_EXPORT_FORMAT, KeyExportError, type KeyExportHeader } from './export-format.js'
+export { type ExportKeysOptions, exportKeys, type KeyExportResult } from './export-keys.js'
 export {
   createKeyId,
   createKeyInputSchema,
@@ -20,6 +22,7 @@ export {
   SECRET_BYTES,
   scopesSchema,
 } from './generate-key.js'
+export { type ImportKeysOptions, importKeys, type KeyImportResult } from './import-keys.js'
 export type {
   BackendListQuery,
   EventListQuery,
@@ -27,6 +30,7 @@ export type {
   KeyCountLimit,
   KeyEvent,
   NewKeyEvent,
+  SecretReplacement,
   StoredKey,
   StoredKeyPatch,
 } from './key-backend.js'
@@ -52,7 +56,9 @@ export type {
   KeyUpdate,
   ListKeysFilter,
   MasterKeyRotation,
+  MasterKeyRotationProgress,
   RotatedKey,
+  RotateMasterKeyOptions,
   RotateOptions,
   UpdateKeyOptions,
 } from './key-store.js'

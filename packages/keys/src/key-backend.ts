@@ -109,6 +109,15 @@ export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   updatedAt: 'updated_at',
 }
 
+/** One row of {@link KeyBackend.replaceSecrets}: the arguments of `replaceSecret`. */
+export interface SecretReplacement {
+  keyId: string
+  fromVersion: string
+  sealed: SealedSecret
+  mac?: Uint8Array
+  ifVersion?: number
+}
+
 /**
  * Row-level persistence under a {@link KeyStore}. The store does validation, generation,
  * encryption, effective status and events once; a backend only reads and writes rows. Implement
@@ -172,6 +181,19 @@ export interface KeyBackend {
    * re-encryptions and edits are safe). The row version does not change.
    */
   replaceSecret(keyId: string, fromVersion: string, sealed: SealedSecret, mac?: Uint8Array, ifVersion?: number): Promise<boolean>
+  /**
+   * Optional, for batched master-key rotation: up to `limit` whole rows whose secret is not sealed
+   * under `version`, key id > `after`, ordered by key id. Without it the store reads each row.
+   */
+  staleRows?(version: string, limit: number, after?: string): Promise<StoredKey[]>
+  /**
+   * Optional, for batched master-key rotation: {@link KeyBackend.replaceSecret} for many rows in
+   * one transaction (each with its own `fromVersion` and `ifVersion` guard). Resolves the key ids
+   * replaced; a row whose guard failed is left as it was and not listed.
+   */
+  replaceSecrets?(items: ReadonlyArray<SecretReplacement>): Promise<string[]>
+  /** Optional: how many rows are sealed under each master-key version (one aggregate query). */
+  countSecretVersions?(): Promise<Map<string, number>>
   /** Append an event that goes with no key change (a sign-in, an invite). */
   appendEvent?(event: NewKeyEvent): Promise<KeyEvent>
   /** The audit log, newest first. */

@@ -336,6 +336,38 @@ export function postgresBackend(client: StatementClient, table: string, close: (
       )
       return rows.length === 1
     },
+    async staleRows(version, limit, after) {
+      const rows = await q(
+        `SELECT ${SELECT} FROM ${table} WHERE master_key_version <> $1 AND key_id COLLATE "C" > $2 ORDER BY key_id COLLATE "C" LIMIT $3`,
+        [version, after ?? '', limit],
+      )
+      return rows.map(fromRow)
+    },
+    async replaceSecrets(items) {
+      if (items.length === 0) return []
+      // One statement for the whole batch (atomic on its own): each row keeps its own guards, so a
+      // row edited or re-encrypted since it was read is left as it is and not returned.
+      const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : null)
+      const rows = await q(
+        `UPDATE ${table} t SET secret_ciphertext = decode(v.ct, 'hex'), master_key_version = v.mkv, record_mac = decode(v.mac, 'hex')
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[]) AS v(key_id, from_v, ct, mkv, mac, ver)
+         WHERE t.key_id = v.key_id AND t.master_key_version = v.from_v AND (v.ver IS NULL OR t.version = v.ver)
+         RETURNING t.key_id`,
+        [
+          items.map((i) => i.keyId),
+          items.map((i) => i.fromVersion),
+          items.map((i) => hex(i.sealed.data)),
+          items.map((i) => i.sealed.version),
+          items.map((i) => hex(i.mac)),
+          items.map((i) => i.ifVersion ?? null),
+        ],
+      )
+      return rows.map((r) => r.key_id as string)
+    },
+    async countSecretVersions() {
+      const rows = await q(`SELECT master_key_version AS v, count(*)::integer AS n FROM ${table} GROUP BY master_key_version`, [])
+      return new Map(rows.map((r) => [r.v as string, Number(r.n)]))
+    },
     ...(events
       ? {
           async appendEvent(e: NewKeyEvent) {
