@@ -542,26 +542,41 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       // Walk by key id so a row that cannot be opened is passed, never retried forever, and
       // never blocks the rows after it. Rows already under the current version are not read.
       let after: string | undefined
-      for (;;) {
-        const rows = backend.staleRows
-          ? await backend.staleRows(ring.current, batchSize, after)
-          : await backend.staleSecrets(ring.current, batchSize, after)
-        if (rows.length === 0) break
-        after = rows[rows.length - 1]?.keyId
-        if (!backend.staleRows || !backend.replaceSecrets) {
-          for (const { keyId } of rows) await one(keyId)
-        } else {
-          const items = (rows as StoredKey[]).map(reseal).filter((x): x is SecretReplacement => x !== undefined)
-          const done = new Set(await backend.replaceSecrets(items))
-          const at = now()
-          for (const i of items) {
-            if (done.has(i.keyId)) {
-              count++
-              emit('reencrypted', i.keyId, at)
-            } else await one(i.keyId) // changed since the batch read it: again, on the row as it is
-          }
+      const batched = backend.staleRows !== undefined && backend.replaceSecrets !== undefined
+      const write = async (items: SecretReplacement[]) => {
+        const done = new Set(await (backend.replaceSecrets as NonNullable<KeyBackend['replaceSecrets']>)(items))
+        const at = now()
+        for (const i of items) {
+          if (done.has(i.keyId)) {
+            count++
+            emit('reencrypted', i.keyId, at)
+          } else await one(i.keyId) // changed since the batch read it: again, on the row as it is
         }
         progress()
+      }
+      // One batch is written while the next is read and re-sealed (disjoint key ranges): the
+      // database and the crypto overlap. Never more than one write in flight.
+      let writing: Promise<void> = Promise.resolve()
+      try {
+        for (;;) {
+          const rows = backend.staleRows
+            ? await backend.staleRows(ring.current, batchSize, after)
+            : await backend.staleSecrets(ring.current, batchSize, after)
+          if (rows.length === 0) break
+          after = rows[rows.length - 1]?.keyId
+          if (!batched) {
+            for (const { keyId } of rows) await one(keyId)
+            progress()
+            continue
+          }
+          const items = (rows as StoredKey[]).map(reseal).filter((x): x is SecretReplacement => x !== undefined)
+          await writing
+          writing = write(items)
+          // Awaited below or at the next batch; this only keeps a failure from being "unhandled" meanwhile.
+          writing.catch(() => {})
+        }
+      } finally {
+        await writing
       }
       return { reencrypted: count, current: ring.current, failed }
     },
