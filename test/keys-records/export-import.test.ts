@@ -139,7 +139,7 @@ describe('sigil keys export / import', () => {
     expect(await outcomes(s3, tokens)).toEqual(before)
     expect(await listed(s3)).toEqual(keysBefore)
     await s3.close()
-  })
+  }, 60_000)
 
   it('a tampered, truncated or shortened export is refused before anything is written', async () => {
     const masterKey = generateMasterKey()

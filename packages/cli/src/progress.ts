@@ -2,7 +2,8 @@ import type { CliIo } from './io.js'
 
 /** Reports a long command's progress on stderr; `done()` ends it. */
 export interface Progress {
-  update(done: number, total: number, extra?: Record<string, number>): void
+  /** `total` undefined: not known in advance (a count is shown, no bar). */
+  update(done: number, total?: number, extra?: Record<string, number>): void
   done(): void
 }
 
@@ -35,15 +36,16 @@ export function progress(ctx: { io: CliIo; json: boolean }, what: string, everyM
         err.write(`${JSON.stringify({ progress: what, done, total, ...extra })}\n`)
         return
       }
-      const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100
+      const pct = total === undefined ? undefined : total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100
       const rate = t > started ? Math.round((done / (t - started)) * 1000) : 0
       if (tty) {
-        const fill = Math.round((pct / 100) * WIDTH)
-        err.write(`\r${what} [${'#'.repeat(fill)}${'-'.repeat(WIDTH - fill)}] ${pct}% ${done}/${total} (${rate}/s)`)
+        const fill = Math.round(((pct ?? 0) / 100) * WIDTH)
+        const bar = pct === undefined ? `${done}` : `[${'#'.repeat(fill)}${'-'.repeat(WIDTH - fill)}] ${pct}% ${done}/${total}`
+        err.write(`\r${what} ${bar} (${rate}/s)`)
         drawn = true
         return
       }
-      const line = `${what}: ${done}/${total} (${pct}%)\n`
+      const line = pct === undefined ? `${what}: ${done}\n` : `${what}: ${done}/${total} (${pct}%)\n`
       if (t - last >= everyMs) {
         err.write(line)
         last = t

@@ -47,7 +47,7 @@ export const keysExport: Command = async (args, ctx) => {
             size += chunk.length
             if (size >= FLUSH_BYTES) flush()
           },
-          { onProgress: (p) => bar.update(p.done, p.done) },
+          { onProgress: (p) => bar.update(p.done) },
         )
         flush()
         fsyncSync(fd)
