@@ -44,6 +44,11 @@ export interface KeyImportResult {
 
 const OPTION_NAMES = optionNames<ImportKeysOptions>({ sourceMasterKey: true, dryRun: true, concurrency: true, onProgress: true })
 
+// Rows of the target read per query when looking for keys already there.
+const PAGE = 1000
+// Rows inserted per transaction (one statement on PostgreSQL).
+const BATCH = 500
+
 /** Run `fn` over `items`, `n` at a time, in order of start. */
 async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0
@@ -145,37 +150,71 @@ export async function importKeys(store: EncryptedKeyStore, text: string, options
   const absent: StoredKey[] = []
   const conflicts: string[] = []
   let present = 0
-  await pool(file.rows, concurrency, async (r) => {
-    const existing = await backend.read(r.keyId)
-    if (!existing) absent.push(r)
-    else if (same(existing, r)) present++
-    else conflicts.push(r.keyId)
-  })
+  // One walk of the store by key id, a page per query, keeping only the ids the export holds:
+  // far fewer round trips than a read per key, and memory bounded by the export.
+  const incoming = new Map(file.rows.map((r) => [r.keyId, r]))
+  const found = new Set<string>()
+  let after: string | undefined
+  for (;;) {
+    const page = await backend.list({ now: now(), limit: PAGE, ...(after !== undefined ? { after } : {}) })
+    for (const existing of page) {
+      const r = incoming.get(existing.keyId)
+      if (!r) continue
+      found.add(r.keyId)
+      if (same(existing, r)) present++
+      else conflicts.push(r.keyId)
+    }
+    if (page.length < PAGE) break
+    after = page[page.length - 1]?.keyId
+  }
+  for (const r of file.rows) if (!found.has(r.keyId)) absent.push(r)
   if (conflicts.length > 0) throw conflictError(conflicts.sort())
   const revoked = file.rows.filter((r) => r.status === 'revoked').length
   if (dryRun) return { total: file.count, imported: absent.length, present, revoked, resealed: reseal, dryRun }
 
   absent.sort((a, b) => (a.keyId < b.keyId ? -1 : 1))
   let imported = 0
-  await pool(absent, concurrency, async (r) => {
+  const eventOf = (r: StoredKey, row: StoredKey, at: Date) => ({
+    at,
+    actor,
+    action: 'key.import',
+    keyId: r.keyId,
+    principal: r.principal,
+    detail: { status: r.status, masterKeyVersion: row.sealed.version, exportedAt: file.header.createdAt },
+  })
+  const one = async (r: StoredKey) => {
     const row = target(r)
     const at = now()
-    const event = {
-      at,
-      actor,
-      action: 'key.import',
-      keyId: r.keyId,
-      principal: r.principal,
-      detail: { status: r.status, masterKeyVersion: row.sealed.version, exportedAt: file.header.createdAt },
-    }
-    if (!(await insertOnce(backend, row, event, (existing) => same(existing, r)))) {
+    if (!(await insertOnce(backend, row, eventOf(r, row, at), (existing) => same(existing, r)))) {
       throw conflictError([r.keyId], true)
     }
     imported++
     emitKeyChange(store, { type: 'updated', keyId: r.keyId, at })
-    if (imported % 500 === 0) options.onProgress?.({ done: present + imported, total: file.count })
-  })
-  options.onProgress?.({ done: present + imported, total: file.count })
+  }
+  // Batches of rows, each all or none; a batch that fails (a key id taken meanwhile by another
+  // writer) is done again row by row, each row checked against what took its id.
+  const insertMany = backend.insertMany?.bind(backend)
+  for (let i = 0; i < absent.length; i += BATCH) {
+    const chunk = absent.slice(i, i + BATCH)
+    let batched = false
+    if (insertMany) {
+      const at = now()
+      const rows = chunk.map((r) => ({ r, row: target(r) }))
+      try {
+        await insertMany(rows.map(({ r, row }) => ({ row, event: eventOf(r, row, at) })))
+        batched = true
+      } catch {
+        // fall through to one at a time
+      }
+      if (batched) {
+        imported += chunk.length
+        for (const r of chunk) emitKeyChange(store, { type: 'updated', keyId: r.keyId, at })
+      }
+    }
+    if (!batched) await pool(chunk, concurrency, one)
+    options.onProgress?.({ done: present + imported, total: file.count })
+  }
+  if (absent.length === 0) options.onProgress?.({ done: present, total: file.count })
   return { total: file.count, imported, present: present, revoked, resealed: reseal, dryRun }
 }
 

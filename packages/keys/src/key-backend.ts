@@ -56,7 +56,7 @@ export interface KeyEvent {
   at: Date
   /** Who: `cli:<user>@<host>`, `operator:<name>`, `key:<keyId>` (an admin API client), `partner:<principal>`, … */
   actor: string
-  /** `key.create`, `key.update`, `key.rotate`, `key.revoke`, `key.restore`, or an application's own (`session.login`). */
+  /** `key.create`, `key.update`, `key.rotate`, `key.revoke`, `key.restore`, `key.import`, or an application's own (`session.login`). */
   action: string
   keyId?: string
   principal?: string
@@ -194,6 +194,11 @@ export interface KeyBackend {
   replaceSecrets?(items: ReadonlyArray<SecretReplacement>): Promise<string[]>
   /** Optional: how many rows are sealed under each master-key version (one aggregate query). */
   countSecretVersions?(): Promise<Map<string, number>>
+  /**
+   * Optional, for imports: insert many rows, each with its event, all or none (one transaction;
+   * a key id already taken fails the whole call). Without it rows are inserted one at a time.
+   */
+  insertMany?(items: ReadonlyArray<{ row: StoredKey; event?: NewKeyEvent }>): Promise<void>
   /** Append an event that goes with no key change (a sign-in, an invite). */
   appendEvent?(event: NewKeyEvent): Promise<KeyEvent>
   /** The audit log, newest first. */

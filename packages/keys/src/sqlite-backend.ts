@@ -343,6 +343,14 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
           ]),
         ),
     ),
+    insertMany: mapped((items: ReadonlyArray<{ row: StoredKey; event?: NewKeyEvent }>) =>
+      db.immediate(() => {
+        for (const i of items) {
+          insert(i.row)
+          if (i.event) event(i.event)
+        }
+      }),
+    ),
     appendEvent: mapped((e: NewKeyEvent) => event(e)),
     listEvents: mapped((query) => {
       const where: string[] = []
