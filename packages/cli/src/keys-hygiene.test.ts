@@ -85,19 +85,59 @@ describe('sigil and the embedded store', () => {
     }
   })
 
-  it('master-key rotate reports rows it cannot re-encrypt and exits non-zero', async () => {
+  it('master-key rotate refuses once (exit 78, one line) when SIGIL_MASTER_KEY lacks a version rows use, writing nothing', async () => {
     const v0 = generateMasterKey('v0')
     const v1 = generateMasterKey('v1')
     const c = cli({ SIGIL_MASTER_KEY: v0 })
-    await run(['keys', 'create', '--principal', 'old', '--json'], c.io)
-    const lost = JSON.parse(c.out()).keyId as string
+    for (let i = 0; i < 2; i++) expect(await run(['keys', 'create', '--principal', 'old'], c.io)).toBe(0)
     const ok = cli({ SIGIL_MASTER_KEY: v1 }, c.cwd)
     for (let i = 0; i < 3; i++) expect(await run(['keys', 'create', '--principal', 'acme'], ok.io)).toBe(0)
     const r = cli({ SIGIL_MASTER_KEY: `${generateMasterKey('v2')},${v1}` }, c.cwd)
-    expect(await run(['master-key', 'rotate', '--json'], r.io)).toBe(EXIT.FAILURE)
+    expect(await run(['master-key', 'rotate'], r.io)).toBe(EXIT.CONFIG)
+    const lines = r.err().trimEnd().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/2 key\(s\) under master-key version v0/)
+    const db = openNative(join(c.cwd, '.sigil', 'keys.db'), { readonly: true })
+    try {
+      const versions = db.prepare('SELECT master_key_version AS v, count(*) AS n FROM sigil_keys GROUP BY 1 ORDER BY 1').all()
+      expect(versions.map((x) => [x.v, Number(x.n)])).toEqual([
+        ['v0', 2],
+        ['v1', 3],
+      ])
+    } finally {
+      db.close()
+    }
+  })
+
+  it('master-key rotate: --json progress lines on stderr, tampered rows reported (capped) and exit 1, the rest re-encrypted', async () => {
+    const v1 = generateMasterKey('v1')
+    const c = cli({ SIGIL_MASTER_KEY: v1 })
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      c.reset()
+      expect(await run(['keys', 'create', '--principal', 'acme', '--json'], c.io)).toBe(0)
+      ids.push(JSON.parse(c.out()).keyId)
+    }
+    const tampered = ids[2] as string
+    const db = openNative(join(c.cwd, '.sigil', 'keys.db'))
+    try {
+      db.prepare(`UPDATE sigil_keys SET scopes = '["admin"]' WHERE key_id = ?`).run(tampered)
+    } finally {
+      db.close()
+    }
+    const r = cli({ SIGIL_MASTER_KEY: `${generateMasterKey('v2')},${v1}` }, c.cwd)
+    expect(await run(['master-key', 'rotate', '--json', '--batch-size', '2'], r.io)).toBe(EXIT.FAILURE)
     const j = JSON.parse(r.out())
-    expect(j).toMatchObject({ reencrypted: 3, current: 'v2' })
-    expect(j.failed).toEqual([{ keyId: lost, reason: expect.stringMatching(/v0/) }])
+    expect(j).toMatchObject({ reencrypted: 4, current: 'v2' })
+    expect(j.failed).toEqual([{ keyId: tampered, reason: expect.stringMatching(/record authentication/) }])
+    const progress = r
+      .err()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(progress[0]).toEqual({ progress: 're-encrypting', done: 0, total: 5, failed: 0 })
+    expect(progress.at(-1)).toEqual({ progress: 're-encrypting', done: 5, total: 5, failed: 1 })
+    expect(progress).toHaveLength(4) // before the first batch, then one line per batch of 2
   })
 
   it('a store held busy by another writer is STORE_UNAVAILABLE, exit 4', async () => {

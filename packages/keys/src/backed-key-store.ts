@@ -2,7 +2,7 @@ import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '
 import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
-import type { KeyBackend, KeyCountLimit, NewKeyEvent, StoredKey, StoredKeyPatch } from './key-backend.js'
+import type { KeyBackend, KeyCountLimit, NewKeyEvent, SecretReplacement, StoredKey, StoredKeyPatch } from './key-backend.js'
 import { authorizeKeyAccess, authorizeKeyChange, authorizeNewKey, type KeyGrant, keyLimitError, parseKeyGrant } from './key-grant.js'
 import type {
   CreateKeyInput,
@@ -15,6 +15,7 @@ import type {
   ListKeysFilter,
   MasterKeyRotation,
   RotatedKey,
+  RotateMasterKeyOptions,
   RotateOptions,
   UpdateKeyOptions,
 } from './key-store.js'
@@ -29,6 +30,32 @@ const backedStoreOptionsSchema = storeOptionsSchema.extend({ requireMasterKey: z
 const ROTATE_OPTION_NAMES = optionNames<RotateOptions>({ graceMs: true, expiresAt: true, grant: true })
 const UPDATE_OPTION_NAMES = optionNames<UpdateKeyOptions>({ ifVersion: true, grant: true })
 const CREATE_OPTION_NAMES = optionNames<KeyGrantOptions>({ grant: true })
+const ROTATE_MASTER_KEY_OPTION_NAMES = optionNames<RotateMasterKeyOptions>({ batchSize: true, onProgress: true })
+
+/** Rows re-encrypted per transaction by `rotateMasterKey` unless `batchSize` says otherwise. */
+const DEFAULT_REENCRYPT_BATCH = 500
+
+/** Rows per master-key version: one aggregate query when the backend has it, else a walk of the stale rows. */
+async function secretVersions(backend: KeyBackend, current: string): Promise<Map<string, number>> {
+  if (backend.countSecretVersions) return backend.countSecretVersions()
+  const out = new Map<string, number>()
+  let after: string | undefined
+  for (;;) {
+    const batch = await backend.staleSecrets(current, 1000, after)
+    if (batch.length === 0) return out
+    for (const r of batch) out.set(r.sealed.version, (out.get(r.sealed.version) ?? 0) + 1)
+    after = batch[batch.length - 1]?.keyId
+  }
+}
+
+/** One line: each version the ring lacks and how many keys use it; never key material. */
+function missingVersionsError(missing: Array<[string, number]>, current: string): ConfigurationError {
+  const what = missing.map(([v, n]) => `${n} key(s) under master-key version ${v}`).join(', ')
+  const example = missing.map(([v]) => `${v}:<its key>`).join(',')
+  return new ConfigurationError(
+    `SIGIL_MASTER_KEY lacks a version the store still uses: ${what}. Add it after the current entry (SIGIL_MASTER_KEY="${current}:<key>,${example}") and run again; nothing was changed.`,
+  )
+}
 
 /** Default rotation grace: a day, long enough to roll a deploy. */
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000
@@ -187,6 +214,16 @@ export function migrateKeyRows(store: object, options: MigrateKeyRowsOptions = {
 /** Tell a backed store's change listeners (its cache, fan-out) about changes made around it (a restore). @internal */
 export function emitKeyChange(store: object, event: KeyChangeEvent): void {
   emitters.get(store)?.(event)
+}
+
+// The backend and master key of a backed store, for row-level tools over it (export and import).
+const internals = new WeakMap<object, { backend: KeyBackend; ring: MasterKeyRing | undefined; actor: string; now: () => Date }>()
+
+/** The backend, master key, actor and clock under a store made by {@link createBackedKeyStore}. @internal */
+export function backedStoreInternals(
+  store: object,
+): { backend: KeyBackend; ring: MasterKeyRing | undefined; actor: string; now: () => Date } | undefined {
+  return internals.get(store)
 }
 
 function eventOf(p: StoredKeyPatch): KeyChangeEvent['type'] {
@@ -510,41 +547,94 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    async rotateMasterKey(): Promise<MasterKeyRotation> {
+    async rotateMasterKey(o: RotateMasterKeyOptions = {}): Promise<MasterKeyRotation> {
+      checkOptions('master-key rotation options', o, ROTATE_MASTER_KEY_OPTION_NAMES)
+      const batchSize = o.batchSize ?? DEFAULT_REENCRYPT_BATCH
+      if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+        throw new ConfigurationError('batchSize must be an integer from 1 to 10000')
       if (!ring) return { reencrypted: 0, current: PLAIN, failed: [] }
+      // Refuse once, before anything is written: a version rows use that the ring lacks would
+      // otherwise fail row by row (one error a key), and leave the store half rotated.
+      const versions = await secretVersions(backend, ring.current)
+      const missing = [...versions].filter(([v]) => v !== ring.current && !ring.keys.has(v))
+      if (missing.length > 0) throw missingVersionsError(missing, ring.current)
+      let total = 0
+      for (const [v, n] of versions) if (v !== ring.current) total += n
       let count = 0
       const failed: MasterKeyRotation['failed'] = []
-      // Walk by key id so a row that cannot be opened is passed, never retried forever, and
-      // never blocks the rows after it.
-      let after: string | undefined
-      for (;;) {
-        const batch = await backend.staleSecrets(ring.current, 100, after)
-        if (batch.length === 0) break
-        for (const { keyId } of batch) {
-          after = keyId
-          // Re-read the whole row: its record MAC is keyed by the master-key version, so it is
-          // checked under the old version and written anew under the current one, conditional
-          // on the row version (an edit in between: read again).
-          for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            const row = await backend.read(keyId)
-            if (!row || row.sealed.version === ring.current) break
-            let next: SealedSecret
-            let mac: Uint8Array
-            try {
-              check(row)
-              next = sealSecret(ring, keyId, openSecret(ring, keyId, row.sealed))
-              mac = recordMac(ring, { ...row, sealed: next })
-            } catch (e) {
-              failed.push({ keyId, reason: e instanceof Error ? e.message : String(e) })
-              break
-            }
-            if (await backend.replaceSecret(keyId, row.sealed.version, next, mac, row.version)) {
-              count++
-              emit('reencrypted', keyId, now())
-              break
-            }
+      const progress = () => o.onProgress?.({ done: count, failed: failed.length, total })
+      progress()
+      // Re-encrypt one row as read; undefined when it cannot be (reported in failed).
+      const reseal = (row: StoredKey): SecretReplacement | undefined => {
+        try {
+          // The record MAC is keyed by the master-key version: checked under the old version,
+          // written anew under the current one, conditional on the row version.
+          check(row)
+          const sealed = sealSecret(ring, row.keyId, openSecret(ring, row.keyId, row.sealed))
+          return {
+            keyId: row.keyId,
+            fromVersion: row.sealed.version,
+            sealed,
+            mac: recordMac(ring, { ...row, sealed }),
+            ifVersion: row.version,
+          }
+        } catch (e) {
+          failed.push({ keyId: row.keyId, reason: e instanceof Error ? e.message : String(e) })
+          return undefined
+        }
+      }
+      // One row at a time, re-read on every attempt: a row edited since its batch was read.
+      const one = async (keyId: string) => {
+        for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+          const row = await backend.read(keyId)
+          if (!row || row.sealed.version === ring.current) return
+          const next = reseal(row)
+          if (!next) return
+          if (await backend.replaceSecret(keyId, next.fromVersion, next.sealed, next.mac, next.ifVersion)) {
+            count++
+            emit('reencrypted', keyId, now())
+            return
           }
         }
+      }
+      // Walk by key id so a row that cannot be opened is passed, never retried forever, and
+      // never blocks the rows after it. Rows already under the current version are not read.
+      let after: string | undefined
+      const batched = backend.staleRows !== undefined && backend.replaceSecrets !== undefined
+      const write = async (items: SecretReplacement[]) => {
+        const done = new Set(await (backend.replaceSecrets as NonNullable<KeyBackend['replaceSecrets']>)(items))
+        const at = now()
+        for (const i of items) {
+          if (done.has(i.keyId)) {
+            count++
+            emit('reencrypted', i.keyId, at)
+          } else await one(i.keyId) // changed since the batch read it: again, on the row as it is
+        }
+        progress()
+      }
+      // One batch is written while the next is read and re-sealed (disjoint key ranges): the
+      // database and the crypto overlap. Never more than one write in flight.
+      let writing: Promise<void> = Promise.resolve()
+      try {
+        for (;;) {
+          const rows = backend.staleRows
+            ? await backend.staleRows(ring.current, batchSize, after)
+            : await backend.staleSecrets(ring.current, batchSize, after)
+          if (rows.length === 0) break
+          after = rows[rows.length - 1]?.keyId
+          if (!batched) {
+            for (const { keyId } of rows) await one(keyId)
+            progress()
+            continue
+          }
+          const items = (rows as StoredKey[]).map(reseal).filter((x): x is SecretReplacement => x !== undefined)
+          await writing
+          writing = write(items)
+          // Awaited below or at the next batch; this only keeps a failure from being "unhandled" meanwhile.
+          writing.catch(() => {})
+        }
+      } finally {
+        await writing
       }
       return { reencrypted: count, current: ring.current, failed }
     },
@@ -599,5 +689,6 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
   const store = build(baseActor)
   emitters.set(store, emitEvent)
   migrators.set(store, migrateRows)
+  internals.set(store, { backend, ring, actor: baseActor, now })
   return store
 }

@@ -16,6 +16,8 @@ export {
   type KeyCache,
   type KeyCacheStats,
 } from './cached-key-store.js'
+export { KEY_EXPORT_FORMAT, KeyExportError, type KeyExportHeader } from './export-format.js'
+export { type ExportKeysOptions, exportKeys, type KeyExportResult } from './export-keys.js'
 export {
   createKeyId,
   type GeneratedKey,
@@ -27,6 +29,7 @@ export {
   metadataSchema,
   SECRET_BYTES,
 } from './generate-key.js'
+export { type ImportKeysOptions, importKeys, type KeyImportResult } from './import-keys.js'
 export type {
   BackendListQuery,
   EventListQuery,
@@ -34,6 +37,7 @@ export type {
   KeyCountLimit,
   KeyEvent,
   NewKeyEvent,
+  SecretReplacement,
   StoredKey,
   StoredKeyPatch,
 } from './key-backend.js'
@@ -59,7 +63,9 @@ export type {
   KeyUpdate,
   ListKeysFilter,
   MasterKeyRotation,
+  MasterKeyRotationProgress,
   RotatedKey,
+  RotateMasterKeyOptions,
   RotateOptions,
   UpdateKeyOptions,
 } from './key-store.js'

@@ -64,7 +64,7 @@ export interface KeyEvent {
   at: Date
   /** Who: `cli:<user>@<host>`, `operator:<name>`, `key:<keyId>` (an admin API client), `partner:<principal>`, … */
   actor: string
-  /** `key.create`, `key.update`, `key.rotate`, `key.revoke`, `key.restore`, or an application's own (`session.login`). */
+  /** `key.create`, `key.update`, `key.rotate`, `key.revoke`, `key.restore`, `key.import`, or an application's own (`session.login`). */
   action: string
   keyId?: string
   principal?: string
@@ -116,6 +116,15 @@ export const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   mac: 'record_mac',
   format: 'format',
   updatedAt: 'updated_at',
+}
+
+/** One row of {@link KeyBackend.replaceSecrets}: the arguments of `replaceSecret`. */
+export interface SecretReplacement {
+  keyId: string
+  fromVersion: string
+  sealed: SealedSecret
+  mac?: Uint8Array
+  ifVersion?: number
 }
 
 /**
@@ -181,6 +190,24 @@ export interface KeyBackend {
    * re-encryptions and edits are safe). The row version does not change.
    */
   replaceSecret(keyId: string, fromVersion: string, sealed: SealedSecret, mac?: Uint8Array, ifVersion?: number): Promise<boolean>
+  /**
+   * Optional, for batched master-key rotation: up to `limit` whole rows whose secret is not sealed
+   * under `version`, key id > `after`, ordered by key id. Without it the store reads each row.
+   */
+  staleRows?(version: string, limit: number, after?: string): Promise<StoredKey[]>
+  /**
+   * Optional, for batched master-key rotation: {@link KeyBackend.replaceSecret} for many rows in
+   * one transaction (each with its own `fromVersion` and `ifVersion` guard). Resolves the key ids
+   * replaced; a row whose guard failed is left as it was and not listed.
+   */
+  replaceSecrets?(items: ReadonlyArray<SecretReplacement>): Promise<string[]>
+  /** Optional: how many rows are sealed under each master-key version (one aggregate query). */
+  countSecretVersions?(): Promise<Map<string, number>>
+  /**
+   * Optional, for imports: insert many rows, each with its event, all or none (one transaction;
+   * a key id already taken fails the whole call). Without it rows are inserted one at a time.
+   */
+  insertMany?(items: ReadonlyArray<{ row: StoredKey; event?: NewKeyEvent }>): Promise<void>
   /** Append an event that goes with no key change (a sign-in, an invite). */
   appendEvent?(event: NewKeyEvent): Promise<KeyEvent>
   /** The audit log, newest first. */

@@ -115,6 +115,24 @@ export interface MasterKeyRotation {
   failed: Array<{ keyId: string; reason: string }>
 }
 
+/** Progress of {@link EncryptedKeyStore.rotateMasterKey}, reported after every batch. */
+export interface MasterKeyRotationProgress {
+  /** Rows re-encrypted so far by this call. */
+  done: number
+  /** Rows that could not be re-encrypted so far (tampered). */
+  failed: number
+  /** Rows not under the current version when the call started (rows added meanwhile are not counted). */
+  total: number
+}
+
+/** Options of {@link EncryptedKeyStore.rotateMasterKey}. */
+export interface RotateMasterKeyOptions {
+  /** Rows re-encrypted per transaction (one statement on PostgreSQL). Default 500, at most 10,000. */
+  batchSize?: number
+  /** Called after every batch (and once before the first, with `done: 0`). */
+  onProgress?: (progress: MasterKeyRotationProgress) => void
+}
+
 /** What changed, for cache invalidation and fan-out to other instances (e.g. Redis pub/sub). */
 export interface KeyChangeEvent {
   /** `updated`: limits or metadata (or several fields at once) changed. */
@@ -191,8 +209,12 @@ export interface EncryptedKeyStore extends KeyStore {
   events(query?: { limit?: number; before?: number; principal?: string }): Promise<KeyEvent[]>
   appendEvent(event: Omit<KeyEvent, 'id' | 'at' | 'actor'> & { at?: Date; actor?: string }): Promise<KeyEvent>
   /**
-   * Re-encrypt every secret not under the current master-key version. A row that cannot be
-   * opened is skipped and reported in `failed`; every other row is still re-encrypted.
+   * Re-encrypt every secret not under the current master-key version, in batches (one
+   * transaction each), resumable: rows already under the current version are skipped, so a run
+   * that was interrupted continues where it stopped. Refused before anything is written, with a
+   * `ConfigurationError` naming each version and how many keys use it, when the master key lacks
+   * a version that rows are sealed under. A row that fails authentication (tampered) is skipped
+   * and reported in `failed`; every other row is still re-encrypted.
    */
-  rotateMasterKey(): Promise<MasterKeyRotation>
+  rotateMasterKey(options?: RotateMasterKeyOptions): Promise<MasterKeyRotation>
 }

@@ -366,6 +366,90 @@ export function postgresBackend(
       )
       return rows.length === 1
     },
+    async staleRows(version, limit, after) {
+      const rows = await q(
+        `SELECT ${SELECT} FROM ${table} WHERE master_key_version <> $1 AND key_id COLLATE "C" > $2 ORDER BY key_id COLLATE "C" LIMIT $3`,
+        [version, after ?? '', limit],
+      )
+      return rows.map(fromRow)
+    },
+    async replaceSecrets(items) {
+      if (items.length === 0) return []
+      // One statement for the whole batch (atomic on its own): each row keeps its own guards, so a
+      // row edited or re-encrypted since it was read is left as it is and not returned.
+      const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : null)
+      const rows = await q(
+        `UPDATE ${table} t SET secret_ciphertext = decode(v.ct, 'hex'), master_key_version = v.mkv, record_mac = decode(v.mac, 'hex')
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[]) AS v(key_id, from_v, ct, mkv, mac, ver)
+         WHERE t.key_id = v.key_id AND t.master_key_version = v.from_v AND (v.ver IS NULL OR t.version = v.ver)
+         RETURNING t.key_id`,
+        [
+          items.map((i) => i.keyId),
+          items.map((i) => i.fromVersion),
+          items.map((i) => hex(i.sealed.data)),
+          items.map((i) => i.sealed.version),
+          items.map((i) => hex(i.mac)),
+          items.map((i) => i.ifVersion ?? null),
+        ],
+      )
+      return rows.map((r) => r.key_id as string)
+    },
+    async insertMany(items) {
+      if (items.length === 0) return
+      // One statement for the whole batch (all or none): the rows from parallel arrays, and each
+      // row's event joined to it by key id (a data-modifying CTE, as for a single insert).
+      const col = (f: (r: StoredKey) => unknown) => items.map((i) => f(i.row))
+      const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : null)
+      const ts = (d: Date | undefined) => (d ? d.toISOString() : null)
+      const rowsSql = `SELECT k, p, s::jsonb, st, ca::timestamptz, ua::timestamptz, ea::timestamptz, na::timestamptz, ra::timestamptz, rb,
+          l::jsonb, m::jsonb, decode(c, 'hex'), mkv, v, decode(mac, 'hex'), t
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+          $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::integer[], $16::text[], $17::boolean[])
+          AS x(k, p, s, st, ca, ua, ea, na, ra, rb, l, m, c, mkv, v, mac, t)`
+      const params: unknown[] = [
+        col((r) => r.keyId),
+        col((r) => r.principal),
+        col((r) => json(r.scopes)),
+        col((r) => r.status),
+        col((r) => ts(r.createdAt)),
+        col((r) => ts(r.updatedAt)),
+        col((r) => ts(r.expiresAt)),
+        col((r) => ts(r.notAfter)),
+        col((r) => ts(r.revokedAt)),
+        col((r) => r.replacedBy ?? null),
+        col((r) => json(r.rateLimits)),
+        col((r) => json(r.metadata)),
+        col((r) => hex(r.sealed.data)),
+        col((r) => r.sealed.version),
+        col((r) => r.version),
+        col((r) => hex(r.mac)),
+        col((r) => r.test === true),
+      ]
+      const withEvents = events !== undefined && items.some((i) => i.event)
+      if (!withEvents) {
+        await q(`INSERT INTO ${table} (${COLUMNS.join(', ')}) ${rowsSql}`, params)
+        return
+      }
+      const ev = items.filter((i) => i.event)
+      params.push(
+        ev.map((i) => i.row.keyId),
+        ev.map((i) => ts(i.event?.at)),
+        ev.map((i) => i.event?.actor),
+        ev.map((i) => i.event?.action),
+        ev.map((i) => json(i.event?.detail)),
+      )
+      await q(
+        `WITH i AS (INSERT INTO ${table} (${COLUMNS.join(', ')}) ${rowsSql} RETURNING key_id, principal)
+         INSERT INTO ${events} (${EVENT_COLUMNS})
+         SELECT e.at::timestamptz, e.actor, e.action, i.key_id, i.principal, e.detail::jsonb
+         FROM i JOIN unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[]) AS e(key_id, at, actor, action, detail) ON e.key_id = i.key_id`,
+        params,
+      )
+    },
+    async countSecretVersions() {
+      const rows = await q(`SELECT master_key_version AS v, count(*)::integer AS n FROM ${table} GROUP BY master_key_version`, [])
+      return new Map(rows.map((r) => [r.v as string, Number(r.n)]))
+    },
     ...(events
       ? {
           async appendEvent(e: NewKeyEvent) {

@@ -5,6 +5,7 @@ import {
   type KeyEvent,
   type NewKeyEvent,
   PATCH_COLUMNS,
+  type SecretReplacement,
   type StoredKey,
   type StoredKeyPatch,
 } from './key-backend.js'
@@ -350,6 +351,53 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       (keyId: string, from: string, s, mac?: Uint8Array, ifVersion?: number) =>
         q.reseal.run(Buffer.from(s.data), s.version, mac ? Buffer.from(mac) : null, keyId, from, ifVersion ?? null, ifVersion ?? null)
           .changes > 0,
+    ),
+    staleRows: mapped((version: string, limit: number, after?: string) =>
+      (
+        prepare(`SELECT * FROM ${t} WHERE master_key_version <> ? AND key_id > ? ORDER BY key_id LIMIT ?`).all(
+          version,
+          after ?? '',
+          limit,
+        ) as Row[]
+      ).map(fromRow),
+    ),
+    // One write transaction per batch; each row keeps its own guards (see replaceSecret).
+    replaceSecrets: mapped((items: ReadonlyArray<SecretReplacement>) =>
+      items.length === 0
+        ? []
+        : db.immediate(() =>
+            items
+              .filter(
+                (i) =>
+                  q.reseal.run(
+                    Buffer.from(i.sealed.data),
+                    i.sealed.version,
+                    i.mac ? Buffer.from(i.mac) : null,
+                    i.keyId,
+                    i.fromVersion,
+                    i.ifVersion ?? null,
+                    i.ifVersion ?? null,
+                  ).changes > 0,
+              )
+              .map((i) => i.keyId),
+          ),
+    ),
+    countSecretVersions: mapped(
+      () =>
+        new Map(
+          (prepare(`SELECT master_key_version AS v, count(*) AS n FROM ${t} GROUP BY master_key_version`).all() as Row[]).map((r) => [
+            r.v as string,
+            Number(r.n),
+          ]),
+        ),
+    ),
+    insertMany: mapped((items: ReadonlyArray<{ row: StoredKey; event?: NewKeyEvent }>) =>
+      db.immediate(() => {
+        for (const i of items) {
+          insert(i.row)
+          if (i.event) event(i.event)
+        }
+      }),
     ),
     appendEvent: mapped((e: NewKeyEvent) => event(e)),
     sessions: sqliteSessions(db, table),

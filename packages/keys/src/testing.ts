@@ -462,7 +462,7 @@ export function describeEncryptedKeyStore(name: string, createHarness: () => Pro
       await (await open(`${generateMasterKey('v2')},${right}`)).close()
     })
 
-    it('rotates every row it can and reports the ones it cannot', async () => {
+    it('refuses once, before writing anything, when the master key lacks a version rows use; rotates in batches, resumably, with progress', async () => {
       harness = await createHarness()
       const v0 = generateMasterKey('v0')
       const v1 = generateMasterKey('v1')
@@ -473,17 +473,45 @@ export function describeEncryptedKeyStore(name: string, createHarness: () => Pro
       const s1 = await open(v1)
       const good = await Promise.all(Array.from({ length: 6 }, () => s1.create({ principal: 'acme' })))
       await s1.close()
-      // v0 is no longer configured: its rows cannot be opened, every other row must still move.
+      // v0 is no longer configured: one error naming it and its key count, and nothing re-encrypted.
       const s = await open(`${v2},${v1}`)
-      const r = await s.rotateMasterKey()
-      expect(r.reencrypted).toBe(6)
-      expect(r.current).toBe('v2')
-      expect(r.failed.map((f) => f.keyId).sort()).toEqual(lost.map((k) => k.keyId).sort())
-      for (const f of r.failed) expect(f.reason).toMatch(/master-key version v0/)
-      const again = await s.rotateMasterKey()
-      expect(again.reencrypted).toBe(0)
-      expect(again.failed).toHaveLength(2)
-      for (const k of good) expect((await s.info(k.keyId))?.masterKeyVersion).toBe('v2')
+      const refused = await s.rotateMasterKey().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(refused).toBeInstanceOf(ConfigurationError)
+      expect((refused as Error).message).toMatch(/2 key\(s\) under master-key version v0/)
+      expect((refused as Error).message).not.toMatch(/\n/)
+      for (const k of good) expect((await s.info(k.keyId))?.masterKeyVersion).toBe('v1')
+      await s.close()
+
+      // With v0 back: batches of 3, interrupted after the first, then resumed where it stopped.
+      const all = await open(`${v2},${v1},${v0}`)
+      const seen: Array<{ done: number; total: number }> = []
+      const stop = new Error('interrupted')
+      const first = await all
+        .rotateMasterKey({
+          batchSize: 3,
+          onProgress: (p) => {
+            seen.push({ done: p.done, total: p.total })
+            if (p.done > 0) throw stop
+          },
+        })
+        .catch((e: unknown) => e)
+      expect(first).toBe(stop)
+      expect(seen).toEqual([
+        { done: 0, total: 8 },
+        { done: 3, total: 8 },
+      ])
+      const progress: number[] = []
+      const rest = await all.rotateMasterKey({ batchSize: 3, onProgress: (p) => progress.push(p.done) })
+      expect(rest).toEqual({ reencrypted: 5, current: 'v2', failed: [] })
+      expect(progress).toEqual([0, 3, 5])
+      for (const k of [...lost, ...good]) {
+        expect((await all.info(k.keyId))?.masterKeyVersion).toBe('v2')
+        expect(Buffer.from((await all.get(k.keyId))?.secret ?? []).equals(Buffer.from(k.secret))).toBe(true)
+      }
+      expect(await all.rotateMasterKey()).toEqual({ reencrypted: 0, current: 'v2', failed: [] })
     })
 
     it('rotates the master key: re-encrypts under the new version, old key no longer needed', async () => {

@@ -8,7 +8,7 @@ import type { Command } from '../io.js'
 import { storeLocation, withStore } from '../open-store.js'
 
 const PG_HINT =
-  'this store is PostgreSQL: back it up with pg_dump of its schema (pg_dump --schema=SCHEMA -Fc), restore with pg_restore; see "Backups and disaster recovery" in the README'
+  'this store is PostgreSQL: back it up with pg_dump of its schema (pg_dump --schema=SCHEMA -Fc), restore with pg_restore; see "Backups and disaster recovery" in the README. To move keys to or from another store: sigil keys export / sigil keys import'
 
 /** `sigil keys backup FILE`: a consistent copy of the embedded store, secrets still encrypted. */
 export const keysBackup: Command = async (args, ctx) => {

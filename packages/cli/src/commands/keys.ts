@@ -1,6 +1,7 @@
 import { usageError } from '../exit-codes.js'
 import type { Command } from '../io.js'
 import { keysBackup, keysRestore } from './keys-backup.js'
+import { keysExport, keysImport } from './keys-export.js'
 import { keysExpire, keysRevoke, keysRotate, keysScopes } from './keys-lifecycle.js'
 import { keysMigrate, MIGRATE_USAGE } from './keys-migrate.js'
 import { keysCreate, keysList, keysShow } from './keys-read.js'
@@ -54,6 +55,16 @@ export const KEYS_COMMANDS: Record<string, { summary: string; usage: string; run
     summary: 'bring the store to this release: schema, then rows of older formats (--check: report only; exit 1 if anything would change)',
     usage: MIGRATE_USAGE,
     run: keysMigrate,
+  },
+  export: {
+    summary: 'write every key (sealed, revoked ones too) to an authenticated file, from any store',
+    usage: 'sigil keys export FILE',
+    run: keysExport,
+  },
+  import: {
+    summary: 'add the keys of an export to any store, tokens unchanged (resumable; never overwrites)',
+    usage: "sigil keys import FILE [--dry-run]   (SIGIL_SOURCE_MASTER_KEY: the exporter's master key, if different)",
+    run: keysImport,
   },
 }
 
