@@ -10,7 +10,6 @@ import {
 } from '@sigil/core'
 import { arrayOf, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
 
-/** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */
 /**
  * How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. The secret
  * follows the one rule the server uses (SPEC §4): bytes, canonical base64url/base64, or an

@@ -324,7 +324,8 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
   let decoy: StoredKey | undefined
   // The secret is assigned to the info object, not spread with it (`{ ...info, secret }`): records
   // built that way measured ~1.1-1.7 µs slower per opaque verification than an unknown id (memory
-  // and SQLite stores, t 10-17), and a record built by assignment measures equal (issue 23 item 11).
+  // and SQLite stores, t 10-17), and a record built by assignment measures equal: a
+  // known key must cost what an unknown id costs, or opaque mode tells them apart.
   const recordOf = (row: StoredKey): KeyRecord => {
     const r = info(check(row)) as KeyInfo & { secret?: Uint8Array }
     r.secret = open(row)
@@ -382,7 +383,8 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       if (status === 'revoked') throw new SigilError('KEY_REVOKED', 'a revoked key cannot be rotated')
       if (status === 'expired') throw new SigilError('KEY_EXPIRED', 'an expired key cannot be rotated')
       if (old.replacedBy) throw new SigilError('KEY_EXPIRED', 'this key was already rotated; rotate its replacement')
-      // The new key keeps the old one's expiry unless the call sets another (issue 24 item 4).
+      // The new key keeps the old one's expiry unless the call sets another: rotating must
+      // never be a way to extend a key's life past what its actor may grant.
       const expiresAt = o.expiresAt === undefined ? old.expiresAt : (o.expiresAt ?? undefined)
       authorizeNewKey(grant, { principal: old.principal, scopes: old.scopes, expiresAt }, old)
       const input: CreateKeyInput = {

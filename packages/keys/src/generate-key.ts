@@ -28,7 +28,7 @@ export const METADATA_MAX_BYTES = 16_384
 /**
  * What is wrong with a metadata value, or undefined. Walked without recursion, so a value nested
  * thousands of levels deep (or cyclic) is refused instead of overflowing the stack in
- * `JSON.stringify` on its way to the database (issue 24 item 10).
+ * `JSON.stringify` on its way to the database.
  */
 function metadataProblem(value: unknown): string | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]]
