@@ -1,5 +1,5 @@
-import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
-import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
+import { ConfigurationError, type KeyRecord, SigilError } from '@sigil/core'
+import { checkOptions, DEFAULT_ALGORITHM, keyStatusAt, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
 import type { KeyBackend, KeyCountLimit, NewKeyEvent, StoredKey, StoredKeyPatch } from './key-backend.js'
@@ -49,21 +49,14 @@ function conflict(keyId: string, expected: number, actual: number): SigilError {
   )
 }
 
-function effectiveStatus(row: StoredKey, now: Date): KeyStatus {
-  if (row.status === 'revoked') return 'revoked'
-  const t = now.getTime()
-  if ((row.expiresAt && row.expiresAt.getTime() <= t) || (row.notAfter && row.notAfter.getTime() <= t)) return 'expired'
-  return 'active'
-}
-
 function toInfo(row: StoredKey, now: Date, encrypted: boolean): KeyInfo {
   return {
     keyId: row.keyId,
     principal: row.principal,
     scopes: row.scopes,
-    status: effectiveStatus(row, now),
+    status: keyStatusAt(row, now.getTime()),
     createdAt: row.createdAt,
-    algorithm: 'hmac-sha256',
+    algorithm: DEFAULT_ALGORITHM,
     ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     ...(row.notAfter ? { notAfter: row.notAfter } : {}),
     ...(row.revokedAt ? { revokedAt: row.revokedAt } : {}),
@@ -379,7 +372,7 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       if (!read) throw unknownKey()
       const old = check(read)
       authorizeKeyAccess(grant, old.principal)
-      const status = effectiveStatus(old, at)
+      const status = keyStatusAt(old, at.getTime())
       if (status === 'revoked') throw new SigilError('KEY_REVOKED', 'a revoked key cannot be rotated')
       if (status === 'expired') throw new SigilError('KEY_EXPIRED', 'an expired key cannot be rotated')
       if (old.replacedBy) throw new SigilError('KEY_EXPIRED', 'this key was already rotated; rotate its replacement')

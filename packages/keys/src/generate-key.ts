@@ -1,5 +1,5 @@
 import { formatToken, type KeyRecord, randomBytes } from '@sigil/core'
-import { type Renames, zodOptionsError } from '@sigil/core/internal'
+import { DEFAULT_ALGORITHM, type Renames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import type { CreateKeyInput } from './key-store.js'
 
@@ -137,7 +137,7 @@ export function generateKey(options: GenerateKeyOptions): GeneratedKey {
     scopes: [...(o.scopes ?? [])],
     status: 'active',
     createdAt: new Date((options.now ?? Date.now)()),
-    algorithm: 'hmac-sha256',
+    algorithm: DEFAULT_ALGORITHM,
     ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
     ...(o.rateLimits ? { rateLimits: o.rateLimits } : {}),
     ...(o.metadata ? { metadata: o.metadata } : {}),

@@ -1,5 +1,6 @@
 import { componentsFor } from '@sigil/client'
 import { contentDigest, type KeyRecord, type KeyResolver, requestFromUrl, serializeSignatureParams, signatureBase } from '@sigil/core'
+import { DEFAULT_ALGORITHM } from '@sigil/core/internal'
 import { createVerifier, type ExplainStep } from '@sigil/server'
 import { incomingFromRequest } from '@sigil/server/internal'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
@@ -61,7 +62,7 @@ export const explain: Command = async (args, ctx) => {
       expires: nowSec + Math.floor(windowMs / 1000),
       nonce: 'NONCE_16_RANDOM_BYTES_B64URL',
       keyid: creds?.keyId ?? 'KEY_ID',
-      alg: 'hmac-sha256',
+      alg: DEFAULT_ALGORITHM,
       tag,
     })
     const base = signatureBase(view, components, params)

@@ -1,8 +1,25 @@
 /**
- * `@sigil/core/internal`: plumbing shared by Sigil's own packages (the options toolkit).
+ * `@sigil/core/internal`: plumbing shared by Sigil's own packages (the options toolkit, the
+ * key-liveness rule, the signature verification steps requests and responses share).
  * **Not covered by semver** and not part of the documented API: it changes whenever the packages
  * need it to. Applications use `@sigil/core` and the other packages' documented entries.
  */
+export { type KeyLifetime, keyStatusAt } from '../key-status.js'
+export {
+  ALGORITHMS,
+  type AlgorithmName,
+  algorithmOf,
+  baseOf,
+  checkProfile,
+  DEFAULT_ALGORITHM,
+  type Profile,
+  REQUEST_REFUSALS,
+  type Refusals,
+  refuse,
+  type SignatureAlgorithm,
+  selectSignature,
+  verifyEntry,
+} from '../verify-signature.js'
 export {
   checkOptions,
   closestName,

@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { contentDigest, type DigestAlgorithm, type HeaderSource, type RequestMessage, SigilError, signResponseMessage } from '@sigil/core'
-import { checkOptions } from '@sigil/core/internal'
+import { checkOptions, keyStatusAt } from '@sigil/core/internal'
 import type { Verified } from './incoming.js'
 import { SIGN_RESPONSE_NAMES } from './option-names.js'
 import type { VerifyOptions } from './options.js'
@@ -59,7 +59,10 @@ export async function responseSignatureHeaders(
   checkOptions('response signing options', options, SIGN_RESPONSE_NAMES)
   const cfg = verifierFor(options.verifier).config
   const key = await cfg.keys.get(verified.keyId)
-  if (key?.status !== 'active') throw new SigilError('KEY_UNKNOWN', 'the request key cannot sign the response')
+  // The verifier's liveness rule at the verifier's clock: a key revoked or expired since the
+  // request was verified does not sign its answer.
+  if (key === undefined || keyStatusAt(key, cfg.now()) !== 'active')
+    throw new SigilError('KEY_UNKNOWN', 'the request key cannot sign the response')
   const digest = contentDigest(body, options.digestAlgorithm ?? 'sha-256')
   const view: HeaderSource = { get: (n) => (n === 'content-digest' ? digest : n.startsWith('signature') ? null : headers.get(n)) }
   // Only the request's headers are read (for "signature";req); the rest of the view is unused.

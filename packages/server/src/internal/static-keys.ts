@@ -1,4 +1,5 @@
 import { type KeyRecord, type KeyResolver, type SecretInput, secretBytes } from '@sigil/core'
+import { DEFAULT_ALGORITHM } from '@sigil/core/internal'
 
 export type { SecretInput }
 
@@ -12,7 +13,7 @@ function recordOf(keyId: string, input: unknown, scopes: readonly string[]): Key
     scopes,
     status: 'active',
     createdAt: EPOCH,
-    algorithm: 'hmac-sha256',
+    algorithm: DEFAULT_ALGORITHM,
   }
 }
 
