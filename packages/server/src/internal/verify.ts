@@ -53,12 +53,14 @@ class RequestIncoming implements IncomingRequest {
     private readonly request: Request,
     cfg: VerifierConfig,
     address: string | undefined,
-    target: { authority?: string; scheme?: string } | undefined,
+    target: RawTarget | undefined,
     private readonly consume = false,
   ) {
     const url = request.url
     // A Request's url is always absolute: splitTarget gives its scheme and host, no URL parse.
     const parts = splitTarget(url)
+    // The raw target an adapter saw (Node under Hono) is what was signed; the URL is normalized.
+    const raw = target?.path === undefined ? parts : target
     const scheme = parts.scheme ?? 'https'
     const h = request.headers
     const host = h.get('host')
@@ -70,8 +72,8 @@ class RequestIncoming implements IncomingRequest {
       method: request.method,
       scheme: origin.scheme,
       authority: origin.authority,
-      path: parts.path,
-      query: parts.query,
+      path: raw.path as string,
+      query: raw.query ?? '',
       headers: h,
     }
     this.hasBody = declared.hasBody
@@ -90,18 +92,22 @@ class RequestIncoming implements IncomingRequest {
 
 const NO_LINES: readonly string[] = []
 
+/** A raw request target as `splitTarget` gives it; only `authority` and `scheme` may be given alone. */
+export type RawTarget = { path?: string; query?: string; authority?: string; scheme?: string }
+
 /**
  * Adapt a Web `Request` for the verifier. The body is read from a clone, so the app can still read
  * it; with `consume`, from the request's own stream, and the bytes are kept on the result. `@authority` is the `Host` header the request carries (what the client sent and the app
  * reads), not the host of `request.url`, which runtimes rewrite (Next.js puts `localhost` there);
  * only a request without a Host header (one built by a client, e.g. under msw) falls back to the
- * URL. `target` is an absolute-form request target's authority and scheme, when an adapter saw one.
+ * URL. `target` is the raw request target an adapter saw (`splitTarget` of it): its path and query
+ * are what the view signs, and an absolute-form target's authority and scheme are used as well.
  */
 export function incomingFromRequest(
   request: Request,
   verifier: Verifier,
   address?: string,
-  target?: { authority?: string; scheme?: string },
+  target?: RawTarget,
   consume = false,
 ): IncomingRequest {
   return new RequestIncoming(request, verifier.config, address, target, consume)
