@@ -4,18 +4,14 @@
  * **Not covered by semver** and not part of the documented API: it changes whenever the packages
  * need it to. Applications use `@sigil/core` and the other packages' documented entries.
  */
-export { type KeyLifetime, keyStatusAt } from '../key-status.js'
+export { keyStatusAt } from '../key-status.js'
 export {
-  ALGORITHMS,
-  type AlgorithmName,
   algorithmOf,
   baseOf,
   checkProfile,
   DEFAULT_ALGORITHM,
   type Profile,
   REQUEST_REFUSALS,
-  type Refusals,
-  refuse,
   type SignatureAlgorithm,
   selectSignature,
   verifyEntry,
