@@ -10,6 +10,7 @@ import {
   type SignedHeaders,
   splitTarget,
 } from '@sigil/core'
+import { headersFromRecord } from '@sigil/core/internal'
 import type { Dispatcher } from 'undici'
 import { blobChunks } from './body.js'
 import { bool, str } from './check-options.js'
@@ -162,7 +163,7 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
         authority: normalizeAuthority(base.host ?? origin.host, scheme),
         path,
         query,
-        headers: { get: (n) => base[n] ?? null },
+        headers: headersFromRecord(base),
       }
       const hasBody = body.bytes !== null || body.blob !== undefined
       const out: Dispatcher.DispatchOptions = { ...opts, method: method as Dispatcher.HttpMethod, path: target }

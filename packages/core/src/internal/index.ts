@@ -5,6 +5,7 @@
  * need it to. Applications use `@sigil/core` and the other packages' documented entries.
  */
 export { keyStatusAt } from '../key-status.js'
+export { headersFromGetter, headersFromRecord } from '../message.js'
 export {
   algorithmOf,
   baseOf,

@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { contentDigest, type DigestAlgorithm, type HeaderSource, type RequestMessage, SigilError, signResponseMessage } from '@sigil/core'
-import { checkOptions, keyStatusAt } from '@sigil/core/internal'
+import { checkOptions, headersFromGetter, headersFromRecord, keyStatusAt } from '@sigil/core/internal'
 import type { Verified } from './incoming.js'
 import { SIGN_RESPONSE_NAMES } from './option-names.js'
 import type { VerifyOptions } from './options.js'
@@ -149,13 +149,8 @@ export function signNodeResponse(res: ServerResponse, verified: Verified, req: I
     res.write = write
     res.writeHead = writeHead
     const body = Buffer.concat(chunks)
-    const headers: HeaderSource = {
-      get: (n) => {
-        const v = res.getHeader(n)
-        return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v)
-      },
-    }
-    const reqHeaders: HeaderSource = { get: (n) => req.headersDistinct?.[n]?.join(', ') ?? null }
+    const headers = headersFromGetter((n) => res.getHeader(n))
+    const reqHeaders = headersFromRecord(req.headersDistinct ?? {})
     responseSignatureHeaders(res.statusCode, headers, body, verified, reqHeaders, options).then(
       (added) => {
         for (const [k, v] of Object.entries(added)) res.setHeader(k, v)
