@@ -1,7 +1,7 @@
 import { type RequestMessage, splitTarget } from '@sigil/core'
 import { checkOptions } from '@sigil/core/internal'
-import { connectionHost, resolveOrigin } from './authority.js'
-import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+import { requestOrigin } from './authority.js'
+import { framingOf, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 import { VERIFY_REQUEST_CONTEXT_NAMES } from './option-names.js'
 import type { VerifierConfig, VerifyOptions } from './options.js'
 import { createVerifier, type Verifier } from './verifier.js'
@@ -64,10 +64,10 @@ class RequestIncoming implements IncomingRequest {
     const scheme = parts.scheme ?? 'https'
     const h = request.headers
     const host = h.get('host')
-    const origin = resolveOrigin(h, scheme, connectionHost(host === null ? NO_LINES : [host], null, target, scheme, parts.authority), cfg)
+    const origin = requestOrigin(h, scheme, host === null ? NO_LINES : [host], null, target, cfg, parts.authority)
     const withBody = request.body !== null
     // A Web body is a stream whatever the headers say: bytes decide (zero bytes is no body).
-    const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'), !withBody)
+    const declared = framingOf(h, !withBody)
     this.message = {
       method: request.method,
       scheme: origin.scheme,

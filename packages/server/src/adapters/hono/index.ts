@@ -3,7 +3,7 @@ import { optionNames, optionsError } from '@sigil/core/internal'
 import type { Context, MiddlewareHandler } from 'hono'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import {
-  declaredBody,
+  framingOf,
   type IncomingRequest,
   markVerified,
   replayCheckedBy,
@@ -69,7 +69,7 @@ function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pat
   // (Read as an async iterable: no node: import, so this module still runs on Workers.)
   if (c.req.raw.body === null && node && typeof (node as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function') {
     const h = c.req.raw.headers
-    const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'))
+    const declared = framingOf(h)
     if (declared.mayHaveBody) {
       incoming.hasBody = declared.hasBody
       incoming.mayHaveBody = true
