@@ -34,7 +34,7 @@ export function cliActor(io: CliIo): string {
  * The directory a relative store path resolves against: the working directory, except when pnpm
  * runs the CLI inside its own package (`pnpm --filter @sigil/cli exec sigil …` in a checkout of
  * this repository moves to packages/cli and sets no INIT_CWD): then the workspace root, so the
- * README's `pnpm exec sigil` at the root and the filtered form share one `./.sigil` (issue 28).
+ * README's `pnpm exec sigil` at the root and the filtered form share one `./.sigil`.
  */
 function baseDir(io: CliIo): string {
   if (io.env.PNPM_PACKAGE_NAME !== '@sigil/cli') return io.cwd

@@ -73,7 +73,7 @@ function asksForHelp(args: readonly string[]): boolean {
 
 /**
  * Help for `sigil NAME … --help`, printed before the command runs so that asking for help never
- * acts: no server, no sign-in link, no store opened, no request sent (issue 28). One place for
+ * acts: no server, no sign-in link, no store opened, no request sent. One place for
  * every command, so a new command or subcommand gets it by being in the table.
  */
 async function printHelp(name: string, entry: CommandEntry, rest: readonly string[], io: CliIo): Promise<number> {

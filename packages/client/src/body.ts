@@ -126,7 +126,7 @@ export const MAX_WEB_DIGEST_BYTES = 64 * 1024 * 1024
  * node:crypto in constant memory. Elsewhere WebCrypto digests the whole bytes: a Blob's are read
  * with `arrayBuffer()` (the platform holds them already), a factory's are buffered up to
  * {@link MAX_WEB_DIGEST_BYTES} and a larger one is refused — keeping a JavaScript SHA-2 out of
- * every browser bundle (issue 26 item 6).
+ * every browser bundle.
  */
 export async function digestPrepared(p: PreparedBody, alg: 'sha-256' | 'sha-512', signal: AbortSignal | undefined): Promise<string> {
   checkAbort(signal)

@@ -1,6 +1,6 @@
 import { ConfigurationError } from '@sigil/core'
 
-// Option checks without zod (issue 26 item 6): zod's full build was 443 KiB of the 497 KiB browser
+// Option checks without zod: zod's full build was 443 KiB of the 497 KiB browser
 // bundle of createSignedFetch. The messages are the ones the zod schemas gave, so callers and logs
 // read the same text: `invalid <what>: <field>: <problem>` (never the value).
 
@@ -99,7 +99,7 @@ export function closest(name: string, known: Iterable<string>): string | undefin
 
 const renamedChecks = new WeakSet<Check>()
 
-/** An option that was renamed (issue 12 item 10): refused with a message naming its successor. */
+/** An option that was renamed: refused with a message naming its successor. */
 export function renamed(to: string, unit?: string): Check {
   const c: Check = (_v, f) => [f, `\`${f}\` was renamed \`${to}\`${unit ? ` (${unit})` : ''}`]
   renamedChecks.add(c)

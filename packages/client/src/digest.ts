@@ -2,7 +2,7 @@ import type { DigestAlgorithm } from '@sigil/core'
 import { formatContentDigest } from '@sigil/core/internal'
 
 // The Content-Digest of a body held in memory without core's incremental hasher, which carries
-// @noble/hashes (~5 KiB gzip) into every browser bundle (issue 26 item 6): on Node, node:crypto's
+// @noble/hashes (~5 KiB gzip) into every browser bundle: on Node, node:crypto's
 // one-shot hash (core's fast path, read the same way); elsewhere WebCrypto, which every browser and
 // worker has. Streamed bodies (a Blob, a body factory) are hashed incrementally with node:crypto's
 // createHash; off Node they are read whole and digested with WebCrypto, which has no incremental

@@ -3,7 +3,6 @@ import { secretBytes } from '@sigil/core/internal'
 import type { BareItem } from '@sigil/core/structured-fields'
 import { arrayOf, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
 
-/** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */
 /**
  * How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. The secret
  * follows the one rule the server uses (SPEC §4): bytes, canonical base64url/base64, or an

@@ -6,7 +6,7 @@ export { type VerifyResponseOptions, verifyResponse } from './verify-response.js
 /**
  * Checks the responses of a signed fetch: what `createSignedFetch({ verifyResponses })` takes.
  * Made by {@link responseVerifier}; a separate entry point, so apps that do not verify responses do
- * not ship the parser and the streaming hash it needs (issue 26 item 6).
+ * not ship the parser and the streaming hash it needs.
  */
 export interface ResponseVerifier {
   /** Resolve with the response once verified; reject with `ResponseVerificationError`. */

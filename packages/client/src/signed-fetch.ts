@@ -91,7 +91,7 @@ export type SignedFetchOptions = SignerOptions & {
   onResponse?: (response: Response, request: Request) => Promise<Response> | Response
 }
 
-/** `verifyResponses` takes a verifier; `true` and bare options (before issue 26) say how to get one. */
+/** `verifyResponses` takes a verifier; `true` and bare options (what it took before) say how to get one. */
 const verifier: Check = (v, f) =>
   v === false || (typeof v === 'object' && v !== null && typeof (v as { verify?: unknown }).verify === 'function')
     ? undefined

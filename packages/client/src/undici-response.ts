@@ -1,19 +1,9 @@
 import { ResponseVerificationError, SigilError } from '@sigil/core'
-import { concatBytes, type HeaderSource } from '@sigil/core/internal'
+import { concatBytes, type HeaderSource, headersFromRecord } from '@sigil/core/internal'
 import type { Dispatcher } from 'undici'
 
 type Controller = Dispatcher.DispatchController
 type RawHeaders = Record<string, string | string[] | undefined>
-
-/** A response header view over undici's lower-cased header record. */
-export function headerSource(h: RawHeaders): HeaderSource {
-  return {
-    get: (n) => {
-      const v = Object.hasOwn(h, n) ? h[n] : undefined
-      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v
-    },
-  }
-}
 
 /** Checks one response: status and headers as received, and its content as sent (still coded). */
 export type ResponseCheck = (status: number, headers: HeaderSource, body: Uint8Array) => Promise<void>
@@ -69,7 +59,7 @@ export class VerifyingHandler implements Dispatcher.DispatchHandler {
     const head = this.#head
     if (!head) return
     const body = concatBytes(this.#chunks, this.#size)
-    this.#check(head.status, headerSource(head.headers), body).then(
+    this.#check(head.status, headersFromRecord(head.headers), body).then(
       () => {
         const h = this.#handler as Dispatcher.DispatchHandler & Record<string, (...a: unknown[]) => void>
         try {

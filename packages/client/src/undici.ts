@@ -1,6 +1,6 @@
 import { stringify } from 'node:querystring'
 import { ConfigurationError, contentDigest, type RequestMessage, ResponseVerificationError, type SignedHeaders } from '@sigil/core'
-import { createHasher, formatContentDigest, normalizeAuthority, splitTarget } from '@sigil/core/internal'
+import { createHasher, formatContentDigest, headersFromRecord, normalizeAuthority, splitTarget } from '@sigil/core/internal'
 import type { Dispatcher } from 'undici'
 import { blobChunks } from './body.js'
 import { bool, str } from './check-options.js'
@@ -153,7 +153,7 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
         authority: normalizeAuthority(base.host ?? origin.host, scheme),
         path,
         query,
-        headers: { get: (n) => base[n] ?? null },
+        headers: headersFromRecord(base),
       }
       const hasBody = body.bytes !== null || body.blob !== undefined
       const out: Dispatcher.DispatchOptions = { ...opts, method: method as Dispatcher.HttpMethod, path: target }

@@ -33,7 +33,7 @@ export const ERROR_STATUS = {
   COMPONENT_UNRESOLVABLE: 400,
   CONFIGURATION_INVALID: 500,
   TOKEN_INVALID: 400,
-  /** Admin only (issue 24): the actor may not issue keys for that principal. */
+  /** Admin only: the actor may not issue keys for that principal. */
   PRINCIPAL_NOT_ALLOWED: 403,
   /** Admin only: a scope the actor may not grant (create, rotate, restore, a scope added by an edit). */
   SCOPE_NOT_ALLOWED: 403,
@@ -62,8 +62,10 @@ export function statusOf(code: SigilErrorCode): number {
 }
 
 /**
- * Base class of every error Sigil throws on purpose. Messages never contain secrets, MACs or raw
- * header values.
+ * Base class of the errors that carry a stable `code` (SPEC §3): every verification, configuration
+ * and key-store refusal. Parse errors of the structured-field grammar (`StructuredFieldError`,
+ * `StructuredFieldSerializeError`), the SQLite driver's, the admin API's and the CLI's have their
+ * own classes. Messages never contain secrets, MACs or raw header values.
  *
  * @example
  * ```ts

@@ -40,6 +40,31 @@ export function isResponse(m: Message): m is ResponseMessage {
   return typeof (m as ResponseMessage).status === 'number'
 }
 
+/** One field's value as Node and undici hand it over: a list of lines, a number, or nothing. */
+type FieldValue = string | number | readonly string[] | undefined | null
+
+/** A field's lines as one value, joined with ", " (RFC 9110 §5.3); null when absent. */
+function fieldValue(v: FieldValue): string | null {
+  return v === undefined || v === null ? null : typeof v === 'string' ? v : Array.isArray(v) ? v.join(', ') : String(v)
+}
+
+/**
+ * A header view over a getter of one field by lower-case name (Node's `res.getHeader`): the one
+ * way Sigil reads headers of that shape.
+ */
+export function headersFromGetter(get: (name: string) => FieldValue): HeaderSource {
+  return { get: (n) => fieldValue(get(n)) }
+}
+
+/**
+ * A header view over a record keyed by lower-case name (undici's headers, Node's
+ * `headersDistinct`, a signer's normalized headers): only the record's own keys are fields, so
+ * `constructor` or `__proto__` asked of a plain object is absent, not inherited.
+ */
+export function headersFromRecord(record: Readonly<Record<string, FieldValue>>): HeaderSource {
+  return { get: (n) => (Object.hasOwn(record, n) ? fieldValue(record[n]) : null) }
+}
+
 const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443' }
 
 /** Lower-case a host, drop the scheme's default port (RFC 9421 §2.2.3). */

@@ -3,8 +3,17 @@ import { VerificationError } from './errors.js'
 import { type Hmac, hmacSha256 } from './hmac.js'
 import type { ResponseMessage } from './message.js'
 import { type SignedHeaders, signMessage } from './sign.js'
-import { signatureBase } from './signature-base.js'
 import { DEFAULT_SIGNATURE_LIMITS, parseSignatures, type SignatureEntry, type SignatureLimits } from './signature-input.js'
+import {
+  ALGORITHMS,
+  baseOf,
+  checkProfile,
+  DEFAULT_ALGORITHM,
+  type Refusals,
+  refuse,
+  selectSignature,
+  verifyEntry,
+} from './verify-signature.js'
 
 /** The `tag` of a Sigil response signature (SPEC §5). */
 export const RESPONSE_TAG = 'sigil-response'
@@ -108,9 +117,16 @@ export interface VerifyResponseMessageOptions {
   hmac?: Hmac
 }
 
-const invalid = (message: string, cause?: unknown): never => {
-  throw new ResponseVerificationError('RESPONSE_SIGNATURE_INVALID', message, cause === undefined ? undefined : { cause })
+// A response has two verdicts: no signature of ours (missing), or one that does not hold (invalid).
+const RESPONSE_REFUSALS: Refusals = {
+  missing: 'RESPONSE_SIGNATURE_MISSING',
+  malformed: 'RESPONSE_SIGNATURE_INVALID',
+  profile: 'RESPONSE_SIGNATURE_INVALID',
+  invalid: 'RESPONSE_SIGNATURE_INVALID',
+  error: (code, message, cause) =>
+    new ResponseVerificationError(code as ResponseVerificationCode, message, cause === undefined ? undefined : { cause }),
 }
+const invalid = (message: string, cause?: unknown): never => refuse(RESPONSE_REFUSALS, 'RESPONSE_SIGNATURE_INVALID', message, cause)
 
 /**
  * Verify a response's signature (SPEC §5): exactly one signature with the response tag, made
@@ -134,23 +150,13 @@ export async function verifyResponseMessage(response: ResponseMessage, o: Verify
   } catch (e) {
     invalid('response signature headers are malformed', e)
   }
-  const tag = o.tag ?? RESPONSE_TAG
-  const ours = entries.filter((e) => e.params.tag === tag)
-  if (ours.length === 0) throw new ResponseVerificationError('RESPONSE_SIGNATURE_MISSING', 'no response signature carries the expected tag')
-  if (ours.length > 1) invalid('more than one response signature carries the expected tag')
-  const entry = ours[0] as SignatureEntry
+  const entry = selectSignature(entries, o.tag ?? RESPONSE_TAG, RESPONSE_REFUSALS)
+  const required = responseComponents(response.headers.get('content-type') !== null, o.requestLabel).map((c) => c.id)
+  checkProfile(entry, { required, nonce: false }, RESPONSE_REFUSALS)
+  // The response is signed with the request's key, so its algorithm is the default one.
   if (entry.params.keyid !== o.keyId) invalid('response is signed with another key')
-  if (entry.params.created === undefined) invalid('response signature has no created')
-  if (entry.params.alg !== undefined && entry.params.alg !== 'hmac-sha256') invalid('response signature alg must be hmac-sha256')
-  for (const c of responseComponents(response.headers.get('content-type') !== null, o.requestLabel)) {
-    if (!entry.components.some((e) => e.id === c.id)) invalid(`response signature must cover ${c.id}`)
-  }
-  let base = ''
-  try {
-    base = signatureBase(response, entry.components, entry.paramsValue)
-  } catch (e) {
-    invalid('a covered response component cannot be derived', e)
-  }
-  if (!(await (o.hmac ?? hmacSha256).verify(o.secret, base, entry.signature))) invalid('response signature does not verify')
+  const base = baseOf(response, entry, RESPONSE_REFUSALS)
+  const algorithm = ALGORITHMS[DEFAULT_ALGORITHM]
+  if (!(await verifyEntry(algorithm, o.hmac ?? hmacSha256, o.secret, base, entry))) invalid('response signature does not verify')
   return entry
 }

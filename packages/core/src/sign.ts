@@ -6,6 +6,7 @@ import type { Message } from './message.js'
 import { componentList, signatureBase } from './signature-base.js'
 import { type SignatureEntry, type SignatureParams, serializeSignatureParams } from './signature-input.js'
 import { type BareItem, serializeInteger, serializeString } from './structured-fields.js'
+import { ALGORITHMS, DEFAULT_ALGORITHM, verifyEntry } from './verify-signature.js'
 
 /** What to sign a message with. */
 export interface SignMessageOptions {
@@ -25,7 +26,7 @@ export interface SignMessageOptions {
   tag?: string | false
   /** Defaults to `sig1`. */
   label?: string
-  /** Emit `alg="hmac-sha256"` (default true). */
+  /** Emit `alg` with the key's algorithm, `alg="hmac-sha256"` (default true). */
   alg?: boolean
   /** Extra parameters, appended after the standard ones. */
   extraParams?: Record<string, BareItem>
@@ -115,7 +116,7 @@ function finish(o: SignMessageOptions, p: Prepared, macBase64: string): SignedHe
 function prepare(message: Message, o: SignMessageOptions): Prepared {
   const nonce = o.nonce === false ? undefined : (o.nonce ?? createNonce())
   const expires = o.expiresInMs === undefined ? undefined : o.created + Math.floor(o.expiresInMs / 1000)
-  const alg = o.alg === false ? undefined : 'hmac-sha256'
+  const alg = o.alg === false ? undefined : DEFAULT_ALGORITHM
   const tag = o.tag === false ? undefined : (o.tag ?? 'sigil')
   const params: SignatureParams & Record<string, BareItem | undefined> = { created: o.created, expires, nonce, keyid: o.keyId, alg, tag }
   let paramsValue: string
@@ -130,7 +131,7 @@ function prepare(message: Message, o: SignMessageOptions): Prepared {
     // A nonce of ours is base64url: its String serialization is itself in quotes.
     if (nonce !== undefined) paramsValue += o.nonce === undefined ? `;nonce="${nonce}"` : `;nonce=${serializeString(nonce)}`
     paramsValue += `;keyid=${keyIdText(o.keyId)}`
-    if (alg !== undefined) paramsValue += ';alg="hmac-sha256"'
+    if (alg !== undefined) paramsValue += ALG_PARAM
     if (tag !== undefined) paramsValue += `;tag=${tagText(tag)}`
   }
   return { paramsValue, base: signatureBase(message, o.components, paramsValue), params }
@@ -151,6 +152,7 @@ function lastString(): (v: string) => string {
 const keyIdText = lastString()
 const tagText = lastString()
 
+const ALG_PARAM = `;alg=${serializeString(DEFAULT_ALGORITHM)}`
 const integer = (n: number) => (Number.isSafeInteger(n) && Math.abs(n) < 1e15 ? String(n) : serializeInteger(n))
 
 /**
@@ -163,12 +165,14 @@ export async function verifyMessageSignature(
   secret: Uint8Array,
   hmac: Hmac = hmacSha256,
 ): Promise<{ ok: boolean; base: string }> {
+  // The verifiers' own base and MAC steps; a component that cannot be derived stays a ComponentError.
   const base = signatureBase(message, entry.components, entry.paramsValue)
-  return { ok: await hmac.verify(secret, base, entry.signature), base }
+  return { ok: await verifyEntry(ALGORITHMS[DEFAULT_ALGORITHM], hmac, secret, base, entry), base }
 }
 
 /** The components Sigil covers by default for a request with and without a body (SPEC §1). */
+const BODYLESS = Object.freeze(['@method', '@authority', '@path', '@query'].map((n) => component(n)))
 export const DEFAULT_COMPONENTS = Object.freeze({
-  bodyless: Object.freeze(['@method', '@authority', '@path', '@query'].map((n) => component(n))),
-  withBody: Object.freeze(['@method', '@authority', '@path', '@query', 'content-type', 'content-digest'].map((n) => component(n))),
+  bodyless: BODYLESS,
+  withBody: Object.freeze([...BODYLESS, component('content-type'), component('content-digest')]),
 })

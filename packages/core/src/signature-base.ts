@@ -147,7 +147,7 @@ const DERIVED_READS = new Map<string, number>([
 ])
 
 /**
- * A frozen component list, compiled once (issue 13): each line's `"id": ` head, how its value is
+ * A frozen component list, compiled once (the hot path reads it on every request): each line's `"id": ` head, how its value is
  * read, and whether a request-only component is in it. Duplicates are refused when compiling.
  */
 interface CompiledList {

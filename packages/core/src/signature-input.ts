@@ -116,7 +116,7 @@ class Entry implements SignatureEntry {
 }
 
 /**
- * What a signer sends on every request, compiled (issue 13): one `Signature-Input` member whose
+ * What a signer sends on every request, compiled so the hot path skips the general parser: one `Signature-Input` member whose
  * label and inner list (`prefix`, e.g. `sig1=("@method" …)`) were parsed before, followed by the
  * same parameter keys in one of the few orders and value types seen with it (a layout). Each layout
  * is one sticky RegExp over the whole header, so a repeat header is read in one `exec`; any other

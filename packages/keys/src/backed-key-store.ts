@@ -1,5 +1,5 @@
-import { ConfigurationError, type KeyRecord, type KeyStatus, SigilError } from '@sigil/core'
-import { checkOptions, optionNames, zodOptionsError } from '@sigil/core/internal'
+import { ConfigurationError, type KeyRecord, SigilError } from '@sigil/core'
+import { checkOptions, DEFAULT_ALGORITHM, keyStatusAt, optionNames, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createKeyInputSchema, generateKey, KEY_RENAMES, metadataSchema, scopesSchema } from './generate-key.js'
 import type { KeyBackend, KeyCountLimit, NewKeyEvent, SecretReplacement, StoredKey, StoredKeyPatch } from './key-backend.js'
@@ -78,21 +78,14 @@ function conflict(keyId: string, expected: number, actual: number): SigilError {
   )
 }
 
-function effectiveStatus(row: StoredKey, now: Date): KeyStatus {
-  if (row.status === 'revoked') return 'revoked'
-  const t = now.getTime()
-  if ((row.expiresAt && row.expiresAt.getTime() <= t) || (row.notAfter && row.notAfter.getTime() <= t)) return 'expired'
-  return 'active'
-}
-
 function toInfo(row: StoredKey, now: Date, encrypted: boolean): KeyInfo {
   return {
     keyId: row.keyId,
     principal: row.principal,
     scopes: row.scopes,
-    status: effectiveStatus(row, now),
+    status: keyStatusAt(row, now.getTime()),
     createdAt: row.createdAt,
-    algorithm: 'hmac-sha256',
+    algorithm: DEFAULT_ALGORITHM,
     ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     ...(row.notAfter ? { notAfter: row.notAfter } : {}),
     ...(row.revokedAt ? { revokedAt: row.revokedAt } : {}),
@@ -415,7 +408,8 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
   let decoy: StoredKey | undefined
   // The secret is assigned to the info object, not spread with it (`{ ...info, secret }`): records
   // built that way measured ~1.1-1.7 µs slower per opaque verification than an unknown id (memory
-  // and SQLite stores, t 10-17), and a record built by assignment measures equal (issue 23 item 11).
+  // and SQLite stores, t 10-17), and a record built by assignment measures equal: a
+  // known key must cost what an unknown id costs, or opaque mode tells them apart.
   const recordOf = (row: StoredKey): KeyRecord => {
     const r = info(check(row)) as KeyInfo & { secret?: Uint8Array }
     r.secret = open(row)
@@ -471,11 +465,12 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
       if (!read) throw unknownKey()
       const old = check(read)
       authorizeKeyAccess(grant, old.principal)
-      const status = effectiveStatus(old, at)
+      const status = keyStatusAt(old, at.getTime())
       if (status === 'revoked') throw new SigilError('KEY_REVOKED', 'a revoked key cannot be rotated')
       if (status === 'expired') throw new SigilError('KEY_EXPIRED', 'an expired key cannot be rotated')
       if (old.replacedBy) throw new SigilError('KEY_EXPIRED', 'this key was already rotated; rotate its replacement')
-      // The new key keeps the old one's expiry unless the call sets another (issue 24 item 4).
+      // The new key keeps the old one's expiry unless the call sets another: rotating must
+      // never be a way to extend a key's life past what its actor may grant.
       const expiresAt = o.expiresAt === undefined ? old.expiresAt : (o.expiresAt ?? undefined)
       authorizeNewKey(grant, { principal: old.principal, scopes: old.scopes, expiresAt }, old)
       const input: CreateKeyInput = {

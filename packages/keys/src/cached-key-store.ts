@@ -1,5 +1,5 @@
 import { type KeyRecord, type KeyResolver, SigilError } from '@sigil/core'
-import { zodOptionsError } from '@sigil/core/internal'
+import { keyStatusAt, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import { createKeyTable } from './cached-key-store-table.js'
 import type { KeyChangeListener, KeyStore } from './key-store.js'
@@ -93,9 +93,8 @@ const ADMIN = ['info', 'create', 'list', 'rotate', 'revoke', 'setScopes', 'updat
 const READS = new Set(['info', 'list'])
 
 function withStatus(r: KeyRecord, t: number): KeyRecord {
-  if (r.status !== 'active') return r
-  if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return { ...r, status: 'expired' }
-  return r
+  const status = keyStatusAt(r, t)
+  return status === r.status ? r : { ...r, status }
 }
 
 interface Flight {

@@ -1,5 +1,5 @@
 import { formatToken, type KeyRecord } from '@sigil/core'
-import { type Renames, randomBytes, zodOptionsError } from '@sigil/core/internal'
+import { DEFAULT_ALGORITHM, type Renames, randomBytes, zodOptionsError } from '@sigil/core/internal'
 import { z } from 'zod'
 import type { CreateKeyInput } from './key-store.js'
 
@@ -28,7 +28,7 @@ export const METADATA_MAX_BYTES = 16_384
 /**
  * What is wrong with a metadata value, or undefined. Walked without recursion, so a value nested
  * thousands of levels deep (or cyclic) is refused instead of overflowing the stack in
- * `JSON.stringify` on its way to the database (issue 24 item 10).
+ * `JSON.stringify` on its way to the database.
  */
 function metadataProblem(value: unknown): string | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]]
@@ -137,7 +137,7 @@ export function generateKey(options: GenerateKeyOptions): GeneratedKey {
     scopes: [...(o.scopes ?? [])],
     status: 'active',
     createdAt: new Date((options.now ?? Date.now)()),
-    algorithm: 'hmac-sha256',
+    algorithm: DEFAULT_ALGORITHM,
     ...(o.expiresAt ? { expiresAt: o.expiresAt } : {}),
     ...(o.rateLimits ? { rateLimits: o.rateLimits } : {}),
     ...(o.metadata ? { metadata: o.metadata } : {}),

@@ -2,7 +2,7 @@ import { ConfigurationError, type RateLimits, SigilError } from '@sigil/core'
 import { z } from 'zod'
 
 /**
- * What an actor may do to keys: the one authorization rule of the key plane (issue 24). Every
+ * What an actor may do to keys: the one authorization rule of the key plane. Every
  * path that yields a working key — create, rotate, restore, import; through the admin API, the
  * dashboard, the CLI and the library — runs {@link authorizeNewKey} against the actor's grant,
  * and the store counts the principal's working keys (keys in a rotation grace included) in the

@@ -1,3 +1,4 @@
+import { keyStatusAt } from '@sigil/core/internal'
 import { createBackedKeyStore } from './backed-key-store.js'
 import type { BackendListQuery, KeyBackend, KeyCountLimit, KeyEvent, NewKeyEvent, StoredKey } from './key-backend.js'
 import type { EncryptedKeyStore } from './key-store.js'
@@ -48,11 +49,7 @@ export function createMemoryBackend(): KeyBackend {
   const matches = (r: StoredKey, q: BackendListQuery) => {
     if (q.principal !== undefined && r.principal !== q.principal) return false
     if (q.after !== undefined && r.keyId <= q.after) return false
-    if (q.status === undefined) return true
-    if (r.status === 'revoked') return q.status === 'revoked'
-    const t = q.now.getTime()
-    const ended = (r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)
-    return q.status === (ended ? 'expired' : 'active')
+    return q.status === undefined || q.status === keyStatusAt(r, q.now.getTime())
   }
   // Working keys of a principal, `as` standing in for its own row (a rotation's patched old key).
   // One event-loop turn from this count to the write: nothing interleaves, so it is atomic.
@@ -83,10 +80,8 @@ export function createMemoryBackend(): KeyBackend {
     },
     async rotate(keyId, patch, next, now, ifVersion, e, limit) {
       const r = rows.get(keyId)
-      const t = now.getTime()
-      if (r?.status !== 'active' || r.replacedBy) return false
+      if (r === undefined || keyStatusAt(r, now.getTime()) !== 'active' || r.replacedBy) return false
       if (ifVersion !== undefined && r.version !== ifVersion) return false
-      if ((r.expiresAt && r.expiresAt.getTime() <= t) || (r.notAfter && r.notAfter.getTime() <= t)) return false
       // The old key counts while its grace lasts: patched first, then counted with the new one.
       if (limit && working(limit, { ...r, ...patch } as StoredKey) + 1 > limit.max) return 'limit'
       apply(r, patch)

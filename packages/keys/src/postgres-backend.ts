@@ -9,6 +9,7 @@ import {
   type StoredKey,
   type StoredKeyPatch,
 } from './key-backend.js'
+import { expiredSql, liveSql } from './key-status-sql.js'
 import type { MasterKeyRing } from './master-key.js'
 import { checkMasterKeys } from './master-key-check.js'
 import type { PgQueryClient } from './postgres.js'
@@ -217,8 +218,7 @@ export function postgresBackend(
   // other row, sorted, the first kept — and get one row back, converted either way (see read).
   const readSql = `SELECT ${SELECT} FROM (SELECT 0 AS sigil_o, ${SELECT} FROM ${table} WHERE key_id = $1 UNION ALL (SELECT 1, ${SELECT} FROM ${table} LIMIT 1)) AS r ORDER BY sigil_o LIMIT 1`
   const insertSql = (first: number) => `(${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c, i) => placeholder(c, first + i)).join(', ')})`
-  const live = (i: number) =>
-    `status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > $${i}) AND (not_after IS NULL OR not_after > $${i})`
+  const live = (i: number) => `${liveSql(`$${i}`)} AND replaced_by IS NULL`
   // A key count is checked in a transaction that first takes a per-principal advisory lock: every
   // limited write for that principal waits for the one before it to commit, and under READ
   // COMMITTED the count (a later statement) then sees it. One statement could not: its snapshot
@@ -227,7 +227,7 @@ export function postgresBackend(
   // An event written inside a limited write's transaction: key id and principal are the row's ($5, $6).
   const eventInsertSql = `INSERT INTO ${events} (${EVENT_COLUMNS}) VALUES ($1, $2, $3, $5, $6, $4::text::jsonb)`
   // Working at $2: active, neither expired nor past a rotation grace (a replaced key in grace counts).
-  const workingSql = `SELECT count(*) AS n FROM ${table} WHERE principal = $1 AND status = 'active' AND (expires_at IS NULL OR expires_at > $2) AND (not_after IS NULL OR not_after > $2)`
+  const workingSql = `SELECT count(*) AS n FROM ${table} WHERE principal = $1 AND ${liveSql('$2')}`
   const limited = async <T>(limit: KeyCountLimit, fn: (tx: PgQueryClient, working: () => Promise<number>) => Promise<T>) => {
     try {
       return await client.transaction(async (tx) => {
@@ -339,8 +339,7 @@ export function postgresBackend(
       if (query.status === 'revoked') where.push(`status = 'revoked'`)
       else if (query.status !== undefined) {
         const n = param(query.now)
-        const live = `(expires_at IS NULL OR expires_at > ${n}) AND (not_after IS NULL OR not_after > ${n})`
-        where.push(query.status === 'active' ? `status = 'active' AND ${live}` : `status = 'active' AND NOT (${live})`)
+        where.push(query.status === 'active' ? liveSql(n) : expiredSql(n))
       }
       const limit = query.limit ? ` LIMIT ${param(query.limit)}` : ''
       const rows = await q(

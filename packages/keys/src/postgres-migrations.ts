@@ -68,8 +68,8 @@ CREATE INDEX IF NOT EXISTS "{name}_events_principal" ON {schema}."{name}_events"
 `,
   },
   {
-    // Test keys (issue 27, SPEC §4): set at creation, never changed; false for every existing key.
-    // Version 4, not 3: 3 is the record MACs and audit log (issue 24), landing at the same time.
+    // Test keys (SPEC §4): set at creation, never changed; false for every existing key.
+    // Version 4, not 3: 3 is the record MACs and audit log, which landed at the same time.
     version: 4,
     sql: `
 ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS test boolean NOT NULL DEFAULT false;

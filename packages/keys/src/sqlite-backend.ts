@@ -9,6 +9,7 @@ import {
   type StoredKey,
   type StoredKeyPatch,
 } from './key-backend.js'
+import { expiredSql, LIVE_AT_PARAMS, liveSql } from './key-status-sql.js'
 import type { MasterKeyCheck, MasterKeyEvidence } from './master-key-check.js'
 import type { SessionBackend } from './session-store.js'
 import type { SqliteDatabase, SqliteRow, SqliteStatement, SqliteValue } from './sqlite-driver.js'
@@ -140,8 +141,6 @@ function mapped<A extends unknown[], R>(fn: (...a: A) => R): (...a: A) => Promis
   }
 }
 
-// Each `?` here is the list query's instant (`now`), bound once per occurrence.
-const LIVE = '(expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)'
 /** An audit event as stored in `{table}_events`. */
 export function eventFromRow(r: Row): KeyEvent {
   return {
@@ -156,8 +155,8 @@ export function eventFromRow(r: Row): KeyEvent {
 }
 
 const STATUS_SQL = {
-  active: [`status = 'active' AND ${LIVE}`, 2],
-  expired: [`status = 'active' AND NOT (${LIVE})`, 2],
+  active: [liveSql('?'), LIVE_AT_PARAMS],
+  expired: [expiredSql('?'), LIVE_AT_PARAMS],
   revoked: [`status = 'revoked'`, 0],
 } as const
 
@@ -229,7 +228,7 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
       `UPDATE ${t} SET secret_ciphertext = ?, master_key_version = ?, record_mac = ? WHERE key_id = ? AND master_key_version = ? AND (? IS NULL OR version = ?)`,
     ),
     event: db.prepare(`INSERT INTO "${table}_events" (at, actor, action, key_id, principal, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`),
-    working: db.prepare(`SELECT count(*) AS n FROM ${t} WHERE principal = ? AND status = 'active' AND ${LIVE}`),
+    working: db.prepare(`SELECT count(*) AS n FROM ${t} WHERE principal = ? AND ${liveSql('?')}`),
   }
   const event = (e: NewKeyEvent) =>
     eventFromRow(
@@ -261,9 +260,7 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
   ) => {
     try {
       return db.immediate(() => {
-        const guard =
-          " AND status = 'active' AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (not_after IS NULL OR not_after > ?)" +
-          (ifVersion === undefined ? '' : ' AND version = ?')
+        const guard = ` AND ${liveSql('?')} AND replaced_by IS NULL${ifVersion === undefined ? '' : ' AND version = ?'}`
         if (!update(keyId, patch, guard, ifVersion === undefined ? [now, now] : [now, now, ifVersion])) return false
         // The old key, patched, still counts while its grace lasts; over the limit undoes the patch.
         if (limit && working(limit) + 1 > limit.max) throw overLimit

@@ -65,8 +65,8 @@ CREATE INDEX IF NOT EXISTS "{table}_events_principal" ON "{table}_events" (princ
 `,
   },
   {
-    // Test keys (issue 27, SPEC §4): set at creation, never changed; 0 for every existing key.
-    // Version 4, not 3: 3 is the record MACs and audit log (issue 24), landing at the same time.
+    // Test keys (SPEC §4): set at creation, never changed; 0 for every existing key.
+    // Version 4, not 3: 3 is the record MACs and audit log, which landed at the same time.
     version: 4,
     sql: `
 ALTER TABLE "{table}" ADD COLUMN test INTEGER NOT NULL DEFAULT 0 CHECK (test IN (0, 1));

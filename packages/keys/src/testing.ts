@@ -162,7 +162,7 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       expect((await s.get(c.keyId))?.status).toBe('expired')
     })
 
-    it('keeps a test key a test key (issue 27): sigil_tk_ token, stored, listed and kept on rotation', async () => {
+    it('keeps a test key a test key: sigil_tk_ token, stored, listed and kept on rotation', async () => {
       const s = await setup()
       const c = await s.create({ principal: 'acme', test: true })
       const live = await s.create({ principal: 'acme' })
@@ -233,7 +233,7 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       await expect(s.update(c.keyId, { scopes: ['x'], addScopes: ['y'] })).rejects.toBeInstanceOf(ConfigurationError)
       await expect(s.update(c.keyId, { addScopes: ['has space'] })).rejects.toBeInstanceOf(ConfigurationError)
       await expect(s.update(c.keyId, { rateLimits: { rate: { points: -1 } } as never })).rejects.toBeInstanceOf(ConfigurationError)
-      // Renamed fields are refused naming the new one (issue 12 item 10), never silently dropped.
+      // Renamed fields are refused naming the new one, never silently dropped.
       await expect(s.update(c.keyId, { limits: { rate: { points: 5, windowMs: 1000 } } } as never)).rejects.toMatchObject({
         name: 'ConfigurationError',
         message: 'invalid key update: limits: `limits` was renamed `rateLimits`',

@@ -29,7 +29,7 @@ const UNSAFE = ['insuranceLimiter', 'inMemoryBlockOnConsumed', 'inMemoryBlockDur
 /**
  * Rate limits and quotas per key (or per principal) shared by every instance, on
  * rate-limiter-flexible's `RateLimiterRedis` (an atomic Lua `INCRBY` + expiry per window).
- * Limits come from the key record (`limits.rate`, `limits.quota`), else from `policy`; the
+ * Limits come from the key record (`rateLimits.rate`, `rateLimits.quota`), else from `policy`; the
  * decision logic and the `RateLimit`/`RateLimit-Policy`/`Retry-After` headers are the server's
  * (`createRateLimiterWith`).
  *

@@ -13,7 +13,7 @@ export {
   rateLimitHeaders,
   toProblem,
 } from './internal/problem.js'
-// createMemoryRateLimiter lives in `@sigil/server/rate-limit` (it loads rate-limiter-flexible).
+// createMemoryRateLimiter lives in `@sigil/server/rate-limit`.
 export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './internal/rate-limiter.js'
 export { checkScopes, type ExemptRule, hasScope } from './internal/route-requirements.js'
 export {

@@ -1,13 +1,12 @@
 import type { KeyRecord } from '@sigil/core'
-import { RateLimiterMemory } from 'rate-limiter-flexible'
+import { createMemoryWindow } from './internal/memory-window.js'
 import { createRateLimiterWith, type RateLimiter, type RateLimitPolicy } from './internal/rate-limiter.js'
 
-// The `@sigil/server/rate-limit` entry: the only one that loads rate-limiter-flexible, so the main
-// entry stays free of it (edge bundles, Workers).
+// The `@sigil/server/rate-limit` entry (kept as its own subpath, so existing imports work).
 export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './internal/rate-limiter.js'
 
 /**
- * In-process rate limits and quotas on rate-limiter-flexible's memory backend.
+ * In-process rate limits and quotas: a fixed window per key (or principal) in this process's memory.
  *
  * @example
  * ```ts
@@ -16,5 +15,7 @@ export { createRateLimiterWith, type RateLimitDecision, type RateLimiter, type R
  * ```
  */
 export function createMemoryRateLimiter(policy: RateLimitPolicy | ((key: KeyRecord) => RateLimitPolicy) = {}): RateLimiter {
-  return createRateLimiterWith((points, duration, kind) => new RateLimiterMemory({ points, duration, keyPrefix: kind }), policy)
+  // One window table per (points, duration, kind), as createRateLimiterWith asks: a key's rate and
+  // quota never share a counter.
+  return createRateLimiterWith((points, duration) => createMemoryWindow(points, duration), policy)
 }

@@ -156,7 +156,7 @@ export const admin: Command = async (args, ctx) => {
       })
     } catch (e) {
       // A portal that cannot listen exits: close what keeps the process alive (Redis, the store)
-      // instead of printing the error and lingering without a socket (issue 28).
+      // instead of printing the error and lingering without a socket.
       await closeAll()
       const code = (e as NodeJS.ErrnoException).code
       throw new CliError(

@@ -1,6 +1,6 @@
 import { componentsFor } from '@sigil/client'
 import { contentDigest, type KeyRecord, type KeyResolver, signatureBase } from '@sigil/core'
-import { requestFromUrl, serializeSignatureParams } from '@sigil/core/internal'
+import { DEFAULT_ALGORITHM, requestFromUrl, serializeSignatureParams } from '@sigil/core/internal'
 import { createVerifier, type ExplainStep } from '@sigil/server'
 import { parseCommandArgs, STORE_OPTIONS } from '../args.js'
 import { EXIT, usageError } from '../exit-codes.js'
@@ -61,7 +61,7 @@ export const explain: Command = async (args, ctx) => {
       expires: nowSec + Math.floor(windowMs / 1000),
       nonce: 'NONCE_16_RANDOM_BYTES_B64URL',
       keyid: creds?.keyId ?? 'KEY_ID',
-      alg: 'hmac-sha256',
+      alg: DEFAULT_ALGORITHM,
       tag,
     })
     const base = signatureBase(view, components, params)

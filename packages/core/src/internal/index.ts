@@ -36,7 +36,16 @@ export {
 } from '../encoding.js'
 export { ComponentError, ERROR_STATUS } from '../errors.js'
 export { hmacSha256, timingSafeEqual, webHmacSha256 } from '../hmac.js'
-export { type HeaderSource, isResponse, normalizeAuthority, requestFromUrl, splitTarget } from '../message.js'
+export { keyStatusAt } from '../key-status.js'
+export {
+  type HeaderSource,
+  headersFromGetter,
+  headersFromRecord,
+  isResponse,
+  normalizeAuthority,
+  requestFromUrl,
+  splitTarget,
+} from '../message.js'
 export {
   encodeQueryValue,
   PRESIGNED_DEFAULT_LIFETIME_S,
@@ -63,6 +72,17 @@ export { createNonce, signMessageSync, verifyMessageSignature } from '../sign.js
 export { componentValue, STRUCTURED_FIELD_TYPES } from '../signature-base.js'
 export { type SignatureParams, serializeSignatureParams } from '../signature-input.js'
 export { parseDictionaryLimited } from '../structured-fields.js'
+export {
+  algorithmOf,
+  baseOf,
+  checkProfile,
+  DEFAULT_ALGORITHM,
+  type Profile,
+  REQUEST_REFUSALS,
+  type SignatureAlgorithm,
+  selectSignature,
+  verifyEntry,
+} from '../verify-signature.js'
 export {
   checkOptions,
   closestName,

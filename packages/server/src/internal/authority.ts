@@ -130,3 +130,21 @@ export function resolveOrigin(
   host ??= connectionHost
   return { authority: normalizeAuthority(host, scheme), scheme }
 }
+
+/**
+ * A request view's `@scheme` and `@authority`, the one way every adapter derives them: the host
+ * the connection carried ({@link connectionHost}: Host lines, HTTP/2 `:authority`, an absolute-form
+ * target, else `fallback`), then the configured authority or trusted proxy headers over it
+ * ({@link resolveOrigin}).
+ */
+export function requestOrigin(
+  headers: HeaderSource,
+  connectionScheme: string,
+  host: readonly string[],
+  pseudo: string | null,
+  target: { authority?: string | undefined; scheme?: string | undefined } | undefined,
+  cfg: VerifierConfig,
+  fallback = '',
+): { authority: string; scheme: string } {
+  return resolveOrigin(headers, connectionScheme, connectionHost(host, pseudo, target, connectionScheme, fallback), cfg)
+}

@@ -1,4 +1,5 @@
 import { type RequestMessage, SigilError, VerificationError } from '@sigil/core'
+import type { HeaderSource } from '@sigil/core/internal'
 import type { PresignedOptions } from './presigned.js'
 import { recordUnbuilt, type VerificationTelemetry } from './telemetry.js'
 
@@ -102,6 +103,11 @@ export function declaredBody(
   const n = Number(contentLength)
   if (!Number.isFinite(n) || n < 0) return { hasBody: true, mayHaveBody: true }
   return { hasBody: n > 0, mayHaveBody: n > 0 || !definite, contentLength: n }
+}
+
+/** {@link declaredBody} of a request's own headers: what every adapter's request view asks. */
+export function framingOf(headers: HeaderSource, definite = true): ReturnType<typeof declaredBody> {
+  return declaredBody(headers.get('content-length'), headers.get('transfer-encoding'), definite)
 }
 
 const FOUND = Symbol('found')

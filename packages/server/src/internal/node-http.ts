@@ -3,8 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RequestMessage } from '@sigil/core'
 import { type HeaderSource, splitTarget } from '@sigil/core/internal'
-import { connectionHost, resolveOrigin } from './authority.js'
-import { declaredBody, type IncomingRequest } from './incoming.js'
+import { requestOrigin } from './authority.js'
+import { framingOf, type IncomingRequest } from './incoming.js'
 import { pushBody } from './node-body.js'
 import type { VerifierConfig } from './options.js'
 import { toProblem } from './problem.js'
@@ -94,17 +94,12 @@ export class NodeIncoming extends RawHeaders implements IncomingRequest, Request
     const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
     const h2 = req.httpVersionMajor === 2
     const connectionScheme = h2 ? (this.get(':scheme') ?? (encrypted ? 'https' : 'http')) : encrypted ? 'https' : 'http'
-    const origin = resolveOrigin(
-      this,
-      connectionScheme,
-      connectionHost(this.hostLines(), h2 ? this.get(':authority') : null, target, connectionScheme),
-      cfg,
-    )
+    const origin = requestOrigin(this, connectionScheme, this.hostLines(), h2 ? this.get(':authority') : null, target, cfg)
     this.scheme = origin.scheme
     this.authority = origin.authority
     // HTTP/1.x framing is exact (no Content-Length and no Transfer-Encoding is no body); HTTP/2 may
     // send DATA frames without Content-Length, so there the bytes decide.
-    const declared = declaredBody(this.get('content-length'), this.get('transfer-encoding'), !h2)
+    const declared = framingOf(this, !h2)
     this.hasBody = declared.hasBody
     this.mayHaveBody = declared.mayHaveBody
     this.contentLength = declared.contentLength

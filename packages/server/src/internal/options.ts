@@ -1,6 +1,7 @@
 import {
   ConfigurationError,
   component,
+  DEFAULT_COMPONENTS,
   DEFAULT_SIGNATURE_LIMITS,
   type Hmac,
   type KeyResolver,
@@ -252,8 +253,10 @@ export interface VerifierConfig {
   presigned: PresignedOptions | undefined
 }
 
-const SIGIL_REQUIRED = ['@method', '@authority', '@path', '@query']
-const RFC9421_FLOOR = ['@method', '@authority', '@path']
+// The sigil profile requires what a bodyless request covers by default (SPEC §1); rfc9421's floor
+// is the same less @query.
+const SIGIL_REQUIRED = DEFAULT_COMPONENTS.bodyless.map((c) => c.name)
+const RFC9421_FLOOR = SIGIL_REQUIRED.filter((n) => n !== '@query')
 
 let warned = false
 

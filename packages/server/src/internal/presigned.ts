@@ -21,8 +21,8 @@ export interface PresignedOptions {
 
 /**
  * The body limit of a presigned request: the link's bound under the route's ceiling, and the
- * problem detail that says which option to raise when the ceiling is what refused it (issue 28:
- * a 10 MB link on a route left at 1 MiB answered a bare "body exceeds 1048576 bytes").
+ * problem detail that says which option to raise when the ceiling is what refused it (a 10 MB
+ * link on a route left at 1 MiB would otherwise be told only "body exceeds 1048576 bytes").
  */
 export function presignedBodyLimit(
   bound: { maxBytes?: number | undefined },

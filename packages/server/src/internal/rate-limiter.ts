@@ -53,22 +53,25 @@ function checkPolicy(p: RateLimitPolicy): RateLimitPolicy {
   return p
 }
 
-/** What a rate-limiter-flexible result looks like (duck-typed, so this file does not import it). */
+/** What a limiter's consume resolves (or, past the limit, rejects) with: rate-limiter-flexible's shape. */
 interface LimiterResult {
   remainingPoints: number
   msBeforeNext: number
 }
 
-/** A rate-limiter-flexible limiter: resolves when allowed, rejects with a result when not. */
+/**
+ * A limiter: resolves when allowed, rejects with a result (not an Error) when not. The memory
+ * window (memory-window.ts) and rate-limiter-flexible's limiters (the Redis one) both fit.
+ */
 export type Limiter = { consume(key: string, points?: number): Promise<LimiterResult> }
 
-// rate-limiter-flexible rejects with a plain RateLimiterRes when the limit is hit, and with an
-// Error when its backend fails (which must stay a failure: 503).
+// A limiter rejects with a plain result when the limit is hit, and with an Error when its backend
+// fails (which must stay a failure: 503).
 const isLimitHit = (e: unknown): e is LimiterResult =>
   typeof e === 'object' && e !== null && !(e instanceof Error) && typeof (e as LimiterResult).msBeforeNext === 'number'
 
 /**
- * Shared decision logic over rate-limiter-flexible limiters: the rate window first, then the
+ * Shared decision logic over limiters: the rate window first, then the
  * quota; limits come from the key record, else the policy. `make` builds a limiter for a
  * (points, duration, kind) triple — memory here, Redis in `@sigil/redis`.
  */
@@ -123,7 +126,7 @@ export function createRateLimiterWith(
         }
       }
       const p = typeof policy === 'function' ? checkPolicy(policy(key)) : policy
-      // rate-limiter-flexible counts durations in seconds.
+      // Limiters count durations in seconds (rate-limiter-flexible's unit).
       const rate = key.rateLimits?.rate ?? p.rate
       const quota = key.rateLimits?.quota ?? p.quota
       const id = p.perPrincipal ? `p:${key.principal}` : `k:${key.keyId}`

@@ -63,6 +63,20 @@ describe('signResponse (Web)', () => {
     key = record('revoked')
     await expect(signResponse(new Response('x'), verified, request, { verifier })).rejects.toMatchObject({ code: 'KEY_UNKNOWN' })
   })
+
+  it.each([
+    ['expiresAt', { expiresAt: new Date(2_000_000) }],
+    ['notAfter (a rotation grace that ended)', { notAfter: new Date(2_000_000) }],
+  ])('refuses to sign with a key whose %s passed after the request was verified, by the verifier clock', async (_, ends) => {
+    let nowMs = 1_000_000
+    const verifier = createVerifier({ keys: { get: () => ({ ...record(), ...ends }) }, now: () => nowMs })
+    const request = await signRequest(new Request('https://api.example.com/'), { ...credentials, now: () => nowMs })
+    const verified = await verify(request, verifier)
+    // Still active at the verifier's instant: it signs.
+    await expect(signResponse(new Response('x'), verified, request, { verifier })).resolves.toBeInstanceOf(Response)
+    nowMs = 2_000_000
+    await expect(signResponse(new Response('x'), verified, request, { verifier })).rejects.toMatchObject({ code: 'KEY_UNKNOWN' })
+  })
 })
 
 describe('signNodeResponse and withSigil({ signResponses })', () => {

@@ -17,7 +17,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { contentDigest, type DigestAlgorithm, type RequestMessage, SigilError } from '@sigil/core'
-import { checkOptions, type HeaderSource, signResponseMessage } from '@sigil/core/internal'
+import {
+  checkOptions,
+  type HeaderSource,
+  headersFromGetter,
+  headersFromRecord,
+  keyStatusAt,
+  signResponseMessage,
+} from '@sigil/core/internal'
 import type { Verified } from './incoming.js'
 import { SIGN_RESPONSE_NAMES } from './option-names.js'
 import type { VerifyOptions } from './options.js'
@@ -59,7 +66,10 @@ export async function responseSignatureHeaders(
   checkOptions('response signing options', options, SIGN_RESPONSE_NAMES)
   const cfg = verifierFor(options.verifier).config
   const key = await cfg.keys.get(verified.keyId)
-  if (key?.status !== 'active') throw new SigilError('KEY_UNKNOWN', 'the request key cannot sign the response')
+  // The verifier's liveness rule at the verifier's clock: a key revoked or expired since the
+  // request was verified does not sign its answer.
+  if (key === undefined || keyStatusAt(key, cfg.now()) !== 'active')
+    throw new SigilError('KEY_UNKNOWN', 'the request key cannot sign the response')
   const digest = contentDigest(body, options.digestAlgorithm ?? 'sha-256')
   const view: HeaderSource = { get: (n) => (n === 'content-digest' ? digest : n.startsWith('signature') ? null : headers.get(n)) }
   // Only the request's headers are read (for "signature";req); the rest of the view is unused.
@@ -146,13 +156,8 @@ export function signNodeResponse(res: ServerResponse, verified: Verified, req: I
     res.write = write
     res.writeHead = writeHead
     const body = Buffer.concat(chunks)
-    const headers: HeaderSource = {
-      get: (n) => {
-        const v = res.getHeader(n)
-        return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v)
-      },
-    }
-    const reqHeaders: HeaderSource = { get: (n) => req.headersDistinct?.[n]?.join(', ') ?? null }
+    const headers = headersFromGetter((n) => res.getHeader(n))
+    const reqHeaders = headersFromRecord(req.headersDistinct ?? {})
     responseSignatureHeaders(res.statusCode, headers, body, verified, reqHeaders, options).then(
       (added) => {
         for (const [k, v] of Object.entries(added)) res.setHeader(k, v)

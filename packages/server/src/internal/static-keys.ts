@@ -1,5 +1,5 @@
 import type { KeyRecord, KeyResolver, SecretInput } from '@sigil/core'
-import { secretBytes } from '@sigil/core/internal'
+import { DEFAULT_ALGORITHM, secretBytes } from '@sigil/core/internal'
 
 export type { SecretInput }
 
@@ -13,7 +13,7 @@ function recordOf(keyId: string, input: unknown, scopes: readonly string[]): Key
     scopes,
     status: 'active',
     createdAt: EPOCH,
-    algorithm: 'hmac-sha256',
+    algorithm: DEFAULT_ALGORITHM,
   }
 }
 

@@ -5,6 +5,7 @@ import {
   type Component,
   checkContentDigest,
   component,
+  DEFAULT_COMPONENTS,
   type DigestAlgorithm,
   type KeyRecord,
   type KeyResolver,
@@ -15,15 +16,25 @@ import {
   VerificationError,
 } from '@sigil/core'
 import {
+  algorithmOf,
+  baseOf,
   ComponentError,
+  checkProfile,
   contentDigestMatches,
+  DEFAULT_ALGORITHM,
   digestStream,
+  keyStatusAt,
   MIN_SECRET_BYTES,
   PRESIGNED_MAX_LIFETIME_S,
   PRESIGNED_TAG,
+  type Profile,
   parseContentDigest,
+  REQUEST_REFUSALS,
   randomBytes,
+  type SignatureAlgorithm,
+  selectSignature,
   toBase64,
+  verifyEntry,
 } from '@sigil/core/internal'
 import { BodySink } from './body-sink.js'
 import {
@@ -57,6 +68,17 @@ export interface Shared {
    */
   seen?: WeakSet<Uint8Array>
   freshSecrets?: boolean
+  /** What a header signature must carry under this verifier's configuration (built on first use). */
+  profile?: Profile
+}
+
+function profileOf(shared: Shared, cfg: VerifierConfig): Profile {
+  let p = shared.profile
+  if (p === undefined) {
+    p = { required: cfg.required, nonce: cfg.profile === 'sigil' }
+    shared.profile = p
+  }
+  return p
 }
 
 /** Where the verifier's `@authority` came from, and whether an untrusted proxy header was present. */
@@ -104,8 +126,9 @@ const fail = (code: ConstructorParameters<typeof VerificationError>[0], message:
 const SHA256_ONLY: readonly DigestAlgorithm[] = ['sha-256']
 /** Methods whose presigned links may carry a body without binding it (SPEC §7). */
 const UPLOAD_METHODS = new Set(['PUT', 'POST', 'PATCH'])
-// Ids as the parser gives them (component(...).id), so the profile check compares like with like.
-const URL_COMPONENTS = ['@method', '@authority', '@path', '@query'].map((n) => component(n).id)
+// A presigned URL covers what a bodyless request does (SPEC §7), nonce included; ids as the parser
+// gives them (component(...).id), so the profile check compares like with like.
+const URL_PROFILE: Profile = { required: DEFAULT_COMPONENTS.bodyless.map((c) => c.id), nonce: true }
 const SHA512_ONLY: readonly DigestAlgorithm[] = ['sha-512']
 
 /** The algorithm of a Content-Digest that is exactly one `sha-256` or `sha-512` member of canonical length, else undefined. */
@@ -117,30 +140,13 @@ function shapedDigest(v: string): readonly DigestAlgorithm[] | undefined {
 // Kept past a signature's last valid instant, for a store whose clock runs slightly behind ours.
 const TTL_MARGIN_MS = 1000
 
-function selectEntry(entries: SignatureEntry[], tag: string | null): SignatureEntry {
-  if (tag === null) {
-    if (entries.length !== 1) fail('SIGNATURE_MALFORMED', 'expected exactly one signature')
-    const only = entries[0] as SignatureEntry
-    // A presigned URL's signature never counts as a header signature (SPEC §7).
-    if (only.params.tag === PRESIGNED_TAG) fail('SIGNATURE_MISSING', 'a URL signature cannot be sent as headers')
-    return only
-  }
-  let found: SignatureEntry | undefined
-  for (const e of entries) {
-    if (e.params.tag !== tag) continue
-    if (found) fail('SIGNATURE_MALFORMED', 'more than one signature carries our tag')
-    found = e
-  }
-  return found ?? fail('SIGNATURE_MISSING', 'no signature carries the expected tag')
-}
-
 function keyProblem(key: KeyRecord | undefined, nowMs: number): 'KEY_UNKNOWN' | 'KEY_REVOKED' | 'KEY_EXPIRED' | undefined {
   if (!key) return 'KEY_UNKNOWN'
-  if (key.status === 'revoked') return 'KEY_REVOKED'
-  if (key.status === 'expired') return 'KEY_EXPIRED'
-  if (key.expiresAt && key.expiresAt.getTime() <= nowMs) return 'KEY_EXPIRED'
-  if (key.notAfter && key.notAfter.getTime() <= nowMs) return 'KEY_EXPIRED'
-  if (key.algorithm && key.algorithm !== 'hmac-sha256') return 'KEY_UNKNOWN'
+  const status = keyStatusAt(key, nowMs)
+  if (status === 'revoked') return 'KEY_REVOKED'
+  if (status === 'expired') return 'KEY_EXPIRED'
+  // The algorithm comes from the key record, never from the header: one Sigil does not know is no key.
+  if (algorithmOf(key.algorithm) === undefined) return 'KEY_UNKNOWN'
   return undefined
 }
 
@@ -218,7 +224,7 @@ function parse(c: Check): undefined {
   }
   c.step = 'parse'
   const entries = parseSignatures(m.headers.get('signature-input'), m.headers.get('signature'), cfg.signatureLimits)
-  const entry = selectEntry(entries, pre ? PRESIGNED_TAG : cfg.tag)
+  const entry = selectSignature(entries, pre ? PRESIGNED_TAG : cfg.tag, REQUEST_REFUSALS)
   c.entry = entry
   c.label = entry.label
   if (c.dryRun) {
@@ -235,21 +241,10 @@ function profile(c: Check): undefined {
   const cfg = c.cfg
   c.step = 'profile'
   const entry = c.entry as SignatureEntry
-  const p = entry.params
   const pre = c.pre
-  if (p.keyid === undefined) fail('PROFILE_VIOLATION', 'keyid is required')
-  c.keyId = p.keyid
-  if (p.created === undefined) fail('PROFILE_VIOLATION', 'created is required')
-  if ((pre || cfg.profile === 'sigil') && p.nonce === undefined) fail('PROFILE_VIOLATION', 'nonce is required')
-  if (p.alg !== undefined && p.alg !== 'hmac-sha256') fail('PROFILE_VIOLATION', 'alg must be hmac-sha256')
-  const required = pre ? URL_COMPONENTS : cfg.required
+  checkProfile(entry, pre ? URL_PROFILE : profileOf(c.shared, cfg), REQUEST_REFUSALS)
+  c.keyId = entry.params.keyid
   const components = entry.components
-  for (let r = 0; r < required.length; r++) {
-    const id = required[r] as string
-    let covered = false
-    for (let i = 0; i < components.length && !covered; i++) covered = (components[i] as Component).id === id
-    if (!covered) fail('PROFILE_VIOLATION', `signature must cover ${id}`)
-  }
   let digestCovered = false
   if (!pre)
     for (let i = 0; i < components.length && !digestCovered; i++) digestCovered = (components[i] as Component).name === 'content-digest'
@@ -368,7 +363,7 @@ function decoyRecord(shared: Shared): KeyRecord {
       scopes: [],
       status: 'active',
       createdAt: new Date(0),
-      algorithm: 'hmac-sha256',
+      algorithm: DEFAULT_ALGORITHM,
     }
     shared.decoy = d
   }
@@ -380,16 +375,12 @@ function mac(c: Check): undefined | Promise<unknown> {
   const cfg = c.cfg
   c.step = 'mac'
   const entry = c.entry as SignatureEntry
-  let base: string
-  try {
-    base = signatureBase(c.input.message, entry.components, entry.paramsValue)
-  } catch (e) {
-    if (e instanceof ComponentError) fail('SIGNATURE_INVALID', e.message)
-    throw e
-  }
-  const secret = c.problem ? (c.decoySecret ?? decoyRecord(c.shared).secret) : (c.key as KeyRecord).secret
+  const base = baseOf(c.input.message, entry, REQUEST_REFUSALS)
+  // An unusable key (opaque mode) is MACed against the decoy, under the decoy's algorithm.
+  const key = c.problem ? undefined : (c.key as KeyRecord)
+  const secret = key ? key.secret : (c.decoySecret ?? decoyRecord(c.shared).secret)
   if (cfg.debug) c.macBase = base
-  const ok = cfg.hmac.verify(secret, base, entry.signature)
+  const ok = verifyEntry(algorithmOf(key?.algorithm) as SignatureAlgorithm, cfg.hmac, secret, base, entry)
   if (typeof ok === 'boolean') {
     c.macOk = ok
     return undefined

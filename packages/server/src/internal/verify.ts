@@ -1,7 +1,7 @@
 import type { RequestMessage } from '@sigil/core'
 import { checkOptions, splitTarget } from '@sigil/core/internal'
-import { connectionHost, resolveOrigin } from './authority.js'
-import { declaredBody, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
+import { requestOrigin } from './authority.js'
+import { framingOf, type IncomingRequest, type Verified, type VerifyContext } from './incoming.js'
 import { VERIFY_REQUEST_CONTEXT_NAMES } from './option-names.js'
 import type { VerifierConfig, VerifyOptions } from './options.js'
 import { recordUnbuilt } from './telemetry.js'
@@ -54,25 +54,27 @@ class RequestIncoming implements IncomingRequest {
     private readonly request: Request,
     cfg: VerifierConfig,
     address: string | undefined,
-    target: { authority?: string; scheme?: string } | undefined,
+    target: RawTarget | undefined,
     private readonly consume = false,
   ) {
     const url = request.url
     // A Request's url is always absolute: splitTarget gives its scheme and host, no URL parse.
     const parts = splitTarget(url)
+    // The raw target an adapter saw (Node under Hono) is what was signed; the URL is normalized.
+    const raw = target?.path === undefined ? parts : target
     const scheme = parts.scheme ?? 'https'
     const h = request.headers
     const host = h.get('host')
-    const origin = resolveOrigin(h, scheme, connectionHost(host === null ? NO_LINES : [host], null, target, scheme, parts.authority), cfg)
+    const origin = requestOrigin(h, scheme, host === null ? NO_LINES : [host], null, target, cfg, parts.authority)
     const withBody = request.body !== null
     // A Web body is a stream whatever the headers say: bytes decide (zero bytes is no body).
-    const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'), !withBody)
+    const declared = framingOf(h, !withBody)
     this.message = {
       method: request.method,
       scheme: origin.scheme,
       authority: origin.authority,
-      path: parts.path,
-      query: parts.query,
+      path: raw.path as string,
+      query: raw.query ?? '',
       headers: h,
     }
     this.hasBody = declared.hasBody
@@ -91,18 +93,22 @@ class RequestIncoming implements IncomingRequest {
 
 const NO_LINES: readonly string[] = []
 
+/** A raw request target as `splitTarget` gives it; only `authority` and `scheme` may be given alone. */
+export type RawTarget = { path?: string; query?: string; authority?: string; scheme?: string }
+
 /**
  * Adapt a Web `Request` for the verifier. The body is read from a clone, so the app can still read
  * it; with `consume`, from the request's own stream, and the bytes are kept on the result. `@authority` is the `Host` header the request carries (what the client sent and the app
  * reads), not the host of `request.url`, which runtimes rewrite (Next.js puts `localhost` there);
  * only a request without a Host header (one built by a client, e.g. under msw) falls back to the
- * URL. `target` is an absolute-form request target's authority and scheme, when an adapter saw one.
+ * URL. `target` is the raw request target an adapter saw (`splitTarget` of it): its path and query
+ * are what the view signs, and an absolute-form target's authority and scheme are used as well.
  */
 export function incomingFromRequest(
   request: Request,
   verifier: Verifier,
   address?: string,
-  target?: { authority?: string; scheme?: string },
+  target?: RawTarget,
   consume = false,
 ): IncomingRequest {
   return new RequestIncoming(request, verifier.config, address, target, consume)

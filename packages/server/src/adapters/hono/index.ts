@@ -2,7 +2,7 @@ import { optionNames, optionsError, splitTarget } from '@sigil/core/internal'
 import type { Context, MiddlewareHandler } from 'hono'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
 import {
-  declaredBody,
+  framingOf,
   type IncomingRequest,
   markVerified,
   replayCheckedBy,
@@ -62,15 +62,14 @@ function pathsOf(c: Context): { raw: ReturnType<typeof splitTarget>; fromNode: b
 function incomingOf(c: Context, verifier: Verifier, paths: ReturnType<typeof pathsOf>, consume: boolean): IncomingRequest {
   const node = (c.env as NodeBindings | undefined)?.incoming
   const target = paths.fromNode ? paths.raw : undefined
+  // On Node the WHATWG URL of c.req.url is normalized: the view is built on the target as it was sent.
   const incoming = incomingFromRequest(c.req.raw, verifier, node?.socket?.remoteAddress, target, consume)
-  // On Node the WHATWG URL of c.req.url is normalized; sign against the target as it was sent.
-  if (typeof node?.url === 'string') incoming.message = { ...incoming.message, path: paths.raw.path, query: paths.raw.query }
   // @hono/node-server gives GET and HEAD no body stream whatever arrived; bytes framed on the
   // connection still count (SPEC §2 step 7), so read them from the Node request.
   // (Read as an async iterable: no node: import, so this module still runs on Workers.)
   if (c.req.raw.body === null && node && typeof (node as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function') {
     const h = c.req.raw.headers
-    const declared = declaredBody(h.get('content-length'), h.get('transfer-encoding'))
+    const declared = framingOf(h)
     if (declared.mayHaveBody) {
       incoming.hasBody = declared.hasBody
       incoming.mayHaveBody = true
