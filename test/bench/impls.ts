@@ -145,6 +145,64 @@ export function floor(body: Buffer): Impl {
   }
 }
 
+/** The query of a request target with its `&`-separated pairs sorted (bytewise), per call. */
+function sortedQuery(target: string): { path: string; query: string } {
+  const q = target.indexOf('?')
+  if (q < 0) return { path: target, query: '' }
+  return {
+    path: target.slice(0, q),
+    query: target
+      .slice(q + 1)
+      .split('&')
+      .sort()
+      .join('&'),
+  }
+}
+
+/**
+ * The minimal floor (issue 32): only what any body-covering HMAC scheme must do, as the issue's
+ * independent harness defines it —
+ * `canonical = METHOD "\n" PATH "?" SORTED-QUERY "\n" TIMESTAMP "\n" hex(sha256(body))`,
+ * `sign = hex(HMAC-SHA256(secret, canonical))`, verify = recompute + timingSafeEqual +
+ * |now - timestamp| <= 300 s. No host, no content type, no header object beyond the two values it
+ * must send, no key id, no replay store. The path and query are split and the query sorted per
+ * call on both sides (the verifier reads them off the wire's request target).
+ */
+export function minimalFloor(body: Buffer): Impl {
+  const canonical = (method: string, target: string, ts: string, bodyHex: string) => {
+    const { path, query } = sortedQuery(target)
+    return `${method}\n${path}?${query}\n${ts}\n${bodyHex}`
+  }
+  const target = `${PATH}${QUERY}`
+  return {
+    name: 'minimal floor (node:crypto)',
+    covers: 'METHOD, path, sorted query, timestamp, hex SHA-256 of the body; hex HMAC-SHA256 + timingSafeEqual + ±300 s (issue 32)',
+    async: false,
+    kind: 'floor',
+    sign() {
+      const ts = String(Math.floor(Date.now() / 1000))
+      const bodyHex = createHash('sha256').update(body).digest('hex')
+      const mac = createHmac('sha256', SECRET_BUFFER)
+        .update(canonical(METHOD, target, ts, bodyHex))
+        .digest('hex')
+      return { 'x-min-ts': ts, 'x-min-mac': mac }
+    },
+    verify(w) {
+      const h = w.headers
+      const ts = h['x-min-ts'] as string
+      if (!(Math.abs(Date.now() / 1000 - Number(ts)) <= 300)) fail('minimal floor (time)')
+      const bodyHex = createHash('sha256').update(w.body).digest('hex')
+      const mac = Buffer.from(
+        createHmac('sha256', SECRET_BUFFER)
+          .update(canonical(w.method, w.url, ts, bodyHex))
+          .digest('hex'),
+      )
+      const got = Buffer.from(h['x-min-mac'] as string)
+      if (got.length !== mac.length || !timingSafeEqual(mac, got)) fail('minimal floor')
+    },
+  }
+}
+
 // A fresh URL string per call, as an application builds it (same content: every entry signs the
 // same endpoint).
 const freshUrl = () => fresh(URL_STRING)
@@ -467,10 +525,11 @@ export function stripe(body: Buffer): Impl {
   }
 }
 
-/** All entries for one body size, floor first. */
+/** All entries for one body size, the floor first and the minimal floor second. */
 export function allImpls(body: Buffer): Impl[] {
   return [
     floor(body),
+    minimalFloor(body),
     sigil(body),
     sigilFetch(body),
     hawk(body),

@@ -1,5 +1,5 @@
-// Sign / verify / both per entry and body size, as ratios to the floor measured in the same
-// process. Each entry runs in its own child process (micro-child.ts) with the floor beside it, so
+// Sign / verify / both / the sign-then-verify loop per entry and body size, as ratios to both
+// floors (the floor and the minimal floor of issue 32) measured in the same process. Each entry runs in its own child process (micro-child.ts) with the floor beside it, so
 // no library's JIT state, caches or garbage lands on another's clock; the passes repeat that, in a
 // rotated order, and we report the median over passes of the per-pass median of per-round ratios.
 import { spawn } from 'node:child_process'
@@ -28,6 +28,13 @@ export interface MicroRow {
   ratio: number
   /** Per-pass ratios, to show the spread. */
   passRatios: number[]
+  /** The minimal floor's same operation, measured beside it (median, µs). */
+  minFloorUs: number
+  /** As `ratio`, against the minimal floor. */
+  minRatio: number
+  minPassRatios: number[]
+  /** Load average (1 min) at the start and end of each pass's child, for this size. */
+  passLoads: [number, number][]
 }
 
 export interface MicroOptions {
@@ -38,6 +45,8 @@ export interface MicroOptions {
   /** Time budget per operation, entry and round, ms. */
   timeMs: number
   only?: (name: string) => boolean
+  /** Exact entry names to run (floors included only when named); overrides `only`. */
+  entries?: string[]
   log?: (s: string) => void
 }
 
@@ -73,7 +82,9 @@ function child(script: string, name: string, o: MicroOptions): Promise<ChildSamp
 export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
   const log = o.log ?? (() => {})
   // Names and descriptions from one instantiation (the 1 KiB set has every entry).
-  const entries = allImpls(Buffer.from(jsonBody(1024))).filter((i) => i.kind === 'floor' || !o.only || o.only(i.name))
+  const entries = allImpls(Buffer.from(jsonBody(1024))).filter((i) =>
+    o.entries ? o.entries.includes(i.name) : i.kind === 'floor' || !o.only || o.only(i.name),
+  )
   const byEntry = new Map<string, ChildSample[][]>()
   const script = await bundleScript(`${here}micro-child.ts`)
   for (let pass = 0; pass < o.passes; pass++) {
@@ -82,15 +93,20 @@ export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
       const t0 = performance.now()
       const samples = await child(script, e.name, o)
       byEntry.set(e.name, [...(byEntry.get(e.name) ?? []), samples])
-      const kib = samples.find((s) => s.size === 1024 && s.op === 'both')
-      const ratio = kib ? ` 1 KiB sign+verify ${median(kib.ratios).toFixed(2)}×` : ''
-      log(`  pass ${pass + 1}/${o.passes} ${e.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${ratio}`)
+      const first = samples.find((s) => s.op === 'loop')
+      const ratio = first
+        ? ` ${sizeLabel(first.size)} sign→verify loop ${median(first.ratios).toFixed(2)}× floor, ${median(first.minRatios).toFixed(2)}× minimal floor`
+        : ''
+      const loads = samples.filter((s) => s.op === 'loop').flatMap((s) => s.load)
+      log(
+        `  pass ${pass + 1}/${o.passes} ${e.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${ratio} (load avg ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)})`,
+      )
     }
   }
   const rows: MicroRow[] = []
   for (const size of o.sizes) {
     for (const e of entries) {
-      for (const op of ['sign', 'verify', 'both'] as const) {
+      for (const op of ['sign', 'verify', 'both', 'loop'] as const) {
         const passes = (byEntry.get(e.name) ?? [])
           .map((ss) => ss.find((s) => s.size === size && s.op === op))
           .filter((s) => s !== undefined)
@@ -109,6 +125,10 @@ export async function runMicro(o: MicroOptions): Promise<MicroRow[]> {
           opsPerSec: 1e6 / usPerOp,
           ratio: median(passRatios),
           passRatios,
+          minFloorUs: median(passes.flatMap((s) => s.minFloorUs)),
+          minRatio: median(passes.map((s) => median(s.minRatios))),
+          minPassRatios: passes.map((s) => median(s.minRatios)),
+          passLoads: passes.map((s) => s.load),
         })
       }
     }

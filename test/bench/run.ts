@@ -1,8 +1,8 @@
-// `pnpm bench`: micro (sign / verify / both vs the node:crypto floor, each entry in its own
-// process), server overhead (autocannon on 127.0.0.1), nonce-store scale, and Redis verify when
+// `pnpm bench`: micro (sign / verify / both / the sign-then-verify loop vs the node:crypto floor
+// and the minimal floor of issue 32, each entry in its own process), server overhead (autocannon on 127.0.0.1), nonce-store scale, and Redis verify when
 // Redis answers. Writes test/bench/results/results.json, results.md and chart.svg. Flags: --quick,
 // --no-server, --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --passes=N,
-// --time=ms, --only=substring, --no-micro,
+// --time=ms, --out=name (write results/name.json and .md instead), --only=substring, --entries=name,name (exact entry names; floors only when named), --no-micro,
 // --server-rounds=N, --server-kinds=node-sigil,node-floor (a subset), --server-profile=DIR (CPU profile per measured run), --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { type BigResult, runBig } from './big.js'
 import { jsonBody, machineLine } from './fixtures.js'
 import { sigilBaseLength } from './impls.js'
-import { type MicroRow, runMicro } from './micro.js'
+import { type MicroRow, median, runMicro } from './micro.js'
 import { runServers, type ServerRow } from './server.js'
 
 const args = process.argv.slice(2)
@@ -23,6 +23,7 @@ const rounds = Number(value('rounds') ?? (quick ? 3 : 5))
 const passes = Number(value('passes') ?? (quick ? 1 : 3))
 const timeMs = Number(value('time') ?? (quick ? 40 : 60))
 const only = value('only')
+const entries = value('entries')?.split(',')
 const here = fileURLToPath(new URL('.', import.meta.url))
 const log = (s: string) => console.log(s)
 
@@ -30,10 +31,18 @@ const machine = await machineLine()
 log(machine)
 const startedAt = new Date().toISOString()
 
-log('micro: sign / verify / both vs floor (one process per entry and pass)')
+log('micro: sign / verify / both / sign→verify loop vs the floor and the minimal floor (one process per entry and pass)')
 const micro: MicroRow[] = flag('no-micro')
   ? []
-  : await runMicro({ sizes, rounds, passes, timeMs, log, only: only ? (n) => n.includes(only) : undefined })
+  : await runMicro({
+      sizes,
+      rounds,
+      passes,
+      timeMs,
+      log,
+      only: only ? (n) => n.includes(only) : undefined,
+      ...(entries ? { entries } : {}),
+    })
 
 let servers: ServerRow[] | undefined
 if (!flag('no-server')) {
@@ -153,10 +162,12 @@ const finishedMachine = await machineLine()
 const results = { machine, finishedMachine, startedAt, node: process.version, rounds, passes, timeMs, micro, servers, nonce, redis, big }
 const outDir = `${here}results`
 mkdirSync(outDir, { recursive: true })
-writeFileSync(`${outDir}/results.json`, `${JSON.stringify(results, null, 2)}\n`)
+// --out=name: a partial run's files (results/name.json, .md) beside the full run's, no chart.
+const outName = value('out') ?? 'results'
+writeFileSync(`${outDir}/${outName}.json`, `${JSON.stringify(results, null, 2)}\n`)
 const md = markdown(results)
-writeFileSync(`${outDir}/results.md`, md)
-writeFileSync(`${outDir}/chart.svg`, chart(micro.filter((r) => r.size === 1024 && r.op === 'both')))
+writeFileSync(`${outDir}/${outName}.md`, md)
+if (!value('out')) writeFileSync(`${outDir}/chart.svg`, chart(micro.filter((r) => r.size === 1024 && r.op === 'both')))
 log(`\n${md}`)
 
 function markdown(r: typeof results): string {
@@ -164,24 +175,36 @@ function markdown(r: typeof results): string {
     `Machine: ${r.machine}`,
     `At the end: ${r.finishedMachine}`,
     '',
-    `Run ${r.startedAt}; each entry in its own process beside the floor, ${r.passes} passes × ${r.rounds} rounds; ratio = median over passes of the median per-round (entry ÷ floor, same operation).`,
+    `Run ${r.startedAt}; each entry in its own process beside both floors, ${r.passes} passes × ${r.rounds} rounds; ratio = median over passes of the median per-round (entry ÷ floor, same operation). Each cell: ratio to the floor · ratio to the minimal floor (entry µs/op).`,
     '',
   ]
   const names = [...new Set(r.micro.map((m) => m.name))]
   const sizesSeen = [...new Set(r.micro.map((m) => m.sizeLabel))]
+  const us = (x: number) => (x < 100 ? x.toFixed(1) : x.toFixed(0))
   const cell = (name: string, size: string, op: string) => {
     const m = r.micro.find((x) => x.name === name && x.sizeLabel === size && x.op === op)
-    return m ? `${m.ratio.toFixed(2)}× (${m.usPerOp < 100 ? m.usPerOp.toFixed(1) : m.usPerOp.toFixed(0)} µs)` : '—'
+    return m ? `${m.ratio.toFixed(2)}× · ${m.minRatio.toFixed(2)}× (${us(m.usPerOp)} µs)` : '—'
   }
-  for (const op of ['verify', 'sign', 'both'] as const) {
-    out.push(
-      `### ${op === 'both' ? 'sign + verify' : op} — ratio to the floor's ${op === 'both' ? 'sign + verify' : op} in the same process (µs/op)`,
-      '',
-    )
+  const title = {
+    verify: 'verify',
+    sign: 'sign',
+    both: 'sign + verify (sum of the two)',
+    loop: 'sign → verify loop, one operation (fresh signature, node-shaped request built per signed request)',
+  } as const
+  for (const op of ['verify', 'sign', 'both', 'loop'] as const) {
+    out.push(`### ${title[op]} — ratio to the floor · to the minimal floor, same operation, same process (µs/op)`, '')
     out.push(`| entry | ${sizesSeen.join(' | ')} |`, `| --- | ${sizesSeen.map(() => '---:').join(' | ')} |`)
     for (const n of names) out.push(`| ${n} | ${sizesSeen.map((s) => cell(n, s, op)).join(' | ')} |`)
+    // The floors' own µs, as measured beside the entries (median over every child).
+    const floors = (size: string, pick: (m: MicroRow) => number) =>
+      us(median(r.micro.filter((x) => x.sizeLabel === size && x.op === op).map(pick)))
+    out.push(`| *floor µs, beside the entries* | ${sizesSeen.map((s) => floors(s, (m) => m.floorUs)).join(' | ')} |`)
+    out.push(`| *minimal floor µs, beside the entries* | ${sizesSeen.map((s) => floors(s, (m) => m.minFloorUs)).join(' | ')} |`)
     out.push('')
   }
+  const loads = r.micro.flatMap((m) => m.passLoads.flat())
+  if (loads.length)
+    out.push(`Load average (1 min) in the micro children: ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}.`, '')
   out.push('What each entry covers:', '')
   for (const n of names) out.push(`- **${n}**: ${(r.micro.find((m) => m.name === n) as MicroRow).covers}`)
   out.push('')

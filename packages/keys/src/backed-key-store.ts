@@ -415,10 +415,12 @@ export function createBackedKeyStore(backend: KeyBackend, options: StoreOptions 
     r.secret = open(row)
     return r as KeyRecord
   }
+  const asRead = backend.asRead
   const record = (row: StoredKey | undefined): KeyRecord | undefined => {
     decoy ??= issue({ principal: 'decoy', scopes: ['decoy'] }, now()).row
-    // One build either way; an unknown id's (the decoy's) is not handed out.
-    const r = recordOf(row ?? decoy)
+    // One build either way; an unknown id's (the decoy's, decoded as a read decodes a row when the
+    // backend says how) is not handed out.
+    const r = recordOf(row ?? (asRead ? asRead.call(backend, decoy) : decoy))
     return row ? r : undefined
   }
   const readSync = backend.readSync

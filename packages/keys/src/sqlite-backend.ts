@@ -75,26 +75,14 @@ export function sqliteRowValues(r: StoredKey): SqliteValue[] {
   ]
 }
 
-// The shape of a stored row (see fromRow), for an unknown id's equivalent work.
-const DECOY_ROW: Row = {
-  key_id: 'decoy',
-  principal: 'decoy',
-  scopes: '["decoy"]',
-  status: 'active',
-  created_at: 0,
-  updated_at: 0,
-  expires_at: null,
-  not_after: null,
-  revoked_at: null,
-  replaced_by: null,
-  limits: null,
-  metadata: null,
-  secret_ciphertext: Buffer.alloc(60),
-  master_key_version: 'v1',
-  version: 0,
-  record_mac: Buffer.alloc(32),
-  test: 0,
-  format: 2,
+/** `r` as the driver hands it back: column names as keys, blobs as Buffers, dates as numbers. */
+function toRow(r: StoredKey): Row {
+  const values = sqliteRowValues(r)
+  const row: Row = {}
+  SQLITE_COLUMNS.split(', ').forEach((c, i) => {
+    row[c] = values[i]
+  })
+  return row
 }
 
 function patchSql(patch: StoredKeyPatch): { sets: string; values: SqliteValue[] } {
@@ -276,17 +264,23 @@ export function sqliteBackend(db: SqliteDatabase, table: string): KeyBackend {
   const readSync = (keyId: string) => {
     try {
       const r = q.read.get(keyId) as Row | undefined
-      if (r !== undefined && r.key_id === keyId) return fromRow(r)
-      // An unknown id: the same conversion, on the other row (or a decoy in an empty table).
-      fromRow(r ?? DECOY_ROW)
-      return undefined
+      // An unknown id: the store converts its decoy row instead (asRead), as this converts a row.
+      return r !== undefined && r.key_id === keyId ? fromRow(r) : undefined
     } catch (e) {
       throw storeError(e)
     }
   }
+  // Opaque mode: the store's decoy as a stored row (converted once), decoded per call by fromRow
+  // like a found key's row — new small arrays for its blobs, not the decoy's long-lived ones.
+  let decoy: { of: StoredKey; row: Row } | undefined
+  const asRead = (row: StoredKey) => {
+    if (decoy?.of !== row) decoy = { of: row, row: toRow(row) }
+    return fromRow(decoy.row)
+  }
   return {
     read: mapped(readSync),
     readSync,
+    asRead,
     keyLimits: true,
     insert: mapped((row: StoredKey, e?: NewKeyEvent, limit?: KeyCountLimit) => {
       if (!e && !limit) return void insert(row)
