@@ -8,7 +8,9 @@
 // factory bodies) and response verification's parser. Now the client streams those bodies through
 // node:crypto on Node and digests them whole with WebCrypto elsewhere (body.ts), and response
 // verification is opt-in from @sigil/client/responses: createSignedFetch 34.8 / 13.5, signRequest
-// 28.9 / 11.3, presignUrl 30.0 / 11.7.
+// 28.9 / 11.3, presignUrl 30.0 / 11.7. Issue 31 (`encryptBody`: the RFC 8188 codec for requests
+// and responses, ~7 KiB min / 2.8 KiB gzip) took createSignedFetch to 16.3 KiB gzip and
+// signRequest under 15; createSignedFetch's budget moved to 17 KiB for it.
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { describe, expect, it } from 'vitest'
@@ -17,7 +19,7 @@ const KIB = 1024
 const BUDGET_GZIP: Record<string, number> = {
   signRequest: 15 * KIB,
   presignUrl: 15 * KIB,
-  createSignedFetch: 15 * KIB,
+  createSignedFetch: 17 * KIB,
 }
 
 async function bundle(name: string) {

@@ -8,7 +8,7 @@ import {
   SigilError,
   secretBytes,
 } from '@sigil/core'
-import { arrayOf, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
+import { arrayOf, bool, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
 
 /** How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. */
 /**
@@ -40,6 +40,13 @@ export type SignerOptions = Credentials & {
   now?: () => number
   /** Extra signature parameters. */
   params?: Record<string, BareItem>
+  /**
+   * Encrypt request bodies end to end with the key (SPEC §8: RFC 8188 `aes128gcm`, keyed by HKDF
+   * from the secret) and ask for encrypted responses (`Sigil-Accept-Encoding: aes128gcm`), which
+   * are decrypted as they are read. `Content-Digest` covers the encrypted bytes; the signature also
+   * covers `content-encoding` and `sigil-accept-encoding`. Default false.
+   */
+  encryptBody?: boolean
 }
 
 /** The options every signer takes (SPEC §1), with their checks; entry points add their own. */
@@ -57,6 +64,7 @@ export const SIGNER_SHAPE: Shape = {
   digestAlgorithm: oneOf(['sha-256', 'sha-512']),
   now: fn,
   params: record,
+  encryptBody: bool,
 }
 
 /** A validated, ready-to-use signer configuration (validated once, reused on every request). */
@@ -73,6 +81,10 @@ export interface ResolvedSigner {
   params: Record<string, BareItem> | undefined
   /** Added to `now()`; learnt from a server's `Date` on CLOCK_SKEW. */
   clockOffsetMs: number
+  /** SPEC §8: bodies encrypted, encrypted responses asked for. */
+  encryptBody: boolean
+  /** With `encryptBody`: what every request covers besides `extra` (bodyless / with a body). */
+  encrypted?: { bodyless: Component[]; withBody: Component[] }
 }
 
 function parseComponent(name: string): Component {
@@ -134,6 +146,18 @@ export function resolveSignerWith(options: SignerOptions, shape: Shape | undefin
     now: (o.now as (() => number) | undefined) ?? Date.now,
     params: o.params as Record<string, BareItem> | undefined,
     clockOffsetMs: 0,
+    encryptBody: o.encryptBody === true,
+  }
+  if (r.encryptBody) {
+    // The request for an encrypted answer and the body's coding are signed (SPEC §8).
+    const add = (list: Component[], more: string[]) => [
+      ...list,
+      ...more.map((n) => component(n)).filter((c) => !list.some((e) => e.id === c.id)),
+    ]
+    r.encrypted = {
+      bodyless: add(r.extra, ['sigil-accept-encoding']),
+      withBody: add(r.extra, ['content-encoding', 'sigil-accept-encoding']),
+    }
   }
   resolved.set(options, r)
   return r

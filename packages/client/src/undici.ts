@@ -12,7 +12,7 @@ import {
 } from '@sigil/core'
 import type { Dispatcher } from 'undici'
 import { blobChunks } from './body.js'
-import { bool, str } from './check-options.js'
+import { bool, notEncrypting, str } from './check-options.js'
 import { wireMethod } from './method.js'
 import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { signViewSync } from './sign-request.js'
@@ -133,6 +133,7 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
     bufferStreams: bool,
     maxBufferBytes: null,
     verifyResponses: null,
+    encryptBody: notEncrypting('the undici interceptor'),
   })
   const maxBuffer = options.maxBufferBytes ?? 16 * 1024 * 1024
   const pinned = options.origin === undefined ? undefined : new URL(options.origin).origin

@@ -24,7 +24,7 @@ describe('aes128gcm on WebCrypto only', () => {
   it('refuses a flipped byte', async () => {
     const key = new Uint8Array(16).fill(3)
     const sealed = await encryptBytes(new Uint8Array(100), { key, keyId: 'k1', recordSize: 40 })
-    sealed[60] ^= 1
+    sealed[60] = (sealed[60] as number) ^ 1
     await expect(decryptBytes(sealed, { key })).rejects.toMatchObject({ code: 'BODY_DECRYPTION_FAILED' })
   })
 })

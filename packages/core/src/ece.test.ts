@@ -165,7 +165,7 @@ describe('tampering', () => {
 
   it('releases no plaintext of a record that fails, nor of anything after it', async () => {
     const sealed = (await sealedP).slice()
-    sealed[HEADER + rs + 3] ^= 0x80 // second record
+    sealed[HEADER + rs + 3] = (sealed[HEADER + rs + 3] as number) ^ 0x80 // second record
     // Pushed in pieces so that the first record's plaintext leaves before the second arrives.
     const { out, result } = await feed(sealed, { key: KEY }, [HEADER + rs + 1, HEADER + 2 * rs + 1])
     expect(result).toBe('BODY_DECRYPTION_FAILED')
