@@ -8,7 +8,12 @@ import type { VerifyRequestContext } from './verify.js'
 // is never refused as unknown.
 
 /** {@link VerifyContext}: `msw`'s `withSignature`, `verifyNodeRequest` (plus its own). */
-export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({ requiredScopes: true, presigned: true, testKeys: true })
+export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({
+  requiredScopes: true,
+  presigned: true,
+  testKeys: true,
+  encryptedBodies: true,
+})
 
 /** {@link VerifyRequestContext}: `verify(request, options, context)`. */
 export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({
@@ -16,7 +21,14 @@ export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({
   presigned: true,
   consumeBody: true,
   testKeys: true,
+  encryptedBodies: true,
 })
 
 /** {@link SignResponseOptions}. */
-export const SIGN_RESPONSE_NAMES = optionNames<SignResponseOptions>({ verifier: true, tag: true, label: true, digestAlgorithm: true })
+export const SIGN_RESPONSE_NAMES = optionNames<SignResponseOptions>({
+  verifier: true,
+  tag: true,
+  label: true,
+  digestAlgorithm: true,
+  encryptResponses: true,
+})
