@@ -66,6 +66,13 @@ export function decryptBody(c: Check): undefined | Promise<unknown> {
   const key = c.key
   const keyId = c.keyId
   if (!key || keyId === undefined) return undefined
+  // SPEC §8: only a shared secret derives K; a key of another algorithm (an asymmetric key) is refused.
+  if ((key.algorithm ?? 'hmac-sha256') !== 'hmac-sha256') {
+    throw new VerificationError(
+      'BODY_DECRYPTION_FAILED',
+      'this key cannot decrypt bodies: encryption needs a shared-secret (hmac-sha256) key',
+    )
+  }
   return deriveEncryptionKey(key.secret, keyId)
     .then((k) => decryptBytes(sink.body(), { key: (id) => (id === keyId ? k : undefined) }))
     .then((plain) => {
