@@ -8,6 +8,7 @@ const NONCE_BYTES = 12
 
 const CEK_INFO = utf8('Content-Encoding: aes128gcm\0')
 const NONCE_INFO = utf8('Content-Encoding: nonce\0')
+const ONE = new Uint8Array([1])
 
 /** Seals and opens the records of one message (RFC 8188 §2.2-2.3): one CEK and nonce per salt. */
 export interface RecordCipher {
@@ -19,7 +20,8 @@ export interface RecordCipher {
 
 /** The record's nonce: the base nonce XOR the sequence number (96-bit big-endian, RFC 8188 §2.3). */
 function nonceOf(base: Uint8Array, seq: number): Uint8Array {
-  const iv = base.slice()
+  // A copy (Buffer's slice() is a view: XOR-ing it would change the base nonce).
+  const iv = new Uint8Array(base)
   let s = seq
   for (let k = NONCE_BYTES - 1; k >= NONCE_BYTES - 6 && s > 0; k--) {
     iv[k] = (iv[k] as number) ^ (s & 0xff)
@@ -30,12 +32,16 @@ function nonceOf(base: Uint8Array, seq: number): Uint8Array {
 
 /** Derive the message's CEK and nonce from the key (IKM) and salt, and build its record cipher. */
 export async function recordCipher(key: Uint8Array, salt: Uint8Array): Promise<RecordCipher> {
-  const cek = await hkdfSha256(key, salt, CEK_INFO, ECE_KEY_BYTES)
-  const base = await hkdfSha256(key, salt, NONCE_INFO, NONCE_BYTES)
   const nc = nodeCrypto
   if (nc) {
     // node:crypto is synchronous and several times faster than WebCrypto's promise per record.
-    const k = nc.createSecretKey(cek)
+    // HKDF by hand (RFC 5869): one Extract and two one-block Expands, three HMACs, where two
+    // hkdfSync calls would extract twice; the CEK stays a plain buffer (a KeyObject costs more to
+    // make than a small body costs to encrypt).
+    const prk = nc.createHmac('sha256', salt).update(key).digest()
+    const expand = (info: Uint8Array, n: number) => nc.createHmac('sha256', prk).update(info).update(ONE).digest().subarray(0, n)
+    const k = expand(CEK_INFO, ECE_KEY_BYTES)
+    const base = expand(NONCE_INFO, NONCE_BYTES)
     return {
       seal(seq, padded) {
         const c = nc.createCipheriv('aes-128-gcm', k, nonceOf(base, seq))
@@ -61,6 +67,8 @@ export async function recordCipher(key: Uint8Array, salt: Uint8Array): Promise<R
       },
     }
   }
+  const cek = await hkdfSha256(key, salt, CEK_INFO, ECE_KEY_BYTES)
+  const base = await hkdfSha256(key, salt, NONCE_INFO, NONCE_BYTES)
   const k = await crypto.subtle.importKey('raw', cek as Uint8Array<ArrayBuffer>, 'AES-GCM', false, ['encrypt', 'decrypt'])
   return {
     async seal(seq, padded) {
