@@ -136,6 +136,18 @@ describe('encryptedBodies (SPEC §8)', () => {
   })
 })
 
+describe('msw withSignature (SPEC §8)', () => {
+  it('hands the resolver a request whose body is the plaintext', async () => {
+    const { withSignature } = await import('../adapters/msw/index.js')
+    const resolver = withSignature(options({ encryptedBodies: 'required' }), async ({ request, sigil }) =>
+      Response.json({ text: await request.text(), coding: request.headers.get('content-encoding'), encrypted: sigil.encrypted === true }),
+    )
+    const request = await signRequest(post('{"sku":"A-1"}'), { ...k1, encryptBody: true })
+    const res = (await resolver({ request, params: {}, cookies: {}, requestId: 'r1' } as never)) as Response
+    expect(await res.json()).toEqual({ text: '{"sku":"A-1"}', coding: null, encrypted: true })
+  })
+})
+
 describe('encryptResponses (SPEC §8)', () => {
   it('encrypts the answer for the request key when asked, digests the encrypted bytes', async () => {
     const o = options({ encryptedBodies: 'allowed' })

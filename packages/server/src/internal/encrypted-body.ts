@@ -79,3 +79,19 @@ export function decryptBody(c: Check): undefined | Promise<unknown> {
       c.plaintext = plain
     })
 }
+
+/**
+ * The Web request an app handler reads after an `aes128gcm` body was decrypted (SPEC §8): the
+ * plaintext as its body, no `Content-Encoding`. Used where the adapter hands the app a `Request`.
+ */
+export function plaintextRequest(request: Request, verified: { encrypted?: true; body?: Uint8Array }): Request {
+  if (verified.encrypted !== true) return request
+  const headers = new Headers(request.headers)
+  headers.delete('content-encoding')
+  headers.delete('content-length')
+  return new Request(request.url, {
+    method: request.method,
+    headers,
+    body: (verified.body ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>,
+  })
+}

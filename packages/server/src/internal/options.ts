@@ -139,8 +139,10 @@ export interface VerifyOptions {
    * Bodies encrypted with the key (SPEC §8, RFC 8188 `aes128gcm`). Default off: a Content-Encoding
    * is left to the app as before. `'allowed'`: an `aes128gcm` body is decrypted after its digest
    * checked out, and `verified.body` (and the adapters' body parsers) get the plaintext.
-   * `'required'`: a body that is not `aes128gcm` is refused, 415 `ENCRYPTION_REQUIRED`. An adapter
-   * route can say the same for itself.
+   * `'required'`: a body that is not `aes128gcm` is refused, 415 `ENCRYPTION_REQUIRED`. A route
+   * can say the same for itself (the verify context). With `verify(request)` the app reads
+   * `verified.body`: the `Request`'s own body is still the ciphertext (the adapters hand their
+   * parsers, and msw's resolver, the plaintext).
    */
   encryptedBodies?: EncryptedBodies
 }
