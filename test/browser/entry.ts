@@ -2,4 +2,4 @@
 
 export { createSignedFetch, signRequest } from '@sigil/client'
 export { hmacSha256, VerificationError, webHmacSha256 } from '@sigil/core'
-export { problemResponse, verify } from '@sigil/server'
+export { problemResponse, signResponse, verify } from '@sigil/server'
