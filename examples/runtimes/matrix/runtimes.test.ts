@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { signRequest } from '@sigil/client'
+import { createSignedFetch, signRequest } from '@sigil/client'
 import { DEMO_PARTNER } from '@sigil-examples/demo-keys'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -97,6 +97,14 @@ function matrix(targets: Target[]) {
       })
       it('accepts a body-less DELETE', async () => {
         expect((await (await send(t.url(), 'DELETE')).go()).status).toBe(200)
+      })
+      it('takes an aes128gcm body and answers encrypted (SPEC §8); refuses plaintext there with ENCRYPTION_REQUIRED', async () => {
+        const url = `${t.url()}?encrypted`
+        const api = createSignedFetch({ ...DEMO_PARTNER, encryptBody: true })
+        const res = await api(url, { method: 'POST', body: '{"sku":"A-1"}', headers: { 'content-type': 'application/json' } })
+        expect(await res.json()).toEqual({ principal: 'partner-demo', encrypted: true, text: '{"sku":"A-1"}' })
+        const plain = await createSignedFetch(DEMO_PARTNER)(url, { method: 'POST', body: '{}' })
+        expect([plain.status, ((await plain.json()) as { code?: string }).code]).toEqual([415, 'ENCRYPTION_REQUIRED'])
       })
       it('answers an unsigned request with SIGNATURE_MISSING', async () => {
         expect((await (await send(t.url(), 'GET', undefined, { sign: false })).go()).code).toBe('SIGNATURE_MISSING')
