@@ -109,7 +109,7 @@ export const fastifyHarness: Harness = {
           headers: w.headers,
           ...(w.body ? { payload: w.body } : {}),
         })
-        return replyFrom(res.statusCode, new Headers(res.headers as Record<string, string>), res.body)
+        return replyFrom(res.statusCode, new Headers(res.headers as Record<string, string>), res.rawPayload)
       },
       close: () => app.close(),
     }
@@ -151,9 +151,9 @@ export const honoHarness: Harness = {
         const res = await app.request(`http://${w.headers.host}${w.target}`, {
           method: w.method,
           headers: w.headers,
-          ...(w.body ? { body: w.body } : {}),
+          ...(w.body ? { body: w.body as BodyInit } : {}),
         })
-        return replyFrom(res.status, res.headers, await res.text())
+        return replyFrom(res.status, res.headers, new Uint8Array(await res.arrayBuffer()))
       },
       close: async () => {},
     }

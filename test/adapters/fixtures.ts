@@ -3,6 +3,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { signRequest } from '@sigil/client'
+import { bodyEncryption } from '@sigil/client/encrypted'
 import type { KeyRecord } from '@sigil/core'
 import { randomBytes } from '@sigil/core/internal'
 import type { SigilOptions } from '@sigil/server/express'
@@ -30,7 +31,7 @@ export interface Wire {
   method: string
   target: string
   headers: Record<string, string>
-  body?: string
+  body?: string | Buffer
 }
 
 export interface Reply {
@@ -39,6 +40,8 @@ export interface Reply {
   // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field
   json: any
   text: string
+  /** The body's bytes, as sent (an encrypted answer is not text). */
+  bytes?: Uint8Array
 }
 
 export type Send = (w: Wire) => Promise<Reply>
@@ -55,17 +58,24 @@ export async function signed(
   method: string,
   url: string,
   body?: { type: string; text: string },
-  o: { now?: () => number } = {},
+  o: { now?: () => number; encryptBody?: boolean } = {},
 ): Promise<Wire> {
   const u = new URL(url)
   const init: RequestInit = { method, ...(body ? { body: body.text, headers: { 'content-type': body.type } } : {}) }
-  const req = await signRequest(new Request(url, init), { keyId, secret, ...(o.now ? { now: o.now } : {}) })
+  const req = await signRequest(new Request(url, init), {
+    keyId,
+    secret,
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.encryptBody ? { encryptBody: bodyEncryption() } : {}),
+  })
   const headers: Record<string, string> = { host: u.host }
   req.headers.forEach((v, k) => {
     headers[k] = v
   })
-  if (body) headers['content-length'] = String(Buffer.byteLength(body.text))
-  return { method, target: u.pathname + u.search, headers, ...(body ? { body: body.text } : {}) }
+  // Encrypted (SPEC §8), the bytes sent are the ciphertext.
+  const sent = body ? (o.encryptBody ? Buffer.from(await req.arrayBuffer()) : body.text) : undefined
+  if (sent !== undefined) headers['content-length'] = String(Buffer.byteLength(sent))
+  return { method, target: u.pathname + u.search, headers, ...(sent !== undefined ? { body: sent } : {}) }
 }
 
 export const json = (v: unknown) => ({ type: 'application/json', text: JSON.stringify(v) })
@@ -102,8 +112,7 @@ export function sendTo(port: number): Send {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString()
-          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), json: parse(text), text })
+          resolve(replyFrom(res.statusCode ?? 0, toHeaders(res.headers), Buffer.concat(chunks)))
         })
       })
       req.end(w.body)
@@ -145,6 +154,7 @@ export function sendPartial(port: number, w: Wire, written: string, chunked = fa
 }
 
 /** Frameworks' own request helpers (fastify.inject, hono app.request) share this shape. */
-export function replyFrom(status: number, headers: Headers, text: string): Reply {
-  return { status, headers, json: parse(text), text }
+export function replyFrom(status: number, headers: Headers, bytes: Uint8Array): Reply {
+  const text = Buffer.from(bytes).toString()
+  return { status, headers, json: parse(text), text, bytes }
 }

@@ -44,9 +44,9 @@ const transports: Array<[string, (a: Hono) => Promise<Transport>]> = [
         const res = await a.request(`http://${w.headers.host}${w.target}`, {
           method: w.method,
           headers: w.headers,
-          ...(w.body ? { body: w.body } : {}),
+          ...(w.body ? { body: w.body as BodyInit } : {}),
         })
-        return replyFrom(res.status, res.headers, await res.text())
+        return replyFrom(res.status, res.headers, new Uint8Array(await res.arrayBuffer()))
       },
       close: async () => {},
     }),
@@ -145,7 +145,11 @@ describe('hono sigil() after a middleware that read the body through c.req', () 
     return a
   }
   const send = async (w: Wire) => {
-    const res = await early().request(`http://${w.headers.host}${w.target}`, { method: w.method, headers: w.headers, body: w.body })
+    const res = await early().request(`http://${w.headers.host}${w.target}`, {
+      method: w.method,
+      headers: w.headers,
+      body: w.body as BodyInit,
+    })
     return { status: res.status, json: await res.json() }
   }
 

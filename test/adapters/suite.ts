@@ -1,7 +1,7 @@
 // One table-driven suite every framework adapter must pass (SPEC §2, issue 3): the same app,
 // the same signed requests, the same codes, over a real socket and the framework's inject helper.
 import { contentDigest } from '@sigil/core'
-import { RESPONSE_TAG, splitTarget, verifyResponseMessage } from '@sigil/core/internal'
+import { decryptBytes, deriveEncryptionKey, RESPONSE_TAG, splitTarget, verifyResponseMessage } from '@sigil/core/internal'
 import { createMemoryRateLimiter } from '@sigil/server/rate-limit'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Harness } from './apps.js'
@@ -207,6 +207,41 @@ export function adapterSuite(h: Harness): void {
         expect(entry.params.tag).toBe(RESPONSE_TAG)
         const health = await send({ method: 'GET', target: '/healthz', headers: { host: AUTHORITY } })
         expect(health.headers.get('signature')).toBeNull()
+      })
+
+      it('hands the framework the plaintext of an aes128gcm body with encryptedBodies (SPEC §8)', async () => {
+        const { send } = await start({ encryptedBodies: 'allowed' })
+        const w = await signed('POST', url('/v1/orders'), json(order), { encryptBody: true })
+        expect(Buffer.from(w.body as Buffer).toString()).not.toContain('A-1')
+        const r = await send(w)
+        if (h.parsersFirst) {
+          // A parser before sigil() decodes or refuses a coded body first: the SPEC §2 step 7 rule.
+          expect(r.status).toBe(415)
+          return
+        }
+        expect(r.status).toBe(200)
+        expect(r.json).toMatchObject({ principal: 'partner-a', body: order })
+        expect(r.json.bytes).toBe(Buffer.byteLength(JSON.stringify(order)))
+      })
+
+      it("refuses a plaintext body with encryptedBodies: 'required' (415 ENCRYPTION_REQUIRED)", async () => {
+        const { send } = await start({ encryptedBodies: 'required' })
+        const r = await send(await signed('POST', url('/v1/orders'), json(order)))
+        expectProblem(r, 415, 'ENCRYPTION_REQUIRED')
+        expect(r.headers.get('accept-encoding')).toBe('aes128gcm')
+      })
+
+      it('encrypts the signed answer for the key with signResponses: { encryptResponses: true } (SPEC §8)', async () => {
+        const { send } = await start({ encryptedBodies: 'allowed', signResponses: { encryptResponses: true } })
+        const w = await signed('GET', url('/v1/orders'), undefined, { encryptBody: true })
+        const r = await send(w)
+        expect(r.status).toBe(200)
+        expect(r.headers.get('content-encoding')).toBe('aes128gcm')
+        const sealed = r.bytes as Uint8Array
+        expect(r.headers.get('content-digest')).toBe(contentDigest(sealed))
+        const key = await deriveEncryptionKey(secret, keyId)
+        const plain = JSON.parse(Buffer.from(await decryptBytes(sealed, { key: (id) => (id === keyId ? key : undefined) })).toString())
+        expect(plain).toMatchObject({ principal: 'partner-a' })
       })
 
       if (via === 'listen' && !h.parsersFirst) {

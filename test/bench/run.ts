@@ -3,12 +3,13 @@
 // Redis answers. Writes test/bench/results/results.json, results.md and chart.svg. Flags: --quick,
 // --no-server, --no-nonce, --redis / --no-redis, --sizes=0,1024, --rounds=N, --passes=N,
 // --time=ms, --out=name (write results/name.json and .md instead), --only=substring, --entries=name,name (exact entry names; floors only when named), --no-micro,
-// --server-rounds=N, --server-kinds=node-sigil,node-floor (a subset), --server-profile=DIR (CPU profile per measured run), --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N).
+// --server-rounds=N, --server-kinds=node-sigil,node-floor (a subset), --server-profile=DIR (CPU profile per measured run), --no-keys (skip the keys section, test/bench/keys.ts), --big (1 GiB streamed through createSignedFetch to a verifying node:http server; --big-bytes=N), --no-ece (skip encrypted bodies, test/bench/ece.ts).
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type BigResult, runBig } from './big.js'
+import { type EceRow, eceMarkdown, runEce } from './ece.js'
 import { jsonBody, machineLine } from './fixtures.js'
 import { sigilBaseLength } from './impls.js'
 import { type MicroRow, median, runMicro } from './micro.js'
@@ -152,6 +153,12 @@ if (flag('redis') || (!flag('no-redis') && (await redisUp()))) {
   }
 }
 
+let ece: EceRow[] | undefined
+if (!flag('no-ece')) {
+  log('encrypted bodies: encrypt+sign / verify+decrypt vs a node:crypto AES-128-GCM + HMAC floor')
+  ece = await runEce({ rounds: quick ? 3 : 5, timeMs: quick ? 60 : 150 })
+}
+
 let big: BigResult | undefined
 if (flag('big')) {
   log('1 GiB streaming: createSignedFetch -> node:http verifyNodeRequest (retainBody: false)')
@@ -159,7 +166,21 @@ if (flag('big')) {
 }
 
 const finishedMachine = await machineLine()
-const results = { machine, finishedMachine, startedAt, node: process.version, rounds, passes, timeMs, micro, servers, nonce, redis, big }
+const results = {
+  machine,
+  finishedMachine,
+  startedAt,
+  node: process.version,
+  rounds,
+  passes,
+  timeMs,
+  micro,
+  servers,
+  nonce,
+  redis,
+  big,
+  ece,
+}
 const outDir = `${here}results`
 mkdirSync(outDir, { recursive: true })
 // --out=name: a partial run's files (results/name.json, .md) beside the full run's, no chart.
@@ -255,6 +276,7 @@ function markdown(r: typeof results): string {
       '',
     )
   }
+  if (r.ece) out.push(...eceMarkdown(r.ece))
   if (r.redis) {
     out.push('### Verify with memory vs Redis stores', '', '| entry | ops/s | p50 µs | p99 µs |', '| --- | ---: | ---: | ---: |')
     for (const x of r.redis) out.push(`| ${x.name} | ${x.opsPerSec.toFixed(0)} | ${x.p50Us.toFixed(0)} | ${x.p99Us.toFixed(0)} |`)

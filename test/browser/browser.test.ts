@@ -112,4 +112,40 @@ describe('in a browser (headless Chromium)', () => {
     expect(result).toEqual({ verdicts: [300000, 300000], tooBig: 'CONFIGURATION_INVALID ConfigurationError', sentAfterTooBig: 2 })
     await page.close()
   })
+
+  it('encrypts bodies both ways on WebCrypto alone (SPEC §8): bytes, Blob and factory requests, an encrypted answer', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${origin}/`)
+    await page.waitForFunction('window.sigilResult !== undefined', undefined, { timeout: 15_000 })
+    const result = await page.evaluate(`(async () => {
+      const m = await import('/sigil.js')
+      const secret = crypto.getRandomValues(new Uint8Array(32))
+      const verifyOptions = { keys: { kBrowserKey01: secret }, encryptedBodies: 'required' }
+      const data = new Uint8Array(100000).map((_, k) => (k * 7919) % 251)
+      const out = []
+      const fetch = async (url, init) => {
+        const bytes = new Uint8Array(await new Response(init.body).arrayBuffer())
+        const req = new Request(url, { method: init.method, headers: init.headers, body: bytes })
+        const v = await m.verify(req.clone(), verifyOptions)
+        out.push({ coding: req.headers.get('content-encoding'), plain: v.body.byteLength, same: v.body.every((b, k) => b === data[k]) })
+        return m.signResponse(new Response('answer:' + v.body.byteLength), v, req, { verifier: verifyOptions, encryptResponses: true })
+      }
+      const api = m.createSignedFetch({ keyId: 'kBrowserKey01', secret, fetch, encryptBody: m.bodyEncryption() })
+      const answers = []
+      for (const body of [data, new Blob([data]), () => new Blob([data]).stream()]) {
+        const res = await api('https://api.example.com/up', { method: 'PUT', body })
+        answers.push(await res.text())
+      }
+      const plain = m.createSignedFetch({ keyId: 'kBrowserKey01', secret, fetch })
+      const refused = await plain('https://api.example.com/up', { method: 'PUT', body: 'x' }).then(() => 'sent', (e) => e.code)
+      return { out, answers, refused }
+    })()`)
+    const one = { coding: 'aes128gcm', plain: 100000, same: true }
+    expect(result).toEqual({
+      out: [one, one, one],
+      answers: ['answer:100000', 'answer:100000', 'answer:100000'],
+      refused: 'ENCRYPTION_REQUIRED',
+    })
+    await page.close()
+  })
 })

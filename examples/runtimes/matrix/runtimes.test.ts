@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { signRequest } from '@sigil/client'
+import { createSignedFetch, signRequest } from '@sigil/client'
+import { bodyEncryption } from '@sigil/client/encrypted'
 import { DEMO_PARTNER } from '@sigil-examples/demo-keys'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -78,7 +79,8 @@ async function send(url: string, method: string, body?: string, o: { sign?: bool
   return { go }
 }
 
-type Target = { name: string; url: () => string }
+/** `encrypted`: the target serves src/handler.ts, whose `?encrypted` route takes aes128gcm bodies. */
+type Target = { name: string; url: () => string; encrypted?: true }
 function matrix(targets: Target[]) {
   for (const t of targets) {
     describe(t.name, () => {
@@ -98,6 +100,17 @@ function matrix(targets: Target[]) {
       it('accepts a body-less DELETE', async () => {
         expect((await (await send(t.url(), 'DELETE')).go()).status).toBe(200)
       })
+      it.runIf(t.encrypted)(
+        'takes an aes128gcm body and answers encrypted (SPEC §8); refuses plaintext there with ENCRYPTION_REQUIRED',
+        async () => {
+          const url = `${t.url()}?encrypted`
+          const api = createSignedFetch({ ...DEMO_PARTNER, encryptBody: bodyEncryption() })
+          const res = await api(url, { method: 'POST', body: '{"sku":"A-1"}', headers: { 'content-type': 'application/json' } })
+          expect(await res.json()).toEqual({ principal: 'partner-demo', encrypted: true, text: '{"sku":"A-1"}' })
+          const plain = await createSignedFetch(DEMO_PARTNER)(url, { method: 'POST', body: '{}' })
+          expect([plain.status, ((await plain.json()) as { code?: string }).code]).toEqual([415, 'ENCRYPTION_REQUIRED'])
+        },
+      )
       it('answers an unsigned request with SIGNATURE_MISSING', async () => {
         expect((await (await send(t.url(), 'GET', undefined, { sign: false })).go()).code).toBe('SIGNATURE_MISSING')
       })
@@ -110,7 +123,7 @@ describe('Bun', () => {
   beforeAll(async () => {
     base = await start(bin('bun'), ['src/bun.ts'], { cwd: root, env: { PORT: '0' }, ready: /listening on (http:\S+)/ })
   })
-  matrix([{ name: 'Bun.serve', url: () => `${base}/v1/orders` }])
+  matrix([{ name: 'Bun.serve', url: () => `${base}/v1/orders`, encrypted: true }])
 })
 
 describe('Deno', () => {
@@ -122,7 +135,7 @@ describe('Deno', () => {
       ready: /listening on (http:\S+)/,
     })
   })
-  matrix([{ name: 'Deno.serve', url: () => `${base}/v1/orders` }])
+  matrix([{ name: 'Deno.serve', url: () => `${base}/v1/orders`, encrypted: true }])
 })
 
 describe('workerd (Cloudflare Workers runtime)', () => {
@@ -172,7 +185,7 @@ const worker :Workerd.Worker = (
       await new Promise((r) => setTimeout(r, 100))
     }
   })
-  matrix([{ name: 'module worker', url: () => `${base}/v1/orders` }])
+  matrix([{ name: 'module worker', url: () => `${base}/v1/orders`, encrypted: true }])
 })
 
 describe('Next.js 15 (next build && next start)', () => {

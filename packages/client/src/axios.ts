@@ -9,6 +9,7 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios'
 import { collect, serializeForm } from './buffer-body.js'
+import { notEncrypting } from './check-options.js'
 import { type ResolvedSigner, resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
 import { signView } from './sign-request.js'
@@ -50,7 +51,7 @@ type Marked = AxiosAdapter & { [SIGNING]?: true }
  * ```
  */
 export function sigilAxios<T extends AxiosInstance>(instance: T, options: SigilAxiosOptions): T {
-  const signer = resolveSignerWith(options, { ...SIGNER_SHAPE, redirects: null })
+  const signer = resolveSignerWith(options, { ...SIGNER_SHAPE, redirects: null, encryptBody: notEncrypting('the axios interceptor') })
   // A request interceptor only puts the signing adapter in front of the adapter this request
   // would use (a per-request `adapter: 'fetch'` included); nothing is signed here: transformRequest
   // has not run yet, so neither the body nor its Content-Type are known.

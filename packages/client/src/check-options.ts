@@ -46,6 +46,16 @@ export function int(min: number, max: number, refine?: (n: number) => string | u
 }
 
 export const bool: Check = (v, f) => (typeof v === 'boolean' ? undefined : expected('boolean', v, f))
+/**
+ * `encryptBody` on an entry point that does not encrypt yet (issue 31): refused when true, so a
+ * body the caller asked to encrypt never goes out in the clear.
+ */
+export const notEncrypting =
+  (where: string): Check =>
+  (v, f) =>
+    v === false || v === undefined
+      ? undefined
+      : [f, `${where} does not encrypt bodies yet: use createSignedFetch or signRequest from @sigil/client for encryptBody`]
 export const fn: Check = (v, f) => (typeof v === 'function' ? undefined : expected('function', v, f))
 export const record: Check = (v, f) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : expected('record', v, f))
 

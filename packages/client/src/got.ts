@@ -1,7 +1,7 @@
 import { ConfigurationError, contentDigest } from '@sigil/core'
 import { requestFromUrl, toBytes } from '@sigil/core/internal'
 import { collect } from './buffer-body.js'
-import { bool } from './check-options.js'
+import { bool, notEncrypting } from './check-options.js'
 import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import type { RedirectPolicy } from './redirect.js'
 import { signView } from './sign-request.js'
@@ -58,7 +58,13 @@ const ORIGIN_KEY = 'sigilOrigin'
  * ```
  */
 export function sigilGot(options: SigilGotOptions): SigilGotExtension {
-  const signer = resolveSignerWith(options, { ...SIGNER_SHAPE, bufferStreams: bool, maxBufferBytes: null, redirects: null })
+  const signer = resolveSignerWith(options, {
+    ...SIGNER_SHAPE,
+    bufferStreams: bool,
+    maxBufferBytes: null,
+    redirects: null,
+    encryptBody: notEncrypting('the got hooks'),
+  })
   const buffer = options.bufferStreams ?? true
   const max = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER
   const hook = async (o: GotOptionsLike): Promise<void> => {

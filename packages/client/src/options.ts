@@ -1,7 +1,8 @@
 import { type Component, ConfigurationError, component, parseToken, type SecretInput, SigilError } from '@sigil/core'
 import { secretBytes } from '@sigil/core/internal'
 import type { BareItem } from '@sigil/core/structured-fields'
-import { arrayOf, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
+import type { PreparedBody } from './body.js'
+import { arrayOf, bool, type Check, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
 
 /**
  * How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. The secret
@@ -32,7 +33,38 @@ export type SignerOptions = Credentials & {
   now?: () => number
   /** Extra signature parameters. */
   params?: Record<string, BareItem>
+  /**
+   * Encrypt request bodies end to end with the key (SPEC §8: RFC 8188 `aes128gcm`, keyed by HKDF
+   * from the secret) and ask for encrypted responses (`Sigil-Accept-Encoding: aes128gcm`), which
+   * are decrypted as they are read. `Content-Digest` covers the encrypted bytes; the signature also
+   * covers `content-encoding` and `sigil-accept-encoding`. Pass `bodyEncryption()` from
+   * `@sigil/client/encrypted` (a separate entry, so apps that do not encrypt do not ship the
+   * cipher). Default off.
+   */
+  encryptBody?: BodyEncryption | false
 }
+
+/**
+ * Encrypts request bodies and decrypts answers (SPEC §8): made by `bodyEncryption()` from
+ * `@sigil/client/encrypted`, the only place the cipher is loaded from.
+ */
+export interface BodyEncryption {
+  /** @internal A prepared request body, encrypted (streaming where it streams). */
+  encryptPrepared(p: PreparedBody, s: ResolvedSigner, signal: AbortSignal | undefined): Promise<PreparedBody>
+  /** @internal Whole body bytes, encrypted. */
+  encryptBodyBytes(bytes: Uint8Array, s: ResolvedSigner): Promise<Uint8Array>
+  /** @internal An encrypted answer, decrypted as it is read. */
+  decryptResponse(res: Response, s: ResolvedSigner): Promise<Response>
+}
+
+/** `encryptBody` takes what `bodyEncryption()` makes; `true` (what it took before) says how to get one. */
+const encryptionCheck: Check = (v, f) =>
+  v === false || (typeof v === 'object' && v !== null && typeof (v as BodyEncryption).encryptPrepared === 'function')
+    ? undefined
+    : [
+        f,
+        "expected bodyEncryption(): import { bodyEncryption } from '@sigil/client/encrypted' and pass encryptBody: bodyEncryption() (a separate entry, so apps that do not encrypt do not ship the cipher)",
+      ]
 
 /** The options every signer takes (SPEC §1), with their checks; entry points add their own. */
 export const SIGNER_SHAPE: Shape = {
@@ -49,6 +81,7 @@ export const SIGNER_SHAPE: Shape = {
   digestAlgorithm: oneOf(['sha-256', 'sha-512']),
   now: fn,
   params: record,
+  encryptBody: encryptionCheck,
 }
 
 /** A validated, ready-to-use signer configuration (validated once, reused on every request). */
@@ -65,6 +98,10 @@ export interface ResolvedSigner {
   params: Record<string, BareItem> | undefined
   /** Added to `now()`; learnt from a server's `Date` on CLOCK_SKEW. */
   clockOffsetMs: number
+  /** SPEC §8: bodies encrypted, encrypted responses asked for. */
+  encryptBody: BodyEncryption | undefined
+  /** With `encryptBody`: what every request covers besides `extra` (bodyless / with a body). */
+  encrypted?: { bodyless: Component[]; withBody: Component[] }
 }
 
 function parseComponent(name: string): Component {
@@ -126,6 +163,18 @@ export function resolveSignerWith(options: SignerOptions, shape: Shape | undefin
     now: (o.now as (() => number) | undefined) ?? Date.now,
     params: o.params as Record<string, BareItem> | undefined,
     clockOffsetMs: 0,
+    encryptBody: (o.encryptBody as BodyEncryption | false | undefined) || undefined,
+  }
+  if (r.encryptBody) {
+    // The request for an encrypted answer and the body's coding are signed (SPEC §8).
+    const add = (list: Component[], more: string[]) => [
+      ...list,
+      ...more.map((n) => component(n)).filter((c) => !list.some((e) => e.id === c.id)),
+    ]
+    r.encrypted = {
+      bodyless: add(r.extra, ['sigil-accept-encoding']),
+      withBody: add(r.extra, ['content-encoding', 'sigil-accept-encoding']),
+    }
   }
   resolved.set(options, r)
   return r

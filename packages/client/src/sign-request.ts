@@ -6,8 +6,9 @@ import {
   type SignMessageOptions,
   signMessage,
 } from '@sigil/core'
-import { requestFromUrl, signMessageSync } from '@sigil/core/internal'
+import { ECE_CODING, requestFromUrl, signMessageSync } from '@sigil/core/internal'
 import { contentDigestOf } from './digest.js'
+import { ACCEPT_ENCRYPTION, refuseCodedBody } from './encrypt-body.js'
 import { type ResolvedSigner, resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 
 /** Covered components for a request: the profile's defaults, then the caller's extras. */
@@ -29,6 +30,12 @@ const WITH_BODY_UNTYPED: readonly Component[] = Object.freeze(DEFAULT_COMPONENTS
 function coveredComponents(hasBody: boolean, hasContentType: boolean, extra: readonly Component[]): readonly Component[] {
   if (extra.length !== 0) return componentsFor(hasBody, hasContentType, extra)
   return hasBody ? (hasContentType ? DEFAULT_COMPONENTS.withBody : WITH_BODY_UNTYPED) : DEFAULT_COMPONENTS.bodyless
+}
+
+/** The extra components of a request: the caller's, plus the encryption headers under `encryptBody`. */
+function extraOf(s: ResolvedSigner, hasBody: boolean): readonly Component[] {
+  const e = s.encrypted
+  return e ? (hasBody ? e.withBody : e.bodyless) : s.extra
 }
 
 /** Seconds since the epoch on the signer's (possibly corrected) clock. */
@@ -56,14 +63,17 @@ function signOptions(s: ResolvedSigner, components: readonly Component[], offset
  * and nonce on every call: a signature is never reused.
  */
 export function signView(view: RequestMessage, hasBody: boolean, s: ResolvedSigner, offsetMs = s.clockOffsetMs): Promise<SignedHeaders> {
-  return signMessage(view, signOptions(s, coveredComponents(hasBody, view.headers.get('content-type') !== null, s.extra), offsetMs))
+  return signMessage(
+    view,
+    signOptions(s, coveredComponents(hasBody, view.headers.get('content-type') !== null, extraOf(s, hasBody)), offsetMs),
+  )
 }
 
 /** Synchronous {@link signView} (node:crypto HMAC), for dispatcher interceptors. */
 export function signViewSync(view: RequestMessage, hasBody: boolean, s: ResolvedSigner): SignedHeaders {
   return signMessageSync(
     view,
-    signOptions(s, coveredComponents(hasBody, view.headers.get('content-type') !== null, s.extra), s.clockOffsetMs),
+    signOptions(s, coveredComponents(hasBody, view.headers.get('content-type') !== null, extraOf(s, hasBody)), s.clockOffsetMs),
   )
 }
 
@@ -87,11 +97,18 @@ export async function signRequest(request: Request, options: SignerOptions): Pro
   const headers = new Headers(request.headers)
   headers.delete('signature')
   headers.delete('signature-input')
-  let body: ArrayBuffer | null = null
+  let body: Uint8Array | null = null
+  if (s.encryptBody) headers.set(ACCEPT_ENCRYPTION, ECE_CODING)
   if (request.body !== null) {
     // A Request's body is one-shot: read a clone once, digest those bytes, resend them.
-    body = await request.clone().arrayBuffer()
-    headers.set('content-digest', await contentDigestOf(new Uint8Array(body), s.digestAlgorithm))
+    body = new Uint8Array(await request.clone().arrayBuffer())
+    if (s.encryptBody) {
+      refuseCodedBody(headers)
+      // SPEC §8: the digest covers the encrypted bytes as sent (RFC 9530, after content coding).
+      body = await s.encryptBody.encryptBodyBytes(body, s)
+      headers.set('content-encoding', ECE_CODING)
+    }
+    headers.set('content-digest', await contentDigestOf(body, s.digestAlgorithm))
   }
   const view = requestFromUrl(request.method, request.url, headers)
   const signed = await signView(view, body !== null, s)
@@ -100,7 +117,7 @@ export async function signRequest(request: Request, options: SignerOptions): Pro
   return new Request(request.url, {
     method: request.method,
     headers,
-    body,
+    body: body as Uint8Array<ArrayBuffer> | null,
     // fetch would follow a redirect with these headers attached, to any origin: the signed copy
     // never follows ('manual'; 'error' is kept). Follow with createSignedFetch, which re-signs.
     redirect: request.redirect === 'follow' ? 'manual' : request.redirect,

@@ -1,7 +1,8 @@
-import { requestFromUrl } from '@sigil/core/internal'
+import { ECE_CODING, requestFromUrl } from '@sigil/core/internal'
 import { digestPrepared, type PreparedBody, prepareBody, sendable } from './body.js'
 import { bool, type Check, fn, type Shape } from './check-options.js'
 import { DEFAULT_MAX_CLOCK_CORRECTION_MS, skewCorrection } from './clock-skew.js'
+import { ACCEPT_ENCRYPTION, refuseCodedBody } from './encrypt-body.js'
 import { wireMethod } from './method.js'
 import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { type Hop, nextHop, REQUEST_BODY_HEADERS, type RedirectPolicy } from './redirect.js'
@@ -147,6 +148,15 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
     // An init's headers replace the Request's (they are not merged), as in fetch.
     let headers = new Headers(given(init, 'headers') ? init.headers : fromRequest ? input.headers : undefined)
     if (initBody !== undefined && contentType && !headers.has('content-type')) headers.set('content-type', contentType)
+    if (signer.encryptBody) {
+      // SPEC §8: encrypted before the digest, which covers the bytes as sent; answers asked encrypted.
+      headers.set(ACCEPT_ENCRYPTION, ECE_CODING)
+      if (prepared) {
+        refuseCodedBody(headers)
+        prepared = await signer.encryptBody.encryptPrepared(prepared, signer, signal)
+        headers.set('content-encoding', ECE_CODING)
+      }
+    }
     if (prepared) headers.set('content-digest', await digestPrepared(prepared, signer.digestAlgorithm, signal))
     if (responses && !headers.has('accept-encoding')) headers.set('accept-encoding', 'identity')
     const carried: RequestInit = {}
@@ -195,6 +205,8 @@ export function createSignedFetch(options: SignedFetchOptions): typeof fetch {
       }
       const req = responses || options.onResponse ? sentRequest(url, sent) : undefined
       if (responses) res = await responses.verify(res, req as Request, options)
+      // Checked (over the encrypted bytes) first, then decrypted as the app reads it.
+      if (signer.encryptBody) res = await signer.encryptBody.decryptResponse(res, signer)
       // Kept only once the retried request was accepted (and its answer verified, when asked).
       if (learnt !== undefined) signer.clockOffsetMs = learnt
       const next = mode === 'manual' ? undefined : nextHop(res, hop.url, hop.method)

@@ -3,7 +3,7 @@ import { ConfigurationError, contentDigest, type RequestMessage, ResponseVerific
 import { createHasher, formatContentDigest, headersFromRecord, normalizeAuthority, splitTarget } from '@sigil/core/internal'
 import type { Dispatcher } from 'undici'
 import { blobChunks } from './body.js'
-import { bool, str } from './check-options.js'
+import { bool, notEncrypting, str } from './check-options.js'
 import { wireMethod } from './method.js'
 import { resolveSignerWith, SIGNER_SHAPE, type SignerOptions } from './options.js'
 import { signViewSync } from './sign-request.js'
@@ -124,6 +124,7 @@ export function createSigningInterceptor(options: SigningInterceptorOptions): Di
     bufferStreams: bool,
     maxBufferBytes: null,
     verifyResponses: null,
+    encryptBody: notEncrypting('the undici interceptor'),
   })
   const maxBuffer = options.maxBufferBytes ?? 16 * 1024 * 1024
   const pinned = options.origin === undefined ? undefined : new URL(options.origin).origin

@@ -90,9 +90,11 @@ export async function checkResponseBody(
   }
 }
 
+// fetch decodes the codings it knows; `aes128gcm` (SPEC §8) it leaves alone, so its bytes are
+// still the ones the server digested.
 const encoded = (headers: HeaderSource) => {
   const ce = (headers.get('content-encoding') ?? '').trim().toLowerCase()
-  return ce !== '' && ce !== 'identity'
+  return ce !== '' && ce !== 'identity' && ce !== 'aes128gcm'
 }
 
 /**

@@ -23,6 +23,10 @@ export const ERROR_STATUS = {
   BODY_INCOMPLETE: 400,
   /** A body with a Content-Encoding the server cannot verify as sent (a parser decoded it first). */
   CONTENT_ENCODING_UNSUPPORTED: 415,
+  /** A plaintext body where the route requires an `aes128gcm` body (SPEC §8); with `Accept-Encoding: aes128gcm`. */
+  ENCRYPTION_REQUIRED: 415,
+  /** An `aes128gcm` body (SPEC §8) that does not decrypt: a record fails its tag, is cut short, swapped, or under another key. */
+  BODY_DECRYPTION_FAILED: 400,
   SCOPE_DENIED: 403,
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,

@@ -25,6 +25,18 @@ export interface NodeCryptoSubset {
    * whose allocation alone costs about as much as hashing a 1 KiB body.
    */
   hash?(alg: string, data: Uint8Array | string, outputEncoding: 'latin1' | 'base64'): string
+  /** HKDF (RFC 5869): the derived bytes as an ArrayBuffer. */
+  hkdfSync(digest: string, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, keylen: number): ArrayBuffer
+  createCipheriv(alg: 'aes-128-gcm', key: Uint8Array | object, iv: Uint8Array): NodeGcm
+  createDecipheriv(alg: 'aes-128-gcm', key: Uint8Array | object, iv: Uint8Array): NodeGcm
+}
+
+/** A node:crypto AES-GCM Cipher or Decipher, as far as Sigil drives one. */
+export interface NodeGcm {
+  update(data: Uint8Array): Uint8Array
+  final(): Uint8Array
+  getAuthTag(): Uint8Array
+  setAuthTag(tag: Uint8Array): NodeGcm
 }
 
 interface ProcessLike {

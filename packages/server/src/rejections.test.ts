@@ -113,6 +113,17 @@ const CASES: Record<string, (() => Promise<unknown>) | string> = {
       await sign(post()),
       options({ rateLimiter: createMemoryRateLimiter() }, record({ rateLimits: { rate: { points: 1, windowSeconds: 60 } } as never })),
     ),
+  ENCRYPTION_REQUIRED: async () => verify(await sign(post()), options({ encryptedBodies: 'required' })),
+  // Signed by a key holder over bytes that are not an aes128gcm body for this key (the digest matches).
+  BODY_DECRYPTION_FAILED: async () => {
+    const coded = new Request('https://api.example.com/v1/orders?a=1', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'aes128gcm' },
+      body: new Uint8Array(64),
+    })
+    const s = await signRequest(coded, { keyId, secret, now: () => T0, components: ['content-encoding'] })
+    return verify(s, options({ encryptedBodies: 'allowed' }))
+  },
   TEST_KEY_REFUSED: async () => verify(await sign(post()), options({ testKeys: false }, record({ test: true }))),
 }
 

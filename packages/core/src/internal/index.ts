@@ -21,6 +21,18 @@ export {
   type StreamDigest,
 } from '../content-digest.js'
 export {
+  createEceDecrypter,
+  createEceEncrypter,
+  ECE_MAX_RECORD_SIZE,
+  ECE_RECORD_SIZE,
+  type EceDecrypter,
+  type EceDecryptOptions,
+  type EceEncrypter,
+  type EceEncryptOptions,
+} from '../ece.js'
+export { deriveEncryptionKey, ECE_CODING, ECE_KEY_INFO, hkdfSha256 } from '../ece-key.js'
+export { decryptBytes, decryptChunks, decryptStream, encryptBytes, encryptChunks, encryptStream } from '../ece-stream.js'
+export {
   concatBytes,
   decodeSecret,
   fromBase64,

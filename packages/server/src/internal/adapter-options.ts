@@ -50,6 +50,7 @@ const schema = object({
         tag: optional(string().check(minLength(1))),
         label: optional(string().check(minLength(1))),
         digestAlgorithm: optional(zenum(['sha-256', 'sha-512'])),
+        encryptResponses: optional(boolean()),
       }),
     ]),
   ),

@@ -49,6 +49,10 @@ export class BodySink implements BodyTaker {
     }
     buf.set(chunk, before)
   }
+  /** Bytes taken so far. */
+  get received(): number {
+    return this.bytes
+  }
   /** The digests of what was taken, by algorithm. */
   digests(): Map<DigestAlgorithm, Uint8Array> {
     return this.digester.result().digests

@@ -195,6 +195,8 @@ export interface VerifyContext {
    * is set. Give a pattern, never the request's path: one label value per distinct string.
    */
   route?: string
+  /** Encrypted bodies on this route (SPEC §8), overriding the verifier's `encryptedBodies`. */
+  encryptedBodies?: 'required' | 'allowed'
 }
 
 /** What the application gets for an accepted request (SPEC §2 step 9). */
@@ -210,8 +212,13 @@ export interface Verified {
   label: string
   /** True when the request was authorized by a presigned URL (SPEC §7), not signature headers. */
   presigned?: true
-  /** Body bytes as received, when the verifier read and retained them. */
+  /**
+   * Body bytes as received, when the verifier read and retained them; with `encrypted`, the
+   * plaintext of the `aes128gcm` body (SPEC §8).
+   */
   body?: Uint8Array
+  /** True when the body arrived `aes128gcm`-encrypted (SPEC §8) and `body` is its plaintext. */
+  encrypted?: true
   metadata?: Record<string, unknown>
   /** True when the key is a test key (SPEC §4); absent for live keys. */
   test?: true
@@ -286,4 +293,15 @@ export function bodyTimeout(ms: number): VerificationError {
 export function bodyIncomplete(e: unknown): unknown {
   if (e instanceof SigilError) return e
   return new VerificationError('BODY_INCOMPLETE', 'the body ended early: the client closed the stream', { cause: e })
+}
+
+/**
+ * After an `aes128gcm` body was decrypted (SPEC §8), the node request's headers describe the
+ * plaintext the framework's parsers will read: no `Content-Encoding`, its `Content-Length`.
+ */
+export function describePlaintext(headers: Record<string, string | string[] | undefined>, verified: Verified): void {
+  if (verified.encrypted !== true) return
+  delete headers['content-encoding']
+  delete headers['transfer-encoding']
+  headers['content-length'] = String(verified.body?.byteLength ?? 0)
 }

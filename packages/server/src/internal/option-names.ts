@@ -8,7 +8,13 @@ import type { VerifyRequestContext } from './verify.js'
 // is never refused as unknown.
 
 /** {@link VerifyContext}: `msw`'s `withSigil`, `verifyNodeRequest` (plus its own). */
-export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({ requiredScopes: true, presigned: true, testKeys: true, route: true })
+export const VERIFY_CONTEXT_NAMES = optionNames<VerifyContext>({
+  requiredScopes: true,
+  presigned: true,
+  testKeys: true,
+  route: true,
+  encryptedBodies: true,
+})
 
 /** {@link VerifyRequestContext}: `verify(request, options, context)`. */
 export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({
@@ -17,7 +23,14 @@ export const VERIFY_REQUEST_CONTEXT_NAMES = optionNames<VerifyRequestContext>({
   consumeBody: true,
   testKeys: true,
   route: true,
+  encryptedBodies: true,
 })
 
 /** {@link SignResponseOptions}. */
-export const SIGN_RESPONSE_NAMES = optionNames<SignResponseOptions>({ verifier: true, tag: true, label: true, digestAlgorithm: true })
+export const SIGN_RESPONSE_NAMES = optionNames<SignResponseOptions>({
+  verifier: true,
+  tag: true,
+  label: true,
+  digestAlgorithm: true,
+  encryptResponses: true,
+})

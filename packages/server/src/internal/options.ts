@@ -39,6 +39,7 @@ import {
   enum as zenum,
 } from 'zod/mini'
 import { inClusterWorker } from './cluster-worker.js'
+import type { EncryptedBodies } from './encrypted-body.js'
 import { defaultNonceStore } from './memory-nonce-store.js'
 import type { PresignedOptions } from './presigned.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -148,6 +149,16 @@ export interface VerifyOptions {
    * serve links (a separate `sigil()` there, with those paths exempt from the app-wide one).
    */
   presigned?: boolean | PresignedOptions
+  /**
+   * Bodies encrypted with the key (SPEC §8, RFC 8188 `aes128gcm`). Default off: a Content-Encoding
+   * is left to the app as before. `'allowed'`: an `aes128gcm` body is decrypted after its digest
+   * checked out, and `verified.body` (and the adapters' body parsers) get the plaintext.
+   * `'required'`: a body that is not `aes128gcm` is refused, 415 `ENCRYPTION_REQUIRED`. A route
+   * can say the same for itself (the verify context). With `verify(request)` the app reads
+   * `verified.body`: the `Request`'s own body is still the ciphertext (the adapters hand their
+   * parsers, and msw's resolver, the plaintext).
+   */
+  encryptedBodies?: EncryptedBodies
 }
 
 // zod/mini with named imports: edge bundles of verify() carry only the validators used here.
@@ -201,6 +212,7 @@ const schema = strictObject({
   bodyTimeoutMs: optional(intIn(1)),
   hmac: optional(withMethod('verify')),
   onError: optional(fn),
+  encryptedBodies: optional(zenum(['required', 'allowed'])),
   presigned: optional(
     union([
       boolean(),
@@ -251,6 +263,8 @@ export interface VerifierConfig {
   defaultNonceStore: boolean
   /** Presigned URLs accepted (SPEC §7), or undefined when they are not. */
   presigned: PresignedOptions | undefined
+  /** SPEC §8, or undefined when off. */
+  encryptedBodies: EncryptedBodies | undefined
 }
 
 // The sigil profile requires what a bodyless request covers by default (SPEC §1); rfc9421's floor
@@ -331,5 +345,6 @@ export function compileOptions(options: VerifyOptions): VerifierConfig {
     digestRequired: profile === 'sigil' || !o.requiredComponents,
     defaultNonceStore: !o.nonceStore,
     presigned: o.presigned === true ? {} : o.presigned || undefined,
+    encryptedBodies: o.encryptedBodies,
   }
 }

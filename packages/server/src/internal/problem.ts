@@ -19,6 +19,8 @@ const TITLES: Partial<Record<SigilErrorCode, string>> = {
   BODY_TIMEOUT: 'Body did not arrive in time',
   BODY_INCOMPLETE: 'Body ended before its end',
   CONTENT_ENCODING_UNSUPPORTED: 'Content-Encoding not supported here',
+  ENCRYPTION_REQUIRED: 'Body must be encrypted (aes128gcm)',
+  BODY_DECRYPTION_FAILED: 'Encrypted body does not decrypt',
   SCOPE_DENIED: 'Key lacks a required scope',
   RATE_LIMITED: 'Rate limit exceeded',
   QUOTA_EXCEEDED: 'Quota exhausted',

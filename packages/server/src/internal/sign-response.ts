@@ -19,6 +19,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { contentDigest, type DigestAlgorithm, type RequestMessage, SigilError } from '@sigil/core'
 import {
   checkOptions,
+  deriveEncryptionKey,
+  ECE_CODING,
+  encryptBytes,
   type HeaderSource,
   headersFromGetter,
   headersFromRecord,
@@ -41,6 +44,12 @@ export interface SignResponseOptions {
   label?: string
   /** Default `sha-256`. */
   digestAlgorithm?: DigestAlgorithm
+  /**
+   * Encrypt the response body for the request's key (SPEC §8) when the request asked for it
+   * (`Sigil-Accept-Encoding: aes128gcm`): `Content-Encoding: aes128gcm`, and `Content-Digest` over
+   * the encrypted bytes. Default false.
+   */
+  encryptResponses?: boolean
 }
 
 /** The headers to add to a response: `content-digest`, `signature-input`, `signature`. */
@@ -89,7 +98,39 @@ export async function responseSignatureHeaders(
   return { 'content-digest': digest, 'signature-input': signed.signatureInput, signature: signed.signature }
 }
 
-const NULL_BODY = new Set([101, 103, 204, 205, 304])
+export const NULL_BODY = new Set([101, 103, 204, 205, 304])
+
+/** The request header that asks for an encrypted response (SPEC §8). */
+export const ACCEPT_ENCRYPTION = 'sigil-accept-encoding'
+
+/**
+ * The body encrypted for the request's key, when the request asked for it (SPEC §8); undefined
+ * when it did not. `headers` (a Headers, or the node response's view) gets `Content-Encoding` and
+ * `Vary` when it is a Headers; the node path sets them itself. A body that already has a content
+ * coding is refused: one coding, so the client can check and decrypt what it gets.
+ */
+export async function encryptResponseBody(
+  body: Uint8Array,
+  headers: HeaderSource,
+  verified: Verified,
+  requestHeaders: HeaderSource,
+  options: SignResponseOptions,
+): Promise<Uint8Array | undefined> {
+  const asked = (requestHeaders.get(ACCEPT_ENCRYPTION) ?? '').split(',').some((t) => t.trim().toLowerCase() === ECE_CODING)
+  if (!asked) return undefined
+  const ce = (headers.get('content-encoding') ?? '').trim().toLowerCase()
+  if (ce !== '' && ce !== 'identity')
+    throw new SigilError('CONFIGURATION_INVALID', 'a response with a Content-Encoding cannot also be encrypted')
+  const cfg = verifierFor(options.verifier).config
+  const key = await cfg.keys.get(verified.keyId)
+  if (key?.status !== 'active') throw new SigilError('KEY_UNKNOWN', 'the request key cannot encrypt the response')
+  const sealed = await encryptBytes(body, { key: await deriveEncryptionKey(key.secret, key.keyId), keyId: key.keyId })
+  if (headers instanceof Headers) {
+    headers.set('content-encoding', ECE_CODING)
+    headers.append('vary', ACCEPT_ENCRYPTION)
+  }
+  return sealed
+}
 
 /**
  * Sign a Web `Response` to a verified request; returns a new `Response` with `Content-Digest`,
@@ -107,11 +148,19 @@ export async function signResponse(
   request: Request | { headers: HeaderSource },
   options: SignResponseOptions,
 ): Promise<Response> {
-  const body = new Uint8Array(await response.arrayBuffer())
+  let body: Uint8Array = new Uint8Array(await response.arrayBuffer())
   const headers = new Headers(response.headers)
+  if (options.encryptResponses && !NULL_BODY.has(response.status)) {
+    const sealed = await encryptResponseBody(body, headers, verified, request.headers, options)
+    if (sealed) body = sealed
+  }
   const added = await responseSignatureHeaders(response.status, headers, body, verified, request.headers, options)
   for (const [k, v] of Object.entries(added)) headers.set(k, v)
-  return new Response(NULL_BODY.has(response.status) ? null : body, { status: response.status, statusText: response.statusText, headers })
+  return new Response(NULL_BODY.has(response.status) ? null : (body as Uint8Array<ArrayBuffer>), {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  })
 }
 
 type Chunk = string | Uint8Array
@@ -155,22 +204,35 @@ export function signNodeResponse(res: ServerResponse, verified: Verified, req: I
     res.end = end
     res.write = write
     res.writeHead = writeHead
-    const body = Buffer.concat(chunks)
+    let body: Uint8Array = Buffer.concat(chunks)
     const headers = headersFromGetter((n) => res.getHeader(n))
     const reqHeaders = headersFromRecord(req.headersDistinct ?? {})
-    responseSignatureHeaders(res.statusCode, headers, body, verified, reqHeaders, options).then(
-      (added) => {
-        for (const [k, v] of Object.entries(added)) res.setHeader(k, v)
-        res.removeHeader('transfer-encoding')
-        if (req.method !== 'HEAD' && !NULL_BODY.has(res.statusCode)) res.setHeader('content-length', body.byteLength)
-        res.end(body, cb as () => void)
-      },
-      () => {
-        for (const n of res.getHeaderNames()) res.removeHeader(n)
-        res.statusCode = 500
-        res.end()
-      },
-    )
+    const sealing =
+      options.encryptResponses && req.method !== 'HEAD' && !NULL_BODY.has(res.statusCode)
+        ? encryptResponseBody(body, headers, verified, reqHeaders, options)
+        : Promise.resolve(undefined)
+    sealing
+      .then((sealed) => {
+        if (sealed) {
+          body = sealed
+          res.setHeader('content-encoding', ECE_CODING)
+          res.setHeader('vary', res.hasHeader('vary') ? `${headers.get('vary')}, ${ACCEPT_ENCRYPTION}` : ACCEPT_ENCRYPTION)
+        }
+        return responseSignatureHeaders(res.statusCode, headers, body, verified, reqHeaders, options)
+      })
+      .then(
+        (added) => {
+          for (const [k, v] of Object.entries(added)) res.setHeader(k, v)
+          res.removeHeader('transfer-encoding')
+          if (req.method !== 'HEAD' && !NULL_BODY.has(res.statusCode)) res.setHeader('content-length', body.byteLength)
+          res.end(body, cb as () => void)
+        },
+        () => {
+          for (const n of res.getHeaderNames()) res.removeHeader(n)
+          res.statusCode = 500
+          res.end()
+        },
+      )
     return res
   }) as typeof res.end
 }

@@ -37,6 +37,7 @@ import {
   verifyEntry,
 } from '@sigil/core/internal'
 import { BodySink } from './body-sink.js'
+import { bodyCoding, decryptBody } from './encrypted-body.js'
 import {
   attachReplayRecord,
   hasAnyByte,
@@ -188,6 +189,9 @@ export class Check {
   decoySecret: Uint8Array | undefined = undefined
   /** What the replay step recorded (or the outer record it relied on), for a stacked verifier. */
   replayRecord: ReplayRecord | undefined = undefined
+  /** SPEC §8: the body is `aes128gcm` (bodyCoding), and its plaintext once decrypted (decryptBody). */
+  encrypted = false
+  plaintext: Uint8Array | undefined = undefined
   constructor(
     readonly cfg: VerifierConfig,
     /** What the verifier keeps across requests (the opaque-mode decoy secret). */
@@ -531,7 +535,8 @@ function readBody(c: Check): undefined | Promise<unknown> {
     c.declared = declared
     algorithms = declared.size === 1 ? (declared.has('sha-256') ? SHA256_ONLY : SHA512_ONLY) : [...declared.keys()]
   }
-  const sink = new BodySink(algorithms, c.maxBodyBytes, cfg.retainBody || input.keepBody === true, input.contentLength)
+  // An encrypted body is kept to be decrypted once its digest checked out (SPEC §8).
+  const sink = new BodySink(algorithms, c.maxBodyBytes, cfg.retainBody || input.keepBody === true || c.encrypted, input.contentLength)
   c.sink = sink
   return pump(c, sink)
 }
@@ -632,7 +637,21 @@ function authorize(c: Check): undefined | Promise<unknown> {
 }
 
 /** The steps, in SPEC §2 order. */
-const STEPS: readonly Step[] = [parse, profile, time, lookupKey, checkKey, mac, macVerdict, replay, readBody, checkBody, authorize]
+const STEPS: readonly Step[] = [
+  parse,
+  profile,
+  time,
+  lookupKey,
+  checkKey,
+  mac,
+  macVerdict,
+  replay,
+  bodyCoding,
+  readBody,
+  checkBody,
+  decryptBody,
+  authorize,
+]
 
 /** Run the steps from `from` on: synchronously while they answer synchronously. */
 export function runSteps(c: Check, from = 0): Verified | Promise<Verified> {
@@ -663,7 +682,10 @@ function result(c: Check): Verified {
   if (p.nonce !== undefined) v.nonce = p.nonce
   v.label = entry.label
   if (c.pre) v.presigned = true
-  if (c.sink?.retain) v.body = c.sink.body()
+  if (c.plaintext !== undefined) {
+    v.body = c.plaintext
+    v.encrypted = true
+  } else if (c.sink?.retain) v.body = c.sink.body()
   if (k.metadata) v.metadata = k.metadata
   if (k.test === true) v.test = true
   if (c.rateLimit) v.rateLimit = c.rateLimit

@@ -3,7 +3,15 @@ import { ConfigurationError, VerificationError } from '@sigil/core'
 import { splitTarget } from '@sigil/core/internal'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
-import { isPromise, isVerified, markVerified, replayCheckedBy, type Verified, verifiedBy } from '../../internal/incoming.js'
+import {
+  describePlaintext,
+  isPromise,
+  isVerified,
+  markVerified,
+  replayCheckedBy,
+  type Verified,
+  verifiedBy,
+} from '../../internal/incoming.js'
 import { pushBody, replayBodyNow } from '../../internal/node-body.js'
 import { NodeIncoming, sendProblem } from '../../internal/node-http.js'
 import { checkScopes } from '../../internal/route-requirements.js'
@@ -198,6 +206,7 @@ export function sigil(options: SigilOptions): RequestHandler {
     // a covered digest is refused). Say so on the result, so a stacked sigil() further down, which
     // finds the stream consumed, verifies these zero bytes instead of refusing a parser it cannot see.
     if (result.body === undefined) result.body = bytes
+    describePlaintext(req.headers, result)
     let replay: Promise<void> | undefined
     try {
       replay = replayBodyNow(req, bytes)

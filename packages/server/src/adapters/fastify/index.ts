@@ -2,12 +2,26 @@ import { Readable } from 'node:stream'
 import { splitTarget } from '@sigil/core/internal'
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { compileAdapter, type SigilOptions } from '../../internal/adapter-options.js'
-import { isPromise, markVerified, replayCheckedBy, type Verified, type VerifyContext, verifiedBy } from '../../internal/incoming.js'
+import {
+  describePlaintext,
+  isPromise,
+  markVerified,
+  replayCheckedBy,
+  type Verified,
+  type VerifyContext,
+  verifiedBy,
+} from '../../internal/incoming.js'
 import { pushBody } from '../../internal/node-body.js'
 import { bodyUnread, type NodeIncoming, nodeIncoming } from '../../internal/node-http.js'
 import { toProblem } from '../../internal/problem.js'
 import { checkScopes } from '../../internal/route-requirements.js'
-import { responseSignatureHeaders, type SignResponseOptions } from '../../internal/sign-response.js'
+import {
+  ACCEPT_ENCRYPTION,
+  encryptResponseBody,
+  NULL_BODY,
+  responseSignatureHeaders,
+  type SignResponseOptions,
+} from '../../internal/sign-response.js'
 import { recordUnbuilt } from '../../internal/telemetry.js'
 import { verifyNow } from '../../internal/verifier.js'
 
@@ -56,6 +70,7 @@ function accept(
   const body = verified.body
   if (body !== undefined && !Buffer.isBuffer(body)) verified.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
   request.sigil = markVerified(verified, verifier)
+  describePlaintext(request.headers, verified)
   next(null, incoming.bodyTaken ? bytesStream(verified.body) : payload)
 }
 
@@ -127,13 +142,24 @@ async function bytesOf(payload: unknown): Promise<Buffer> {
 /** SPEC §5 in onSend: the payload is final (serialized), so digest and sign it, buffered. */
 async function signReply(request: FastifyRequest, reply: FastifyReply, payload: unknown, signing: SignResponseOptions): Promise<unknown> {
   if (!request.sigil) return payload
-  const body = await bytesOf(payload)
+  let body = await bytesOf(payload)
   const get = (n: string) => {
     const v = reply.hasHeader(n) ? reply.getHeader(n) : undefined
     return v === undefined ? null : Array.isArray(v) ? v.join(', ') : String(v)
   }
   const req = {
     get: (n: string) => (Object.hasOwn(request.headers, n) && request.headers[n] !== undefined ? String(request.headers[n]) : null),
+  }
+  if (signing.encryptResponses && request.method !== 'HEAD' && !NULL_BODY.has(reply.statusCode)) {
+    // SPEC §8: encrypted for the request's key when it asked, then digested and signed as sent.
+    const sealed = await encryptResponseBody(body, { get }, request.sigil, req, signing)
+    if (sealed) {
+      body = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength)
+      const vary = get('vary')
+      reply.header('content-encoding', 'aes128gcm')
+      reply.header('vary', vary ? `${vary}, ${ACCEPT_ENCRYPTION}` : ACCEPT_ENCRYPTION)
+      reply.header('content-length', body.byteLength)
+    }
   }
   reply.headers(await responseSignatureHeaders(reply.statusCode, { get }, body, request.sigil, req, signing))
   return body

@@ -144,7 +144,10 @@ export function sigil(options: HonoSigilOptions): MiddlewareHandler<SigilEnv> {
     } catch (e) {
       return problemResponse(e)
     }
-    if (consume && raw.bodyUsed) {
+    if (verified.encrypted) {
+      // SPEC §8: c.req.json() and the validators read the plaintext (c.req.raw keeps the ciphertext).
+      seedBodyCache(c, verified.body ?? EMPTY)
+    } else if (consume && raw.bodyUsed) {
       // A body no digest covers (digestRequired: false) was left unread: Hono reads it as ever.
       seedBodyCache(c, verified.body ?? EMPTY)
       if (!retain) delete verified.body

@@ -1,6 +1,7 @@
 import { ConfigurationError } from '@sigil/core'
 import { checkOptions, renamedMessage } from '@sigil/core/internal'
 import type { DefaultBodyType, HttpResponseResolver, PathParams } from 'msw'
+import { plaintextRequest } from '../../internal/encrypted-body.js'
 import type { Verified, VerifyContext } from '../../internal/incoming.js'
 import { VERIFY_CONTEXT_NAMES } from '../../internal/option-names.js'
 import type { VerifyOptions } from '../../internal/options.js'
@@ -38,7 +39,8 @@ export function withSigil<Params extends PathParams, Body extends DefaultBodyTyp
     } catch (e) {
       return problemResponse(e)
     }
-    return resolver({ ...info, sigil })
+    // SPEC §8: an encrypted body reaches the resolver as its plaintext.
+    return resolver({ ...info, request: plaintextRequest(info.request, sigil), sigil })
   }) as HttpResponseResolver<Params, Body, DefaultBodyType>
 }
 

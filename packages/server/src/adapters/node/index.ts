@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { checkOptions, optionNames, optionsError, splitTarget } from '@sigil/core/internal'
-import { isPromise, type Verified, type VerifyContext } from '../../internal/incoming.js'
+import { describePlaintext, isPromise, type Verified, type VerifyContext } from '../../internal/incoming.js'
 import { incomingFromNode, type NodeVerifyOptions, sendProblem } from '../../internal/node-http.js'
 import { VERIFY_CONTEXT_NAMES } from '../../internal/option-names.js'
 import type { VerifyOptions } from '../../internal/options.js'
@@ -60,7 +60,12 @@ export interface WithSigilOptions {
 }
 
 const WITH_SIGIL_OPTION_NAMES = optionNames<WithSigilOptions>({ signResponses: true, requiredScopes: true, exempt: true })
-const SIGN_RESPONSE_NAMES = optionNames<Omit<SignResponseOptions, 'verifier'>>({ tag: true, label: true, digestAlgorithm: true })
+const SIGN_RESPONSE_NAMES = optionNames<Omit<SignResponseOptions, 'verifier'>>({
+  tag: true,
+  label: true,
+  digestAlgorithm: true,
+  encryptResponses: true,
+})
 const NODE_CONTEXT_NAMES = [...VERIFY_CONTEXT_NAMES, ...optionNames<NodeVerifyOptions>({ target: true, body: true })]
 
 /**
@@ -106,6 +111,7 @@ export function withSigil(
       sendProblem(res, e)
       return
     }
+    describePlaintext(req.headers, verified)
     if (signing) signNodeResponse(res, verified, req, signing)
     await handler(req, res, verified)
   }
