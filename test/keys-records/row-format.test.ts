@@ -139,7 +139,7 @@ describe.each([
     })
     const limiter = createMemoryRateLimiter()
     const first = await verifyWith(s, k.rateAndQuota.token, limiter)
-    expect(first).toMatchObject({ status: 200, rateLimit: { limit: 100, windowSeconds: 60 } })
+    expect(first).toMatchObject({ status: 200, rateLimit: { limit: 100, windowMs: 60_000 } })
     // The limits are applied, not dropped: 2 per hour.
     expect((await verifyWith(s, k.rateOnly.token, limiter)).status).toBe(200)
     expect((await verifyWith(s, k.rateOnly.token, limiter)).status).toBe(200)

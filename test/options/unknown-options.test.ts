@@ -280,3 +280,17 @@ describe('no tag is `false` on both sides', () => {
     expect(createVerifier({ keys, tag: false }).config.tag).toBeNull()
   })
 })
+
+describe('a rate limiter written against the old decision fields', () => {
+  it('is refused naming windowMs and resetMs, never treated as a pass', async () => {
+    const { signRequest } = await import('@sigil/client')
+    const old = { consume: async () => ({ allowed: true, limit: 5, remaining: 4, resetSeconds: 1, windowSeconds: 60 }) as never }
+    const req = await signRequest(new Request('https://api.example.com/v1/orders'), { keyId: 'k1', secret: keys.k1 })
+    const e = (await verify(req, { keys, rateLimiter: old }).then(
+      () => undefined,
+      (err: unknown) => err,
+    )) as { status?: number; message?: string; cause?: { message?: string } } | undefined
+    expect(e?.status).toBe(500)
+    expect(`${e?.message} ${e?.cause?.message}`).toMatch(/`windowSeconds` was renamed `windowMs`/)
+  })
+})

@@ -32,8 +32,8 @@ describe('createRedisRateLimiter', () => {
     for (let i = 0; i < 4; i++) d.push(await rl.consume(k))
     expect(d.map((x) => x.allowed)).toEqual([true, true, true, false])
     expect(d[2]?.remaining).toBe(0)
-    expect(d[3]).toMatchObject({ code: 'RATE_LIMITED', limit: 3, windowSeconds: 10 })
-    expect(d[3]?.resetSeconds).toBeGreaterThan(0)
+    expect(d[3]).toMatchObject({ code: 'RATE_LIMITED', limit: 3, windowMs: 10_000 })
+    expect(d[3]?.resetMs).toBeGreaterThan(0)
     expect(await redis.exists(`{${prefix}:keyAAAA1}:rate:3:10`)).toBe(1)
   })
 

@@ -38,7 +38,7 @@ export interface IncomingRequest {
    * Keep the body bytes on the result even when the verifier's `retainBody` is off: the adapter
    * hands them on (Fastify's parsers read them after the digest did).
    */
-  keepBody?: boolean
+  retainBody?: boolean
 }
 
 /**
@@ -223,7 +223,7 @@ export interface Verified {
   /** True when the key is a test key (SPEC §4); absent for live keys. */
   test?: true
   /** Rate-limit state after this request, for `RateLimit` headers on success. */
-  rateLimit?: { limit: number; remaining: number; resetSeconds: number; windowSeconds: number }
+  rateLimit?: { limit: number; remaining: number; resetMs: number; windowMs: number }
 }
 
 const PRODUCED_BY = Symbol.for('sigil.verifiedBy')

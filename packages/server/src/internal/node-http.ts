@@ -75,7 +75,7 @@ export class NodeIncoming extends RawHeaders implements IncomingRequest, Request
   mayHaveBody: boolean
   contentLength: number | undefined = undefined
   replayChecked: IncomingRequest['replayChecked'] = undefined
-  keepBody = false
+  retainBody = false
   /** Set once the verifier asked for the body: the stream has been read (to its end, or rejected). */
   bodyTaken = false
   private readonly source: NodeVerifyOptions['body']
@@ -149,7 +149,7 @@ export function incomingFromNode(req: IncomingMessage, verifier: Verifier, opts?
   return new NodeIncoming(req, verifier.config, opts)
 }
 
-/** {@link incomingFromNode} for Sigil's own adapters, which also read `keepBody` and `bodyTaken`. */
+/** {@link incomingFromNode} for Sigil's own adapters, which also read `retainBody` and `bodyTaken`. */
 export function nodeIncoming(req: IncomingMessage, verifier: Verifier, opts?: NodeVerifyOptions): NodeIncoming {
   return new NodeIncoming(req, verifier.config, opts)
 }

@@ -91,6 +91,6 @@ export function presignedView(input: IncomingRequest): PresignedView | null {
   if (input.contentLength !== undefined) view.contentLength = input.contentLength
   if (input.replayChecked !== undefined) view.replayChecked = input.replayChecked
   if (input.address !== undefined) view.address = input.address
-  if (input.keepBody !== undefined) view.keepBody = input.keepBody
+  if (input.retainBody !== undefined) view.retainBody = input.retainBody
   return { input: view, bound }
 }

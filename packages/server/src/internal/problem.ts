@@ -116,10 +116,12 @@ export interface Problem {
 /** `RateLimit` and `RateLimit-Policy` (IETF httpapi-ratelimit-headers) and `Retry-After`. */
 export function rateLimitHeaders(d: RateLimitDecision): Record<string, string> {
   const name = d.code === 'QUOTA_EXCEEDED' ? 'quota' : 'rate'
+  // The headers count whole seconds; the decision carries milliseconds like every other duration.
+  const reset = Math.ceil(d.resetMs / 1000)
   return {
-    'retry-after': String(d.resetSeconds),
-    ratelimit: `"${name}";r=${d.remaining};t=${d.resetSeconds}`,
-    'ratelimit-policy': `"${name}";q=${d.limit};w=${d.windowSeconds}`,
+    'retry-after': String(reset),
+    ratelimit: `"${name}";r=${d.remaining};t=${reset}`,
+    'ratelimit-policy': `"${name}";q=${d.limit};w=${Math.ceil(d.windowMs / 1000)}`,
   }
 }
 

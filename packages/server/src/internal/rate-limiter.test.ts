@@ -16,8 +16,8 @@ const key = (extra: Partial<KeyRecord> = {}): KeyRecord => ({
 describe('rate limits in milliseconds', () => {
   it('takes windowMs from the policy and rateLimits from the key, and reports the window in seconds', async () => {
     const fromPolicy = createMemoryRateLimiter({ rate: { points: 1, windowMs: 60_000 } })
-    expect(await fromPolicy.consume(key())).toMatchObject({ allowed: true, limit: 1, windowSeconds: 60 })
-    expect(await fromPolicy.consume(key())).toMatchObject({ allowed: false, code: 'RATE_LIMITED', windowSeconds: 60 })
+    expect(await fromPolicy.consume(key())).toMatchObject({ allowed: true, limit: 1, windowMs: 60_000 })
+    expect(await fromPolicy.consume(key())).toMatchObject({ allowed: false, code: 'RATE_LIMITED', windowMs: 60_000 })
     const fromKey = await fromPolicy.consume(key({ keyId: 'kRateLimits0002', rateLimits: { quota: { points: 5, periodMs: 86_400_000 } } }))
     expect(fromKey).toMatchObject({ allowed: true, limit: 1 })
   })

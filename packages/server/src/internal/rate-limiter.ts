@@ -8,10 +8,10 @@ export interface RateLimitDecision {
   code?: 'RATE_LIMITED' | 'QUOTA_EXCEEDED'
   limit: number
   remaining: number
-  /** Seconds until the window resets. */
-  resetSeconds: number
-  /** Window length in seconds (for RateLimit-Policy). */
-  windowSeconds: number
+  /** Milliseconds until the window resets, rounded up to whole seconds (the headers' unit). */
+  resetMs: number
+  /** Window length in milliseconds (`RateLimit-Policy` gives it in seconds). */
+  windowMs: number
 }
 
 /**
@@ -97,8 +97,8 @@ export function createRateLimiterWith(
         allowed: true,
         limit: points,
         remaining: r.remainingPoints,
-        resetSeconds: Math.ceil(r.msBeforeNext / 1000),
-        windowSeconds: window,
+        resetMs: Math.ceil(r.msBeforeNext / 1000) * 1000,
+        windowMs: window * 1000,
       }
     } catch (e) {
       if (isLimitHit(e)) {
@@ -107,8 +107,8 @@ export function createRateLimiterWith(
           code,
           limit: points,
           remaining: 0,
-          resetSeconds: Math.max(1, Math.ceil(e.msBeforeNext / 1000)),
-          windowSeconds: window,
+          resetMs: Math.max(1, Math.ceil(e.msBeforeNext / 1000)) * 1000,
+          windowMs: window * 1000,
         }
       }
       throw e
@@ -130,7 +130,7 @@ export function createRateLimiterWith(
       const rate = key.rateLimits?.rate ?? p.rate
       const quota = key.rateLimits?.quota ?? p.quota
       const id = p.perPrincipal ? `p:${key.principal}` : `k:${key.keyId}`
-      let last: RateLimitDecision = { allowed: true, limit: 0, remaining: 0, resetSeconds: 0, windowSeconds: 0 }
+      let last: RateLimitDecision = { allowed: true, limit: 0, remaining: 0, resetMs: 0, windowMs: 0 }
       if (rate) {
         const s = rate.windowMs / 1000
         if (!(s > 0))

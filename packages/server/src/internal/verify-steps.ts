@@ -3,6 +3,7 @@
 // body's) promise from the step that waits on.
 import {
   type Component,
+  ConfigurationError,
   checkContentDigest,
   component,
   DEFAULT_COMPONENTS,
@@ -31,6 +32,7 @@ import {
   parseContentDigest,
   REQUEST_REFUSALS,
   randomBytes,
+  renamedMessage,
   type SignatureAlgorithm,
   selectSignature,
   toBase64,
@@ -536,7 +538,7 @@ function readBody(c: Check): undefined | Promise<unknown> {
     algorithms = declared.size === 1 ? (declared.has('sha-256') ? SHA256_ONLY : SHA512_ONLY) : [...declared.keys()]
   }
   // An encrypted body is kept to be decrypted once its digest checked out (SPEC §8).
-  const sink = new BodySink(algorithms, c.maxBodyBytes, cfg.retainBody || input.keepBody === true || c.encrypted, input.contentLength)
+  const sink = new BodySink(algorithms, c.maxBodyBytes, cfg.retainBody || input.retainBody === true || c.encrypted, input.contentLength)
   c.sink = sink
   return pump(c, sink)
 }
@@ -667,9 +669,14 @@ function replayVerdict(fresh: boolean): void {
 }
 
 function rateVerdict(c: Check, d: RateLimitDecision): void {
+  // A limiter written against the decision's old field names says which ones, once per request.
+  if (d.windowMs === undefined && 'windowSeconds' in d)
+    throw new ConfigurationError(
+      `rate limiter decision: ${renamedMessage('windowSeconds', ['windowMs', 'milliseconds'])}, and \`resetSeconds\` \`resetMs\``,
+    )
   if (!d.allowed)
     fail(d.code ?? 'RATE_LIMITED', d.code === 'QUOTA_EXCEEDED' ? 'quota exhausted' : 'rate limit exceeded', rateLimitHeaders(d))
-  if (d.limit) c.rateLimit = { limit: d.limit, remaining: d.remaining, resetSeconds: d.resetSeconds, windowSeconds: d.windowSeconds }
+  if (d.limit) c.rateLimit = { limit: d.limit, remaining: d.remaining, resetMs: d.resetMs, windowMs: d.windowMs }
 }
 
 /** 9. Result (same keys, same order as ever; optional ones only when set). */

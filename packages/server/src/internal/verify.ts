@@ -49,7 +49,7 @@ class RequestIncoming implements IncomingRequest {
   mayHaveBody: boolean
   contentLength: number | undefined = undefined
   address: string | undefined
-  keepBody: boolean | undefined = undefined
+  retainBody: boolean | undefined = undefined
   constructor(
     private readonly request: Request,
     cfg: VerifierConfig,
@@ -82,7 +82,7 @@ class RequestIncoming implements IncomingRequest {
     this.contentLength = declared.contentLength
     this.address = address || undefined
     // The verifier's copy is the only one the app will have.
-    if (consume) this.keepBody = true
+    if (consume) this.retainBody = true
   }
   body(): ReadableStream<Uint8Array> | null {
     const body = this.request.body

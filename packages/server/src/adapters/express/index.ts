@@ -153,7 +153,7 @@ class ExpressIncoming extends NodeIncoming {
   ) {
     super(req, verifier.config, { target })
     // The parsers after sigil() read the bytes the digest read: keep them whatever retainBody says.
-    this.keepBody = true
+    this.retainBody = true
   }
   override body(): ReturnType<NodeIncoming['body']> {
     this.bodyTaken = true

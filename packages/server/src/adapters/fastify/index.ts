@@ -105,7 +105,7 @@ const plugin: FastifyPluginCallback<SigilOptions> = (app, options, done) => {
     try {
       incoming = nodeIncoming(request.raw, verifier, payload === request.raw ? { target } : { target, body: () => pushBody(payload) })
       // Fastify's parsers read the bytes after the digest did: keep them whatever retainBody says.
-      incoming.keepBody = true
+      incoming.retainBody = true
       const replayed = replayCheckedBy(earlier)
       if (replayed) incoming.replayChecked = replayed
       const context: VerifyContext | undefined = route?.scopes ? { requiredScopes: route.scopes } : undefined
