@@ -8,11 +8,14 @@
 // `sigil keys create` / @sigil/keys and are stored encrypted; never reuse these.
 import type { KeyRecord, KeyResolver } from '@sigil/core'
 
+// Web APIs only: these keys are also served by the Workers, Deno and Bun examples (no Buffer there).
+const fromBase64Url = (s: string): Uint8Array => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))
+
 const record = (keyId: string, principal: string, scopes: string[], secret: string): KeyRecord => ({
   keyId,
   principal,
   scopes,
-  secret: new Uint8Array(Buffer.from(secret, 'base64url')),
+  secret: fromBase64Url(secret),
   status: 'active',
   createdAt: new Date('2026-01-01T00:00:00Z'),
 })
