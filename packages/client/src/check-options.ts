@@ -47,7 +47,7 @@ export function int(min: number, max: number, refine?: (n: number) => string | u
 
 export const bool: Check = (v, f) => (typeof v === 'boolean' ? undefined : expected('boolean', v, f))
 /**
- * `encryptBody` on an entry point that does not encrypt yet (issue 31): refused when true, so a
+ * `encryptBody` on an entry point that does not encrypt yet: refused when true, so a
  * body the caller asked to encrypt never goes out in the clear.
  */
 export const notEncrypting =

@@ -2,7 +2,7 @@ import { type Component, ConfigurationError, component, parseToken, type SecretI
 import { secretBytes } from '@sigil/core/internal'
 import type { BareItem } from '@sigil/core/structured-fields'
 import type { PreparedBody } from './body.js'
-import { arrayOf, bool, type Check, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
+import { arrayOf, type Check, checkOptions, fn, int, oneOf, record, renamed, type Shape, str } from './check-options.js'
 
 /**
  * How a client authenticates: a token (`sigil_sk_…`) or a key id and its secret. The secret

@@ -52,7 +52,7 @@ export const ERROR_STATUS = {
   /**
    * A good signature by a key whose stored record cannot be used as it is (e.g. rate limits in a
    * shape no release reads): permanent until the operator fixes the row, so a 403 — never a 503
-   * with `Retry-After`, which clients retry for ever (issue 25 item 2). `onError` names the key and field.
+   * with `Retry-After`, which clients retry for ever. `onError` names the key and field.
    */
   KEY_RECORD_INVALID: 403,
 } as const

@@ -561,7 +561,7 @@ export async function verifyPostgresMasterKeys(
         ])
       }
     } catch (e) {
-      // A read-only replica or role (issue 25 item 3) cannot record a version seen for the first
+      // A read-only replica or role cannot record a version seen for the first
       // time; every version was checked above against what the store holds, and the first open
       // that can write records it.
       const code = (e as { code?: unknown } | undefined)?.code

@@ -312,7 +312,7 @@ export function describeKeyStore(name: string, createHarness: () => Promise<KeyS
       expect(seen).toEqual(['created'])
     })
 
-    // Issue 24: every path that yields a working key runs the checks of create (key-grant.ts).
+    // The key plane's one rule: every path that yields a working key runs the checks of create (key-grant.ts).
     it('keeps the old key expiry on rotation unless told otherwise', async () => {
       const s = await setup()
       const expiresAt = new Date(t + HOUR)

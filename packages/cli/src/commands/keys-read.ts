@@ -114,7 +114,7 @@ export const keysShow: Command = async (args, ctx) => {
       const k = await store?.info(keyId)
       if (!k) throw new SigilError('KEY_UNKNOWN', `no key ${keyId} in this store`)
       out(ctx, keyJson(k), keyDetails(k))
-      // A row no conversion made usable (issue 25 item 2): said here, not first by a partner's 403.
+      // A row no conversion made usable (an older release's format): said here, not first by a partner's 403.
       const bad = rateLimitsProblem(k.rateLimits)
       if (bad) {
         const field = bad.field ? `rateLimits.${bad.field}` : 'rateLimits'

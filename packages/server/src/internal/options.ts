@@ -27,7 +27,6 @@ import {
   lte,
   maxLength,
   minLength,
-  nullable,
   optional,
   partial,
   record,

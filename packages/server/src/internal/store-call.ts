@@ -35,7 +35,7 @@ export async function withDeadline<T>(what: string, ms: number, v: Promise<T>): 
  * correlation id) and thrown; a store's own 4xx verdict is thrown as is.
  */
 export function failStore(cfg: VerifierConfig, what: string, e: unknown): never {
-  // A key whose stored record cannot be used (issue 25 item 2): permanent, so a 403 with a stable
+  // A key whose stored record cannot be used: permanent, so a 403 with a stable
   // code and no Retry-After; the key id and field go to `onError`, the caller gets a generic detail.
   if (e instanceof SigilError && e.code === 'KEY_RECORD_INVALID' && !generic.has(e)) {
     const id = reportInternal(e, cfg.onError)

@@ -5,7 +5,6 @@ import {
   type Component,
   ConfigurationError,
   checkContentDigest,
-  component,
   DEFAULT_COMPONENTS,
   type DigestAlgorithm,
   type KeyRecord,
